@@ -1,0 +1,204 @@
+"""Turn validated data into RDF: the knowledge graph with a claim node behind every fact.
+
+Named graphs (written to ``kgraph.trig``):
+
+* ``kgr:graph/ontology`` -- the OWL ontology;
+* ``kgr:graph/entities`` -- entities, their labels, descriptions and cross-references,
+  the source documents;
+* ``kgr:graph/<source>`` -- for each source document, its claims and the direct triples
+  it asserts (a triple stated by two sources is in both graphs); each such graph is
+  described in the default graph with ``prov:wasDerivedFrom`` its document.
+
+The union of all of them is the graph written to Turtle, N-Triples, JSON-LD and RDF/XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rdflib import RDF, RDFS, SKOS, XSD, Dataset as RDFDataset, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, PROV
+
+from kgraph.model import (
+    ENTITY_QUALIFIERS,
+    NUMBER_QUALIFIERS,
+    TEXT_QUALIFIERS,
+    YEAR_QUALIFIERS,
+    Claim,
+    Dataset,
+    Vocabulary,
+    xref_iri,
+)
+from kgraph.project import KG, KGR, PREFIXES, SCHEMA
+from kgraph.validate import Problem
+
+GRAPH = Namespace(str(KGR) + "graph/")
+ONTOLOGY_GRAPH = GRAPH.ontology
+ENTITY_GRAPH = GRAPH.entities
+
+
+def entity_iri(entity_id: str) -> URIRef:
+    return KGR[entity_id]
+
+
+def claim_iri(claim_id: str) -> URIRef:
+    return URIRef(f"{KGR}claim/{claim_id}")
+
+
+def source_iri(source_id: str) -> URIRef:
+    return URIRef(f"{KGR}source/{source_id}")
+
+
+def source_graph_iri(source_id: str) -> URIRef:
+    return GRAPH[source_id]
+
+
+def bind_prefixes(graph: Graph) -> None:
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, Namespace(ns), override=True, replace=True)
+    graph.bind("kgclaim", Namespace(f"{KGR}claim/"))
+    graph.bind("kgsrc", Namespace(f"{KGR}source/"))
+
+
+def claim_value(claim: Claim, range_iri) -> Literal:
+    """The literal of a value claim, typed by the predicate's range."""
+    value = claim.value
+    if range_iri == XSD.decimal:
+        return Literal(Decimal(str(value)), datatype=XSD.decimal)
+    if range_iri in (XSD.gYear, XSD.date, XSD.anyURI):
+        return Literal(str(value), datatype=range_iri)
+    return Literal(str(value))
+
+
+@dataclass
+class BuiltGraph:
+    """The built RDF: named graphs and their union."""
+
+    dataset: RDFDataset
+    graph: Graph
+
+
+def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph) -> BuiltGraph:
+    """Build the RDF dataset from validated data (call :func:`kgraph.validate` first)."""
+    ds = RDFDataset()
+    bind_prefixes(ds)
+    onto = ds.graph(ONTOLOGY_GRAPH)
+    for triple in ontology:
+        onto.add(triple)
+
+    ents = ds.graph(ENTITY_GRAPH)
+    for e in data.entities:
+        s = entity_iri(e.id)
+        ents.add((s, RDF.type, vocab.classes[e.type]))
+        ents.add((s, RDFS.label, Literal(e.label)))
+        ents.add((s, DCTERMS.identifier, Literal(e.id)))
+        if e.description:
+            ents.add((s, DCTERMS.description, Literal(e.description)))
+        for syn in e.synonyms:
+            ents.add((s, SKOS.altLabel, Literal(syn)))
+        for abbr in e.abbreviations:
+            ents.add((s, KG.abbreviation, Literal(abbr)))
+            ents.add((s, SKOS.altLabel, Literal(abbr)))
+    for x in data.xrefs:
+        match = SKOS.exactMatch if x.match == "exact" else SKOS.closeMatch
+        ents.add((entity_iri(x.entity), match, URIRef(xref_iri(x.curie))))
+
+    for src in data.sources:
+        s = source_iri(src.id)
+        ents.add((s, RDF.type, KG.SourceDocument))
+        ents.add((s, DCTERMS.identifier, Literal(src.file)))
+        ents.add((s, RDFS.label, Literal(src.file)))
+        for title in src.titles:
+            ents.add((s, DCTERMS.title, Literal(title)))
+        if src.description:
+            ents.add((s, DCTERMS.description, Literal(src.description)))
+        ents.add((s, DCTERMS.publisher, entity_iri(src.publisher)))
+        ents.add((entity_iri(src.publisher), KG.publisherOf, s))
+        if src.sha256:
+            ents.add((s, KG.sha256, Literal(src.sha256)))
+        g_iri = source_graph_iri(src.id)
+        ds.add((g_iri, PROV.wasDerivedFrom, s))
+        ds.add((g_iri, RDFS.label, Literal(f"claims of {src.file}")))
+
+    mentioned: set[tuple[str, str]] = set()
+    for c in data.claims:
+        g = ds.graph(source_graph_iri(c.source))
+        _add_claim(g, c, vocab)
+        for _, ref in c.entity_refs():
+            mentioned.add((ref, c.source))
+    for ref, src_id in sorted(mentioned):
+        ents.add((entity_iri(ref), KG.mentionedIn, source_iri(src_id)))
+        ents.add((source_iri(src_id), KG.mentions, entity_iri(ref)))
+
+    union = Graph()
+    bind_prefixes(union)
+    for s, p, o, _ in ds.quads((None, None, None, None)):
+        union.add((s, p, o))
+    return BuiltGraph(dataset=ds, graph=union)
+
+
+def _add_claim(g: Graph, c: Claim, vocab: Vocabulary) -> None:
+    prop = vocab.properties[c.predicate]
+    node = claim_iri(c.id)
+    subject = entity_iri(c.subject)
+    obj = entity_iri(c.object) if c.object is not None else claim_value(c, prop.range)
+    if c.modality != "negated":
+        g.add((subject, prop.iri, obj))
+    g.add((node, RDF.type, KG.Claim))
+    if isinstance(obj, Literal) and obj.datatype == XSD.decimal:
+        g.add((node, RDF.type, KG.Statistic))
+        g.add((node, SCHEMA.value, obj))
+    g.add((node, RDF.subject, subject))
+    g.add((node, RDF.predicate, prop.iri))
+    g.add((node, RDF.object, obj))
+    g.add((node, DCTERMS.identifier, Literal(c.id)))
+    g.add((node, PROV.wasDerivedFrom, source_iri(c.source)))
+    g.add((node, KG.quote, Literal(c.quote)))
+    g.add((node, KG.evidenceKind, vocab.evidence_kinds[c.evidence].iri))
+    g.add((node, KG.modality, Literal(c.modality)))
+    if c.unit:
+        g.add((node, SCHEMA.unitText, Literal(c.unit)))
+    for cited in c.cites:
+        g.add((node, KG.citesStudy, entity_iri(cited)))
+    for who in c.attributed_to:
+        g.add((node, KG.attributedTo, entity_iri(who)))
+    if c.flag:
+        g.add((node, KG.flag, Literal(c.flag)))
+    if c.note:
+        g.add((node, KG.curatorNote, Literal(c.note)))
+    for key, value in c.qualifiers.items():
+        if key in ENTITY_QUALIFIERS:
+            g.add((node, KG[ENTITY_QUALIFIERS[key]], entity_iri(value)))
+        elif key in TEXT_QUALIFIERS:
+            g.add((node, KG[TEXT_QUALIFIERS[key]], Literal(str(value))))
+        elif key in YEAR_QUALIFIERS:
+            g.add((node, KG[YEAR_QUALIFIERS[key]], Literal(str(value), datatype=XSD.gYear)))
+        elif key in NUMBER_QUALIFIERS:
+            g.add((node, KG[NUMBER_QUALIFIERS[key]], Literal(Decimal(str(value)), datatype=XSD.decimal)))
+
+
+def shacl_validate(graph: Graph, shapes: Graph) -> list[Problem]:
+    """Validate the built graph against the SHACL shapes; one problem per result."""
+    from pyshacl import validate as shacl
+
+    conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
+                                 allow_warnings=True)
+    if conforms:
+        return []
+    SH = Namespace("http://www.w3.org/ns/shacl#")
+    problems = []
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        focus = results.value(result, SH.focusNode)
+        path = results.value(result, SH.resultPath)
+        message = results.value(result, SH.resultMessage)
+        severity = results.value(result, SH.resultSeverity)
+        level = "error" if severity == SH.Violation else "warning"
+        where = _short(focus, graph)
+        text = f"SHACL: {message}" + (f" (property {_short(path, graph)})" if path is not None else "")
+        problems.append(Problem(level, where, text, "Fix the record behind this node in data/."))
+    return sorted(problems, key=lambda p: (str(p.where), p.message))
+
+
+def _short(node, graph: Graph) -> str:
+    return node.n3(graph.namespace_manager) if isinstance(node, URIRef) else str(node)

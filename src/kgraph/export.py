@@ -1,0 +1,188 @@
+"""Serialise the graph: one registry of formats, deterministic bytes, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import networkx as nx
+from rdflib import Dataset as RDFDataset, Graph
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+from kgraph.build import BuiltGraph, bind_prefixes
+from kgraph.network import for_graphml
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its name on the command line, file suffix and media type."""
+
+    name: str
+    suffix: str
+    media_type: str
+    #: "graph" (an RDF graph), "dataset" (named graphs), "network" (networkx) or "results"
+    kind: str
+    rdflib_name: str | None = None
+    description: str = ""
+
+
+#: Every format kgraph reads or writes. ``--format`` choices, suffix guessing, help text
+#: and HTTP content negotiation are derived from this one table.
+FORMATS: tuple[Format, ...] = (
+    Format("turtle", ".ttl", "text/turtle", "graph", "turtle", "Turtle"),
+    Format("nt", ".nt", "application/n-triples", "graph", "nt", "N-Triples (sorted lines)"),
+    Format("jsonld", ".jsonld", "application/ld+json", "graph", "json-ld", "JSON-LD"),
+    Format("xml", ".rdf", "application/rdf+xml", "graph", "pretty-xml", "RDF/XML"),
+    Format("trig", ".trig", "application/trig", "dataset", "trig", "TriG, one named graph per source"),
+    Format("graphml", ".graphml", "application/graphml+xml", "network", None, "GraphML of the entity network"),
+    Format("csv", ".csv", "text/csv", "results", "csv", "SPARQL results CSV"),
+    Format("tsv", ".tsv", "text/tab-separated-values", "results", "tsv", "SPARQL results TSV"),
+    Format("json", ".srj", "application/sparql-results+json", "results", "json", "SPARQL results JSON"),
+    Format("srx", ".srx", "application/sparql-results+xml", "results", "xml", "SPARQL results XML"),
+)
+FORMATS_BY_NAME = {f.name: f for f in FORMATS}
+#: The files ``kgraph build`` writes (besides stats.json and the HTML view).
+BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml")
+
+
+def format_for_suffix(path: Path, kind: str | None = None) -> Format | None:
+    for fmt in FORMATS:
+        if path.suffix == fmt.suffix and (kind is None or fmt.kind == kind):
+            return fmt
+    return None
+
+
+def sorted_copy(graph: Graph) -> Graph:
+    """A copy whose triples were inserted in a stable order.
+
+    rdflib's default store keeps triples in sets, whose order changes with Python's hash
+    seed; SimpleMemory keeps insertion order, which the serialisers then follow.
+    """
+    out = Graph(store="SimpleMemory")
+    bind_prefixes(out)
+    for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
+        out.add(triple)
+    return out
+
+
+def serialize_graph(graph: Graph, fmt: Format) -> bytes:
+    """Serialise an RDF graph to bytes; the same graph always gives the same bytes."""
+    if fmt.name == "nt":
+        lines = graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
+        return ("\n".join(sorted(line for line in lines if line.strip())) + "\n").encode("utf-8")
+    if fmt.name == "jsonld":
+        from kgraph.project import PREFIXES
+
+        text = sorted_copy(graph).serialize(format="json-ld", context=dict(PREFIXES), auto_compact=True)
+        # rdflib emits nodes and multi-valued properties in hash order: sort them.
+        doc = _sort_jsonld(json.loads(text))
+        return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    data = sorted_copy(graph).serialize(format=fmt.rdflib_name, encoding="utf-8")
+    if fmt.name == "xml":
+        data = _sort_xmlns(data)
+    return data
+
+
+def _sort_jsonld(node):
+    if isinstance(node, dict):
+        return {k: (v if k == "@list" else _sort_jsonld(v)) if k != "@list" else [_sort_jsonld(i) for i in v]
+                for k, v in node.items()}
+    if isinstance(node, list):
+        items = [_sort_jsonld(i) for i in node]
+        return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, ensure_ascii=False))
+    return node
+
+
+def _sort_xmlns(data: bytes) -> bytes:
+    """rdflib writes the root element's namespace declarations in hash order: sort them."""
+    lines = data.decode("utf-8").split("\n")
+    idx = [i for i, line in enumerate(lines[:40]) if line.strip().startswith("xmlns:")]
+    if idx:
+        first, last = idx[0], idx[-1]
+        block = lines[first:last + 1]
+        tail = ">" if block[-1].rstrip().endswith(">") else ""
+        cleaned = sorted(line.rstrip().removesuffix(">") for line in block)
+        cleaned[-1] += tail
+        lines[first:last + 1] = cleaned
+    return "\n".join(lines).encode("utf-8")
+
+
+def serialize_dataset(ds: RDFDataset) -> bytes:
+    """TriG with the named graphs in IRI order (the default graph first).
+
+    rdflib orders the graphs of a TriG file by hash; each graph is therefore written on
+    its own (Turtle sorts its subjects) and the pieces are joined in a stable order.
+    """
+    prefixes: set[str] = set()
+    bodies: list[str] = []
+    graphs = sorted(ds.graphs(), key=lambda g: (g.identifier != DATASET_DEFAULT_GRAPH_ID, str(g.identifier)))
+    for graph in graphs:
+        if len(graph) == 0:
+            continue
+        single = RDFDataset()
+        bind_prefixes(single)
+        target = single.graph(graph.identifier) if graph.identifier != DATASET_DEFAULT_GRAPH_ID \
+            else single.default_context
+        for triple in graph:
+            target.add(triple)
+        text = single.serialize(format="trig")
+        lines = text.splitlines()
+        prefixes.update(line for line in lines if line.startswith("@prefix"))
+        bodies.append("\n".join(line for line in lines if not line.startswith("@prefix")).strip("\n"))
+    return ("\n".join(sorted(prefixes)) + "\n\n" + "\n\n".join(bodies) + "\n").encode("utf-8")
+
+
+def serialize_network(G: nx.MultiDiGraph) -> bytes:
+    buf = BytesIO()
+    nx.write_graphml(for_graphml(G), buf, encoding="utf-8", prettyprint=True)
+    return buf.getvalue()
+
+
+def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dict[str, bytes]:
+    """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name."""
+    files: dict[str, bytes] = {}
+    for name in BUILD_FORMATS:
+        fmt = FORMATS_BY_NAME[name]
+        if fmt.kind == "graph":
+            files["kgraph" + fmt.suffix] = serialize_graph(built.graph, fmt)
+        elif fmt.kind == "dataset":
+            files["kgraph" + fmt.suffix] = serialize_dataset(built.dataset)
+        else:
+            files["kgraph" + fmt.suffix] = serialize_network(network)
+    files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return files
+
+
+def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write all files or none: they go to a temporary folder, then are renamed into place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".kgraph-tmp-", dir=out_dir))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        written = []
+        for name in files:
+            os.replace(tmp / name, out_dir / name)
+            written.append(out_dir / name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write one file atomically (temporary file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,200 @@
+"""The curated data as Python objects: what :mod:`kgraph.load` returns.
+
+Every record remembers where it came from (:class:`Location`), so that any problem
+found later can name the file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import URIRef
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A file and line (1-based) in the data directory."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass
+class Entity:
+    id: str
+    type: str
+    label: str
+    synonyms: list[str]
+    abbreviations: list[str]
+    description: str
+    loc: Location
+
+
+@dataclass
+class Xref:
+    entity: str
+    curie: str
+    match: str  # "exact" or "close"
+    checked: str
+    loc: Location
+
+
+@dataclass
+class Source:
+    id: str
+    file: str
+    sha256: str | None
+    publisher: str
+    titles: list[str]
+    description: str
+    loc: Location
+
+
+#: Qualifier keys whose values are entity ids, with the ontology property they map to.
+ENTITY_QUALIFIERS = {
+    "population": "population",
+    "comparator": "comparator",
+    "condition": "condition",
+    "location": "location",
+    "during": "during",
+}
+#: Qualifier keys whose values are text.
+TEXT_QUALIFIERS = {
+    "onset": "onset",
+    "duration": "duration",
+    "dose_schedule": "doseSchedule",
+    "period": "period",
+    "bound": "bound",
+    "context": "context",
+    "role": "role",
+}
+#: Qualifier keys with a typed value.
+YEAR_QUALIFIERS = {"year": "year"}
+NUMBER_QUALIFIERS = {"max_value": "maxValue"}
+
+MODALITIES = ("asserted", "hedged", "negated")
+
+_OBO = "http://purl.obolibrary.org/obo/{prefix}_{local}"
+#: Cross-reference prefixes: the pattern of the local part and the standard IRI form.
+XREF_PREFIXES: dict[str, tuple[str, str]] = {
+    "CHEBI": (r"[0-9]+", _OBO),
+    "MONDO": (r"[0-9]{7}", _OBO),
+    "DOID": (r"[0-9]+", _OBO),
+    "HP": (r"[0-9]{7}", _OBO),
+    "UBERON": (r"[0-9]{7}", _OBO),
+    "GO": (r"[0-9]{7}", _OBO),
+    "NCIT": (r"C[0-9]+", _OBO),
+    "DRUGBANK": (r"DB[0-9]{5}", "https://go.drugbank.com/drugs/{local}"),
+    "PUBCHEM.COMPOUND": (r"[0-9]+", "https://pubchem.ncbi.nlm.nih.gov/compound/{local}"),
+    "MESH": (r"[A-Z][0-9]{6,9}", "http://id.nlm.nih.gov/mesh/{local}"),
+    "HGNC": (r"[0-9]+", "https://identifiers.org/hgnc:{local}"),
+    "UNIPROT": (r"[A-Z0-9]{6,10}", "http://purl.uniprot.org/uniprot/{local}"),
+    "WIKIDATA": (r"Q[0-9]+", "http://www.wikidata.org/entity/{local}"),
+    "DOI": (r"10\.[0-9]{4,9}/\S+", "https://doi.org/{local}"),
+    "PMID": (r"[0-9]+", "https://pubmed.ncbi.nlm.nih.gov/{local}"),
+    "ROR": (r"0[a-z0-9]{6}[0-9]{2}", "https://ror.org/{local}"),
+}
+
+
+def xref_iri(curie: str) -> str:
+    """The standard IRI of a validated CURIE such as ``CHEBI:6121``."""
+    prefix, _, local = curie.partition(":")
+    return XREF_PREFIXES[prefix][1].format(prefix=prefix, local=local)
+
+
+@dataclass
+class Claim:
+    id: str
+    source: str
+    subject: str
+    predicate: str
+    quote: str
+    evidence: str
+    loc: Location
+    object: str | None = None
+    value: Any = None
+    unit: str | None = None
+    qualifiers: dict[str, Any] = field(default_factory=dict)
+    cites: list[str] = field(default_factory=list)
+    attributed_to: list[str] = field(default_factory=list)
+    modality: str = "asserted"
+    flag: str | None = None
+    note: str | None = None
+    #: line of each field, for precise messages
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def where(self, key: str | None = None) -> Location:
+        """The location of one field of the claim (or of the claim itself)."""
+        if key and key in self.field_lines:
+            return Location(self.loc.path, self.field_lines[key])
+        return self.loc
+
+    def entity_refs(self) -> list[tuple[str, str]]:
+        """(field, entity id) for every entity the claim refers to."""
+        refs = [("subject", self.subject)]
+        if self.object is not None:
+            refs.append(("object", self.object))
+        refs += [(f"qualifiers.{k}", v) for k, v in self.qualifiers.items() if k in ENTITY_QUALIFIERS]
+        refs += [("cites", c) for c in self.cites]
+        refs += [("attributed_to", a) for a in self.attributed_to]
+        return refs
+
+
+@dataclass
+class PropertyInfo:
+    """What the ontology says of one property."""
+
+    name: str
+    iri: URIRef
+    kind: str  # "object" or "datatype"
+    label: str
+    comment: str
+    domain: URIRef | None
+    range: URIRef | None
+
+
+@dataclass
+class EvidenceKindInfo:
+    notation: str
+    iri: URIRef
+    label: str
+    strength: int
+
+
+@dataclass
+class Vocabulary:
+    """The terms of the ontology that curated data may use."""
+
+    classes: dict[str, URIRef]
+    #: class IRI -> every superclass IRI (reflexive, transitive)
+    superclasses: dict[URIRef, set[URIRef]]
+    properties: dict[str, PropertyInfo]
+    evidence_kinds: dict[str, EvidenceKindInfo]
+    class_labels: dict[str, str]
+
+    def is_a(self, class_name: str, target: URIRef | None) -> bool:
+        """Whether instances of ``class_name`` fit ``target`` (None fits anything)."""
+        if target is None:
+            return True
+        iri = self.classes.get(class_name)
+        return iri is not None and target in self.superclasses.get(iri, {iri})
+
+
+@dataclass
+class Dataset:
+    """Everything curated: sources, entities, cross-references and claims."""
+
+    sources: list[Source]
+    entities: list[Entity]
+    xrefs: list[Xref]
+    claims: list[Claim]
+
+    def entity_index(self) -> dict[str, Entity]:
+        return {e.id: e for e in self.entities}
+
+    def source_index(self) -> dict[str, Source]:
+        return {s.id: s for s in self.sources}

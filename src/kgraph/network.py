@@ -1,0 +1,160 @@
+"""The knowledge graph as a networkx ``MultiDiGraph``, read back from the RDF.
+
+Nodes are entities (attributes: ``label``, ``type``, ``type_label``, ``description``,
+``synonyms``, ``xrefs``, ``sources``). Edges are relations asserted by at least one
+non-negated claim between two entities, one edge per (subject, predicate, object), keyed
+by the predicate; attributes: ``predicate``, ``label``, ``claims`` (ids), ``sources``,
+``evidence`` (kinds) and ``strength`` (the strongest evidence behind the edge). Every
+claim, including value claims (statistics, dates) and negated ones, is kept in
+``G.graph["claims"]`` keyed by id, and listed on the nodes it mentions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import networkx as nx
+from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, PROV
+
+from kgraph.project import KG, KGR, SCHEMA
+
+_QUALIFIERS = ("onset", "duration", "doseSchedule", "period", "bound", "context", "role", "year", "maxValue",
+               "population", "comparator", "condition", "location", "during")
+
+
+def local_name(iri) -> str:
+    text = str(iri)
+    for sep in ("#", "/"):
+        if sep in text:
+            text = text.rsplit(sep, 1)[-1]
+    return text
+
+
+def entity_id(iri) -> str | None:
+    """The slug of an entity IRI (None for claims, sources and other IRIs)."""
+    text = str(iri)
+    if not text.startswith(str(KGR)):
+        return None
+    rest = text[len(str(KGR)):]
+    return None if "/" in rest else rest
+
+
+def _text(graph: Graph, s, p) -> str:
+    value = graph.value(s, p)
+    return str(value) if value is not None else ""
+
+
+def to_networkx(graph: Graph) -> nx.MultiDiGraph:
+    """Build the entity graph from the built RDF (see the module docstring)."""
+    G = nx.MultiDiGraph()
+    labels = {s: str(o) for s, o in graph.subject_objects(RDFS.label)}
+    strength = {s: int(o) for s, o in graph.subject_objects(KG.strength)}
+    source_ids = {s: _text(graph, s, DCTERMS.identifier) for s in graph.subjects(RDF.type, KG.SourceDocument)}
+
+    entity_classes = _entity_classes(graph)
+    for s, cls in sorted(graph.subject_objects(RDF.type)):
+        ent = entity_id(s)
+        if ent is None or cls not in entity_classes or ent in G:
+            continue
+        G.add_node(
+            ent,
+            label=labels.get(s, ent),
+            type=local_name(cls),
+            type_label=labels.get(cls, local_name(cls)),
+            description=_text(graph, s, DCTERMS.description),
+            synonyms=sorted(str(o) for o in graph.objects(s, SKOS.altLabel)),
+            xrefs=sorted(str(o) for p in (SKOS.exactMatch, SKOS.closeMatch) for o in graph.objects(s, p)),
+            sources=sorted(local_name(o) for o in graph.objects(s, KG.mentionedIn)),
+            claims=[],
+        )
+
+    claims: dict[str, dict] = {}
+    edges: dict[tuple[str, str, str], dict] = {}
+    node_claims: dict[str, set[str]] = defaultdict(set)
+    for node in sorted(graph.subjects(RDF.type, KG.Claim)):
+        cid = _text(graph, node, DCTERMS.identifier)
+        subj, pred, obj = (graph.value(node, p) for p in (RDF.subject, RDF.predicate, RDF.object))
+        src = graph.value(node, PROV.wasDerivedFrom)
+        kind = graph.value(node, KG.evidenceKind)
+        record = {
+            "id": cid,
+            "subject": entity_id(subj),
+            "predicate": local_name(pred),
+            "predicate_label": labels.get(pred, local_name(pred)),
+            "object": entity_id(obj) if isinstance(obj, URIRef) else None,
+            "value": _literal_value(obj) if isinstance(obj, Literal) else None,
+            "unit": _text(graph, node, SCHEMA.unitText) or None,
+            "quote": _text(graph, node, KG.quote),
+            "source": local_name(src),
+            "source_file": source_ids.get(src, ""),
+            "evidence": local_name(kind),
+            "evidence_label": labels.get(kind, local_name(kind)),
+            "strength": strength.get(kind, 0),
+            "modality": _text(graph, node, KG.modality) or "asserted",
+            "flag": _text(graph, node, KG.flag) or None,
+            "note": _text(graph, node, KG.curatorNote) or None,
+            "cites": sorted(entity_id(o) for o in graph.objects(node, KG.citesStudy)),
+            "attributed_to": sorted(entity_id(o) for o in graph.objects(node, KG.attributedTo)),
+            "qualifiers": {
+                q: (entity_id(v) if isinstance(v, URIRef) else str(v))
+                for q in _QUALIFIERS if (v := graph.value(node, KG[q])) is not None
+            },
+        }
+        claims[cid] = record
+        for ref in [record["subject"], record["object"], *record["cites"], *record["attributed_to"],
+                    *(v for q, v in record["qualifiers"].items() if q in ("population", "comparator", "condition",
+                                                                          "location", "during"))]:
+            if ref in G:
+                node_claims[ref].add(cid)
+        if record["object"] is not None and record["modality"] != "negated":
+            key = (record["subject"], record["predicate"], record["object"])
+            edge = edges.setdefault(key, {"predicate": record["predicate"], "label": record["predicate_label"],
+                                          "claims": [], "sources": set(), "evidence": set(), "strength": 0})
+            edge["claims"].append(cid)
+            edge["sources"].add(record["source"])
+            edge["evidence"].add(record["evidence"])
+            edge["strength"] = max(edge["strength"], record["strength"])
+
+    for (s, p, o), attrs in sorted(edges.items()):
+        if s in G and o in G:
+            G.add_edge(s, o, key=p, **{**attrs, "sources": sorted(attrs["sources"]),
+                                       "evidence": sorted(attrs["evidence"])})
+    for ent, cids in node_claims.items():
+        G.nodes[ent]["claims"] = sorted(cids)
+    G.graph["claims"] = claims
+    return G
+
+
+def _literal_value(obj: Literal):
+    if obj.datatype == XSD.decimal:
+        number = obj.toPython()
+        return int(number) if number == number.to_integral_value() else float(number)
+    return str(obj)
+
+
+def _entity_classes(graph: Graph) -> set[URIRef]:
+    """kg:Entity and every class below it in the ontology."""
+    found, todo = {KG.Entity}, [KG.Entity]
+    while todo:
+        for sub in graph.subjects(RDFS.subClassOf, todo.pop()):
+            if isinstance(sub, URIRef) and sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+def for_graphml(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """A copy whose attributes are all scalars (GraphML cannot store lists or dicts)."""
+    H = nx.MultiDiGraph()
+    for n, attrs in G.nodes(data=True):
+        H.add_node(n, **{k: _scalar(v) for k, v in attrs.items()})
+    for s, o, k, attrs in G.edges(keys=True, data=True):
+        H.add_edge(s, o, key=k, **{a: _scalar(v) for a, v in attrs.items()})
+    return H
+
+
+def _scalar(value):
+    if isinstance(value, (list, tuple, set)):
+        return "|".join(str(v) for v in value)
+    return value

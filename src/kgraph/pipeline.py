@@ -1,0 +1,103 @@
+"""The whole build, step by step: load -> validate -> build -> SHACL -> network -> export.
+
+Each step is a function of its own module; this module strings them together for the
+CLI and reports progress through an optional callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import networkx as nx
+
+from kgraph.build import BuiltGraph, build_graph, shacl_validate
+from kgraph.errors import CorpusError, ValidationFailed
+from kgraph.export import build_files, write_files
+from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
+from kgraph.model import Dataset, Vocabulary
+from kgraph.network import to_networkx
+from kgraph.project import Project
+from kgraph.stats import compute_stats
+from kgraph.validate import Problem, Report, check_grounding, validate_dataset
+
+Step = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+@dataclass
+class Checked:
+    """Data that passed validation, with the ontology it was checked against."""
+
+    data: Dataset
+    vocab: Vocabulary
+    report: Report
+
+
+@dataclass
+class BuildResult:
+    built: BuiltGraph
+    network: nx.MultiDiGraph
+    stats: dict
+    report: Report
+    written: list[Path]
+
+
+def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, step: Step = _noop) -> Checked:
+    """Load and validate the data; the report holds every problem found.
+
+    ``quotes`` checks every quote against the corpus when the corpus directory exists;
+    ``require_corpus`` makes a missing corpus directory an error rather than a warning.
+    """
+    step("Loading data and ontology")
+    ontology = load_ontology(project)
+    vocab = vocabulary(ontology)
+    data, problems = load_dataset(project)
+    report = Report(problems=list(problems))
+    step("Validating")
+    report.extend(validate_dataset(data, vocab))
+    if quotes:
+        step("Checking quotes against the corpus")
+        if project.corpus_available:
+            found, checked, grounded = check_grounding(data, project.corpus_dir)
+            report.extend(found)
+            report.quotes_checked, report.quotes_grounded = checked, grounded
+        elif require_corpus or project.corpus_explicit:
+            raise CorpusError(f"corpus directory not found: {project.corpus_dir}",
+                              "Pass the folder holding the corpus .txt files with --corpus DIR.")
+        else:
+            report.extend([Problem("warning", str(project.corpus_dir), "corpus directory not found; quotes not checked",
+                                   "Pass --corpus DIR to check every quote against its source.")])
+    return Checked(data=data, vocab=vocab, report=report)
+
+
+def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
+          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
+    """Validate, build the RDF and networkx graphs, and write every output file.
+
+    Nothing is written unless every step succeeds.
+    """
+    checked = check(project, step=step)
+    if not checked.report.ok:
+        raise ValidationFailed(checked.report)
+    step("Building the RDF graph")
+    built = build_graph(checked.data, checked.vocab, load_ontology(project))
+    step("Validating against the SHACL shapes")
+    checked.report.extend(shacl_validate(built.graph, load_shapes(project)))
+    if not checked.report.ok:
+        raise ValidationFailed(checked.report)
+    step("Building the network")
+    network = to_networkx(built.graph)
+    stats = compute_stats(built.graph, network)
+    written: list[Path] = []
+    if write:
+        step("Writing files")
+        files = build_files(built, network, stats)
+        if extra_files is not None:
+            files.update(extra_files(built, network))
+        written = write_files(out_dir or project.out_dir, files)
+    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)

@@ -1,0 +1,88 @@
+"""Where things are: a :class:`Project` holds every path and base IRI a run needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from rdflib import Namespace
+
+KG = Namespace("https://w3id.org/kgraph/ontology#")
+KGR = Namespace("https://w3id.org/kgraph/id/")
+SCHEMA = Namespace("https://schema.org/")
+
+#: Prefixes bound in every graph kgraph writes and predeclared in queries.
+PREFIXES: dict[str, str] = {
+    "kg": str(KG),
+    "kgr": str(KGR),
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "dcterms": "http://purl.org/dc/terms/",
+    "schema": str(SCHEMA),
+}
+
+DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
+
+
+def packaged_ontology_dir() -> Path:
+    """The ontology shipped inside the installed package (a wheel install)."""
+    return Path(str(resources.files("kgraph") / "ontology"))
+
+
+@dataclass(frozen=True)
+class Project:
+    """Paths of one kgraph project; build it with :meth:`Project.at`."""
+
+    root: Path
+    data_dir: Path
+    ontology_dir: Path
+    out_dir: Path
+    corpus_dir: Path | None = None
+    #: True when the corpus directory was named by the user (then it must exist).
+    corpus_explicit: bool = False
+    base_iri: str = field(default=str(KGR))
+
+    @classmethod
+    def at(
+        cls,
+        root: Path | str = ".",
+        *,
+        data_dir: Path | str | None = None,
+        ontology_dir: Path | str | None = None,
+        out_dir: Path | str | None = None,
+        corpus_dir: Path | str | None = None,
+    ) -> "Project":
+        """Resolve the default layout below ``root``, overridden by explicit paths."""
+        root = Path(root).resolve()
+        ontology = Path(ontology_dir) if ontology_dir else root / "ontology"
+        if ontology_dir is None and not (ontology / "kgraph.ttl").is_file():
+            ontology = packaged_ontology_dir()
+        if corpus_dir is not None:
+            corpus, explicit = Path(corpus_dir), True
+        else:
+            corpus, explicit = (root / DEFAULT_CORPUS).resolve(), False
+        return cls(
+            root=root,
+            data_dir=Path(data_dir) if data_dir else root / "data",
+            ontology_dir=ontology,
+            out_dir=Path(out_dir) if out_dir else root / "output",
+            corpus_dir=corpus,
+            corpus_explicit=explicit,
+        )
+
+    @property
+    def ontology_file(self) -> Path:
+        return self.ontology_dir / "kgraph.ttl"
+
+    @property
+    def shapes_file(self) -> Path:
+        return self.ontology_dir / "shapes.ttl"
+
+    @property
+    def corpus_available(self) -> bool:
+        return self.corpus_dir is not None and self.corpus_dir.is_dir()

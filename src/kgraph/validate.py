@@ -1,0 +1,322 @@
+"""Check the curated data: every problem is collected, none stops the others.
+
+Checks: record shape (in :mod:`kgraph.load`), id syntax and duplicates, references
+between records, known classes/predicates/evidence kinds, value types against the
+ontology's ranges, subjects and objects against its domains and ranges, cross-reference
+syntax, and -- when a corpus directory is given -- that every quote occurs verbatim in
+its source file (the grounding check). SHACL runs on the built graph (:mod:`kgraph.build`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rdflib import XSD
+
+from kgraph.model import XREF_PREFIXES
+
+if TYPE_CHECKING:
+    from kgraph.model import Dataset, Location, Vocabulary
+
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+CLAIM_ID = re.compile(r"^c[0-9]{3}-[0-9]{3,}$")
+YEAR = re.compile(r"^-?[0-9]{4}$")
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: ``level`` is "error" (blocks the build) or "warning"."""
+
+    level: str
+    where: "Location | str"
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.level}: {self.message}"
+        return f"{text} -- {self.hint}" if self.hint else text
+
+
+@dataclass
+class Report:
+    """The problems found, in a stable order (file, line)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    quotes_checked: int = 0
+    quotes_grounded: int = 0
+
+    def extend(self, problems) -> None:
+        self.problems.extend(problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.sorted() if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.sorted() if p.level == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def sorted(self) -> list[Problem]:
+        def key(p: Problem):
+            where = p.where
+            path = getattr(where, "path", str(where))
+            line = getattr(where, "line", None) or 0
+            return (path, line, p.message)
+
+        return sorted(self.problems, key=key)
+
+
+def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
+    """Every structural and semantic check that needs no corpus."""
+    problems: list[Problem] = []
+    add = problems.append
+
+    # ids: syntax and duplicates
+    for kind, records, pattern, hint in (
+        ("entity", dataset.entities, SLUG, "Use lowercase letters, digits and single hyphens."),
+        ("source", dataset.sources, SLUG, "Use lowercase letters, digits and single hyphens, e.g. src-005."),
+        ("claim", dataset.claims, CLAIM_ID, "Use c<NNN>-<number>, e.g. c004-017."),
+    ):
+        first: dict[str, "Location"] = {}
+        for rec in records:
+            if not pattern.match(rec.id):
+                add(Problem("error", rec.loc, f"{kind} id '{rec.id}' is not valid", hint))
+            if rec.id in first:
+                add(Problem("error", rec.loc, f"duplicate {kind} id '{rec.id}' (first defined at {first[rec.id]})",
+                            f"Rename one of them or merge the two {kind} records."))
+            else:
+                first[rec.id] = rec.loc
+
+    entities = dataset.entity_index()
+    sources = dataset.source_index()
+    labels = {e.id: e.label for e in dataset.entities}
+
+    def suggest(name: str) -> str:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(entities), n=3, cutoff=0.6)
+        return f"Did you mean {', '.join(close)}?" if close else "Add the entity to data/entities/ or fix the id."
+
+    # entities
+    for ent in dataset.entities:
+        if ent.type not in vocab.classes:
+            import difflib
+
+            close = difflib.get_close_matches(ent.type, list(vocab.classes), n=3)
+            add(Problem("error", ent.loc, f"entity '{ent.id}' has unknown type '{ent.type}'",
+                        f"Did you mean {', '.join(close)}?" if close
+                        else "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person."))
+        if not ent.label.strip():
+            add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name."))
+        if not ent.description.strip():
+            add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description."))
+
+    # sources
+    for src in dataset.sources:
+        if src.publisher not in entities:
+            add(Problem("error", src.loc, f"source '{src.id}' names unknown publisher '{src.publisher}'",
+                        suggest(src.publisher)))
+
+    # cross-references
+    for x in dataset.xrefs:
+        if x.entity not in entities:
+            add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity)))
+        prefix, _, local = x.curie.partition(":")
+        spec = XREF_PREFIXES.get(prefix)
+        if spec is None:
+            add(Problem("error", x.loc, f"unknown identifier prefix '{prefix}' in '{x.curie}'",
+                        f"Use one of {', '.join(XREF_PREFIXES)}."))
+        elif not re.fullmatch(spec[0], local):
+            add(Problem("error", x.loc, f"'{x.curie}' is not a well-formed {prefix} identifier",
+                        "Check the identifier in its public source."))
+        if x.match not in ("exact", "close"):
+            add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'."))
+
+    # claims
+    for c in dataset.claims:
+        if c.source not in sources:
+            add(Problem("error", c.loc, f"claim '{c.id}' cites unknown source '{c.source}'",
+                        f"Use one of {', '.join(sorted(sources))} in the file's 'source:'."))
+        for field_name, ref in c.entity_refs():
+            if ref not in entities:
+                add(Problem("error", c.where(field_name.split(".")[0]),
+                            f"claim '{c.id}': {field_name} refers to unknown entity '{ref}'", suggest(ref)))
+        ev = c.evidence
+        if ev not in vocab.evidence_kinds:
+            add(Problem("error", c.where("evidence"), f"claim '{c.id}': unknown evidence kind '{ev}'",
+                        f"Use one of {', '.join(vocab.evidence_kinds)}."))
+        if c.modality not in ("asserted", "hedged", "negated"):
+            add(Problem("error", c.where("modality"), f"claim '{c.id}': unknown modality '{c.modality}'",
+                        "Use asserted, hedged or negated."))
+        if c.flag and not c.note:
+            add(Problem("error", c.where("flag"), f"claim '{c.id}' is flagged '{c.flag}' without a note",
+                        "Explain the flag in 'note:'."))
+        if not c.quote.strip():
+            add(Problem("error", c.where("quote"), f"claim '{c.id}' has an empty quote", "Copy the sentence."))
+        problems.extend(_check_qualifiers(c))
+        for cited in c.cites:
+            ent = entities.get(cited)
+            if ent and not vocab.is_a(ent.type, vocab.classes.get("Study")):
+                add(Problem("error", c.where("cites"), f"claim '{c.id}' cites '{cited}', which is a {ent.type}, not a Study",
+                            "Only studies can be cited; use attributed_to for people and organizations."))
+        problems.extend(_check_predicate(c, vocab, entities, labels))
+    return problems
+
+
+def _check_qualifiers(c) -> list[Problem]:
+    from kgraph.model import ENTITY_QUALIFIERS, NUMBER_QUALIFIERS, TEXT_QUALIFIERS, YEAR_QUALIFIERS
+
+    out = []
+    known = {**ENTITY_QUALIFIERS, **TEXT_QUALIFIERS, **YEAR_QUALIFIERS, **NUMBER_QUALIFIERS}
+    for key, value in c.qualifiers.items():
+        where = c.where("qualifiers")
+        if key not in known:
+            out.append(Problem("error", where, f"claim '{c.id}': unknown qualifier '{key}'",
+                               f"Use one of {', '.join(sorted(known))}."))
+        elif key in YEAR_QUALIFIERS and not YEAR.match(str(value)):
+            out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be a year, not {value!r}",
+                               "Write a four-digit year."))
+        elif key in NUMBER_QUALIFIERS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be a number, not {value!r}",
+                               "Write a number without unit."))
+        elif key in ENTITY_QUALIFIERS or key in TEXT_QUALIFIERS:
+            if not isinstance(value, str):
+                out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be text, not {value!r}",
+                                   "Write a single string or entity id."))
+    return out
+
+
+def _check_predicate(c, vocab: "Vocabulary", entities, labels) -> list[Problem]:
+    import difflib
+
+    out: list[Problem] = []
+    prop = vocab.properties.get(c.predicate)
+    if prop is None:
+        close = difflib.get_close_matches(c.predicate, list(vocab.properties), n=3)
+        return [Problem("error", c.where("predicate"), f"claim '{c.id}': unknown predicate '{c.predicate}'",
+                        f"Did you mean {', '.join(close)}?" if close else "Use a property of ontology/kgraph.ttl.")]
+    subject = entities.get(c.subject)
+    if subject and subject.type in vocab.classes and not vocab.is_a(subject.type, prop.domain):
+        out.append(Problem("error", c.where("subject"),
+                           f"claim '{c.id}': '{c.predicate}' expects a subject of type {_local(prop.domain)}, "
+                           f"but '{c.subject}' is a {subject.type}",
+                           "Pick another predicate or subject, or change the entity's type."))
+    if prop.kind == "object":
+        if c.object is None:
+            out.append(Problem("error", c.where("value"),
+                               f"claim '{c.id}': '{c.predicate}' relates two entities; it needs 'object:', not 'value:'",
+                               "Put the entity id in 'object:'."))
+            return out
+        obj = entities.get(c.object)
+        if obj and obj.type in vocab.classes and not vocab.is_a(obj.type, prop.range):
+            out.append(Problem("error", c.where("object"),
+                               f"claim '{c.id}': '{c.predicate}' expects an object of type {_local(prop.range)}, "
+                               f"but '{c.object}' is a {obj.type}",
+                               "Pick another predicate or object, or change the entity's type."))
+        return out
+    if c.value is None:
+        out.append(Problem("error", c.where("object"),
+                           f"claim '{c.id}': '{c.predicate}' takes a value, not an entity",
+                           "Put the literal in 'value:' (a number, year, date or text)."))
+        return out
+    problem = value_type_problem(c.value, prop.range)
+    if problem:
+        out.append(Problem("error", c.where("value"), f"claim '{c.id}': {c.predicate} {problem}",
+                           "Write the value in the form the predicate's range needs."))
+    if prop.range == XSD.decimal and not c.unit:
+        out.append(Problem("error", c.where("value"), f"claim '{c.id}': a number needs a 'unit'",
+                           "Add 'unit:' (percent, people, ratio, years, ...)."))
+    return out
+
+
+def value_type_problem(value, range_iri) -> str | None:
+    """Why ``value`` does not fit the datatype ``range_iri`` (None when it fits)."""
+    if range_iri == XSD.decimal:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"needs a number, got {value!r}"
+    elif range_iri == XSD.gYear:
+        if not YEAR.match(str(value)):
+            return f"needs a four-digit year, got {value!r}"
+    elif range_iri == XSD.date:
+        if not DATE.match(str(value)):
+            return f"needs a date YYYY-MM-DD, got {value!r}"
+    elif range_iri == XSD.anyURI:
+        if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", value):
+            return f"needs a URL, got {value!r}"
+    elif range_iri in (XSD.string, None):
+        if not isinstance(value, str):
+            return f"needs text, got {value!r} (quote it)"
+    return None
+
+
+def _local(iri) -> str:
+    return str(iri).rsplit("#", 1)[-1] if iri is not None else "anything"
+
+
+def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem], int, int]:
+    """Check every quote against its source file.
+
+    Returns the problems, the number of quotes checked and the number found verbatim.
+    Whitespace is compared exactly: a quote with a different space is not grounded.
+    """
+    problems: list[Problem] = []
+    texts: dict[str, str | None] = {}
+    for src in dataset.sources:
+        path = corpus_dir / src.file
+        if not path.is_file():
+            problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {corpus_dir}",
+                                    "Pass the corpus directory with --corpus DIR."))
+            texts[src.id] = None
+            continue
+        raw = path.read_bytes()
+        if src.sha256 and hashlib.sha256(raw).hexdigest() != src.sha256:
+            problems.append(Problem("warning", src.loc, f"source '{src.id}': {src.file} has changed since it was curated "
+                                    "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml."))
+        texts[src.id] = raw.decode("utf-8")
+    checked = grounded = 0
+    by_source: dict[str, int] = Counter()
+    for c in dataset.claims:
+        text = texts.get(c.source)
+        if text is None:
+            continue
+        checked += 1
+        by_source[c.source] += 1
+        if c.quote in text:
+            grounded += 1
+            continue
+        src_file = dataset.source_index()[c.source].file
+        hint = "Copy the passage exactly from the file (curly quotes, spacing)."
+        near = _nearest_sentence(c.quote, text)
+        if near:
+            hint += f" Closest passage: \"{near}\""
+        problems.append(Problem("error", c.where("quote"),
+                                f"claim '{c.id}': quote not found verbatim in {src_file}", hint))
+    return problems, checked, grounded
+
+
+def _nearest_sentence(quote: str, text: str) -> str | None:
+    import difflib
+
+    candidates = [s.strip() for line in text.splitlines() for s in re.split(r"(?<=[.!?])\s+", line) if s.strip()]
+    best = difflib.get_close_matches(quote, candidates, n=1, cutoff=0.5)
+    if not best:
+        return None
+    return best[0] if len(best[0]) <= 160 else best[0][:157] + "..."
+
+
+def mentions_by_source(dataset: "Dataset") -> dict[str, set[str]]:
+    """entity id -> ids of the sources whose claims mention it."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for c in dataset.claims:
+        for _, ref in c.entity_refs():
+            out[ref].add(c.source)
+    return out
