@@ -15,6 +15,7 @@ import networkx as nx
 from kgraph.build import BuiltGraph, build_graph, shacl_validate
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
+from kgraph.graphstore import BUILD_INFO, build_info
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
@@ -97,6 +98,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if write:
         step("Writing files")
         files = build_files(built, network, stats)
+        files[BUILD_INFO] = build_info(project)
         if extra_files is not None:
             files.update(extra_files(built, network))
         written = write_files(out_dir or project.out_dir, files)

@@ -1,0 +1,50 @@
+"""Shared fixtures: a tiny project (tests/fixtures/mini) copied into a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kgraph.project import Project
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mini"
+CORPUS = (REPO.parent / "shared" / "corpus").resolve()
+
+
+@pytest.fixture
+def mini_root(tmp_path: Path) -> Path:
+    """A writable copy of the tiny fixture project: data/, corpus/ and the real ontology/."""
+    root = tmp_path / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    return root
+
+
+@pytest.fixture
+def mini(mini_root: Path) -> Project:
+    return Project.at(mini_root, corpus_dir=mini_root / "corpus")
+
+
+@pytest.fixture(scope="session")
+def mini_built(tmp_path_factory):
+    """The tiny fixture built once per session (read-only for tests)."""
+    from kgraph.pipeline import build
+
+    root = tmp_path_factory.mktemp("mini-built") / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    project = Project.at(root, corpus_dir=root / "corpus")
+    return project, build(project)
+
+
+@pytest.fixture(scope="session")
+def corpus_built(tmp_path_factory):
+    """The real data built once per session into a temporary output folder."""
+    from kgraph.pipeline import build
+
+    out = tmp_path_factory.mktemp("corpus-out")
+    project = Project.at(REPO, out_dir=out)
+    return project, build(project)
