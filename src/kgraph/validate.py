@@ -120,6 +120,17 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         if not ent.description.strip():
             add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description."))
 
+    # a name (label, synonym, abbreviation) shared by two entities makes lookups ambiguous
+    owners: dict[str, list] = defaultdict(list)
+    for ent in dataset.entities:
+        for name in {n.casefold() for n in (ent.label, *ent.synonyms, *ent.abbreviations)}:
+            owners[name].append(ent)
+    for name, ents in sorted(owners.items()):
+        if len({e.id for e in ents}) > 1:
+            later = ents[-1]
+            add(Problem("warning", later.loc, f"name '{name}' is used by entities {', '.join(e.id for e in ents)}",
+                        "Keep each label, synonym and abbreviation on one entity, so lookups by name are unambiguous."))
+
     # sources
     for src in dataset.sources:
         if src.publisher not in entities:
