@@ -61,11 +61,24 @@ def bind_prefixes(graph: Graph) -> None:
     graph.bind("kgsrc", Namespace(f"{KGR}source/"))
 
 
+def decimal_literal(value) -> Literal:
+    """An xsd:decimal in canonical lexical form ("8.0", "0.5"), so that every
+    serialisation round-trips to the same term."""
+    number = Decimal(str(value))
+    text = format(number, "f")
+    if "." not in text:
+        text += ".0"
+    else:
+        text = text.rstrip("0")
+        text = text + "0" if text.endswith(".") else text
+    return Literal(text, datatype=XSD.decimal)
+
+
 def claim_value(claim: Claim, range_iri) -> Literal:
     """The literal of a value claim, typed by the predicate's range."""
     value = claim.value
     if range_iri == XSD.decimal:
-        return Literal(Decimal(str(value)), datatype=XSD.decimal)
+        return decimal_literal(value)
     if range_iri in (XSD.gYear, XSD.date, XSD.anyURI):
         return Literal(str(value), datatype=range_iri)
     return Literal(str(value))
@@ -175,7 +188,7 @@ def _add_claim(g: Graph, c: Claim, vocab: Vocabulary) -> None:
         elif key in YEAR_QUALIFIERS:
             g.add((node, KG[YEAR_QUALIFIERS[key]], Literal(str(value), datatype=XSD.gYear)))
         elif key in NUMBER_QUALIFIERS:
-            g.add((node, KG[NUMBER_QUALIFIERS[key]], Literal(Decimal(str(value)), datatype=XSD.decimal)))
+            g.add((node, KG[NUMBER_QUALIFIERS[key]], decimal_literal(value)))
 
 
 def shacl_validate(graph: Graph, shapes: Graph) -> list[Problem]:
@@ -188,14 +201,16 @@ def shacl_validate(graph: Graph, shapes: Graph) -> list[Problem]:
         return []
     SH = Namespace("http://www.w3.org/ns/shacl#")
     problems = []
+    names = Graph()
+    bind_prefixes(names)
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
         message = results.value(result, SH.resultMessage)
         severity = results.value(result, SH.resultSeverity)
         level = "error" if severity == SH.Violation else "warning"
-        where = _short(focus, graph)
-        text = f"SHACL: {message}" + (f" (property {_short(path, graph)})" if path is not None else "")
+        where = _short(focus, names)
+        text = f"SHACL: {message}" + (f" (property {_short(path, names)})" if path is not None else "")
         problems.append(Problem(level, where, text, "Fix the record behind this node in data/."))
     return sorted(problems, key=lambda p: (str(p.where), p.message))
 

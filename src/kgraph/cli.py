@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import click
 import typer
 from typer.core import TyperGroup
 
 from kgraph.errors import KgraphError
+from kgraph.explore import CENTRALITY_MEASURES
+from kgraph.reason import REGIMES
 
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
@@ -43,6 +45,8 @@ DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Curated data di
 OntologyOpt = Annotated[Optional[Path], typer.Option("--ontology", help="Ontology directory [default: ./ontology].")]
 CorpusOpt = Annotated[Optional[Path], typer.Option(
     "--corpus", help="Corpus directory with the source .txt files [default: ../shared/corpus if it exists].")]
+OutOpt = Annotated[Optional[Path], typer.Option(
+    "--out", help="Directory of the built graph; rebuilt there when data/ or ontology/ changed [default: ./output].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -138,7 +142,7 @@ def validate(
 ) -> None:
     """Check the data, and that every quote occurs verbatim in its source document.
 
-    Reports every problem with its file and line; exits 1 when there are errors.
+    Reports every problem with its file and line; exits 2 when there are errors.
 
     Example:
 
@@ -163,13 +167,14 @@ def validate(
                    f"{report.quotes_grounded}/{report.quotes_checked} quotes grounded in {project.corpus_dir}; "
                    f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 @app.command()
 def stats(
     data: DataOpt = None,
     ontology: OntologyOpt = None,
+    out: OutOpt = None,
     as_json: JsonOpt = False,
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the most connected entities.")] = 10,
 ) -> None:
@@ -183,7 +188,7 @@ def stats(
     """
     from kgraph.graphstore import load_graphs
 
-    graphs = load_graphs(_project(data, ontology))
+    graphs = load_graphs(_project(data, ontology, out=out))
     from kgraph.stats import compute_stats
 
     s = compute_stats(graphs.graph, graphs.network, top=top)
@@ -223,6 +228,294 @@ def stats(
     for row in s["most_connected"]:
         table.add_row(row["id"], row["label"], row["type"], str(row["degree"]))
     console.print(table)
+
+
+# --------------------------------------------------------------------------- ask the graph (issue 3)
+
+QueryFileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the query from this file.")]
+QueryNameOpt = Annotated[Optional[str], typer.Option(
+    "--name", "-n", help="Run a named query shipped with kgraph (`kgraph queries` lists them).")]
+RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph first, even if it is up to date.")]
+
+
+@app.command()
+def query(
+    text: Annotated[Optional[str], typer.Argument(
+        help="The SPARQL query; - reads it from stdin.", show_default=False)] = None,
+    file: QueryFileOpt = None,
+    name: QueryNameOpt = None,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="csv, tsv, json or xml (SPARQL results) for SELECT and ASK; turtle, nt, jsonld or xml "
+                         "for CONSTRUCT and DESCRIBE [default: a table on a terminal, tab-separated when piped].")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Write the answer to this file (format from --format or the suffix).")] = None,
+    exit_status: Annotated[bool, typer.Option("--exit-status", help="ASK: exit 0 when true, 1 when false.")] = False,
+    reason: Annotated[Optional[Literal[REGIMES]], typer.Option(
+        "--reason",
+        help="Answer over the graph plus what RDFS or OWL 2 RL entails (subclasses, inverse properties).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.01, help="Stop the query after this many seconds.")]
+    = 30.0,
+    rebuild: RebuildOpt = False,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Ask the graph a SPARQL question: SELECT, ASK, CONSTRUCT or DESCRIBE.
+
+    The prefixes kg, kgr, rdf, rdfs, owl, xsd, skos, prov, dcterms and schema are
+    predeclared. Queries only read: updates, SERVICE and FROM are refused.
+
+    Example:
+
+        kgraph query 'SELECT ?c WHERE { kgr:ketamine kg:treats ?c }'
+
+        kgraph query --name treats --format csv --output treats.csv
+    """
+    from kgraph.graphstore import load_graphs
+    from kgraph.query import choose_format, prepare_query, run_query
+
+    prepared = prepare_query(_query_text(text, file, name))
+    fmt_chosen = choose_format(prepared.kind, fmt, output)
+    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
+    if graphs.rebuilt:
+        _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
+    graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
+    result = run_query(graph, prepared, timeout=timeout)
+    _print_answer(result, fmt_chosen, output)
+    for note in prepared.notes if result.empty else ():
+        _note(f"Note: {note}")
+    if exit_status and result.kind == "ASK" and not result.boolean:
+        raise typer.Exit(1)
+
+
+def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
+    from kgraph.errors import QueryError
+    from kgraph.query import named_query, read_query_file
+
+    given = [what for what, value in (("a query", text), ("-f", file), ("--name", name)) if value is not None]
+    if len(given) != 1:
+        raise QueryError("give the query one way: inline, - for stdin, -f FILE or --name NAME"
+                         + (f" (got {' and '.join(given)})" if given else ""),
+                         "Example: kgraph query --name treats; `kgraph queries` lists the names.")
+    if name is not None:
+        return named_query(name).text
+    if file is not None:
+        return read_query_file(file)
+    return sys.stdin.read() if text == "-" else text
+
+
+def _note(message: str) -> None:
+    _console(stderr=True).print(message, markup=False)
+
+
+def _print_answer(result, fmt, output: Path | None) -> None:
+    from kgraph.query import choose_format, serialize_result
+
+    if result.empty:
+        what = "rows" if result.kind == "SELECT" else "triples"
+        _note(f"No {what}: the query matched nothing.")
+    if output is not None:
+        from kgraph.export import write_atomic
+
+        write_atomic(output, serialize_result(result, fmt))
+        count = (f"{len(result.rows)} rows" if result.kind == "SELECT" else str(result.boolean).lower()
+                 if result.kind == "ASK" else f"{len(result.graph)} triples")
+        _note(f"Wrote {count} to {output} ({fmt.description})")
+    elif fmt is not None:
+        typer.echo(serialize_result(result, fmt), nl=False)
+    elif result.kind == "ASK":
+        typer.echo("true" if result.boolean else "false")
+    elif result.kind != "SELECT":
+        if not result.empty:
+            typer.echo(serialize_result(result, choose_format(result.kind, "turtle", None)), nl=False)
+    elif not result.empty:
+        from kgraph.query import display_rows
+
+        _print_table(*display_rows(result))
+
+
+def _print_table(header: list[str], rows: list[list[str]], title: str | None = None) -> None:
+    """A table on a terminal; tab-separated lines (header first) when piped."""
+    if not _is_tty():
+        for line in [header, *rows]:
+            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line))
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    _console().print(table)
+
+
+@app.command()
+def queries(
+    name: Annotated[Optional[str], typer.Argument(help="Print the SPARQL text of this named query.")] = None,
+) -> None:
+    """List the named queries with a line of description each, or print one of them.
+
+    Run one with `kgraph query --name NAME`.
+
+    Example:
+
+        kgraph queries
+
+        kgraph queries mechanism-chain
+    """
+    from kgraph.query import named_queries, named_query
+
+    if name is not None:
+        typer.echo(named_query(name).text, nl=False)
+        return
+    _print_table(["name", "description"], [[q.name, q.description] for q in named_queries().values()])
+
+
+@app.command()
+def show(
+    entity: Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")],
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Everything about one entity: type, description, synonyms, identifiers, relations, claims.
+
+    Example:
+
+        kgraph show "NMDA receptor"
+    """
+    from kgraph.explore import claim_statement, describe_entity
+    from kgraph.graphstore import load_graphs
+
+    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    report = describe_entity(G, entity)
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(report), indent=2, ensure_ascii=False))
+        return
+    lines = [f"{report.label} ({report.id}): {report.type_label}"]
+    lines += [f"  {report.description}"] if report.description else []
+    for title, values in (("synonyms", report.synonyms), ("identifiers", report.xrefs),
+                          ("mentioned in", report.sources)):
+        if values:
+            lines.append(f"  {title}: {', '.join(values)}")
+    for title, relations in (("Relations out", report.outgoing), ("Relations in", report.incoming)):
+        lines.append(f"{title} ({len(relations)}):")
+        for r in relations:
+            ends = (report.label, r.other_label) if r.direction == "out" else (r.other_label, report.label)
+            lines.append(f"  {ends[0]} → {r.label} → {ends[1]}   [{', '.join(r.sources)}]")
+    lines.append(f"Claims ({len(report.claims)}):")
+    for c in report.claims:
+        extra = "".join(f" · {x}" for x in (c["modality"] if c["modality"] != "asserted" else None, c["flag"]) if x)
+        lines += [f"  {c['id']}  {claim_statement(G, c)}",
+                  f"      {c['source_file']} · {c['evidence_label']}{extra}",
+                  f"      “{c['quote']}”"]
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def neighbors(
+    entity: Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")],
+    depth: Annotated[int, typer.Option("--depth", min=1, help="How many relations away.")] = 1,
+    predicate: Annotated[Optional[str], typer.Option(
+        "--predicate", help="Follow only this relation (local name or label, e.g. treats).")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The entities within a few relations of one, in either direction, nearest first.
+
+    Example:
+
+        kgraph neighbors ketamine --predicate treats
+
+        kgraph neighbors "NMDA receptor" --depth 2
+    """
+    from kgraph.explore import neighbors as find_neighbors
+    from kgraph.graphstore import load_graphs
+
+    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    found = find_neighbors(G, entity, depth=depth, predicate=predicate)
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(n) for n in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        _note("No neighbors" + (f" over '{predicate}'." if predicate else "."))
+    for n in found:
+        parent = G.nodes[n.parent].get("label", n.parent)
+        for r in n.relations:
+            ends = (parent, n.label) if r.direction == "out" else (n.label, parent)
+            typer.echo(f"{n.distance}  {ends[0]} → {r.label} → {ends[1]}  ({n.id}, {n.type})")
+
+
+@app.command()
+def path(
+    start: Annotated[str, typer.Argument(help="Where the path starts: an entity id, label or synonym.")],
+    end: Annotated[str, typer.Argument(help="Where it ends.")],
+    max_paths: Annotated[int, typer.Option("--max", min=1, help="Show at most this many shortest paths.")] = 5,
+    directed: Annotated[bool, typer.Option(
+        "--directed", help="Follow relations only in their direction (subject to object).")] = False,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """The shortest relation paths between two entities, with the relations on the way.
+
+    → follows a relation from subject to object, ← against it.
+
+    Example:
+
+        kgraph path ketamine "BDNF release" --directed
+    """
+    from kgraph.explore import format_path, shortest_paths
+    from kgraph.graphstore import load_graphs
+
+    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    found = shortest_paths(G, start, end, max_paths=max_paths, directed=directed)
+    if not found:
+        _note(f"No path from '{start}' to '{end}'" + (" following the relations' direction." if directed else "."))
+    for steps in found:
+        typer.echo(format_path(G, steps) or f"'{start}' and '{end}' are the same entity.")
+
+
+@app.command()
+def central(
+    by: Annotated[Literal[CENTRALITY_MEASURES], typer.Option("--by",
+                                                           help="degree: relations in and out; pagerank: pointed to by much; "
+                                         "betweenness: on many shortest connections.")] = "degree",
+    entity_type: Annotated[Optional[str], typer.Option(
+        "--type", help="Only entities of this type or its subtypes (e.g. Condition, Mechanism).")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many.")] = 10,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The most central entities of the network.
+
+    Example:
+
+        kgraph central --by pagerank --type Condition --top 5
+    """
+    from kgraph.explore import centrality, entity_types
+    from kgraph.graphstore import load_graphs
+
+    graphs = load_graphs(_project(data, ontology, out=out), step=_note)
+    types = entity_types(graphs.graph, entity_type) if entity_type else None
+    ranked = centrality(graphs.network, by=by, types=types, top=top)
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(r) for r in ranked], indent=2, ensure_ascii=False))
+        return
+    score = (lambda s: str(int(s))) if by == "degree" else (lambda s: f"{s:.4f}")
+    _print_table(["id", "label", "type", by], [[r.id, r.label, r.type, score(r.score)] for r in ranked])
 
 
 def main() -> None:

@@ -30,8 +30,12 @@ DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
 
 
 def packaged_ontology_dir() -> Path:
-    """The ontology shipped inside the installed package (a wheel install)."""
-    return Path(str(resources.files("kgraph") / "ontology"))
+    """The ontology shipped with kgraph: inside the package for a wheel install, the
+    repository's ``ontology/`` for an editable one."""
+    packaged = Path(str(resources.files("kgraph") / "ontology"))
+    if (packaged / "kgraph.ttl").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "ontology"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,172 @@
+"""Building the graph: RDF round trips, networkx agreement, provenance, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import RDF, Dataset as RDFDataset, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+from rdflib.namespace import DCTERMS, PROV
+
+from kgraph.build import entity_iri, shacl_validate
+from kgraph.load import load_shapes
+from kgraph.project import KG, KGR, SCHEMA, Project
+
+
+@pytest.fixture(scope="module")
+def built(mini_built):
+    return mini_built
+
+
+@pytest.mark.parametrize("name,fmt", [("kgraph.ttl", "turtle"), ("kgraph.nt", "nt"), ("kgraph.jsonld", "json-ld"),
+                                      ("kgraph.rdf", "xml")])
+def test_exports_reparse_isomorphic(built, name, fmt):
+    project, result = built
+    parsed = Graph().parse(project.out_dir / name, format=fmt)
+    assert isomorphic(parsed, result.built.graph)
+
+
+def test_trig_named_graphs_union_is_the_graph(built):
+    project, result = built
+    ds = RDFDataset()
+    ds.parse(project.out_dir / "kgraph.trig", format="trig")
+    union = Graph()
+    for s, p, o, _ in ds.quads((None, None, None, None)):
+        union.add((s, p, o))
+    assert isomorphic(union, result.built.graph)
+    names = {str(g.identifier) for g in ds.graphs() if len(g)}
+    assert f"{KGR}graph/src-001" in names and f"{KGR}graph/src-002" in names
+    src2 = ds.graph(URIRef(f"{KGR}graph/src-002"))
+    # the graph of a source holds the triples it asserts, not those of other sources
+    assert (entity_iri("ketamine"), KG.treats, entity_iri("ptsd")) in src2
+    assert (entity_iri("ketamine"), KG.antagonistOf, entity_iri("nmda-receptor")) not in src2
+
+
+def test_claim_nodes_carry_provenance(built):
+    _, result = built
+    g = result.built.graph
+    claim = URIRef(f"{KGR}claim/c002-001")
+    assert (claim, RDF.type, KG.Claim) in g
+    assert g.value(claim, RDF.subject) == entity_iri("ketamine")
+    assert g.value(claim, RDF.predicate) == KG.treats
+    assert g.value(claim, RDF.object) == entity_iri("ptsd")
+    assert g.value(claim, PROV.wasDerivedFrom) == URIRef(f"{KGR}source/src-002")
+    assert str(g.value(claim, KG.quote)).startswith("A randomized controlled trial")
+    assert g.value(claim, KG.evidenceKind) == KG.CitesRCT
+    assert g.value(claim, KG.citesStudy) == entity_iri("beta-rct")
+
+
+def test_statistics_are_typed(built):
+    _, result = built
+    g = result.built.graph
+    claim = URIRef(f"{KGR}claim/c001-005")
+    assert (claim, RDF.type, KG.Statistic) in g
+    value = g.value(claim, SCHEMA.value)
+    assert isinstance(value, Literal) and value.toPython() == 8
+    assert str(g.value(claim, SCHEMA.unitText)) == "percent"
+    assert g.value(claim, KG.population) == entity_iri("adults")
+    assert (entity_iri("ptsd"), KG.prevalence, value) in g
+
+
+def test_negated_claim_has_no_direct_triple_of_its_own(built):
+    _, result = built
+    g = result.built.graph
+    negated = URIRef(f"{KGR}claim/c002-003")
+    assert str(g.value(negated, KG.modality)) == "negated"
+    # the same triple is still asserted, by the other claims that state it
+    assert (entity_iri("ketamine"), KG.treats, entity_iri("ptsd")) in g
+    G = result.network
+    assert "c002-003" not in G.edges["ketamine", "ptsd", "treats"]["claims"]
+    assert "c002-003" in G.nodes["ketamine"]["claims"]
+
+
+def test_networkx_agrees_with_rdf(built):
+    _, result = built
+    g, G = result.built.graph, result.network
+    # nodes: every resource with an entity class of the ontology
+    entity_ids = {str(s)[len(str(KGR)):] for s in g.subjects(KG.mentionedIn, None)}
+    assert entity_ids <= set(G.nodes)
+    assert G.number_of_nodes() == len(set(g.subjects(DCTERMS.identifier, None))
+                                      - set(g.subjects(RDF.type, KG.Claim))
+                                      - set(g.subjects(RDF.type, KG.SourceDocument)))
+    # edges: exactly the direct triples between two entities that a claim describes
+    claimed = {(g.value(c, RDF.subject), g.value(c, RDF.predicate), g.value(c, RDF.object))
+               for c in g.subjects(RDF.type, KG.Claim)}
+    direct = {t for t in claimed if isinstance(t[2], URIRef) and t in g}
+    edges = {(entity_iri(s), KG[k], entity_iri(o)) for s, o, k in G.edges(keys=True)}
+    assert edges == direct
+    assert G.number_of_edges() == 5 and G.number_of_nodes() == 11
+
+
+def test_edge_attributes(built):
+    _, result = built
+    edge = result.network.edges["ketamine", "ptsd", "treats"]
+    assert edge["claims"] == ["c001-003", "c002-001"]
+    assert edge["sources"] == ["src-001", "src-002"]
+    assert edge["strength"] == 5
+    assert edge["label"] == "treats"
+
+
+def test_node_attributes(built):
+    _, result = built
+    node = result.network.nodes["ketamine"]
+    assert node["type"] == "Drug" and node["label"] == "ketamine"
+    assert node["xrefs"] == ["http://purl.obolibrary.org/obo/CHEBI_6121"]
+    assert "special-K" in node["synonyms"]
+    assert node["sources"] == ["src-001", "src-002"]
+
+
+def test_graphml_counts(built):
+    import networkx as nx
+
+    project, result = built
+    H = nx.read_graphml(project.out_dir / "kgraph.graphml", force_multigraph=True)
+    assert H.number_of_nodes() == result.network.number_of_nodes()
+    assert H.number_of_edges() == result.network.number_of_edges()
+
+
+def test_stats_json(built):
+    project, result = built
+    stats = json.loads((project.out_dir / "stats.json").read_text())
+    assert stats["claims"] == 11
+    assert stats["claims_by_source"] == {"alpha.txt": 7, "beta.txt": 4}
+    assert stats["most_connected"][0]["id"] == "ketamine"
+
+
+def test_shapes_catch_a_claim_without_quote(built):
+    project, result = built
+    g = Graph()
+    for t in result.built.graph:
+        g.add(t)
+    claim = URIRef(f"{KGR}claim/c001-001")
+    g.remove((claim, KG.quote, None))
+    g.add((entity_iri("ketamine"), KG.treats, entity_iri("dissociation")))
+    problems = shacl_validate(g, load_shapes(project))
+    text = "\n".join(str(p) for p in problems)
+    assert "kgclaim:c001-001" in text and "verbatim quote" in text
+    assert "kgr:ketamine" in text and "only conditions can be treated" in text
+
+
+def test_build_is_deterministic_across_hash_seeds(mini_root, tmp_path):
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "kgraph", "build", "-q", "--out", str(out), "--corpus",
+                        str(mini_root / "corpus")], cwd=mini_root, env=env, check=True, capture_output=True)
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert "kgraph.trig" in names and "build-info.json" in names
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_packaged_ontology_fallback(tmp_path):
+    project = Project.at(tmp_path)  # no ontology/ here: the one shipped with kgraph is used
+    assert project.ontology_file.is_file()
+    assert project.shapes_file.is_file()
