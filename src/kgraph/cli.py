@@ -110,8 +110,8 @@ def build(
 ) -> None:
     """Validate the data and write the graph files to the output directory.
 
-    Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml
-    and stats.json -- all or nothing.
+    Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml,
+    stats.json and kgraph.html (the interactive view) -- all or nothing.
 
     Example:
 
@@ -516,6 +516,52 @@ def central(
         return
     score = (lambda s: str(int(s))) if by == "degree" else (lambda s: f"{s:.4f}")
     _print_table(["id", "label", "type", by], [[r.id, r.label, r.type, score(r.score)] for r in ranked])
+
+
+@app.command()
+def viz(
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="HTML file to write [default: output/kgraph.html; output/kgraph-view.html for a "
+                      "focused or filtered view].")] = None,
+    focus: Annotated[Optional[str], typer.Option(
+        "--focus", help="Draw this entity (id, label or synonym, any case) and what surrounds it.")] = None,
+    depth: Annotated[int, typer.Option("--depth", min=0, help="With --focus: how many relations away.")] = 1,
+    types: Annotated[Optional[str], typer.Option(
+        "--types", help="Only entities of these types or their subtypes, comma-separated (e.g. Drug,Condition).")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        "--source", help="Only claims from this document (id such as src-001, or file name).")] = None,
+    predicate: Annotated[Optional[str], typer.Option(
+        "--predicate", help="Only relations of this predicate (local name or label, e.g. treats).")] = None,
+    evidence: Annotated[Optional[str], typer.Option(
+        "--evidence", help="Only claims of this evidence kind (e.g. cites-rct or ClinicStatement).")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """Draw the graph as one interactive HTML page that works offline.
+
+    Find entities by name, filter by type, and click a node or an edge to read the
+    claims behind it, with their sources and quotes. The page needs no network.
+
+    Example:
+
+        kgraph viz --focus ketamine --depth 2 --out ketamine.html
+
+        kgraph viz --types Drug,Condition --evidence cites-rct
+    """
+    from kgraph.export import write_atomic
+    from kgraph.graphstore import load_graphs
+    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, ViewOptions, entity_types, render_view
+
+    project = _project(data, ontology)
+    graphs = load_graphs(project, step=_note)
+    options = ViewOptions(focus=focus, depth=depth, types=tuple(t.strip() for t in (types or "").split(",") if t.strip()),
+                          source=source, predicate=predicate, evidence=evidence)
+    page = render_view(graphs.network, options, types=entity_types(graphs.graph))
+    path = out or project.out_dir / (VIEW_FILE if options.is_whole_graph else PARTIAL_VIEW_FILE)
+    write_atomic(path, page.html.encode("utf-8"))
+    typer.echo(f"Wrote {path}: {page.nodes} entities, {page.edges} relation{'' if page.edges == 1 else 's'}")
+    if page.crowded:
+        _note("That is a lot to read at once: try --focus ENTITY --depth 2.")
 
 
 def main() -> None:

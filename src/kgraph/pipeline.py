@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> SHACL -> network -> export.
+"""The whole build, step by step: load -> validate -> build -> SHACL -> network -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -22,6 +22,7 @@ from kgraph.network import to_networkx
 from kgraph.project import Project
 from kgraph.stats import compute_stats
 from kgraph.validate import Problem, Report, check_grounding, validate_dataset
+from kgraph.viz import VIEW_FILE, entity_types, render_html
 
 Step = Callable[[str], None]
 
@@ -96,9 +97,12 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     stats = compute_stats(built.graph, network)
     written: list[Path] = []
     if write:
+        step("Drawing the HTML view")
+        page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
         step("Writing files")
         files = build_files(built, network, stats)
         files[BUILD_INFO] = build_info(project)
+        files[VIEW_FILE] = page
         if extra_files is not None:
             files.update(extra_files(built, network))
         written = write_files(out_dir or project.out_dir, files)
