@@ -236,6 +236,7 @@ QueryFileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read
 QueryNameOpt = Annotated[Optional[str], typer.Option(
     "--name", "-n", help="Run a named query shipped with kgraph (`kgraph queries` lists them).")]
 RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph first, even if it is up to date.")]
+EntityArg = Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")]
 
 
 @app.command()
@@ -308,6 +309,20 @@ def _note(message: str) -> None:
     _console(stderr=True).print(message, markup=False)
 
 
+def _graphs(data: Path | None, ontology: Path | None, out: Path | None):
+    from kgraph.graphstore import load_graphs
+
+    return load_graphs(_project(data, ontology, out=out), step=_note)
+
+
+def _echo_json(value) -> None:
+    """Dataclasses (or lists of them) as indented JSON."""
+    from dataclasses import asdict
+
+    data = [asdict(v) for v in value] if isinstance(value, list) else asdict(value)
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
 def _print_answer(result, fmt, output: Path | None) -> None:
     from kgraph.query import choose_format, serialize_result
 
@@ -374,7 +389,7 @@ def queries(
 
 @app.command()
 def show(
-    entity: Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")],
+    entity: EntityArg,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
     out: OutOpt = None,
@@ -386,39 +401,19 @@ def show(
 
         kgraph show "NMDA receptor"
     """
-    from kgraph.explore import claim_statement, describe_entity
-    from kgraph.graphstore import load_graphs
+    from kgraph.explore import describe_entity, report_text
 
-    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    G = _graphs(data, ontology, out).network
     report = describe_entity(G, entity)
     if as_json:
-        from dataclasses import asdict
-
-        typer.echo(json.dumps(asdict(report), indent=2, ensure_ascii=False))
-        return
-    lines = [f"{report.label} ({report.id}): {report.type_label}"]
-    lines += [f"  {report.description}"] if report.description else []
-    for title, values in (("synonyms", report.synonyms), ("identifiers", report.xrefs),
-                          ("mentioned in", report.sources)):
-        if values:
-            lines.append(f"  {title}: {', '.join(values)}")
-    for title, relations in (("Relations out", report.outgoing), ("Relations in", report.incoming)):
-        lines.append(f"{title} ({len(relations)}):")
-        for r in relations:
-            ends = (report.label, r.other_label) if r.direction == "out" else (r.other_label, report.label)
-            lines.append(f"  {ends[0]} → {r.label} → {ends[1]}   [{', '.join(r.sources)}]")
-    lines.append(f"Claims ({len(report.claims)}):")
-    for c in report.claims:
-        extra = "".join(f" · {x}" for x in (c["modality"] if c["modality"] != "asserted" else None, c["flag"]) if x)
-        lines += [f"  {c['id']}  {claim_statement(G, c)}",
-                  f"      {c['source_file']} · {c['evidence_label']}{extra}",
-                  f"      “{c['quote']}”"]
-    typer.echo("\n".join(lines))
+        _echo_json(report)
+    else:
+        typer.echo(report_text(G, report))
 
 
 @app.command()
 def neighbors(
-    entity: Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")],
+    entity: EntityArg,
     depth: Annotated[int, typer.Option("--depth", min=1, help="How many relations away.")] = 1,
     predicate: Annotated[Optional[str], typer.Option(
         "--predicate", help="Follow only this relation (local name or label, e.g. treats).")] = None,
@@ -436,14 +431,11 @@ def neighbors(
         kgraph neighbors "NMDA receptor" --depth 2
     """
     from kgraph.explore import neighbors as find_neighbors
-    from kgraph.graphstore import load_graphs
 
-    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    G = _graphs(data, ontology, out).network
     found = find_neighbors(G, entity, depth=depth, predicate=predicate)
     if as_json:
-        from dataclasses import asdict
-
-        typer.echo(json.dumps([asdict(n) for n in found], indent=2, ensure_ascii=False))
+        _echo_json(found)
         return
     if not found:
         _note("No neighbors" + (f" over '{predicate}'." if predicate else "."))
@@ -474,9 +466,8 @@ def path(
         kgraph path ketamine "BDNF release" --directed
     """
     from kgraph.explore import format_path, shortest_paths
-    from kgraph.graphstore import load_graphs
 
-    G = load_graphs(_project(data, ontology, out=out), step=_note).network
+    G = _graphs(data, ontology, out).network
     found = shortest_paths(G, start, end, max_paths=max_paths, directed=directed)
     if not found:
         _note(f"No path from '{start}' to '{end}'" + (" following the relations' direction." if directed else "."))
@@ -504,15 +495,12 @@ def central(
         kgraph central --by pagerank --type Condition --top 5
     """
     from kgraph.explore import centrality, entity_types
-    from kgraph.graphstore import load_graphs
 
-    graphs = load_graphs(_project(data, ontology, out=out), step=_note)
+    graphs = _graphs(data, ontology, out)
     types = entity_types(graphs.graph, entity_type) if entity_type else None
     ranked = centrality(graphs.network, by=by, types=types, top=top)
     if as_json:
-        from dataclasses import asdict
-
-        typer.echo(json.dumps([asdict(r) for r in ranked], indent=2, ensure_ascii=False))
+        _echo_json(ranked)
         return
     score = (lambda s: str(int(s))) if by == "degree" else (lambda s: f"{s:.4f}")
     _print_table(["id", "label", "type", by], [[r.id, r.label, r.type, score(r.score)] for r in ranked])

@@ -9,13 +9,15 @@ import tempfile
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from rdflib import Dataset as RDFDataset, Graph
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
-from kgraph.network import for_graphml
+
+if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Format:
     kind: str
     rdflib_name: str | None = None
     description: str = ""
+    #: other names accepted for it where its kind is known (``--format xml`` of a SELECT)
+    aliases: tuple[str, ...] = ()
 
 
 #: Every format kgraph reads or writes. ``--format`` choices, suffix guessing, help text
@@ -43,7 +47,7 @@ FORMATS: tuple[Format, ...] = (
     Format("csv", ".csv", "text/csv", "results", "csv", "SPARQL results CSV"),
     Format("tsv", ".tsv", "text/tab-separated-values", "results", "tsv", "SPARQL results TSV"),
     Format("json", ".srj", "application/sparql-results+json", "results", "json", "SPARQL results JSON"),
-    Format("srx", ".srx", "application/sparql-results+xml", "results", "xml", "SPARQL results XML"),
+    Format("srx", ".srx", "application/sparql-results+xml", "results", "xml", "SPARQL results XML", ("xml",)),
 )
 FORMATS_BY_NAME = {f.name: f for f in FORMATS}
 #: The files ``kgraph build`` writes (besides stats.json and the HTML view).
@@ -53,6 +57,22 @@ BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml")
 def format_for_suffix(path: Path, kind: str | None = None) -> Format | None:
     for fmt in FORMATS:
         if path.suffix == fmt.suffix and (kind is None or fmt.kind == kind):
+            return fmt
+    return None
+
+
+def find_format(name: str, kinds) -> Format | None:
+    """The format of one of ``kinds`` called ``name``, or with that alias or file suffix.
+
+    A name means different formats for different kinds: "xml" is RDF/XML for a graph and
+    SPARQL results XML for a SELECT answer; "srj" (the suffix) is SPARQL results JSON.
+    """
+    candidates = [f for f in FORMATS if f.kind in kinds]
+    for fmt in candidates:
+        if fmt.name == name:
+            return fmt
+    for fmt in candidates:
+        if name in fmt.aliases or fmt.suffix == f".{name}":
             return fmt
     return None
 
@@ -138,6 +158,10 @@ def serialize_dataset(ds: RDFDataset) -> bytes:
 
 
 def serialize_network(G: nx.MultiDiGraph) -> bytes:
+    import networkx as nx
+
+    from kgraph.network import for_graphml
+
     buf = BytesIO()
     nx.write_graphml(for_graphml(G), buf, encoding="utf-8", prettyprint=True)
     return buf.getvalue()

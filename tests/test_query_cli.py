@@ -1,0 +1,337 @@
+"""`kgraph query`, `queries`, `show`, `neighbors`, `path` and `central` from the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+from rdflib.compare import isomorphic
+from rdflib.query import Result
+from typer.testing import CliRunner
+
+from conftest import FIXTURE, REPO
+from kgraph.cli import app
+from kgraph.project import KG, Project
+from kgraph.query import named_queries
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def built_root(tmp_path_factory) -> Path:
+    """A copy of the tiny project, built once for this module's read-only commands."""
+    from kgraph.pipeline import build
+
+    root = tmp_path_factory.mktemp("query-cli") / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    build(Project.at(root, corpus_dir=root / "corpus"))
+    return root
+
+
+@pytest.fixture
+def kgraph(built_root, monkeypatch):
+    monkeypatch.chdir(built_root)
+
+    def run(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input)
+
+    return run
+
+
+def _clean_failure(result, *parts: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for part in parts:
+        assert part in result.stderr, result.stderr
+
+
+# --------------------------------------------------------------------------- asking
+
+TREATS = "SELECT ?c WHERE { kgr:ketamine kg:treats ?c }"
+
+
+def test_inline_query_prints_tab_separated_rows_when_piped(kgraph):
+    result = kgraph("query", TREATS)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["c", "kgr:ptsd"]
+    assert "Rebuilt" not in result.stderr  # the build in output/ is fresh
+
+
+def test_query_from_a_file(kgraph, tmp_path):
+    path = tmp_path / "q.rq"
+    path.write_text(TREATS, encoding="utf-8")
+    assert kgraph("query", "-f", str(path)).stdout.splitlines() == ["c", "kgr:ptsd"]
+
+
+def test_query_from_stdin(kgraph):
+    assert kgraph("query", "-", input=TREATS).stdout.splitlines() == ["c", "kgr:ptsd"]
+
+
+def test_named_query(kgraph):
+    result = kgraph("query", "--name", "treats")
+    assert result.exit_code == 0
+    header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert header == ["treatment", "condition", "source", "evidence", "modality", "quote"]
+    # the negated claim of src-002 is left out; the hedged one of src-001 stays
+    assert sorted((r[2], r[4]) for r in rows) == [("kgsrc:src-001", "hedged"), ("kgsrc:src-002", "asserted")]
+
+
+def test_json_output_parses_back(kgraph):
+    result = kgraph("query", "--name", "statistics", "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["head"]["vars"][:3] == ["subject", "measure", "value"]
+    (row,) = doc["results"]["bindings"]
+    assert row["value"]["value"] == "8.0" and row["unit"]["value"] == "percent"
+    parsed = Result.parse(io.BytesIO(result.stdout_bytes), format="json")
+    assert len(parsed.bindings) == 1
+
+
+def test_xml_output_is_sparql_results_xml(kgraph):
+    result = kgraph("query", TREATS, "--format", "xml")
+    assert b"http://www.w3.org/2005/sparql-results#" in result.stdout_bytes
+    parsed = Result.parse(io.BytesIO(result.stdout_bytes), format="xml")
+    assert [str(row[0]) for row in parsed] == ["https://w3id.org/kgraph/id/ptsd"]
+
+
+def test_output_file_format_from_suffix(kgraph, tmp_path):
+    target = tmp_path / "answers" / "treats.csv"
+    result = kgraph("query", "--name", "treats", "--output", str(target))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Wrote 2 rows" in result.stderr
+    lines = target.read_bytes().split(b"\r\n")
+    assert lines[0] == b"treatment,condition,source,evidence,modality,quote"
+    assert not list(target.parent.glob(".*"))  # no temporary file left behind
+
+
+def test_construct_prints_turtle_and_writes_ntriples(kgraph, tmp_path, built_root):
+    text = "CONSTRUCT { ?s kg:treats ?o } WHERE { ?s kg:treats ?o }"
+    graph = Graph().parse(built_root / "output" / "kgraph.nt")
+    expected = Graph()
+    for triple in graph.triples((None, KG.treats, None)):
+        expected.add(triple)
+    shown = kgraph("query", text)
+    assert isomorphic(Graph().parse(data=shown.stdout, format="turtle"), expected)
+    target = tmp_path / "treats.nt"
+    assert kgraph("query", text, "--output", str(target)).exit_code == 0
+    assert isomorphic(Graph().parse(target, format="nt"), expected)
+
+
+def test_describe_as_jsonld(kgraph):
+    result = kgraph("query", "DESCRIBE kgr:nmda-receptor", "--format", "jsonld")
+    described = Graph().parse(data=result.stdout, format="json-ld")
+    assert any(p == KG.abbreviation for _, p, _ in described)
+
+
+@pytest.mark.parametrize("text,answer,code", [
+    ("ASK { kgr:ketamine kg:treats kgr:ptsd }", "true", 0),
+    ("ASK { kgr:ketamine kg:treats kgr:dissociation }", "false", 1),
+])
+def test_ask_and_exit_status(kgraph, text, answer, code):
+    plain = kgraph("query", text)
+    assert plain.exit_code == 0 and plain.stdout.strip() == answer
+    assert kgraph("query", text, "--exit-status").exit_code == code
+
+
+def test_empty_result_says_so_plainly(kgraph):
+    result = kgraph("query", "SELECT ?x WHERE { ?x kg:treats kgr:dissociation }")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "No rows: the query matched nothing." in result.stderr
+
+
+def test_empty_result_explains_a_borrowed_prefix(kgraph):
+    result = kgraph("query", "SELECT ?x WHERE { ?x dc:title ?t }")
+    assert result.exit_code == 0
+    assert "Did you mean dcterms:" in result.stderr
+
+
+def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
+    text = "SELECT ?x WHERE { ?x a kg:Condition }"
+    assert kgraph("query", text).stdout == ""
+    assert kgraph("query", text, "--reason", "rdfs").stdout.splitlines() == ["x", "kgr:ptsd"]
+    inverse = "ASK { kgr:ptsd kg:treatedBy kgr:ketamine }"
+    assert kgraph("query", inverse).stdout.strip() == "false"
+    assert kgraph("query", inverse, "--reason", "owl-rl").stdout.strip() == "true"
+    assert list((built_root / "output" / ".cache").glob("entailed-owl-rl-*.pickle"))
+
+
+# --------------------------------------------------------------------------- bad input
+
+def test_syntax_error_shows_line_column_and_text(kgraph):
+    result = kgraph("query", "SELECT ?x WHERE {\n  ?x kg:treats ?y ?z .\n}")
+    _clean_failure(result, "SPARQL syntax error at line 2", "?x kg:treats ?y ?z .")
+
+
+def test_unknown_prefix_suggests(kgraph):
+    _clean_failure(kgraph("query", "SELECT ?x WHERE { ?x kgg:treats ?y }"),
+                   "unknown prefix 'kgg:' at line 1, column 22", "Did you mean kg:")
+
+
+def test_unknown_named_query_lists_the_names(kgraph):
+    result = kgraph("query", "--name", "side-effect")
+    _clean_failure(result, "no named query 'side-effect'", "Did you mean side-effects?")
+    for name in named_queries():
+        assert name in result.stderr
+
+
+@pytest.mark.parametrize("text,message", [
+    ("DELETE WHERE { ?s ?p ?o }", "SPARQL Update"),
+    ("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "SERVICE is refused"),
+    ("SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }", "FROM and FROM NAMED are refused"),
+])
+def test_unsafe_queries_are_refused(kgraph, built_root, text, message):
+    before = (built_root / "output" / "kgraph.nt").read_bytes()
+    _clean_failure(kgraph("query", text), message)
+    assert (built_root / "output" / "kgraph.nt").read_bytes() == before
+
+
+def test_timeout_stops_the_query(kgraph):
+    result = kgraph("query", "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", "--timeout", "0.5")
+    _clean_failure(result, "stopped after 0.5 s", "--timeout")
+
+
+@pytest.mark.parametrize("args,message", [
+    ((), "give the query one way"),
+    ((TREATS, "--name", "treats"), "got a query and --name"),
+    (("-f", "missing.rq"), "query file not found: missing.rq"),
+    ((TREATS, "--format", "turtle"), "Choose one of: csv, tsv, json, xml"),
+    (("CONSTRUCT WHERE { ?s ?p ?o }", "--format", "csv"), "Choose one of: turtle, nt, jsonld, xml"),
+    ((TREATS, "--output", "answers.txt"), "cannot tell the format"),
+])
+def test_bad_arguments(kgraph, args, message):
+    _clean_failure(kgraph("query", *args), message)
+
+
+def test_invalid_reasoning_regime_is_a_usage_error(kgraph):
+    result = kgraph("query", TREATS, "--reason", "magic")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- stale or missing build
+
+def test_missing_build_is_made_then_reused(mini_root, monkeypatch):
+    monkeypatch.chdir(mini_root)
+    first = runner.invoke(app, ["query", TREATS])
+    assert first.exit_code == 0, first.output
+    assert "Rebuilt the graph first" in first.stderr
+    assert first.stdout.splitlines() == ["c", "kgr:ptsd"]
+    assert (mini_root / "output" / "kgraph.nt").is_file()
+    second = runner.invoke(app, ["query", TREATS])
+    assert "Rebuilt" not in second.stderr and second.stdout == first.stdout
+    forced = runner.invoke(app, ["query", TREATS, "--rebuild"])
+    assert "Rebuilt the graph first" in forced.stderr
+
+
+def test_changed_data_is_rebuilt_before_answering(mini_root, monkeypatch):
+    monkeypatch.chdir(mini_root)
+    label = "SELECT ?l WHERE { kgr:ptsd rdfs:label ?l }"
+    assert runner.invoke(app, ["query", label]).stdout.splitlines() == ["l", "post-traumatic stress disorder"]
+    entities = mini_root / "data" / "entities" / "all.yaml"
+    entities.write_text(entities.read_text(encoding="utf-8").replace(
+        "label: post-traumatic stress disorder", "label: posttraumatic stress disorder"), encoding="utf-8")
+    result = runner.invoke(app, ["query", label])
+    assert "Rebuilt the graph first" in result.stderr
+    assert result.stdout.splitlines() == ["l", "posttraumatic stress disorder"]
+
+
+def test_broken_data_is_explained_not_queried(mini_root, monkeypatch):
+    monkeypatch.chdir(mini_root)
+    claims = mini_root / "data" / "claims" / "002.yaml"
+    claims.write_text(claims.read_text(encoding="utf-8").replace("object: synaptogenesis", "object: synaptogenesys"),
+                      encoding="utf-8")
+    result = runner.invoke(app, ["query", TREATS])
+    _clean_failure(result, "002.yaml", "synaptogenesys")
+    assert not (mini_root / "output" / "kgraph.nt").exists()
+
+
+# --------------------------------------------------------------------------- named queries list
+
+def test_queries_lists_every_named_query(kgraph):
+    result = kgraph("queries")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "name\tdescription"
+    listed = dict(line.split("\t", 1) for line in lines[1:])
+    assert listed == {q.name: q.description for q in named_queries().values()}
+
+
+def test_queries_prints_one(kgraph):
+    result = kgraph("queries", "mechanism-chain")
+    assert result.stdout == named_queries()["mechanism-chain"].text
+    _clean_failure(kgraph("queries", "nope"), "no named query 'nope'")
+
+
+# --------------------------------------------------------------------------- graph commands
+
+def test_show(kgraph):
+    result = kgraph("show", "nmda")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("NMDA receptor (nmda-receptor): receptor\n")
+    assert "synonyms: NMDA" in out
+    assert "ketamine → blocks (antagonist of) → NMDA receptor   [src-001]" in out
+    assert "c001-001  ketamine — blocks (antagonist of) → NMDA receptor" in out
+    assert "alpha.txt · clinic statement without citation" in out
+    assert "“Ketamine blocks the NMDA receptor.”" in out
+
+
+def test_show_json(kgraph):
+    data = json.loads(kgraph("show", "Ketamine", "--json").stdout)
+    assert data["id"] == "ketamine" and data["xrefs"] == ["http://purl.obolibrary.org/obo/CHEBI_6121"]
+    assert {c["id"] for c in data["claims"]} >= {"c001-001", "c002-003"}
+
+
+def test_show_unknown_entity_suggests(kgraph):
+    _clean_failure(kgraph("show", "ketamin"), "no entity called 'ketamin'", "Did you mean: ketamine (ketamine)")
+
+
+def test_neighbors(kgraph):
+    result = kgraph("neighbors", "ketamine", "--predicate", "treats")
+    assert result.stdout.splitlines() == [
+        "1  ketamine → treats → post-traumatic stress disorder  (ptsd, MentalDisorder)"]
+    deeper = kgraph("neighbors", "PTSD", "--depth", "2", "--json")
+    assert {(n["id"], n["distance"]) for n in json.loads(deeper.stdout)} == {
+        ("ketamine", 1), ("nmda-receptor", 2), ("glutamate-release", 2), ("dissociation", 2)}
+
+
+def test_path(kgraph):
+    result = kgraph("path", "PTSD", "NMDA receptor")
+    assert result.stdout.splitlines() == [
+        "post-traumatic stress disorder ← treats ← ketamine → blocks (antagonist of) → NMDA receptor"]
+    assert kgraph("path", "PTSD", "NMDA receptor", "--directed").stdout == ""
+    none = kgraph("path", "ketamine", "synaptogenesis")
+    assert none.exit_code == 0 and "No path from 'ketamine' to 'synaptogenesis'" in none.stderr
+
+
+def test_central(kgraph):
+    result = kgraph("central", "--top", "2")
+    assert result.stdout.splitlines() == ["id\tlabel\ttype\tdegree", "ketamine\tketamine\tDrug\t4",
+                                          "dissociation\tdissociation\tSideEffect\t1"]
+    typed = kgraph("central", "--by", "pagerank", "--type", "condition", "--json")
+    assert [r["id"] for r in json.loads(typed.stdout)] == ["ptsd"]
+    _clean_failure(kgraph("central", "--type", "Conditon"), "no entity type called 'Conditon'")
+
+
+# --------------------------------------------------------------------------- start-up cost
+
+def test_help_imports_neither_rdflib_nor_networkx():
+    code = ("import sys; from kgraph.cli import app; "
+            "print(sorted(m for m in ('rdflib', 'networkx', 'owlrl', 'pyshacl') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_query_does_not_import_networkx(built_root):
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom kgraph.cli import app\n"
+            "r = CliRunner().invoke(app, ['query', '--name', 'treats'])\nassert r.exit_code == 0, r.output\n"
+            "print('networkx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=built_root).stdout
+    assert out.strip() == "False"
