@@ -552,6 +552,44 @@ def viz(
         _note("That is a lot to read at once: try --focus ENTITY --depth 2.")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
+    cors: Annotated[Optional[str], typer.Option(
+        "--cors", help="An origin (https://example.org) allowed to query from a browser; off by default.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a query may run.")] = 30.0,
+    max_results: Annotated[int, typer.Option("--max-results", min=1, help="Largest result (rows or triples).")] = 10_000,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph before serving.")] = False,
+) -> None:
+    """Serve the graph: a SPARQL endpoint, Linked Data pages and a browser app.
+
+    Read-only: SPARQL Update is refused, SERVICE and FROM are refused, every query has a
+    time limit and a result-size limit. Binds 127.0.0.1 unless --host says otherwise.
+
+    Example:
+
+        kgraph serve --port 8000   # then open http://127.0.0.1:8000/
+    """
+    import uvicorn
+
+    from kgraph.graphstore import load_graphs
+    from kgraph.serve import ServeOptions, create_app
+
+    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
+    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
+    app_ = create_app(graphs.graph, graphs.network, options)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
+                                    markup=False)
+    typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{host}:{port}/ "
+               f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

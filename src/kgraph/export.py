@@ -85,6 +85,9 @@ def sorted_copy(graph: Graph) -> Graph:
     """
     out = Graph(store="SimpleMemory")
     bind_prefixes(out)
+    for prefix, namespace in graph.namespaces():
+        if prefix and prefix not in dict(out.namespaces()):
+            out.bind(prefix, namespace, override=False)
     for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
         out.add(triple)
     return out

@@ -1,0 +1,228 @@
+// The query page of `kgraph serve`: an editor, the named questions as examples, results
+// as a table, CONSTRUCT/DESCRIBE results drawn as a graph, downloads in every format.
+// Every string from the server is inserted with textContent, never as markup.
+(function () {
+  "use strict";
+
+  var PREFIXES = [
+    ["kgclaim:", "https://w3id.org/kgraph/id/claim/"],
+    ["kgsrc:", "https://w3id.org/kgraph/id/source/"],
+    ["kgr:", "https://w3id.org/kgraph/id/"],
+    ["kg:", "https://w3id.org/kgraph/ontology#"],
+    ["rdf:", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"],
+    ["rdfs:", "http://www.w3.org/2000/01/rdf-schema#"],
+    ["owl:", "http://www.w3.org/2002/07/owl#"],
+    ["xsd:", "http://www.w3.org/2001/XMLSchema#"],
+    ["skos:", "http://www.w3.org/2004/02/skos/core#"],
+    ["prov:", "http://www.w3.org/ns/prov#"],
+    ["dcterms:", "http://purl.org/dc/terms/"],
+    ["schema:", "https://schema.org/"]
+  ];
+  var KGR = "https://w3id.org/kgraph/id/";
+  var DOWNLOADS = {
+    results: [["csv", "CSV", "csv"], ["tsv", "TSV", "tsv"], ["json", "JSON", "srj"], ["xml", "XML", "srx"]],
+    graph: [["turtle", "Turtle", "ttl"], ["nt", "N-Triples", "nt"], ["jsonld", "JSON-LD", "jsonld"],
+            ["xml", "RDF/XML", "rdf"]]
+  };
+
+  var editor = document.getElementById("sparql");
+  var examples = document.getElementById("examples");
+  var description = document.getElementById("example-description");
+  var statusBox = document.getElementById("status");
+  var results = document.getElementById("results");
+  var downloads = document.getElementById("downloads");
+  var networkBox = document.getElementById("network");
+  var named = [];
+  var network = null;
+
+  function el(tag, text) {
+    var node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function shorten(iri) {
+    for (var i = 0; i < PREFIXES.length; i++) {
+      if (iri.indexOf(PREFIXES[i][1]) === 0) return PREFIXES[i][0] + iri.slice(PREFIXES[i][1].length);
+    }
+    return iri;
+  }
+
+  function termNode(term) {
+    if (!term) return el("span", "");
+    if (term.type === "uri") {
+      var a = el("a", shorten(term.value));
+      // entity IRIs resolve on this server; others are links out, opened only on a click
+      a.href = term.value.indexOf(KGR) === 0 ? "/id/" + term.value.slice(KGR.length) : term.value;
+      a.rel = "noopener noreferrer";
+      return a;
+    }
+    var text = term.value;
+    if (term["xml:lang"]) text += " @" + term["xml:lang"];
+    return el("span", text);
+  }
+
+  function setStatus(text, isError) {
+    statusBox.textContent = text;
+    statusBox.className = isError ? "error" : "";
+  }
+
+  function clearResults() {
+    results.textContent = "";
+    downloads.textContent = "";
+    downloads.hidden = true;
+    networkBox.hidden = true;
+    if (network) { network.destroy(); network = null; }
+  }
+
+  function showDownloads(kind, query) {
+    downloads.appendChild(el("span", "Download: "));
+    DOWNLOADS[kind].forEach(function (f) {
+      var a = el("a", f[1]);
+      a.href = "/sparql?query=" + encodeURIComponent(query) + "&format=" + f[0];
+      a.setAttribute("download", "result." + f[2]);
+      downloads.appendChild(a);
+    });
+    downloads.hidden = false;
+  }
+
+  function showTable(data) {
+    if (typeof data.boolean === "boolean") {
+      results.appendChild(el("p", "ASK: " + (data.boolean ? "true" : "false")));
+      return 1;
+    }
+    var vars = data.head.vars || [];
+    var rows = data.results.bindings || [];
+    if (!rows.length) {
+      results.appendChild(el("p", "No results: the query matched nothing."));
+      return 0;
+    }
+    var table = el("table");
+    var head = el("tr");
+    vars.forEach(function (v) { head.appendChild(el("th", v)); });
+    table.appendChild(head);
+    rows.forEach(function (b) {
+      var tr = el("tr");
+      vars.forEach(function (v) {
+        var td = el("td");
+        td.appendChild(termNode(b[v]));
+        tr.appendChild(td);
+      });
+      table.appendChild(tr);
+    });
+    results.appendChild(table);
+    return rows.length;
+  }
+
+  // N-Triples, as kgraph writes it: one triple a line.
+  var NT = /^(<[^>]*>|_:\S+)\s+<([^>]*)>\s+(<[^>]*>|_:\S+|"(?:[^"\\]|\\.)*"(?:@[\w-]+|\^\^<[^>]*>)?)\s*\.\s*$/;
+
+  function unescapeLiteral(s) {
+    return JSON.parse(s.replace(/\\U([0-9A-Fa-f]{8})/g, function (_, h) {
+      return String.fromCodePoint(parseInt(h, 16));
+    }));
+  }
+
+  function parseTerm(t) {
+    if (t.charAt(0) === "<") return {type: "uri", value: t.slice(1, -1)};
+    if (t.charAt(0) === "_") return {type: "bnode", value: t};
+    var end = t.lastIndexOf('"');
+    return {type: "literal", value: unescapeLiteral(t.slice(0, end + 1))};
+  }
+
+  function showGraph(text) {
+    var triples = [];
+    text.split("\n").forEach(function (line) {
+      var m = NT.exec(line);
+      if (m) triples.push([parseTerm(m[1]), {type: "uri", value: m[2]}, parseTerm(m[3])]);
+    });
+    if (!triples.length) {
+      results.appendChild(el("p", "No results: the query built no triples."));
+      return 0;
+    }
+    var labels = {};
+    triples.forEach(function (t) {
+      if (t[1].value === "http://www.w3.org/2000/01/rdf-schema#label" && t[2].type === "literal") {
+        labels[t[0].value] = t[2].value;
+      }
+    });
+    var table = el("table");
+    var head = el("tr");
+    ["subject", "predicate", "object"].forEach(function (v) { head.appendChild(el("th", v)); });
+    table.appendChild(head);
+    var nodes = {}, edges = [];
+    triples.forEach(function (t, i) {
+      var tr = el("tr");
+      t.forEach(function (term) { var td = el("td"); td.appendChild(termNode(term)); tr.appendChild(td); });
+      table.appendChild(tr);
+      if (t[2].type !== "literal") {
+        [t[0], t[2]].forEach(function (n) {
+          nodes[n.value] = {id: n.value, label: labels[n.value] || shorten(n.value), shape: "dot", size: 10};
+        });
+        edges.push({id: i, from: t[0].value, to: t[2].value, label: shorten(t[1].value), arrows: "to",
+                    font: {size: 10, align: "middle"}});
+      }
+    });
+    results.appendChild(table);
+    var nodeList = Object.keys(nodes).map(function (k) { return nodes[k]; });
+    if (nodeList.length && window.vis) {
+      networkBox.hidden = false;
+      network = new vis.Network(networkBox, {nodes: new vis.DataSet(nodeList), edges: new vis.DataSet(edges)},
+        {physics: {stabilization: {iterations: 200}}, interaction: {hover: true}});
+      network.once("stabilizationIterationsDone", function () { network.setOptions({physics: false}); });
+    }
+    return triples.length;
+  }
+
+  function run() {
+    var query = editor.value;
+    clearResults();
+    setStatus("Running…", false);
+    var started = performance.now();
+    fetch("/sparql", {
+      method: "POST",
+      headers: {"Content-Type": "application/sparql-query",
+                "Accept": "application/sparql-results+json, application/n-triples;q=0.9"},
+      body: query
+    }).then(function (response) {
+      return response.text().then(function (body) {
+        var seconds = ((performance.now() - started) / 1000).toFixed(2);
+        if (!response.ok) {
+          setStatus("Error " + response.status + ": " + body, true);
+          return;
+        }
+        var type = response.headers.get("Content-Type") || "";
+        var count;
+        if (type.indexOf("application/sparql-results+json") === 0) {
+          count = showTable(JSON.parse(body));
+          showDownloads("results", query);
+        } else {
+          count = showGraph(body);
+          showDownloads("graph", query);
+        }
+        setStatus(count + " result" + (count === 1 ? "" : "s") + " in " + seconds + " s", false);
+      });
+    }).catch(function (err) {
+      setStatus("The server did not answer: " + err, true);
+    });
+  }
+
+  fetch("/queries.json").then(function (r) { return r.json(); }).then(function (list) {
+    named = list;
+    list.forEach(function (q, i) {
+      var option = el("option", q.name + " — " + q.description);
+      option.value = String(i);
+      examples.appendChild(option);
+    });
+  });
+  examples.addEventListener("change", function () {
+    var q = named[Number(examples.value)];
+    if (!q) { description.textContent = ""; return; }
+    editor.value = q.text;
+    description.textContent = q.description;
+  });
+  document.getElementById("run").addEventListener("click", run);
+  editor.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }
+  });
+}());
