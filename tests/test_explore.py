@@ -185,6 +185,16 @@ def test_other_measures_rank_by_score(corpus_G, by):
     assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
 
 
+def test_pagerank_agrees_with_networkx(corpus_G):
+    pytest.importorskip("scipy")  # networkx's pagerank needs it; kgraph's does not
+    from kgraph.explore import pagerank
+
+    simple = nx.DiGraph(corpus_G)
+    ours, theirs = pagerank(simple), nx.pagerank(simple, tol=1e-12)
+    assert ours.keys() == theirs.keys()
+    assert max(abs(ours[n] - theirs[n]) for n in ours) < 1e-6
+
+
 def test_central_of_a_type_includes_subtypes(corpus_built):
     graph, G = corpus_built[1].built.graph, corpus_built[1].network
     types = entity_types(graph, "condition")

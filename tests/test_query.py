@@ -119,6 +119,7 @@ def test_empty_query_is_refused():
     "CLEAR ALL",
     "DROP GRAPH <http://example.org/g>",
     "PREFIX ex: <http://example.org/>\nCREATE GRAPH ex:g",
+    "# a broken update is still an update\nPREFIX ex: <http://example.org/>\nINSERT DATA { ex:a ex:b ",
 ])
 def test_updates_are_refused(update):
     with pytest.raises(QueryError, match="SPARQL Update .* is refused"):
@@ -355,6 +356,16 @@ def test_results_formats_are_in_the_one_registry():
 def test_unordered_rows_are_sorted_for_stable_output(graph):
     result = ask(graph, "SELECT ?s ?p WHERE { ?s ?p kgr:ptsd }")
     assert result.rows == sorted(result.rows, key=lambda r: tuple(t.n3() for t in r))
+
+
+@pytest.mark.parametrize("text,ordered", [
+    ("SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s", True),
+    ("SELECT DISTINCT ?s WHERE { ?s ?p ?o } ORDER BY ?s LIMIT 3", True),
+    ("SELECT ?s WHERE { { SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s LIMIT 3 } }", False),
+    ("SELECT ?s WHERE { ?s ?p ?o }", False),
+])
+def test_only_an_outer_order_by_orders_the_answer(text, ordered):
+    assert prepare_query(text).ordered is ordered
 
 
 def test_display_rows_are_short(graph):

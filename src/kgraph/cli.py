@@ -254,7 +254,8 @@ def query(
     reason: Annotated[Optional[Literal[REGIMES]], typer.Option(
         "--reason",
         help="Answer over the graph plus what RDFS or OWL 2 RL entails (subclasses, inverse properties).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.01, help="Stop the query after this many seconds.")]
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.01, help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
     = 30.0,
     rebuild: RebuildOpt = False,
     data: DataOpt = None,

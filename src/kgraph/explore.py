@@ -241,7 +241,7 @@ def centrality(G: "nx.MultiDiGraph", *, by: str = "degree", types: set[str] | No
     if by == "degree":
         scores = {n: float(d) for n, d in G.degree()}
     elif by == "pagerank":
-        scores = nx.pagerank(nx.DiGraph(G))
+        scores = pagerank(nx.DiGraph(G))
     elif by == "betweenness":
         scores = nx.betweenness_centrality(nx.Graph(G.to_undirected(as_view=True)))
     else:
@@ -249,6 +249,32 @@ def centrality(G: "nx.MultiDiGraph", *, by: str = "degree", types: set[str] | No
     ranked = sorted(((n, s) for n, s in scores.items() if types is None or G.nodes[n].get("type") in types),
                     key=lambda item: (-item[1], item[0]))
     return [Ranked(n, G.nodes[n].get("label", n), G.nodes[n].get("type", ""), s) for n, s in ranked[:top]]
+
+
+def pagerank(G: "nx.DiGraph", alpha: float = 0.85, tol: float = 1e-10, max_iter: int = 200) -> dict[str, float]:
+    """PageRank by power iteration, as ``networkx.pagerank`` computes it (unweighted).
+
+    networkx's own needs SciPy, which kgraph does not depend on for this one measure.
+    Dangling nodes (no relations out) spread their rank evenly over all nodes.
+    """
+    nodes = sorted(G)
+    if not nodes:
+        return {}
+    n = len(nodes)
+    rank = dict.fromkeys(nodes, 1.0 / n)
+    out_degree = {node: G.out_degree(node) for node in nodes}
+    for _ in range(max_iter):
+        dangling = alpha * sum(rank[node] for node in nodes if out_degree[node] == 0) / n
+        new = dict.fromkeys(nodes, (1.0 - alpha) / n + dangling)
+        for node in nodes:
+            if out_degree[node]:
+                share = alpha * rank[node] / out_degree[node]
+                for target in G.successors(node):
+                    new[target] += share
+        if sum(abs(new[node] - rank[node]) for node in nodes) < n * tol:
+            return new
+        rank = new
+    return rank
 
 
 def entity_types(graph: "Graph", name: str) -> set[str]:

@@ -141,19 +141,35 @@ def prepare_query(text: str) -> PreparedQuery:
         raise _translation_error(text, exc) from None
     _refuse_unsafe(query)
     kind = query.algebra.name.removesuffix("Query").upper()
-    ordered = any(node.name == "OrderBy" for node in _walk(query.algebra.get("p")))
+    ordered = _is_ordered(query.algebra)
     return PreparedQuery(text=text, kind=kind, query=query, ordered=ordered, notes=_borrowed_prefixes(text, query))
 
 
+def _is_ordered(algebra) -> bool:
+    """Whether the outermost query has ORDER BY (an ordered sub-query does not order the answer)."""
+    node = algebra.get("p")
+    while node is not None and getattr(node, "name", None) in ("Project", "Slice", "Distinct", "Reduced"):
+        node = node.get("p")
+    return getattr(node, "name", None) == "OrderBy"
+
+
+#: The first keyword of every SPARQL Update operation.
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
+
+
 def _is_update(text: str) -> bool:
+    """Whether ``text`` (which is not a valid query) is SPARQL Update, valid or not."""
     from pyparsing import ParseException
     from rdflib.plugins.sparql.parser import parseUpdate
 
     try:
         parseUpdate(text)
+        return True
     except ParseException:
-        return False
-    return True
+        pass
+    body = re.sub(r"(?im)^\s*(#.*|(PREFIX\s+[\w-]*:\s*<[^>]*>|BASE\s+<[^>]*>)\s*)$", "", text)
+    first = re.match(r"\s*([A-Za-z]+)", body)
+    return bool(first) and first.group(1).upper() in UPDATE_KEYWORDS
 
 
 def _syntax_error(text: str, exc) -> QueryError:
