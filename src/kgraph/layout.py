@@ -29,11 +29,11 @@ EDGE_LENGTH = 100.0
 #: Free space around each packed component, in edge lengths.
 MARGIN = 2.0
 
-Positions = dict[Hashable, tuple[float, float]]
+Positions = dict[Hashable, tuple[int, int]]
 
 
 def force_layout(G: nx.Graph, *, seed: int = 1, iterations: int = 120, sample: int = 128) -> Positions:
-    """Positions ``{node: (x, y)}`` in pixels, rounded to 0.1 (edge direction is ignored).
+    """Positions ``{node: (x, y)}`` in whole pixels (edge direction is ignored).
 
     The same nodes and edges and the same seed give the same positions, whatever order
     the nodes were added in.
@@ -45,7 +45,7 @@ def force_layout(G: nx.Graph, *, seed: int = 1, iterations: int = 120, sample: i
                         key=lambda c: (-len(c), str(c[0])))
     rng = np.random.default_rng(seed)
     placed = [_component_layout(undirected, nodes, rng, iterations, sample) for nodes in components]
-    return {node: (round(float(x) * EDGE_LENGTH, 1), round(float(y) * EDGE_LENGTH, 1))
+    return {node: (round(float(x) * EDGE_LENGTH), round(float(y) * EDGE_LENGTH))
             for node, (x, y) in _pack(placed).items()}
 
 

@@ -40,10 +40,13 @@ VIEW_FILE = "kgraph.html"
 #: Where ``kgraph viz`` writes a focused or filtered view by default.
 PARTIAL_VIEW_FILE = "kgraph-view.html"
 #: Above this many nodes, positions are computed in Python and the browser's physics is
-#: off (vis-network's own layout of a few thousand nodes takes tens of seconds).
-PHYSICS_LIMIT = 800
+#: off: the physics run to settle 1,000 nodes took over 2 s (benchmarks/viz_bench.py).
+PHYSICS_LIMIT = 500
 #: Above this many nodes the page says the view is too large to read and suggests --focus.
 CROWDED = 400
+#: Up to this many nodes, selecting one fades all the others (restyling thousands of nodes
+#: takes vis-network a second or more; larger views only mark the neighbourhood).
+FADE_LIMIT = 1500
 #: The vis-network build inside the pyvis package.
 VIS_DIR = ("lib", "vis-9.1.2")
 #: The same seed for every page: the same graph always gives the same page.
@@ -105,6 +108,7 @@ class ViewOptions:
     evidence: str | None = None
     physics_limit: int = PHYSICS_LIMIT
     crowded: int = CROWDED
+    fade_limit: int = FADE_LIMIT
 
     @property
     def is_whole_graph(self) -> bool:
@@ -180,6 +184,7 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     precomputed = view.network.number_of_nodes() > options.physics_limit
     crowded = view.network.number_of_nodes() > options.crowded
     payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded)
+    payload["fade_others"] = view.network.number_of_nodes() <= options.fade_limit
     return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
                     precomputed_layout=precomputed, crowded=crowded)
 
@@ -219,16 +224,17 @@ def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
         filters.append("types: " + ", ".join(sorted(types[t].label for t in wanted_types)))
     focus = find_entity(network, options.focus) if options.focus else None
 
-    def keep_claim(cid: str) -> bool:
-        claim = claims.get(cid, {})
-        return ((wanted_source is None or claim.get("source") == wanted_source)
-                and (wanted_kind is None or claim.get("evidence") == wanted_kind))
+    def kept_claims(ids: list[str]) -> list[str]:
+        if wanted_source is None and wanted_kind is None:
+            return list(ids)
+        return [cid for cid in ids if (wanted_source is None or claims[cid]["source"] == wanted_source)
+                and (wanted_kind is None or claims[cid]["evidence"] == wanted_kind)]
 
     edge_filtered = wanted_source or wanted_kind or wanted_predicate
     view = nx.MultiDiGraph()
     edges = []
     for s, o, key, attrs in network.edges(keys=True, data=True):
-        kept = [cid for cid in attrs["claims"] if keep_claim(cid)]
+        kept = kept_claims(attrs["claims"])
         if kept and (wanted_predicate is None or attrs["predicate"] == wanted_predicate):
             edges.append((s, o, key, _restrict(attrs, kept, claims)))
     candidates = {n for s, o, *_ in edges for n in (s, o)} if edge_filtered else set(network.nodes)
@@ -238,7 +244,7 @@ def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
         candidates.add(focus)
     for node in sorted(candidates):
         attrs = network.nodes[node]
-        view.add_node(node, **{**attrs, "claims": [cid for cid in attrs.get("claims", []) if keep_claim(cid)]})
+        view.add_node(node, **{**attrs, "claims": kept_claims(attrs.get("claims", []))})
     for s, o, key, attrs in edges:
         if s in candidates and o in candidates:
             view.add_edge(s, o, key=key, **attrs)
@@ -327,6 +333,7 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
     styles = _group_styles(types)
     positions = force_layout(G, seed=SEED)
     net = Network(directed=True)
+    net.node_ids = _IdList()
     for node, attrs in G.nodes(data=True):
         colour, shape = styles[types[attrs["type"]].group]
         options = {"size": _node_size(network.degree(node)), "title": f"{attrs['label']} ({attrs['type_label']})",
@@ -381,6 +388,22 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
         "names": names,
         "documents": _documents(view.claims),
     }
+
+
+class _IdList(list):
+    """pyvis keeps node ids in a list and searches it for every node and edge added,
+    which took a second for 5,000 nodes; this list answers ``in`` from a set."""
+
+    def __init__(self):
+        super().__init__()
+        self._members: set = set()
+
+    def append(self, item) -> None:
+        super().append(item)
+        self._members.add(item)
+
+    def __contains__(self, item) -> bool:
+        return item in self._members
 
 
 def _node_size(degree: int) -> float:

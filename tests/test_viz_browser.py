@@ -1,0 +1,325 @@
+"""The HTML view in a real browser (issue 4): headless Debian Chromium driven by Playwright.
+
+Every request but the page itself is blocked and recorded, and every test ends by
+checking that none was made, no script error or Content-Security-Policy violation was
+logged and no dialog opened. Without Chromium or Playwright these tests are skipped,
+unless the CI environment variable is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kgraph.pipeline import build
+from kgraph.project import Project
+from kgraph.viz import VIEW_FILE, ViewOptions, entity_types, render_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+REPO = Path(__file__).resolve().parent.parent
+XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"
+#: Records what the page's own code cannot hide: policy violations, and whether a payload ran.
+WATCH = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__violations.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} -- the CI environment variable is set, so browser tests must run")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed: pip install -e '.[test]'")
+    if not CHROMIUM.is_file():
+        _unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Viewer:
+    """One page of the view, with everything it tried to do recorded."""
+
+    def __init__(self, browser, path: Path):
+        self.url = path.as_uri()
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.context.route("**/*", self._route)
+        self.context.add_init_script(WATCH)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.page.goto(self.url)
+        self.page.wait_for_selector("html[data-stabilised=true]", state="attached", timeout=60_000)
+
+    def _route(self, route):
+        if route.request.url == self.url:
+            route.continue_()
+        else:
+            self.requests.append(route.request.url)
+            route.abort()
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def js(self, expression: str, arg=None):
+        return self.page.evaluate(expression, arg)
+
+    def drawn(self) -> tuple[int, int]:
+        """Nodes and edges vis-network draws (hidden ones and those of hidden nodes excluded)."""
+        return tuple(self.js("() => [kgraph.network.body.nodeIndices.length, kgraph.network.body.edgeIndices.length]"))
+
+    def click_node(self, node: str) -> None:
+        x, y = self.js("""(id) => {
+            const net = kgraph.network, at = net.canvasToDOM(net.getPosition(id));
+            const box = document.getElementById("graph").getBoundingClientRect();
+            return [box.left + at.x, box.top + at.y]; }""", node)
+        self.page.mouse.click(x, y)
+
+    def click_edge(self, edge: str) -> None:
+        x, y = self.js("""(id) => {
+            const net = kgraph.network, [a, b] = net.getConnectedNodes(id);
+            const pa = net.getPosition(a), pb = net.getPosition(b);
+            const at = net.canvasToDOM({x: (pa.x + pb.x) / 2, y: (pa.y + pb.y) / 2});
+            const box = document.getElementById("graph").getBoundingClientRect();
+            return [box.left + at.x, box.top + at.y]; }""", edge)
+        self.page.mouse.click(x, y)
+
+    def details(self) -> str:
+        return self.page.inner_text("#details")
+
+    def assert_shows(self, kind: str, name: str, claim_ids: list[str], network) -> None:
+        """The details panel is about this entity or relation and quotes exactly these claims."""
+        assert self.page.get_attribute("#details", f"data-{kind}") == name
+        quotes = self.page.locator("#details blockquote").all_inner_texts()
+        assert sorted(quotes) == sorted(network.graph["claims"][c]["quote"] for c in claim_ids)
+
+    def assert_clean(self) -> None:
+        assert self.requests == [], "requests left the page"
+        assert self.js("() => window.__violations") == []
+        assert self.errors == []
+        assert self.dialogs == []
+
+
+@pytest.fixture
+def open_view(browser):
+    opened: list[Viewer] = []
+
+    def open_(path: Path) -> Viewer:
+        opened.append(Viewer(browser, path))
+        return opened[-1]
+
+    yield open_
+    for viewer in opened:
+        viewer.context.close()
+
+
+@pytest.fixture(scope="module")
+def mini_view(mini_built):
+    project, result = mini_built
+    return project.out_dir / VIEW_FILE, result.network
+
+
+def _render(network, path: Path, options: ViewOptions | None = None, types=None) -> Path:
+    path.write_text(render_html(network, options, types=types), encoding="utf-8")
+    return path
+
+
+def test_draws_every_node_and_edge_of_the_graph(open_view, mini_view):
+    path, network = mini_view
+    viewer = open_view(path)
+    assert viewer.drawn() == (network.number_of_nodes(), network.number_of_edges())
+    assert viewer.js("() => kgraph.network.physics.physicsEnabled") is False  # settled, then stopped
+    assert "11 entities, 5 relations, 11 claims from 2 documents" in viewer.page.inner_text("#summary")
+    viewer.assert_clean()
+
+
+def test_draws_the_whole_corpus_graph(open_view, corpus_built):
+    project, result = corpus_built
+    viewer = open_view(project.out_dir / VIEW_FILE)
+    assert viewer.drawn() == (result.network.number_of_nodes(), result.network.number_of_edges())
+    viewer.js("() => kgraph.selectEntity('ketamine')")
+    viewer.assert_shows("entity", "ketamine", result.network.nodes["ketamine"]["claims"], result.network)
+    viewer.assert_clean()
+
+
+def test_search_by_synonym_focuses_the_node(open_view, mini_view):
+    path, _ = mini_view
+    viewer = open_view(path)
+    viewer.page.fill("#search-input", "special-k")
+    first = viewer.page.locator("#search-results li").first
+    assert first.get_attribute("data-entity") == "ketamine"
+    assert "special-K" in first.inner_text()
+    viewer.page.press("#search-input", "Enter")
+    assert viewer.js("() => kgraph.network.getSelectedNodes()") == ["ketamine"]
+    assert viewer.page.get_attribute("#details", "data-entity") == "ketamine"
+    viewer.page.wait_for_timeout(600)  # the view glides to the node
+    centre, node = viewer.js("""() => [kgraph.network.getViewPosition(),
+                                       kgraph.network.getPosition('ketamine')]""")
+    assert abs(centre["x"] - node["x"]) < 2 and abs(centre["y"] - node["y"]) < 2
+    viewer.page.fill("#search-input", "post-traumatic")
+    assert viewer.page.locator("#search-results li").first.get_attribute("data-entity") == "ptsd"
+    viewer.assert_clean()
+
+
+def test_clicking_a_node_shows_its_claims_and_quotes(open_view, mini_view):
+    path, network = mini_view
+    viewer = open_view(path)
+    viewer.click_node("ketamine")
+    viewer.assert_shows("entity", "ketamine", network.nodes["ketamine"]["claims"], network)
+    text = viewer.details()
+    for expected in ("ketamine", "drug", "A dissociative anaesthetic.", "Ketamine, special-K", "CHEBI:6121",
+                     "alpha.txt (src-001)", "cites a randomized controlled trial", "clinic statement without citation",
+                     "The source denies the effect for some patients.", "negated", "hedged"):
+        assert expected in text
+    link = viewer.page.locator("#details a[href^='http']")
+    assert link.all_inner_texts() == ["CHEBI:6121"]
+    assert link.get_attribute("href") == "http://purl.obolibrary.org/obo/CHEBI_6121"
+    # the neighbourhood stands out, the rest fades
+    colour = "(id) => kgraph.nodes.get(id).color.background"
+    assert viewer.js(colour, "synaptogenesis") == "#e8eaed"
+    assert viewer.js(colour, "ptsd") != "#e8eaed"
+    viewer.page.mouse.click(*viewer.js("""() => { const b = document.getElementById('graph').getBoundingClientRect();
+                                           return [b.left + 5, b.top + 5]; }"""))
+    assert viewer.js(colour, "synaptogenesis") != "#e8eaed"
+    viewer.assert_clean()
+
+
+def test_clicking_an_edge_lists_the_claims_behind_it(open_view, mini_view):
+    path, network = mini_view
+    viewer = open_view(path)
+    viewer.click_edge("ketamine|treats|ptsd")
+    viewer.assert_shows("relation", "ketamine|treats|ptsd", ["c001-003", "c002-001"], network)
+    assert "ketamine treats post-traumatic stress disorder" in viewer.details()
+    viewer.assert_clean()
+
+
+def test_type_filters_hide_and_show_nodes(open_view, mini_view):
+    path, network = mini_view
+    viewer = open_view(path)
+    everything = (network.number_of_nodes(), network.number_of_edges())
+    viewer.page.uncheck("input[data-type=Drug]")
+    assert viewer.drawn() == (everything[0] - 1, 1)  # ketamine and its four edges
+    assert viewer.js("() => kgraph.nodes.get('ketamine').hidden") is True
+    viewer.page.check("input[data-type=Drug]")
+    assert viewer.drawn() == everything
+    viewer.page.uncheck("input[data-group=Condition]")  # a group box switches its subtypes
+    assert viewer.page.is_checked("input[data-type=MentalDisorder]") is False
+    assert viewer.drawn() == (everything[0] - 1, everything[1] - 1)
+    viewer.page.click("text=Hide all")
+    assert viewer.drawn() == (0, 0)
+    viewer.page.click("text=Show all")
+    assert viewer.drawn() == everything
+    viewer.assert_clean()
+
+
+def test_search_shows_a_hidden_type_again(open_view, mini_view):
+    path, _ = mini_view
+    viewer = open_view(path)
+    viewer.page.uncheck("input[data-type=Drug]")
+    viewer.page.fill("#search-input", "ketamine")
+    viewer.page.press("#search-input", "Enter")
+    assert viewer.page.is_checked("input[data-type=Drug]")
+    assert viewer.js("() => kgraph.network.getSelectedNodes()") == ["ketamine"]
+    viewer.assert_clean()
+
+
+def test_focused_view_opens_on_its_entity(open_view, mini, tmp_path):
+    network, types = mini
+    viewer = open_view(_render(network, tmp_path / "ptsd.html", ViewOptions(focus="PTSD"), types))
+    assert viewer.js("() => kgraph.network.getSelectedNodes()") == ["ptsd"]
+    assert viewer.page.get_attribute("#details", "data-entity") == "ptsd"
+    assert "focus: post-traumatic stress disorder (depth 1)" in viewer.page.inner_text("#summary")
+    viewer.assert_clean()
+
+
+def test_large_view_is_precomputed_says_so_and_marks_neighbours(open_view, mini, tmp_path):
+    network, types = mini
+    options = ViewOptions(physics_limit=3, crowded=3, fade_limit=3)
+    viewer = open_view(_render(network, tmp_path / "large.html", options, types))
+    expected = viewer.js("() => Object.fromEntries(kgraph.data.vis.nodes.map((n) => [n.id, [n.x, n.y]]))")
+    drawn = viewer.js("() => kgraph.network.getPositions()")
+    assert {k: [p["x"], p["y"]] for k, p in drawn.items()} == expected
+    assert viewer.page.is_visible("#notice")
+    assert "kgraph viz --focus ENTITY --depth 2" in viewer.page.inner_text("#notice")
+    # too many nodes to fade the rest: the neighbourhood is marked instead
+    viewer.click_node("ketamine")
+    look = "(id) => [kgraph.nodes.get(id).borderWidth, kgraph.nodes.get(id).color.background]"
+    assert viewer.js(look, "ptsd")[0] == 2.5
+    assert viewer.js(look, "synaptogenesis") == [None, "#2ca02c"]  # as drawn: a mechanism, not faded
+    viewer.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def mini(mini_built):
+    _, result = mini_built
+    return result.network, entity_types(result.built.graph)
+
+
+def test_xss_fixture_shows_literally_and_runs_nothing(open_view, tmp_path):
+    root = tmp_path / "xss"
+    shutil.copytree(XSS_FIXTURE, root)
+    result = build(Project.at(root, ontology_dir=REPO / "ontology", corpus_dir=root / "corpus"), write=False)
+    network = result.network
+    # IRIs from data cannot hold markup, but a link must never run script either.
+    network.nodes["ketamine"]["xrefs"] = ["javascript:window.__xss = 8", "https://example.org/ok"]
+    viewer = open_view(_render(network, tmp_path / "xss.html", types=entity_types(result.built.graph)))
+    assert viewer.drawn() == (3, 1)
+    viewer.page.fill("#search-input", "<script>")
+    assert viewer.page.locator("#search-results li").first.get_attribute("data-entity") == "ketamine"
+    viewer.page.fill("#search-input", '"><img')
+    viewer.page.press("#search-input", "Enter")
+    text = viewer.details()
+    for payload in ("ketamine <script>window.__xss = 1</script>", '"><img src=x onerror="window.__xss = 2">',
+                    "</script><script>window.__xss = 3</script> & <!-- a comment? -->",
+                    "ketamine treats PTSD <script>window.__xss = 6</script>",
+                    '<img src=x onerror="window.__xss = 7"> is in the source',
+                    'PTSD "><svg onload="window.__xss = 4">', "javascript:window.__xss = 8"):
+        assert payload in text
+    links = """() => [[...document.querySelectorAll('#details a[href^="http"]')].map((a) => a.href),
+                      document.querySelectorAll('a[href^="javascript"]').length]"""
+    assert viewer.js(links) == [["https://example.org/ok"], 0]
+    viewer.js("() => kgraph.selectEntity('ptsd')")
+    assert "<b>not bold</b> {{data}} ${x}" in viewer.details()
+    viewer.js("() => kgraph.selectEntity('evil-clinic')")
+    assert '<iframe src="https://example.com/"></iframe> Clinic' in viewer.details()
+    viewer.js("() => kgraph.selectRelation('ketamine|treats|ptsd')")
+    assert viewer.js("() => window.__xss") is None
+    counts = viewer.js("""() => [document.scripts.length,
+        document.querySelectorAll('img, iframe, b, body style, svg[onload]').length]""")
+    assert counts == [3, 0]
+    viewer.assert_clean()
+
+
+def test_the_policy_blocks_what_escaping_might_miss(open_view, mini_view):
+    """Defence in depth: markup injected at run time still cannot load or run anything."""
+    path, _ = mini_view
+    viewer = open_view(path)
+    viewer.js("""() => {
+        const img = document.createElement("img");
+        img.src = "https://example.com/pixel.png";
+        const script = document.createElement("script");
+        script.textContent = "window.__xss = 9";
+        document.body.append(img, script); }""")
+    viewer.page.wait_for_timeout(200)
+    assert viewer.js("() => window.__xss") is None
+    violations = viewer.js("() => window.__violations")
+    assert any(v.startswith("img-src") for v in violations) and any(v.startswith("script-src") for v in violations)
+    assert viewer.requests == []
