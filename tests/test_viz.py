@@ -227,6 +227,7 @@ def test_claim_filters_narrow_the_claims_shown(mini):
     (ViewOptions(evidence="rumour"), ViewError, ["--evidence 'rumour'", "CitesRCT"]),
     (ViewOptions(predicate="treat"), KgraphError, ["'treat'", "treats"]),
     (ViewOptions(types=("Person",)), ViewError, ["no entity is left to draw", "types: person", "Loosen"]),
+    (ViewOptions(focus="ketamine", depth=-1), ViewError, ["--depth -1 is negative"]),
 ])
 def test_bad_view_options_say_what_to_do(mini, options, error, words):
     network, types = mini
@@ -247,6 +248,13 @@ def test_small_views_settle_in_physics_large_ones_are_precomputed(mini):
     assert large.precomputed_layout and data["layout"] == "precomputed"
     assert data["vis"]["options"]["physics"] == {"enabled": False}
     assert all("x" in n and "y" in n for n in data["vis"]["nodes"])
+
+
+def test_an_empty_graph_draws_an_empty_page():
+    empty = nx.MultiDiGraph()
+    empty.graph["claims"] = {}
+    data = payload(render_html(empty))
+    assert data["vis"]["nodes"] == [] and data["summary"]["entities"] == 0
 
 
 def test_a_crowded_view_says_so(mini):

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from kgraph.pipeline import build
@@ -252,7 +253,7 @@ def test_focused_view_opens_on_its_entity(open_view, mini, tmp_path):
 
 def test_large_view_is_precomputed_says_so_and_marks_neighbours(open_view, mini, tmp_path):
     network, types = mini
-    options = ViewOptions(physics_limit=3, crowded=3, fade_limit=3)
+    options = ViewOptions(physics_limit=3, crowded=3)
     viewer = open_view(_render(network, tmp_path / "large.html", options, types))
     expected = viewer.js("() => Object.fromEntries(kgraph.data.vis.nodes.map((n) => [n.id, [n.x, n.y]]))")
     drawn = viewer.js("() => kgraph.network.getPositions()")
@@ -323,3 +324,12 @@ def test_the_policy_blocks_what_escaping_might_miss(open_view, mini_view):
     violations = viewer.js("() => window.__violations")
     assert any(v.startswith("img-src") for v in violations) and any(v.startswith("script-src") for v in violations)
     assert viewer.requests == []
+
+
+def test_an_empty_graph_opens_too(open_view, tmp_path):
+    empty = nx.MultiDiGraph()
+    empty.graph["claims"] = {}
+    viewer = open_view(_render(empty, tmp_path / "empty.html"))
+    assert viewer.drawn() == (0, 0)
+    assert viewer.page.inner_text("#summary").startswith("0 entities, 0 relations")
+    viewer.assert_clean()

@@ -3,7 +3,7 @@
 :func:`select_view` cuts the part of the network a user asked for (``--focus``,
 ``--types``, ``--source``, ``--predicate``, ``--evidence``); :func:`render_view` turns it
 into the page. The nodes and edges are built with pyvis, but the page comes from kgraph's
-own template (``templates/viz.*``): pyvis's links Bootstrap and more from CDNs. The
+own template (``templates/viz.*``): pyvis's template links Bootstrap and more from CDNs. The
 vis-network library that pyvis ships is inlined, and a Content-Security-Policy with the
 hash of each inline script and style forbids every other load.
 
@@ -40,13 +40,10 @@ VIEW_FILE = "kgraph.html"
 #: Where ``kgraph viz`` writes a focused or filtered view by default.
 PARTIAL_VIEW_FILE = "kgraph-view.html"
 #: Above this many nodes, positions are computed in Python and the browser's physics is
-#: off: the physics run to settle 1,000 nodes took over 2 s (benchmarks/viz_bench.py).
+#: off: the physics run to settle 1,000 nodes took 2-4 s (benchmarks/viz_bench.py).
 PHYSICS_LIMIT = 500
 #: Above this many nodes the page says the view is too large to read and suggests --focus.
 CROWDED = 400
-#: Up to this many nodes, selecting one fades all the others (restyling thousands of nodes
-#: takes vis-network a second or more; larger views only mark the neighbourhood).
-FADE_LIMIT = 1500
 #: The vis-network build inside the pyvis package.
 VIS_DIR = ("lib", "vis-9.1.2")
 #: The same seed for every page: the same graph always gives the same page.
@@ -108,7 +105,6 @@ class ViewOptions:
     evidence: str | None = None
     physics_limit: int = PHYSICS_LIMIT
     crowded: int = CROWDED
-    fade_limit: int = FADE_LIMIT
 
     @property
     def is_whole_graph(self) -> bool:
@@ -184,7 +180,6 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     precomputed = view.network.number_of_nodes() > options.physics_limit
     crowded = view.network.number_of_nodes() > options.crowded
     payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded)
-    payload["fade_others"] = view.network.number_of_nodes() <= options.fade_limit
     return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
                     precomputed_layout=precomputed, crowded=crowded)
 
@@ -204,6 +199,8 @@ def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
     types = _complete_types(network, types or {})
     claims: dict[str, dict] = network.graph.get("claims", {})
     filters: list[str] = []
+    if options.depth < 0:
+        raise ViewError(f"--depth {options.depth} is negative", "Give 0 (the entity alone) or more.")
     wanted_source = wanted_kind = wanted_predicate = None
     if options.source:
         wanted_source = _source_id(claims, options.source)
@@ -252,7 +249,7 @@ def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
         reach = nx.single_source_shortest_path_length(view.to_undirected(as_view=True), focus, cutoff=options.depth)
         view = nx.MultiDiGraph(view.subgraph(sorted(reach)))
         filters.insert(0, f"focus: {network.nodes[focus]['label']} (depth {options.depth})")
-    if view.number_of_nodes() == 0:
+    if view.number_of_nodes() == 0 and filters:  # (an empty graph draws an empty page)
         raise ViewError(f"no entity is left to draw ({'; '.join(filters)})",
                         "Loosen --types, --source, --predicate or --evidence.")
     used = {cid for *_, a in view.edges(data=True) for cid in a["claims"]}
@@ -327,35 +324,9 @@ def _complete_types(network: nx.MultiDiGraph, types: dict[str, EntityType]) -> d
 def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType], *, precomputed: bool,
              crowded: bool) -> dict:
     """Everything the page's script needs, as one JSON-ready dict."""
-    from pyvis.network import Network
-
     G = view.network
     styles = _group_styles(types)
-    positions = force_layout(G, seed=SEED)
-    net = Network(directed=True)
-    net.node_ids = _IdList()
-    for node, attrs in G.nodes(data=True):
-        colour, shape = styles[types[attrs["type"]].group]
-        options = {"size": _node_size(network.degree(node)), "title": f"{attrs['label']} ({attrs['type_label']})",
-                   "color": _node_colour(colour)}
-        if node in positions:
-            options["x"], options["y"] = positions[node]
-        net.add_node(node, label=attrs["label"], shape=shape, **options)
-    parallel = Counter(frozenset((s, o)) for s, o in G.edges())
-    seen: Counter = Counter()
-    relations = {}
-    for s, o, key, attrs in G.edges(keys=True, data=True):
-        edge_id = f"{s}|{key}|{o}"
-        width, colour = STRENGTH_STYLES.get(attrs["strength"], STRENGTH_STYLES[0])
-        pair = frozenset((s, o))
-        smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
-                  if parallel[pair] > 1 else {"enabled": False})
-        seen[pair] += 1
-        net.add_edge(s, o, id=edge_id, label=attrs["label"], width=width, color={"color": colour},
-                     smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}")
-        relations[edge_id] = {"from": s, "to": o, "label": attrs["label"], "claims": attrs["claims"],
-                              "strength": attrs["strength"]}
-
+    vis_nodes, vis_edges = _vis_data(network, G, types, styles)
     entities = {}
     for node, attrs in G.nodes(data=True):
         entities[node] = {
@@ -365,6 +336,9 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
             "sources": attrs.get("sources", []), "claims": attrs.get("claims", []),
             "degree": network.degree(node),
         }
+    relations = {f"{s}|{key}|{o}": {"from": s, "to": o, "label": a["label"], "claims": a["claims"],
+                                     "strength": a["strength"]}
+                 for s, o, key, a in G.edges(keys=True, data=True)}
     referenced = {ref for c in view.claims.values() for ref in _entity_refs(c)}
     names = {ref: network.nodes[ref]["label"] for ref in sorted(referenced) if ref in network and ref not in G}
     counts = Counter(attrs["type"] for _, attrs in G.nodes(data=True))
@@ -376,18 +350,54 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
         "filters": view.filters,
         "focus": view.focus,
         "layout": "precomputed" if precomputed else "physics",
+        # Selecting a node fades the others in small views only: restyling 1,000 nodes took
+        # vis-network 0.5 s a click; large views mark the neighbourhood instead.
+        "fade_others": not precomputed,
         "crowded": crowded,
         "groups": _legend(types, counts, styles),
-        "evidence": [{"name": n, "label": label, "strength": s, "width": STRENGTH_STYLES.get(s, STRENGTH_STYLES[0])[0],
-                      "color": STRENGTH_STYLES.get(s, STRENGTH_STYLES[0])[1]}
-                     for n, label, s in sorted(kinds, key=lambda k: (-k[2], k[1]))],
-        "vis": {"nodes": net.nodes, "edges": net.edges, "options": _vis_options(precomputed)},
+        "evidence": [{"name": name, "label": label, "strength": strength,
+                      "width": _edge_style(strength)[0], "color": _edge_style(strength)[1]}
+                     for name, label, strength in sorted(kinds, key=lambda k: (-k[2], k[1]))],
+        "vis": {"nodes": vis_nodes, "edges": vis_edges, "options": _vis_options(precomputed)},
         "entities": entities,
         "relations": relations,
         "claims": {cid: _claim_record(c) for cid, c in view.claims.items()},
         "names": names,
         "documents": _documents(view.claims),
     }
+
+
+def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, EntityType],
+              styles: dict[str, tuple[str, str]]) -> tuple[list[dict], list[dict]]:
+    """vis-network's nodes and edges for the view ``G``, built with pyvis."""
+    from pyvis.network import Network  # imports IPython: only when drawing
+
+    positions = force_layout(G, seed=SEED)
+    net = Network(directed=True)
+    net.node_ids = _IdList()
+    for node, attrs in G.nodes(data=True):
+        colour, shape = styles[types[attrs["type"]].group]
+        options = {"size": _node_size(network.degree(node)), "title": f"{attrs['label']} ({attrs['type_label']})",
+                   "color": _node_colour(colour)}
+        if node in positions:
+            options["x"], options["y"] = positions[node]
+        net.add_node(node, label=attrs["label"], shape=shape, **options)
+    # Edges between the same two nodes curve apart, each a little more than the last.
+    parallel = Counter(frozenset((s, o)) for s, o in G.edges())
+    seen: Counter = Counter()
+    for s, o, key, attrs in G.edges(keys=True, data=True):
+        width, colour = _edge_style(attrs["strength"])
+        pair = frozenset((s, o))
+        smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
+                  if parallel[pair] > 1 else {"enabled": False})
+        seen[pair] += 1
+        net.add_edge(s, o, id=f"{s}|{key}|{o}", label=attrs["label"], width=width, color={"color": colour},
+                     smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}")
+    return net.nodes, net.edges
+
+
+def _edge_style(strength: int) -> tuple[float, str]:
+    return STRENGTH_STYLES.get(strength, STRENGTH_STYLES[0])
 
 
 class _IdList(list):

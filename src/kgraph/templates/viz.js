@@ -101,7 +101,7 @@
   network.once("afterDrawing", () => {
     state.interactive = performance.now();
     document.documentElement.dataset.interactive = "true";
-    if (data.layout === "precomputed") markStabilised();
+    if (data.layout === "precomputed" || data.vis.nodes.length === 0) markStabilised();
   });
   network.once("stabilizationIterationsDone", () => {
     // Physics stabilises once, then stops: the layout stays put while one reads it.
@@ -116,9 +116,9 @@
   });
 
   // -- neighbourhood highlight ----------------------------------------------------------
-  // In views small enough (data.fade_others) everything but the neighbourhood fades. That
-  // restyles every node and edge, about 0.1 ms each in vis-network, a second for thousands:
-  // large views give the neighbourhood a dark border instead.
+  // In small views (data.fade_others) everything but the neighbourhood fades. That restyles
+  // every node and edge, about 0.1 ms each in vis-network, a second for thousands: large
+  // views give the neighbourhood a dark border instead.
   const FADED_NODE = {background: "#e8eaed", border: "#ffffff", highlight: {background: "#e8eaed", border: "#9aa0a6"},
     hover: {background: "#e8eaed", border: "#9aa0a6"}};
   const NODE_LOOKS = {
@@ -129,12 +129,17 @@
   const nodeLook = new Map();
   const fadedEdges = new Set();
 
+  function lookOf(id, nodeIds) {
+    if (nodeIds === null) return "plain";
+    if (data.fade_others) return nodeIds.has(id) ? "plain" : "faded";
+    return nodeIds.has(id) ? "near" : "plain";
+  }
+
   function highlight(nodeIds, edgeIds) {
     const candidates = data.fade_others ? nodes.getIds() : new Set([...nodeLook.keys(), ...(nodeIds || [])]);
     const nodeUpdates = [];
     for (const id of candidates) {
-      const look = nodeIds === null || (nodeIds.has(id) && data.fade_others) ? "plain"
-        : nodeIds.has(id) ? "near" : data.fade_others ? "faded" : "plain";
+      const look = lookOf(id, nodeIds);
       if ((nodeLook.get(id) || "plain") === look) continue;
       if (look === "plain") nodeLook.delete(id); else nodeLook.set(id, look);
       nodeUpdates.push({id, ...NODE_LOOKS[look](id)});
