@@ -252,6 +252,12 @@ def test_broken_data_is_explained_not_queried(mini_root, monkeypatch):
     assert not (mini_root / "output" / "kgraph.nt").exists()
 
 
+def test_outside_a_project_is_explained(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (["query", TREATS], ["show", "ketamine"]):
+        _clean_failure(runner.invoke(app, args), "data directory not found", "pass --data DIR")
+
+
 # --------------------------------------------------------------------------- named queries list
 
 def test_queries_lists_every_named_query(kgraph):

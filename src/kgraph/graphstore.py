@@ -15,6 +15,7 @@ trusted like ``__pycache__``: it is written by kgraph into your own output folde
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -96,8 +97,7 @@ class GraphCache:
         path = self.path(kind)
         if path.is_file():
             try:
-                with path.open("rb") as fh:
-                    return pickle.load(fh)
+                return _unpickle(path)
             except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
                 pass  # unreadable or from an incompatible version: compute it again
         value = compute()
@@ -116,6 +116,19 @@ class GraphCache:
             os.replace(tmp, self.path(kind))
         except OSError:
             pass  # a read-only output folder only costs speed
+
+
+def _unpickle(path: Path) -> Any:
+    # Unpickling makes ~100,000 objects, none of them garbage: pausing the cyclic
+    # garbage collector meanwhile halves the time (95 -> 50 ms for the corpus graph).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _cache_key(out_dir: Path) -> str:
