@@ -170,3 +170,16 @@ def test_packaged_ontology_fallback(tmp_path):
     project = Project.at(tmp_path)  # no ontology/ here: the one shipped with kgraph is used
     assert project.ontology_file.is_file()
     assert project.shapes_file.is_file()
+
+
+def test_write_atomic_gives_ordinary_permissions(tmp_path):
+    from kgraph.export import write_atomic
+
+    umask = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "page.html", b"<p>hi</p>")
+    finally:
+        os.umask(umask)
+    assert path.read_bytes() == b"<p>hi</p>"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary file left
