@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -23,7 +22,7 @@ from kgraph.reason import REGIMES
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KgraphError as exc:

@@ -295,7 +295,7 @@ def run_query(graph: "Graph", prepared: PreparedQuery, *, timeout: float | None 
     thread then waits for it, and past the deadline it is abandoned rather than killed.
     """
     if timeout is None:
-        return _evaluate(graph, prepared)
+        return evaluate(graph, prepared)
     if _can_fork():
         outcome = _run_forked(graph, prepared, timeout)
     else:
@@ -312,7 +312,8 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _timed_out(timeout: float) -> QueryError:
+def timed_out(timeout: float) -> QueryError:
+    """The error for a query stopped after ``timeout`` seconds."""
     return QueryError(f"the query was stopped after {timeout:g} s without an answer.",
                       "Narrow it (fewer unbound triple patterns, a LIMIT) or allow longer with --timeout SECONDS.")
 
@@ -328,7 +329,7 @@ def _run_forked(graph: "Graph", prepared: PreparedQuery, timeout: float) -> tupl
     sender.close()
     try:
         if not receiver.poll(timeout):
-            raise _timed_out(timeout)
+            raise timed_out(timeout)
         return receiver.recv()
     except EOFError:
         worker.join()
@@ -342,16 +343,16 @@ def _run_forked(graph: "Graph", prepared: PreparedQuery, timeout: float) -> tupl
 
 
 def _worker(graph: "Graph", prepared: PreparedQuery, sender) -> None:
-    _forbid_network()
+    forbid_network()
     try:
-        outcome: tuple[str, Any] = ("ok", _evaluate(graph, prepared))
+        outcome: tuple[str, Any] = ("ok", evaluate(graph, prepared))
     except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
         outcome = ("error", f"{type(exc).__name__}: {exc}")
     sender.send(outcome)
     sender.close()
 
 
-def _forbid_network() -> None:
+def forbid_network() -> None:
     """In the worker only (audit hooks cannot be removed): any socket use is an error."""
     import rdflib.plugins.sparql
 
@@ -371,7 +372,7 @@ def _run_in_thread(graph: "Graph", prepared: PreparedQuery, timeout: float) -> t
 
     def target() -> None:
         try:
-            box["outcome"] = ("ok", _evaluate(graph, prepared))
+            box["outcome"] = ("ok", evaluate(graph, prepared))
         except Exception as exc:  # noqa: BLE001 - reported by the caller
             box["outcome"] = ("error", f"{type(exc).__name__}: {exc}")
 
@@ -379,11 +380,12 @@ def _run_in_thread(graph: "Graph", prepared: PreparedQuery, timeout: float) -> t
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise _timed_out(timeout)
+        raise timed_out(timeout)
     return box["outcome"]
 
 
-def _evaluate(graph: "Graph", prepared: PreparedQuery) -> QueryResult:
+def evaluate(graph: "Graph", prepared: PreparedQuery) -> QueryResult:
+    """Evaluate ``prepared`` over ``graph`` in this process (no time limit; used by the workers)."""
     _skip_unbound_in_distinct_aggregates()
     answer = graph.query(prepared.query)
     kind = prepared.kind

@@ -504,9 +504,9 @@ def _static(request: "Request") -> "Response":
     if name not in _STATIC:
         return PlainTextResponse("not found\n", status_code=404)
     if name.startswith("vis-network"):
-        from kgraph.viz import _vis_file
+        from kgraph.viz import vis_asset
 
-        text = _vis_file(name)
+        text = vis_asset(name)
     else:
         text = _template(name)
     return Response(text, media_type=_STATIC[name], headers={"Cache-Control": "max-age=3600",

@@ -500,8 +500,8 @@ def _xref_name(iri: str) -> str:
 
 def _page(payload: dict) -> str:
     """The template with the library, the page's code and the data inlined."""
-    scripts = {"vis_js": _vis_file("vis-network.min.js"), "app_js": _template("viz.js")}
-    styles = {"vis_css": _vis_file("vis-network.css"), "app_css": _template("viz.css")}
+    scripts = {"vis_js": vis_asset("vis-network.min.js"), "app_js": _template("viz.js")}
+    styles = {"vis_css": vis_asset("vis-network.css"), "app_css": _template("viz.css")}
     csp = "; ".join([
         "default-src 'none'",
         "script-src " + " ".join(_csp_hash(text) for text in scripts.values()),
@@ -534,7 +534,7 @@ def _template(name: str) -> str:
     return (resources.files("kgraph") / "templates" / name).read_text(encoding="utf-8")
 
 
-def _vis_file(name: str) -> str:
+def vis_asset(name: str) -> str:
     """vis-network's script or style sheet, read from the installed pyvis package."""
     path = resources.files("pyvis").joinpath(*VIS_DIR, name)
     try:

@@ -33,7 +33,7 @@ class _Worker:
 
 def _serve_queries(graph: "Graph", conn: "Connection") -> None:
     """The worker's loop: receive query texts, answer each with ("ok", result) or ("error", text)."""
-    from kgraph.query import _evaluate as evaluate, _forbid_network as forbid_network, prepare_query
+    from kgraph.query import evaluate, forbid_network, prepare_query
 
     forbid_network()
     prepared: dict[str, Any] = {}
@@ -87,7 +87,7 @@ class QueryPool:
 
     def run(self, prepared: "PreparedQuery", timeout: float, wait: float | None = None) -> "QueryResult":
         """Answer ``prepared`` within ``timeout`` seconds, waiting at most ``wait`` for a free worker."""
-        from kgraph.query import _timed_out as timed_out
+        from kgraph.query import timed_out
 
         try:
             worker = self._idle.get(timeout=timeout if wait is None else wait)
