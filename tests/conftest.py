@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -48,3 +49,31 @@ def corpus_built(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus-out")
     project = Project.at(REPO, out_dir=out)
     return project, build(project)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} -- the CI environment variable is set, so browser tests must run")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser).
+
+    Skipped where Chromium or Playwright is missing, unless CI is set: then it fails.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed: pip install -e '.[test]'")
+    if not CHROMIUM.is_file():
+        _unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()

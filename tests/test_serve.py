@@ -10,11 +10,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
+from starlette import testclient as starlette_testclient
 
 from kgraph.project import KGR
 from kgraph.serve import ServeOptions, create_app, negotiate, parse_accept
 
-starlette_testclient = pytest.importorskip("starlette.testclient")
 
 SELECT_LABELS = "SELECT ?e ?label WHERE { ?e a kg:Drug ; rdfs:label ?label }"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"

@@ -5,8 +5,6 @@ stop other clients from being answered."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -155,57 +153,39 @@ def test_runaway_query_times_out_while_others_are_answered(server):
     assert _get(f"{server}/sparql?query={quick}")[0] == 200
 
 
-def _chromium():
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
-    return path, sync_playwright
-
-
-def test_query_page_runs_a_query_in_chromium(server, tmp_path):
-    path, sync_playwright = _chromium()
+def test_query_page_runs_a_query_in_chromium(server, browser, tmp_path):
     outside: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
 
-            def guard(route):
-                if route.request.url.startswith(server):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+        def guard(route):
+            if route.request.url.startswith(server):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
 
-            page.route("**/*", guard)
-            page.goto(f"{server}/query")
-            # (wait_for_function would evaluate a string, which the page's CSP rightly forbids)
-            page.wait_for_selector("#examples option:nth-child(16)", state="attached")
-            page.fill("#sparql", "SELECT ?label WHERE { ?d a kg:Drug ; rdfs:label ?label } ORDER BY ?label")
-            page.click("#run")
-            page.wait_for_selector("#results table")
-            cells = page.locator("#results td").all_text_contents()
-            assert "ketamine" in cells and "morphine" in cells
-            assert "results in" in page.text_content("#status")
-            assert page.locator("#downloads a").count() == 4
-            # a named question from the list, then a CONSTRUCT drawn as a graph
-            page.select_option("#examples", index=1)
-            assert page.input_value("#sparql").startswith("#")
-            page.fill("#sparql", "CONSTRUCT { kgr:ketamine kg:antagonistOf ?r . ?r rdfs:label ?l } "
-                                 "WHERE { kgr:ketamine kg:antagonistOf ?r . ?r rdfs:label ?l }")
-            page.click("#run")
-            page.wait_for_selector("#network canvas")
-            assert "NMDA receptor" in page.text_content("#results")
-            page.screenshot(path=str(tmp_path / "query-page.png"))
-        finally:
-            browser.close()
+        page.route("**/*", guard)
+        page.goto(f"{server}/query")
+        # (wait_for_function would evaluate a string, which the page's CSP rightly forbids)
+        page.wait_for_selector("#examples option:nth-child(16)", state="attached")
+        page.fill("#sparql", "SELECT ?label WHERE { ?d a kg:Drug ; rdfs:label ?label } ORDER BY ?label")
+        page.click("#run")
+        page.wait_for_selector("#results table")
+        cells = page.locator("#results td").all_text_contents()
+        assert "ketamine" in cells and "morphine" in cells
+        assert "results in" in page.text_content("#status")
+        assert page.locator("#downloads a").count() == 4
+        # a named question from the list, then a CONSTRUCT drawn as a graph
+        page.select_option("#examples", index=1)
+        assert page.input_value("#sparql").startswith("#")
+        page.fill("#sparql", "CONSTRUCT { kgr:ketamine kg:antagonistOf ?r . ?r rdfs:label ?l } "
+                             "WHERE { kgr:ketamine kg:antagonistOf ?r . ?r rdfs:label ?l }")
+        page.click("#run")
+        page.wait_for_selector("#network canvas")
+        assert "NMDA receptor" in page.text_content("#results")
+        page.screenshot(path=str(tmp_path / "query-page.png"))
+    finally:
+        context.close()
     assert outside == []

@@ -8,7 +8,6 @@ unless the CI environment variable is set: then they fail.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from kgraph.pipeline import build
 from kgraph.project import Project
 from kgraph.viz import VIEW_FILE, ViewOptions, entity_types, render_html
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 REPO = Path(__file__).resolve().parent.parent
 XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"
 #: Records what the page's own code cannot hide: policy violations, and whether a payload ran.
@@ -29,26 +26,6 @@ window.__violations = [];
 document.addEventListener("securitypolicyviolation",
   (e) => window.__violations.push(e.violatedDirective + " " + e.blockedURI));
 """
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} -- the CI environment variable is set, so browser tests must run")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed: pip install -e '.[test]'")
-    if not CHROMIUM.is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Viewer:
