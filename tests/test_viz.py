@@ -328,7 +328,7 @@ def test_cli_viz_default_paths(mini_root, monkeypatch):
 @pytest.mark.parametrize("args,words", [
     (["--focus", "ketamin"], ["Error: no entity called 'ketamin'", "Did you mean: ketamine (ketamine)"]),
     (["--evidence", "hearsay"], ["Error: --evidence 'hearsay' matches no evidence kind", "Known:"]),
-    (["--depth", "-1", "--focus", "ketamine"], ["--depth", "greater than or equal to 0"]),
+    (["--depth", "-1", "--focus", "ketamine"], ["Invalid value for '--depth'", "-1"]),
 ])
 def test_cli_viz_bad_options(mini_root, monkeypatch, tmp_path, args, words):
     monkeypatch.chdir(mini_root)
