@@ -179,3 +179,15 @@ def test_broken_ontology_is_reported_with_line(mini_root, monkeypatch):
     result = _run(mini_root, monkeypatch, "build")
     _assert_failed_cleanly(result, mini_root)
     assert "kgraph.ttl" in result.output and "not valid Turtle" in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_shacl_violation_names_the_claim(mini_root, monkeypatch, command):
+    """A value of the right type that breaks a shape (a telephone number with letters)."""
+    claims = mini_root / "data" / "claims" / "001.yaml"
+    _edit(claims, '    value: "(555) 010-0000"\n', '    value: "call us anytime"\n')
+    line = _line_of(claims, "- id: c001-006")
+    result = _run(mini_root, monkeypatch, command)
+    _assert_failed_cleanly(result, mini_root)
+    assert f"data/claims/001.yaml:{line} (kgr:alpha-clinic)" in result.output
+    assert "SHACL: a telephone number has digits, spaces, brackets and dashes only" in result.output

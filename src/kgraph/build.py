@@ -191,8 +191,12 @@ def _add_claim(g: Graph, c: Claim, vocab: Vocabulary) -> None:
             g.add((node, KG[NUMBER_QUALIFIERS[key]], decimal_literal(value)))
 
 
-def shacl_validate(graph: Graph, shapes: Graph) -> list[Problem]:
-    """Validate the built graph against the SHACL shapes; one problem per result."""
+def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None) -> list[Problem]:
+    """Validate the built graph against the SHACL shapes; one problem per result.
+
+    With ``data``, each problem names the file and line of the record behind it: the
+    claim that states the offending value, else the entity, claim or source itself.
+    """
     from pyshacl import validate as shacl
 
     conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
@@ -203,16 +207,37 @@ def shacl_validate(graph: Graph, shapes: Graph) -> list[Problem]:
     problems = []
     names = Graph()
     bind_prefixes(names)
+    locate = _locator(graph, data) if data is not None else (lambda *_: None)
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
+        value = results.value(result, SH.value)
         message = results.value(result, SH.resultMessage)
         severity = results.value(result, SH.resultSeverity)
         level = "error" if severity == SH.Violation else "warning"
-        where = _short(focus, names)
+        node = _short(focus, names)
+        loc = locate(focus, path, value)
+        where = f"{loc} ({node})" if loc else node
         text = f"SHACL: {message}" + (f" (property {_short(path, names)})" if path is not None else "")
         problems.append(Problem(level, where, text, "Fix the record behind this node in data/."))
     return sorted(problems, key=lambda p: (str(p.where), p.message))
+
+
+def _locator(graph: Graph, data: Dataset):
+    records = {entity_iri(e.id): e.loc for e in data.entities}
+    records.update({claim_iri(c.id): c.loc for c in data.claims})
+    records.update({source_iri(s.id): s.loc for s in data.sources})
+    claim_locs = {claim_iri(c.id): c.loc for c in data.claims}
+
+    def locate(focus, path, value):
+        if path is not None and value is not None:
+            for claim in graph.subjects(RDF.subject, focus):
+                if (claim in claim_locs and (claim, RDF.predicate, path) in graph
+                        and (claim, RDF.object, value) in graph):
+                    return claim_locs[claim]
+        return records.get(focus)
+
+    return locate
 
 
 def _short(node, graph: Graph) -> str:

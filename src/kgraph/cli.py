@@ -139,7 +139,7 @@ def validate(
     corpus: CorpusOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the data, and that every quote occurs verbatim in its source document.
+    """Check the data, that every quote occurs verbatim in its source, and the SHACL shapes.
 
     Reports every problem with its file and line; exits 2 when there are errors.
 
@@ -150,7 +150,8 @@ def validate(
     from kgraph.pipeline import check
 
     project = _project(data, ontology, corpus)
-    result = check(project, require_corpus=True)
+    with _Steps(quiet=as_json) as steps:
+        result = check(project, require_corpus=True, step=steps)
     report = result.report
     if as_json:
         typer.echo(json.dumps({

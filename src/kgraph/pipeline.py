@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import networkx as nx
+from rdflib import Graph
 
 from kgraph.build import BuiltGraph, build_graph, shacl_validate
 from kgraph.errors import CorpusError, ValidationFailed
@@ -33,11 +34,16 @@ def _noop(_: str) -> None:
 
 @dataclass
 class Checked:
-    """Data that passed validation, with the ontology it was checked against."""
+    """The data, the ontology it was checked against, and the report of every problem.
+
+    ``built`` is the RDF graph when the SHACL step ran (it validates the built graph).
+    """
 
     data: Dataset
+    ontology: Graph
     vocab: Vocabulary
     report: Report
+    built: BuiltGraph | None = None
 
 
 @dataclass
@@ -49,11 +55,14 @@ class BuildResult:
     written: list[Path]
 
 
-def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, step: Step = _noop) -> Checked:
+def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
+          step: Step = _noop) -> Checked:
     """Load and validate the data; the report holds every problem found.
 
     ``quotes`` checks every quote against the corpus when the corpus directory exists;
-    ``require_corpus`` makes a missing corpus directory an error rather than a warning.
+    ``require_corpus`` makes a missing corpus directory an error rather than a warning;
+    ``shacl`` builds the RDF graph and validates it against the shapes, once the data has
+    no other error (the shapes would only repeat those).
     """
     step("Loading data and ontology")
     ontology = load_ontology(project)
@@ -74,7 +83,13 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
         else:
             report.extend([Problem("warning", str(project.corpus_dir), "corpus directory not found; quotes not checked",
                                    "Pass --corpus DIR to check every quote against its source.")])
-    return Checked(data=data, vocab=vocab, report=report)
+    checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
+    if shacl and report.ok:
+        step("Building the RDF graph")
+        checked.built = build_graph(data, vocab, ontology)
+        step("Validating against the SHACL shapes")
+        report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
+    return checked
 
 
 def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
@@ -84,14 +99,9 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     Nothing is written unless every step succeeds.
     """
     checked = check(project, step=step)
-    if not checked.report.ok:
+    if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
-    step("Building the RDF graph")
-    built = build_graph(checked.data, checked.vocab, load_ontology(project))
-    step("Validating against the SHACL shapes")
-    checked.report.extend(shacl_validate(built.graph, load_shapes(project)))
-    if not checked.report.ok:
-        raise ValidationFailed(checked.report)
+    built = checked.built
     step("Building the network")
     network = to_networkx(built.graph)
     stats = compute_stats(built.graph, network)
