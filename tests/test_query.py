@@ -432,3 +432,35 @@ def test_named_queries_are_package_data():
 
     names = {p.name for p in resources.files("kgraph").joinpath("queries").iterdir()}
     assert "treats.rq" in names and "mechanism-chain.rq" in names
+
+
+@pytest.mark.parametrize("text", [
+    "ASK { FILTER(" + "(" * 400 + "1" + ")" * 400 + ") }",
+    "SELECT * WHERE " + "{ " * 400 + "?s ?p ?o" + " }" * 400,
+])
+def test_too_deeply_nested_queries_are_refused_not_crashed(text):
+    with pytest.raises(QueryError, match="nested too deeply"):
+        prepare_query(text)
+
+
+def test_construct_where_short_form_with_limit(graph):
+    result = ask(graph, "CONSTRUCT WHERE { ?s kg:treats ?o } LIMIT 1")
+    assert len(result.graph) == 1
+    assert next(iter(result.graph))[1] == KG.treats
+    ordered = ask(graph, "CONSTRUCT WHERE { ?s kg:treats ?o } ORDER BY ?s")
+    assert len(ordered.graph) == len(list(graph.triples((None, KG.treats, None))))
+
+
+def test_select_star_columns_follow_the_query_not_the_hash_seed(graph):
+    result = ask(graph, "SELECT * WHERE { ?drug kg:treats ?condition . ?condition rdfs:label ?name }")
+    assert result.variables == ["drug", "condition", "name"]
+    assert all(row[2] == Literal("post-traumatic stress disorder") for row in result.rows)
+
+
+def test_update_and_timeout_have_their_own_error_types(graph):
+    from kgraph.errors import QueryTimeout, UpdateRefused
+
+    with pytest.raises(UpdateRefused):
+        prepare_query("DELETE WHERE { ?s ?p ?o }")
+    with pytest.raises(QueryTimeout):
+        ask(graph, "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", timeout=0.3)

@@ -53,5 +53,17 @@ class QueryError(KgraphError):
     """A query cannot be run: syntax error, refused form, time-out."""
 
 
+class UpdateRefused(QueryError):
+    """The query is SPARQL Update: kgraph only reads the graph."""
+
+
+class QueryTimeout(QueryError):
+    """The query ran past its time limit and was stopped."""
+
+
+class ServerBusy(QueryError):
+    """Every query worker of the server is taken."""
+
+
 class EntityNotFound(KgraphError):
     """A name on the command line matches no entity."""

@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from kgraph.errors import QueryError
+from kgraph.errors import QueryError, QueryTimeout, UpdateRefused
 from kgraph.project import PREFIXES
 
 if TYPE_CHECKING:
@@ -117,6 +117,8 @@ class PreparedQuery:
     ordered: bool
     #: remarks worth showing when nothing matches (a prefix kgraph did not predeclare, ...)
     notes: tuple[str, ...] = ()
+    #: ``SELECT *``: rdflib picks the column order by hash; kgraph orders them by first use
+    star: bool = False
 
 
 def prepare_query(text: str) -> PreparedQuery:
@@ -131,18 +133,44 @@ def prepare_query(text: str) -> PreparedQuery:
         parsed = parseQuery(text)
     except ParseException as exc:
         if _is_update(text):
-            raise QueryError("SPARQL Update (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused: "
-                             "kgraph queries only read the graph.",
-                             "Change the data in data/*.yaml and run `kgraph build` instead.") from None
+            raise UpdateRefused("SPARQL Update (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused: "
+                                "kgraph queries only read the graph.",
+                                "Change the data in data/*.yaml and run `kgraph build` instead.") from None
         raise _syntax_error(text, exc) from None
+    except RecursionError:
+        raise _too_deep() from None
     try:
         query = translateQuery(parsed, initNs=PREFIXES)
+    except RecursionError:
+        raise _too_deep() from None
     except Exception as exc:  # noqa: BLE001 - rdflib reports query mistakes as bare Exception
         raise _translation_error(text, exc) from None
     _refuse_unsafe(query)
     kind = query.algebra.name.removesuffix("Query").upper()
+    if kind == "CONSTRUCT" and query.algebra.get("template") is None:
+        _construct_where_template(query)
     ordered = _is_ordered(query.algebra)
-    return PreparedQuery(text=text, kind=kind, query=query, ordered=ordered, notes=_borrowed_prefixes(text, query))
+    star = kind == "SELECT" and "projection" not in parsed[1]
+    return PreparedQuery(text=text, kind=kind, query=query, ordered=ordered, notes=_borrowed_prefixes(text, query),
+                         star=star)
+
+
+def _too_deep() -> QueryError:
+    return QueryError("the query is nested too deeply (or is too long) for the SPARQL parser",
+                      "Flatten nested brackets and groups, or split the query into smaller ones.")
+
+
+def _construct_where_template(query) -> None:
+    """Give ``CONSTRUCT WHERE { ... }`` its template (the pattern's triples).
+
+    rdflib finds it only when nothing (LIMIT, ORDER BY, DISTINCT) wraps the pattern, and
+    otherwise fails with a TypeError.
+    """
+    node = query.algebra.get("p")
+    while getattr(node, "name", None) in ("Slice", "Project", "Distinct", "Reduced", "OrderBy", "ToMultiSet"):
+        node = node.get("p")
+    if getattr(node, "name", None) == "BGP":  # the grammar allows nothing else in the short form
+        query.algebra["template"] = list(node.triples)
 
 
 def _is_ordered(algebra) -> bool:
@@ -314,7 +342,7 @@ def _can_fork() -> bool:
 
 def timed_out(timeout: float) -> QueryError:
     """The error for a query stopped after ``timeout`` seconds."""
-    return QueryError(f"the query was stopped after {timeout:g} s without an answer.",
+    return QueryTimeout(f"the query was stopped after {timeout:g} s without an answer.",
                       "Narrow it (fewer unbound triple patterns, a LIMIT) or allow longer with --timeout SECONDS.")
 
 
@@ -394,6 +422,10 @@ def evaluate(graph: "Graph", prepared: PreparedQuery) -> QueryResult:
     if kind == "SELECT":
         variables = [str(v) for v in answer.vars or []]
         rows = [tuple(row) for row in answer]
+        if prepared.star:
+            order = sorted(range(len(variables)), key=lambda i: (_first_use(prepared.text, variables[i]), variables[i]))
+            variables = [variables[i] for i in order]
+            rows = [tuple(row[i] for i in order) for row in rows]
         if not prepared.ordered:
             rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
         return QueryResult(kind, variables=variables, rows=rows)
@@ -402,6 +434,11 @@ def evaluate(graph: "Graph", prepared: PreparedQuery) -> QueryResult:
 
     bind_prefixes(result_graph)
     return QueryResult(kind, graph=result_graph)
+
+
+def _first_use(text: str, variable: str) -> int:
+    match = re.search(rf"[?$]{re.escape(variable)}\b", text)
+    return match.start() if match else len(text)
 
 
 def _skip_unbound_in_distinct_aggregates() -> None:

@@ -31,7 +31,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from kgraph.errors import KgraphError, QueryError
+from kgraph.errors import KgraphError, QueryError, QueryTimeout, ServerBusy, UpdateRefused
 from kgraph.workers import QueryPool
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ class ServeOptions:
     cors: str | None = None
     timeout: float = 30.0
     max_results: int = 10_000
-    max_query_bytes: int = 100_000
+    #: longer queries are refused (rdflib's parser slows down sharply on very long ones)
+    max_query_bytes: int = 20_000
     #: query worker processes (each answers one query at a time)
     max_concurrent: int = 4
 
@@ -85,9 +86,10 @@ class ServeOptions:
 class HttpError(KgraphError):
     """An error answered with an HTTP status and a plain-text message."""
 
-    def __init__(self, status: int, message: str, hint: str | None = None):
+    def __init__(self, status: int, message: str, hint: str | None = None, headers: dict | None = None):
         super().__init__(message, hint)
         self.status = status
+        self.headers = headers or {}
 
 
 # --------------------------------------------------------------------------- formats
@@ -245,7 +247,7 @@ async def _sparql(request: "Request", state: _State) -> "Response":
             return _service_description(request, state)
         return await _answer(text, params, request.headers.get("accept"), state)
     except HttpError as exc:
-        return PlainTextResponse(f"{exc}\n", status_code=exc.status)
+        return PlainTextResponse(f"{exc}\n", status_code=exc.status, headers=exc.headers)
 
 
 async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict]:
@@ -299,19 +301,22 @@ async def _answer(text: str, params: dict, accept: str | None, state: _State) ->
     from kgraph.query import serialize_result
 
     try:
-        prepared = _prepare(text)
+        # parsing can take a while for a long query: off the event loop, so others are answered
+        prepared = await anyio.to_thread.run_sync(_prepare, text, limiter=state.limiter)
+    except UpdateRefused as exc:
+        raise HttpError(403, exc.message, exc.hint) from None
     except QueryError as exc:
-        status = 403 if "Update" in exc.message else 400
-        raise HttpError(status, exc.message, exc.hint) from None
+        raise HttpError(400, exc.message, exc.hint) from None
     kind = RESULT_KIND[prepared.kind]
     fmt = negotiate(kind, accept, params.get("format") or params.get("output"))
     options = state.options
     try:
         result = await anyio.to_thread.run_sync(
             lambda: state.pool.run(prepared, options.timeout), limiter=state.limiter)
+    except (QueryTimeout, ServerBusy) as exc:
+        raise HttpError(503, exc.message, exc.hint, headers={"Retry-After": "5"}) from None
     except QueryError as exc:
-        status = 503 if "stopped after" in exc.message else 400
-        raise HttpError(status, exc.message, exc.hint) from None
+        raise HttpError(400, exc.message, exc.hint) from None
     size = len(result.rows) if prepared.kind == "SELECT" else len(result.graph or ())
     if size > options.max_results:
         raise HttpError(413, f"the result has {size} rows or triples, more than the limit of {options.max_results}",

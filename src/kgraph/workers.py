@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kgraph.errors import QueryError
+from kgraph.errors import QueryError, ServerBusy
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -92,7 +92,7 @@ class QueryPool:
         try:
             worker = self._idle.get(timeout=timeout if wait is None else wait)
         except queue.Empty:
-            raise QueryError("the server is busy: every query worker is taken.",
+            raise ServerBusy("the server is busy: every query worker is taken.",
                              "Try again in a moment.") from None
         replacement = worker
         try:
