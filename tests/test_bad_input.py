@@ -191,3 +191,59 @@ def test_shacl_violation_names_the_claim(mini_root, monkeypatch, command):
     _assert_failed_cleanly(result, mini_root)
     assert f"data/claims/001.yaml:{line} (kgr:alpha-clinic)" in result.output
     assert "SHACL: a telephone number has digits, spaces, brackets and dashes only" in result.output
+
+
+def test_empty_claims_file_is_an_error(mini_root, monkeypatch):
+    (mini_root / "data" / "claims" / "002.yaml").write_text("", encoding="utf-8")
+    result = _run(mini_root, monkeypatch, "validate")
+    _assert_failed_cleanly(result, mini_root)
+    assert "data/claims/002.yaml:1: the claims file is empty" in result.output
+    assert "source 'src-002' (beta.txt) has no claims" in result.output
+
+
+def test_a_quote_must_be_text_not_a_number(mini_root, monkeypatch):
+    claims = mini_root / "data" / "claims" / "001.yaml"
+    _edit(claims, '    quote: "Ketamine blocks the NMDA receptor."\n', "    quote: 2021\n")
+    line = _line_of(claims, "quote: 2021")
+    result = _run(mini_root, monkeypatch, "validate")
+    _assert_failed_cleanly(result, mini_root)
+    assert f"data/claims/001.yaml:{line}: claim 'c001-001': 'quote' must be text, not int 2021" in result.output
+    assert 'quote: "2021"' in result.output
+
+
+def test_dates_stay_text_even_impossible_ones(mini_root, monkeypatch):
+    claims = mini_root / "data" / "claims" / "002.yaml"
+    _edit(claims, "    note: The source denies the effect for some patients.\n", "    note: 2021-02-30\n")
+    result = _run(mini_root, monkeypatch, "validate")
+    assert result.exit_code == 0, result.output
+
+
+def test_corpus_file_that_is_not_utf8(mini_root, monkeypatch):
+    with open(mini_root / "corpus" / "beta.txt", "ab") as fh:
+        fh.write(b"\xff\xfe")
+    result = _run(mini_root, monkeypatch, "validate")
+    _assert_failed_cleanly(result, mini_root)
+    assert "source 'src-002': beta.txt is not UTF-8 text (byte" in result.output
+
+
+def test_output_folder_that_cannot_be_written(mini_root, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.chdir(mini_root)
+    result = runner.invoke(app, ["build", "--out", str(blocker / "out"), "--corpus", str(mini_root / "corpus")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"cannot write {blocker / 'out'}" in result.output
+    assert "--out" in result.output
+
+
+@pytest.mark.parametrize("target,message", [
+    ("missing-folder/x.csv", "does not exist"),
+    (".", "is a folder"),
+])
+def test_query_output_that_cannot_be_written(mini_root, monkeypatch, target, message):
+    monkeypatch.chdir(mini_root)
+    result = runner.invoke(app, ["query", "ASK { ?s ?p ?o }", "--format", "json", "--output",
+                                 str(mini_root / target)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (mini_root / "missing-folder").exists()

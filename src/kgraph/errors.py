@@ -45,6 +45,10 @@ class ValidationFailed(KgraphError):
         self.report = report
 
 
+class OutputError(KgraphError):
+    """An output file or directory cannot be written."""
+
+
 class CorpusError(KgraphError):
     """The corpus directory or one of its files is missing."""
 

@@ -15,6 +15,7 @@ from rdflib import Dataset as RDFDataset, Graph
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
+from kgraph.errors import OutputError
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
     import networkx as nx
@@ -187,8 +188,11 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
 
 def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     """Write all files or none: they go to a temporary folder, then are renamed into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".kgraph-tmp-", dir=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".kgraph-tmp-", dir=out_dir))
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
@@ -197,14 +201,27 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
             os.replace(tmp / name, out_dir / name)
             written.append(out_dir / name)
         return written
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}",
+                       "Choose a folder you can write to (--out / --output).")
+
+
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write one file atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder", "Give a file name, e.g. --output result.csv.")
+    if not path.parent.is_dir():
+        raise OutputError(f"the folder {path.parent} does not exist", "Create it first, or write somewhere else.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -213,6 +230,9 @@ def write_atomic(path: Path, data: bytes) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -59,6 +59,12 @@ class _LineLoader(yaml.SafeLoader):
         return seq
 
 
+# Dates stay text ("2021-01-05"): the ontology types them (xsd:date, xsd:gYear), and an
+# impossible date must not crash the loader.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence)
 
@@ -81,6 +87,9 @@ def read_yaml(path: Path, display: str) -> Any:
     except yaml.YAMLError as exc:
         raise DataError(f"malformed YAML: {exc}", path=display,
                         hint="Fix the YAML syntax.") from None
+    except ValueError as exc:  # a value PyYAML cannot construct (e.g. a huge or odd number)
+        raise DataError(f"malformed YAML value: {exc}", path=display,
+                        hint="Quote the value to keep it as text.") from None
 
 
 # --------------------------------------------------------------------------- records
@@ -99,14 +108,17 @@ class _Fields:
         self.ok = False
         self.problems.append(Problem("error", self.at(key), f"{self.what}: {message}", hint))
 
-    def text(self, key: str, required: bool = True) -> str | None:
+    def text(self, key: str, required: bool = True, strict: bool = False) -> str | None:
+        """A text field; ``strict`` refuses numbers too (ids, quotes: 2021 must be "2021")."""
         value = self.m.get(key)
         if value is None:
             if required:
                 self._bad(key, f"missing field '{key}'", f"Add '{key}: ...' to the record.")
             return None
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self._bad(key, f"'{key}' must be text, not {type(value).__name__}", f"Write '{key}' as a single string.")
+        allowed = (str,) if strict else (str, int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            self._bad(key, f"'{key}' must be text, not {type(value).__name__} {value!r}",
+                      f"Write '{key}' as a string in quotes, e.g. {key}: \"{value}\".")
             return None
         return str(value)
 
@@ -160,7 +172,8 @@ def _entity(m: _Map, display: str, problems: list[Problem]) -> Entity | None:
     f = _Fields(m, loc, f"entity '{m.get('id', '?')}'", problems)
     f.unknown(ENTITY_FIELDS)
     ent = Entity(
-        id=f.text("id") or "", type=f.text("type") or "", label=f.text("label") or "",
+        id=f.text("id", strict=True) or "", type=f.text("type", strict=True) or "",
+        label=f.text("label", strict=True) or "",
         synonyms=f.texts("synonyms"), abbreviations=f.texts("abbreviations"),
         description=f.text("description") or "", loc=loc,
     )
@@ -197,10 +210,10 @@ def _claim(m: _Map, source: str, display: str, problems: list[Problem]) -> Claim
         f._bad("value", f"'value' must be a number or text, not {type(value).__name__}",
                "Write a single number, year or string.")
     claim = Claim(
-        id=f.text("id") or "", source=source, subject=f.text("subject") or "",
-        predicate=f.text("predicate") or "", quote=f.text("quote") or "",
-        evidence=f.text("evidence") or "", loc=loc,
-        object=f.text("object", required=False) if has_object else None,
+        id=f.text("id", strict=True) or "", source=source, subject=f.text("subject", strict=True) or "",
+        predicate=f.text("predicate", strict=True) or "", quote=f.text("quote", strict=True) or "",
+        evidence=f.text("evidence", strict=True) or "", loc=loc,
+        object=f.text("object", required=False, strict=True) if has_object else None,
         value=value if has_value else None, unit=f.text("unit", required=False),
         qualifiers=dict(qualifiers), cites=f.texts("cites"), attributed_to=f.texts("attributed_to"),
         modality=f.text("modality", required=False) or "asserted",
@@ -289,6 +302,8 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
 
     def on_claims(doc: Any, display: str) -> None:
         if doc is None:
+            problems.append(Problem("error", Location(display, 1), "the claims file is empty",
+                                    "Start it with 'source: src-NNN' and 'claims:', or delete the file."))
             return
         if not isinstance(doc, dict) or "claims" not in doc or "source" not in doc:
             problems.append(Problem("error", Location(display, getattr(doc, "line", 1)),

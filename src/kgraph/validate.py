@@ -152,6 +152,13 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         if x.match not in ("exact", "close"):
             add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'."))
 
+    # every source should say something
+    with_claims = {c.source for c in dataset.claims}
+    for src in dataset.sources:
+        if src.id not in with_claims:
+            add(Problem("warning", src.loc, f"source '{src.id}' ({src.file}) has no claims",
+                        "Curate its claims into data/claims/, or remove the source."))
+
     # claims
     for c in dataset.claims:
         if c.source not in sources:
@@ -292,7 +299,12 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem]
         if src.sha256 and hashlib.sha256(raw).hexdigest() != src.sha256:
             problems.append(Problem("warning", src.loc, f"source '{src.id}': {src.file} has changed since it was curated "
                                     "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml."))
-        texts[src.id] = raw.decode("utf-8")
+        try:
+            texts[src.id] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is not UTF-8 text "
+                                    f"(byte {exc.start})", "Save the corpus file as UTF-8."))
+            texts[src.id] = None
     checked = grounded = 0
     by_source: dict[str, int] = Counter()
     for c in dataset.claims:
