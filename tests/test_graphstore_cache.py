@@ -70,3 +70,18 @@ def test_rebuilt_and_cached_graphs_list_triples_in_the_same_order(mini):
     assert rebuilt.rebuilt
     cached = load_graphs(mini)
     assert not cached.rebuilt and list(cached.graph) == list(rebuilt.graph)
+
+
+def test_a_damaged_graph_file_is_rebuilt_not_parsed(mini_root):
+    from kgraph.graphstore import is_fresh, load_graphs
+    from kgraph.project import Project
+
+    project = Project.at(mini_root, corpus_dir=mini_root / "corpus")
+    load_graphs(project)
+    assert is_fresh(project)
+    nt = project.out_dir / "kgraph.nt"
+    nt.write_text(nt.read_text(encoding="utf-8") + "garbage <\n", encoding="utf-8")
+    assert not is_fresh(project)
+    graphs = load_graphs(project)
+    assert graphs.rebuilt and len(graphs.graph) > 100
+    assert "garbage" not in nt.read_text(encoding="utf-8")

@@ -59,10 +59,12 @@ def fingerprint(project: Project) -> str:
     return digest.hexdigest()
 
 
-def build_info(project: Project) -> bytes:
-    """The content of ``build-info.json`` for the current inputs (no timestamps: deterministic)."""
-    return (json.dumps({"inputs_sha256": fingerprint(project), "graph": GRAPH_FILE}, indent=2, sort_keys=True)
-            + "\n").encode()
+def build_info(project: Project, graph_bytes: bytes) -> bytes:
+    """The content of ``build-info.json``: the inputs' fingerprint and the written graph's
+    digest (no timestamps: deterministic)."""
+    info = {"inputs_sha256": fingerprint(project), "graph": GRAPH_FILE,
+            "graph_sha256": hashlib.sha256(graph_bytes).hexdigest()}
+    return (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()
 
 
 def is_fresh(project: Project, out_dir: Path | None = None) -> bool:
@@ -72,10 +74,13 @@ def is_fresh(project: Project, out_dir: Path | None = None) -> bool:
     if not (info.is_file() and graph.is_file()):
         return False
     try:
-        recorded = json.loads(info.read_text(encoding="utf-8")).get("inputs_sha256")
-    except (OSError, ValueError):
+        recorded = json.loads(info.read_text(encoding="utf-8"))
+        graph_sha = hashlib.sha256(graph.read_bytes()).hexdigest()
+    except (OSError, ValueError, AttributeError):
         return False
-    return recorded == fingerprint(project)
+    # a graph file overwritten since the build (or a half-copied one) is not fresh either
+    return (isinstance(recorded, dict) and recorded.get("inputs_sha256") == fingerprint(project)
+            and recorded.get("graph_sha256") == graph_sha)
 
 
 class GraphCache:

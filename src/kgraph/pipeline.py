@@ -16,7 +16,7 @@ from rdflib import Graph
 from kgraph.build import BuiltGraph, build_graph, shacl_validate
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
-from kgraph.graphstore import BUILD_INFO, build_info
+from kgraph.graphstore import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
@@ -111,7 +111,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
         step("Writing files")
         files = build_files(built, network, stats)
-        files[BUILD_INFO] = build_info(project)
+        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
         files[VIEW_FILE] = page
         if extra_files is not None:
             files.update(extra_files(built, network))
