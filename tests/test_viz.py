@@ -339,3 +339,18 @@ def test_cli_viz_bad_options(mini_root, monkeypatch, tmp_path, args, words):
     for word in words:
         assert word in result.output
     assert not out.exists()
+
+
+def test_focused_view_is_the_same_under_any_hash_seed(mini_root, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pages = []
+    for seed in ("1", "7"):
+        out = tmp_path / f"focus{seed}.html"
+        subprocess.run([sys.executable, "-m", "kgraph", "viz", "--focus", "ketamine", "--depth", "2", "--out",
+                        str(out)], cwd=mini_root, check=True,
+                       capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        pages.append(out.read_bytes())
+    assert pages[0] == pages[1]

@@ -247,7 +247,12 @@ def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
             view.add_edge(s, o, key=key, **attrs)
     if focus is not None:
         reach = nx.single_source_shortest_path_length(view.to_undirected(as_view=True), focus, cutoff=options.depth)
-        view = nx.MultiDiGraph(view.subgraph(sorted(reach)))
+        # built node by node: networkx's subgraph views iterate a set (hash order)
+        focused = nx.MultiDiGraph()
+        focused.add_nodes_from((n, view.nodes[n]) for n in view.nodes if n in reach)
+        focused.add_edges_from((s, o, k, a) for s, o, k, a in view.edges(keys=True, data=True)
+                               if s in reach and o in reach)
+        view = focused
         filters.insert(0, f"focus: {network.nodes[focus]['label']} (depth {options.depth})")
     if view.number_of_nodes() == 0 and filters:  # (an empty graph draws an empty page)
         raise ViewError(f"no entity is left to draw ({'; '.join(filters)})",
