@@ -16,6 +16,7 @@ from kgraph.project import KGR
 from kgraph.serve import ServeOptions, create_app, negotiate, parse_accept
 
 
+BASE = "http://127.0.0.1"  # the test client's default Host, "testserver", is refused like any other
 SELECT_LABELS = "SELECT ?e ?label WHERE { ?e a kg:Drug ; rdfs:label ?label }"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -29,7 +30,7 @@ def built(mini_built):
 @pytest.fixture(scope="module")
 def client(built):
     app = create_app(built.built.graph, built.network, ServeOptions(timeout=5, max_results=500))
-    with starlette_testclient.TestClient(app) as c:
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
         yield c
 
 
@@ -150,14 +151,14 @@ def test_result_size_limit(client):
 
 def test_query_length_limit(built):
     app = create_app(built.built.graph, built.network, ServeOptions(max_query_bytes=100))
-    with starlette_testclient.TestClient(app) as c:
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
         r = c.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } " + "#" * 200})
         assert r.status_code == 413
 
 
 def test_timeout_stops_the_query(built):
     app = create_app(built.built.graph, built.network, ServeOptions(timeout=0.5, max_results=10))
-    with starlette_testclient.TestClient(app) as c:
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
         slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
         r = c.get("/sparql", params={"query": slow})
         assert r.status_code == 503
@@ -169,7 +170,7 @@ def test_service_description(client):
     assert r.status_code == 200
     g = Graph().parse(data=r.text, format="turtle")
     sd = "http://www.w3.org/ns/sparql-service-description#"
-    endpoint = URIRef("http://testserver/sparql")
+    endpoint = URIRef(f"{BASE}/sparql")
     assert (endpoint, URIRef(sd + "supportedLanguage"), URIRef(sd + "SPARQL11Query")) in g
     formats = set(g.objects(endpoint, URIRef(sd + "resultFormat")))
     assert URIRef("http://www.w3.org/ns/formats/SPARQL_Results_JSON") in formats
@@ -194,16 +195,37 @@ def test_entity_iris_resolve(client, built):
 
 
 def test_pages_and_assets_are_local(client):
-    for path in ("/", "/query", "/graph"):
-        r = client.get(path)
-        assert r.status_code == 200
-        assert "http://" not in r.text.split("<body", 1)[0].replace("http://www.w3.org", "") or path == "/graph"
-        assert "Content-Security-Policy" in r.headers
+    import re
+
+    for path in ("/", "/query", "/graph", "/id/ketamine"):
+        r = client.get(path, headers={"Accept": "text/html"})
+        assert r.status_code == 200 and "Content-Security-Policy" in r.headers
+        refs = re.findall(r"<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)=[\"']([^\"']+)", r.text)
+        remote = [ref for ref in refs if re.match(r"(?i)([a-z][a-z0-9+.-]*:)?//", ref)]
+        assert remote == [], path
+    assert "default-src 'none'" in client.get("/query").headers["Content-Security-Policy"]
     for asset in ("/static/query.js", "/static/vis-network.min.js", "/static/app.css"):
         assert client.get(asset).status_code == 200
-    assert client.get("/static/../cli.py").status_code == 404
+    for sneaky in ("/static/..%2fcli.py", "/static/%2e%2e%2fserve.py", "/static/query.html"):
+        assert client.get(sneaky).status_code == 404
     names = json.loads(client.get("/queries.json").text)
     assert len(names) >= 15 and all(q["description"] for q in names)
+
+
+def test_serve_reports_a_taken_port(monkeypatch):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from kgraph.cli import app as cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
 
 
 def test_host_header_is_checked(client):
@@ -215,7 +237,7 @@ def test_cors_off_by_default_and_on_for_one_origin(built, client):
     r = client.get("/sparql", params={"query": SELECT_LABELS}, headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in r.headers
     app = create_app(built.built.graph, built.network, ServeOptions(cors="https://yasgui.example"))
-    with starlette_testclient.TestClient(app) as c:
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
         ok = c.get("/sparql", params={"query": SELECT_LABELS}, headers={"Origin": "https://yasgui.example"})
         assert ok.headers["access-control-allow-origin"] == "https://yasgui.example"
         other = c.get("/sparql", params={"query": SELECT_LABELS}, headers={"Origin": "https://other.example"})

@@ -575,20 +575,21 @@ def serve(
 
         kgraph serve --port 8000   # then open http://127.0.0.1:8000/
     """
-    import uvicorn
-
     from kgraph.graphstore import load_graphs
-    from kgraph.serve import ServeOptions, create_app
+    from kgraph.serve import ServeOptions, create_app, listen, run
 
+    sock = listen(host, port)  # first, so that a taken port is reported before any work
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
     app_ = create_app(graphs.graph, graphs.network, options)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)
-    typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{host}:{port}/ "
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    run(app_, sock)
 
 
 def main() -> None:

@@ -226,10 +226,34 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
 def _allowed_hosts(host: str) -> list[str]:
     if host in ("127.0.0.1", "localhost", "::1"):
-        return ["127.0.0.1", "localhost", "[::1]", "testserver"]
+        return ["127.0.0.1", "localhost", "[::1]"]
     if host in ("0.0.0.0", "::"):
         return ["*"]
-    return [host, "127.0.0.1", "localhost", "testserver"]
+    return [host, "127.0.0.1", "localhost"]
+
+
+def listen(host: str, port: int):
+    """A socket bound to ``host:port`` (port 0: a free one), or a clear error."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise KgraphError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                          "Choose another --port (0 picks a free one), or stop the program using it.") from None
+    return sock
+
+
+def run(app: "Starlette", sock) -> None:
+    """Serve ``app`` with uvicorn on the bound socket until interrupted."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
 
 
 # --------------------------------------------------------------------------- /sparql

@@ -51,9 +51,16 @@
   function termNode(term) {
     if (!term) return el("span", "");
     if (term.type === "uri") {
+      // entity IRIs resolve on this server; http(s) IRIs are links out; any other
+      // scheme (javascript:, data:, file:) is shown as text only
+      if (term.value.indexOf(KGR) === 0) {
+        var local = el("a", shorten(term.value));
+        local.href = "/id/" + term.value.slice(KGR.length);
+        return local;
+      }
+      if (!/^https?:\/\//i.test(term.value)) return el("span", shorten(term.value));
       var a = el("a", shorten(term.value));
-      // entity IRIs resolve on this server; others are links out, opened only on a click
-      a.href = term.value.indexOf(KGR) === 0 ? "/id/" + term.value.slice(KGR.length) : term.value;
+      a.href = term.value;
       a.rel = "noopener noreferrer";
       return a;
     }
@@ -118,9 +125,18 @@
   var NT = /^(<[^>]*>|_:\S+)\s+<([^>]*)>\s+(<[^>]*>|_:\S+|"(?:[^"\\]|\\.)*"(?:@[\w-]+|\^\^<[^>]*>)?)\s*\.\s*$/;
 
   function unescapeLiteral(s) {
-    return JSON.parse(s.replace(/\\U([0-9A-Fa-f]{8})/g, function (_, h) {
-      return String.fromCodePoint(parseInt(h, 16));
-    }));
+    // N-Triples escapes as JSON does, but for \U and raw control characters (tabs...)
+    var json = s.replace(/\\U([0-9A-Fa-f]{8})/g, function (_, h) {
+      var cp = parseInt(h, 16);
+      return cp > 0xFFFF ? String.fromCodePoint(cp) : "\\u" + h.slice(4);
+    }).replace(/[\u0000-\u001f]/g, function (c) {
+      return "\\u" + ("000" + c.charCodeAt(0).toString(16)).slice(-4);
+    });
+    try {
+      return JSON.parse(json);
+    } catch (e) {
+      return s.slice(1, -1);
+    }
   }
 
   function parseTerm(t) {
