@@ -103,6 +103,7 @@ def test_xml_output_is_sparql_results_xml(kgraph):
 
 def test_output_file_format_from_suffix(kgraph, tmp_path):
     target = tmp_path / "answers" / "treats.csv"
+    target.parent.mkdir()  # (a folder that does not exist is refused: tests/test_bad_input.py)
     result = kgraph("query", "--name", "treats", "--output", str(target))
     assert result.exit_code == 0 and result.stdout == ""
     assert "Wrote 2 rows" in result.stderr
