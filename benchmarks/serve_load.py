@@ -14,6 +14,7 @@ import argparse
 import socket
 import statistics
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -58,8 +59,10 @@ def main() -> None:
         urls.append(f"{base}?query={urllib.parse.quote(q)}")
 
     subprocess.run([sys.executable, "-m", "kgraph", "build", "-q"], cwd=REPO, check=True, capture_output=True)
+    # the server's messages go to a file: an unread pipe would fill up and stall it
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port)], cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -103,6 +106,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.seek(0)
+        server_errors = log.read().decode("utf-8", "replace").count("Traceback")
 
     latencies.sort()
     def pct(p: float) -> float:
@@ -119,6 +124,7 @@ def main() -> None:
         ("latency max (ms)", f"{latencies[-1] * 1000:.0f}"),
         ("mean (ms)", f"{statistics.mean(latencies) * 1000:.0f}"),
         ("errors", str(len(errors))),
+        ("server tracebacks", str(server_errors)),
     ]
     width = max(len(k) for k, _ in rows)
     print(f"{'measure'.ljust(width)} | value")

@@ -257,3 +257,13 @@ def test_negotiate_by_format_parameter():
     assert negotiate("results", None, "json").media_type == "application/sparql-results+json"
     assert negotiate("graph", None, "json").media_type == "application/ld+json"
     assert negotiate("graph", "text/html", "n3").media_type == "text/turtle"
+
+
+def test_concurrent_distinct_queries_are_all_answered(client):
+    """Parsing runs in threads; rdflib's parser (pyparsing) must never see two at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [f"SELECT ?l WHERE {{ ?e rdfs:label ?l }} LIMIT {n}" for n in range(1, 25)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda q: client.get("/sparql", params={"query": q}).status_code, queries))
+    assert statuses == [200] * len(queries)

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import html
 import json
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -305,12 +306,17 @@ async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | 
     return text, params
 
 
+#: pyparsing (under rdflib's SPARQL parser) is not thread-safe: one parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=512)
 def _prepare(text: str):
     """Parse and check a query once per distinct text (parsing costs more than most answers)."""
     from kgraph.query import prepare_query
 
-    return prepare_query(text)
+    with _PARSE_LOCK:
+        return prepare_query(text)
 
 
 def _update_refused() -> HttpError:
