@@ -150,8 +150,7 @@ def serialize_dataset(ds: RDFDataset) -> bytes:
             continue
         single = RDFDataset()
         bind_prefixes(single)
-        target = single.graph(graph.identifier) if graph.identifier != DATASET_DEFAULT_GRAPH_ID \
-            else single.default_context
+        target = single.graph(graph.identifier)  # the default graph's identifier gives the default graph
         for triple in graph:
             target.add(triple)
         text = single.serialize(format="trig")
