@@ -28,7 +28,6 @@ import html
 import json
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -505,14 +504,12 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
         "frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 
 
-def _template(name: str) -> str:
-    return (resources.files("kgraph") / "templates" / name).read_text(encoding="utf-8")
-
-
 def _fill(name: str, values: dict[str, str]) -> str:
     import re
 
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: values.get(m.group(1), ""), _template(name))
+    from kgraph.viz import template
+
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: values.get(m.group(1), ""), template(name))
 
 
 def _page(name: str, values: dict[str, str]) -> "Response":
@@ -538,11 +535,8 @@ def _static(request: "Request") -> "Response":
     name = request.path_params["name"]
     if name not in _STATIC:
         return PlainTextResponse("not found\n", status_code=404)
-    if name.startswith("vis-network"):
-        from kgraph.viz import vis_asset
+    from kgraph.viz import template, vis_asset
 
-        text = vis_asset(name)
-    else:
-        text = _template(name)
+    text = vis_asset(name) if name.startswith("vis-network") else template(name)
     return Response(text, media_type=_STATIC[name], headers={"Cache-Control": "max-age=3600",
                                                              "X-Content-Type-Options": "nosniff"})

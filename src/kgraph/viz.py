@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -505,8 +506,8 @@ def _xref_name(iri: str) -> str:
 
 def _page(payload: dict) -> str:
     """The template with the library, the page's code and the data inlined."""
-    scripts = {"vis_js": vis_asset("vis-network.min.js"), "app_js": _template("viz.js")}
-    styles = {"vis_css": vis_asset("vis-network.css"), "app_css": _template("viz.css")}
+    scripts = {"vis_js": vis_asset("vis-network.min.js"), "app_js": template("viz.js")}
+    styles = {"vis_css": vis_asset("vis-network.css"), "app_css": template("viz.css")}
     csp = "; ".join([
         "default-src 'none'",
         "script-src " + " ".join(_csp_hash(text) for text in scripts.values()),
@@ -519,7 +520,7 @@ def _page(payload: dict) -> str:
     for name in ("vis_js", "app_js"):
         if "</script" in parts[name].casefold():
             raise ViewError(f"the inlined {name} contains '</script'", "Report this as a bug in kgraph.")
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], _template("viz.html"))
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template("viz.html"))
 
 
 def _json_for_script(payload: dict) -> str:
@@ -535,12 +536,15 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def _template(name: str) -> str:
+@functools.lru_cache(maxsize=None)
+def template(name: str) -> str:
+    """A template or script shipped in ``kgraph/templates`` (package data, read once)."""
     return (resources.files("kgraph") / "templates" / name).read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=None)
 def vis_asset(name: str) -> str:
-    """vis-network's script or style sheet, read from the installed pyvis package."""
+    """vis-network's script or style sheet, read (once) from the installed pyvis package."""
     path = resources.files("pyvis").joinpath(*VIS_DIR, name)
     try:
         text = path.read_text(encoding="utf-8")
