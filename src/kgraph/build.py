@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rdflib import RDF, RDFS, SKOS, XSD, Dataset as RDFDataset, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import Dataset as RDFDataset
 from rdflib.namespace import DCTERMS, PROV
 
 from kgraph.model import (
@@ -28,9 +29,17 @@ from kgraph.model import (
     Claim,
     Dataset,
     Vocabulary,
+)
+from kgraph.prefixes import (
+    DISPLAY_PREFIXES,
+    KG,
+    KGCLAIM,
+    KGR,
+    KGSRC,
+    PREFIXES,
+    SCHEMA,
     xref_iri,
 )
-from kgraph.project import KG, KGR, PREFIXES, SCHEMA
 from kgraph.validate import Problem
 
 GRAPH = Namespace(str(KGR) + "graph/")
@@ -43,11 +52,11 @@ def entity_iri(entity_id: str) -> URIRef:
 
 
 def claim_iri(claim_id: str) -> URIRef:
-    return URIRef(f"{KGR}claim/{claim_id}")
+    return KGCLAIM[claim_id]
 
 
 def source_iri(source_id: str) -> URIRef:
-    return URIRef(f"{KGR}source/{source_id}")
+    return KGSRC[source_id]
 
 
 def source_graph_iri(source_id: str) -> URIRef:
@@ -57,8 +66,8 @@ def source_graph_iri(source_id: str) -> URIRef:
 def bind_prefixes(graph: Graph) -> None:
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, Namespace(ns), override=True, replace=True)
-    graph.bind("kgclaim", Namespace(f"{KGR}claim/"))
-    graph.bind("kgsrc", Namespace(f"{KGR}source/"))
+    for prefix, ns in DISPLAY_PREFIXES.items():
+        graph.bind(prefix, Namespace(ns))
 
 
 def decimal_literal(value) -> Literal:

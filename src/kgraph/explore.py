@@ -11,13 +11,13 @@ function returns data; :mod:`kgraph.cli` prints it.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kgraph.errors import QueryError
 from kgraph.lookup import find_entity, normalize
+from kgraph.names import did_you_mean
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -164,10 +164,9 @@ def resolve_predicate(G: "nx.MultiDiGraph", name: str) -> str:
     for local, label in sorted(predicates.items()):
         if wanted in (normalize(local), normalize(label)):
             return local
-    close = difflib.get_close_matches(name, sorted(predicates), n=3, cutoff=0.5)
-    hint = f"Did you mean {', '.join(close)}? " if close else ""
+    hint = did_you_mean(name, sorted(predicates), cutoff=0.5)
     raise QueryError(f"no relation called '{name}' in the graph",
-                     f"{hint}Relations: {', '.join(sorted(predicates))}.")
+                     f"{hint + ' ' if hint else ''}Relations: {', '.join(sorted(predicates))}.")
 
 
 @dataclass(frozen=True)
@@ -282,7 +281,7 @@ def entity_types(graph: "Graph", name: str) -> set[str]:
     from rdflib import RDFS, URIRef
 
     from kgraph.network import local_name
-    from kgraph.project import KG
+    from kgraph.prefixes import KG
 
     classes = {c for c in graph.transitive_subjects(RDFS.subClassOf, KG.Entity) if isinstance(c, URIRef)}
     wanted = normalize(name)
@@ -290,9 +289,8 @@ def entity_types(graph: "Graph", name: str) -> set[str]:
              if wanted in (normalize(local_name(c)), normalize(str(graph.value(c, RDFS.label) or "")))]
     if not match:
         names = sorted(local_name(c) for c in classes)
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f"Did you mean {', '.join(close)}? " if close else ""
-        raise QueryError(f"no entity type called '{name}'", f"{hint}Types: {', '.join(names)}.")
+        hint = did_you_mean(name, names, cutoff=0.5)
+        raise QueryError(f"no entity type called '{name}'", f"{hint + ' ' if hint else ''}Types: {', '.join(names)}.")
     return {local_name(sub) for c in match for sub in graph.transitive_subjects(RDFS.subClassOf, c)}
 
 

@@ -27,7 +27,8 @@ from kgraph.model import (
     Vocabulary,
     Xref,
 )
-from kgraph.project import KG, Project
+from kgraph.prefixes import KG
+from kgraph.project import Project
 from kgraph.validate import Problem
 
 

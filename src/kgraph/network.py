@@ -17,7 +17,7 @@ import networkx as nx
 from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
-from kgraph.project import KG, KGR, SCHEMA
+from kgraph.prefixes import KG, KGR, SCHEMA
 
 _QUALIFIERS = ("onset", "duration", "doseSchedule", "period", "bound", "context", "role", "year", "maxValue",
                "population", "comparator", "condition", "location", "during")

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from rdflib import XSD
 
-from kgraph.model import XREF_PREFIXES
+from kgraph.names import close_names, did_you_mean
+from kgraph.prefixes import XREFS
 
 if TYPE_CHECKING:
     from kgraph.model import Dataset, Location, Vocabulary
@@ -101,20 +102,14 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
     labels = {e.id: e.label for e in dataset.entities}
 
     def suggest(name: str) -> str:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(entities), n=3, cutoff=0.6)
-        return f"Did you mean {', '.join(close)}?" if close else "Add the entity to data/entities/ or fix the id."
+        return did_you_mean(name, entities) or "Add the entity to data/entities/ or fix the id."
 
     # entities
     for ent in dataset.entities:
         if ent.type not in vocab.classes:
-            import difflib
-
-            close = difflib.get_close_matches(ent.type, list(vocab.classes), n=3)
             add(Problem("error", ent.loc, f"entity '{ent.id}' has unknown type '{ent.type}'",
-                        f"Did you mean {', '.join(close)}?" if close
-                        else "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person."))
+                        did_you_mean(ent.type, vocab.classes)
+                        or "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person."))
         if not ent.label.strip():
             add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name."))
         if not ent.description.strip():
@@ -142,11 +137,11 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         if x.entity not in entities:
             add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity)))
         prefix, _, local = x.curie.partition(":")
-        spec = XREF_PREFIXES.get(prefix)
-        if spec is None:
+        scheme = XREFS.get(prefix)
+        if scheme is None:
             add(Problem("error", x.loc, f"unknown identifier prefix '{prefix}' in '{x.curie}'",
-                        f"Use one of {', '.join(XREF_PREFIXES)}."))
-        elif not re.fullmatch(spec[0], local):
+                        f"Use one of {', '.join(XREFS)}."))
+        elif not scheme.well_formed(local):
             add(Problem("error", x.loc, f"'{x.curie}' is not a well-formed {prefix} identifier",
                         "Check the identifier in its public source."))
         if x.match not in ("exact", "close"):
@@ -191,7 +186,12 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
 
 
 def _check_qualifiers(c) -> list[Problem]:
-    from kgraph.model import ENTITY_QUALIFIERS, NUMBER_QUALIFIERS, TEXT_QUALIFIERS, YEAR_QUALIFIERS
+    from kgraph.model import (
+        ENTITY_QUALIFIERS,
+        NUMBER_QUALIFIERS,
+        TEXT_QUALIFIERS,
+        YEAR_QUALIFIERS,
+    )
 
     out = []
     known = {**ENTITY_QUALIFIERS, **TEXT_QUALIFIERS, **YEAR_QUALIFIERS, **NUMBER_QUALIFIERS}
@@ -214,14 +214,11 @@ def _check_qualifiers(c) -> list[Problem]:
 
 
 def _check_predicate(c, vocab: "Vocabulary", entities, labels) -> list[Problem]:
-    import difflib
-
     out: list[Problem] = []
     prop = vocab.properties.get(c.predicate)
     if prop is None:
-        close = difflib.get_close_matches(c.predicate, list(vocab.properties), n=3)
         return [Problem("error", c.where("predicate"), f"claim '{c.id}': unknown predicate '{c.predicate}'",
-                        f"Did you mean {', '.join(close)}?" if close else "Use a property of ontology/kgraph.ttl.")]
+                        did_you_mean(c.predicate, vocab.properties) or "Use a property of ontology/kgraph.ttl.")]
     subject = entities.get(c.subject)
     if subject and subject.type in vocab.classes and not vocab.is_a(subject.type, prop.domain):
         out.append(Problem("error", c.where("subject"),
@@ -327,10 +324,8 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem]
 
 
 def _nearest_sentence(quote: str, text: str) -> str | None:
-    import difflib
-
     candidates = [s.strip() for line in text.splitlines() for s in re.split(r"(?<=[.!?])\s+", line) if s.strip()]
-    best = difflib.get_close_matches(quote, candidates, n=1, cutoff=0.5)
+    best = close_names(quote, candidates, n=1, cutoff=0.5)
     if not best:
         return None
     return best[0] if len(best[0]) <= 160 else best[0][:157] + "..."

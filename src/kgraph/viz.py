@@ -16,7 +16,6 @@ label such as ``<script>`` shows literally and runs nothing.
 from __future__ import annotations
 
 import base64
-import difflib
 import functools
 import hashlib
 import json
@@ -33,8 +32,9 @@ from kgraph.errors import KgraphError
 from kgraph.explore import resolve_predicate
 from kgraph.layout import force_layout
 from kgraph.lookup import find_entity
+from kgraph.names import close_names
 from kgraph.network import local_name
-from kgraph.project import KG
+from kgraph.prefixes import KG, contract
 
 #: The page ``kgraph build`` writes next to the graph files, and ``kgraph viz``'s default.
 VIEW_FILE = "kgraph.html"
@@ -75,21 +75,6 @@ FALLBACK_STYLES = (("#843c39", "dot"), ("#637939", "diamond"), ("#3182bd", "squa
 #: Width and colour of an edge by the strength (1-5) of the strongest evidence behind it.
 STRENGTH_STYLES = {0: (1.0, "#c9ccd1"), 1: (1.0, "#b3b7bd"), 2: (1.8, "#8e949b"), 3: (2.6, "#686e75"),
                    4: (3.4, "#43484e"), 5: (4.2, "#1f2124")}
-#: Short names of external identifiers, by IRI prefix.
-XREF_PREFIXES = (
-    ("http://purl.obolibrary.org/obo/", None),
-    ("http://id.nlm.nih.gov/mesh/", "MeSH"),
-    ("http://www.wikidata.org/entity/", "Wikidata"),
-    ("https://ror.org/", "ROR"),
-    ("https://pubmed.ncbi.nlm.nih.gov/", "PMID"),
-    ("https://doi.org/", "doi"),
-    ("https://pubchem.ncbi.nlm.nih.gov/compound/", "PubChem"),
-    ("https://go.drugbank.com/drugs/", "DrugBank"),
-    ("http://purl.uniprot.org/uniprot/", "UniProt"),
-    ("https://identifiers.org/", ""),
-)
-
-
 class ViewError(KgraphError):
     """A view cannot be drawn: an option names nothing in the graph, or leaves nothing."""
 
@@ -286,7 +271,7 @@ def _choose(option: str, wanted: str, what: str, names: dict[str, str]) -> str:
         by_key.setdefault(_key(label), name)
     if _key(wanted) in by_key:
         return by_key[_key(wanted)]
-    close = difflib.get_close_matches(_key(wanted), sorted(by_key), n=3, cutoff=0.6)
+    close = close_names(_key(wanted), sorted(by_key))
     shown = sorted({by_key[k] for k in close})
     hint = f"Did you mean {' or '.join(shown)}? " if shown else ""
     known = [name if _key(label) == _key(name) else f"{name} ({label})" for name, label in sorted(names.items())]
@@ -495,13 +480,7 @@ def _claim_record(claim: dict) -> dict:
 
 def _xref_name(iri: str) -> str:
     """A short name for an external identifier: "CHEBI:6121" for an OBO IRI, "MeSH:D003863"."""
-    for prefix, name in XREF_PREFIXES:
-        if iri.startswith(prefix):
-            rest = iri[len(prefix):]
-            if name is None:
-                return rest.replace("_", ":", 1)
-            return f"{name}:{rest}" if name else rest
-    return iri
+    return contract(iri, display=True) or iri
 
 
 def _page(payload: dict) -> str:
