@@ -14,9 +14,9 @@ import networkx as nx
 from rdflib import Graph
 
 from kgraph.build import BuiltGraph, build_graph, shacl_validate
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
-from kgraph.graphstore import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
