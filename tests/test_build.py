@@ -6,16 +6,18 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from rdflib import RDF, Dataset as RDFDataset, Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
+from rdflib import Dataset as RDFDataset
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, PROV
 
-from kgraph.build import entity_iri, shacl_validate
+from kgraph.build import entity_iri
 from kgraph.load import load_shapes
-from kgraph.project import KG, KGR, SCHEMA, Project
+from kgraph.prefixes import KG, KGR, SCHEMA
+from kgraph.project import Project
+from kgraph.shapes import shacl_validate
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +152,7 @@ def test_shapes_catch_a_claim_without_quote(built):
     text = "\n".join(str(p) for p in problems)
     assert "kgclaim:c001-001" in text and "verbatim quote" in text
     assert "kgr:ketamine" in text and "only conditions can be treated" in text
+    assert sorted(p.code for p in problems) == ["shacl-class", "shacl-min-count"]
 
 
 def test_build_is_deterministic_across_hash_seeds(mini_root, tmp_path):
