@@ -22,16 +22,8 @@ from kgraph.errors import EntityNotFound, KgraphError
 from kgraph.layout import force_layout
 from kgraph.pipeline import build
 from kgraph.project import Project
-from kgraph.viz import (
-    VIEW_FILE,
-    ViewError,
-    ViewOptions,
-    _json_for_script,
-    entity_types,
-    render_html,
-    render_view,
-    select_view,
-)
+from kgraph.view import ViewError, ViewOptions, entity_types, select_view
+from kgraph.viz import VIEW_FILE, _json_for_script, render_html, render_view
 
 REPO = Path(__file__).resolve().parent.parent
 XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"

@@ -19,7 +19,6 @@ from kgraph.errors import KgraphError
 from kgraph.explore import CENTRALITY_MEASURES
 from kgraph.reason import REGIMES
 
-
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
 
@@ -541,13 +540,8 @@ def viz(
     """
     from kgraph.export import write_atomic
     from kgraph.graphstore import load_graphs
-    from kgraph.viz import (
-        PARTIAL_VIEW_FILE,
-        VIEW_FILE,
-        ViewOptions,
-        entity_types,
-        render_view,
-    )
+    from kgraph.view import ViewOptions, entity_types
+    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, render_view
 
     project = _project(data, ontology)
     graphs = load_graphs(project, step=_note)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import networkx as nx
     from rdflib import Graph
 
+    from kgraph.network import ClaimRecord
+
 CENTRALITY_MEASURES = ("degree", "pagerank", "betweenness")
 
 
@@ -55,7 +57,7 @@ class EntityReport:
     outgoing: list[Relation]
     incoming: list[Relation]
     #: the claim records (see :mod:`kgraph.network`) that mention the entity, by id
-    claims: list[dict] = field(default_factory=list)
+    claims: list[ClaimRecord] = field(default_factory=list)
 
 
 def describe_entity(G: "nx.MultiDiGraph", name: str) -> EntityReport:
@@ -79,7 +81,7 @@ def describe_entity(G: "nx.MultiDiGraph", name: str) -> EntityReport:
     )
 
 
-def claim_statement(G: "nx.MultiDiGraph", claim: dict) -> str:
+def claim_statement(G: "nx.MultiDiGraph", claim: ClaimRecord) -> str:
     """A claim as a short sentence: "ketamine -- blocks (antagonist of) -> NMDA receptor"."""
     subject = _label(G, claim["subject"])
     if claim["object"] is not None:
@@ -278,12 +280,13 @@ def pagerank(G: "nx.DiGraph", alpha: float = 0.85, tol: float = 1e-10, max_iter:
 
 def entity_types(graph: "Graph", name: str) -> set[str]:
     """Local names of the entity class called ``name`` (local name or label) and its subclasses."""
-    from rdflib import RDFS, URIRef
+    from rdflib import RDFS
 
+    from kgraph.hierarchy import subclasses
     from kgraph.network import local_name
     from kgraph.prefixes import KG
 
-    classes = {c for c in graph.transitive_subjects(RDFS.subClassOf, KG.Entity) if isinstance(c, URIRef)}
+    classes = subclasses(graph, KG.Entity)
     wanted = normalize(name)
     match = [c for c in sorted(classes)
              if wanted in (normalize(local_name(c)), normalize(str(graph.value(c, RDFS.label) or "")))]
@@ -291,7 +294,7 @@ def entity_types(graph: "Graph", name: str) -> set[str]:
         names = sorted(local_name(c) for c in classes)
         hint = did_you_mean(name, names, cutoff=0.5)
         raise QueryError(f"no entity type called '{name}'", f"{hint + ' ' if hint else ''}Types: {', '.join(names)}.")
-    return {local_name(sub) for c in match for sub in graph.transitive_subjects(RDFS.subClassOf, c)}
+    return {local_name(sub) for c in match for sub in subclasses(graph, c)}
 
 
 def _relations(G: "nx.MultiDiGraph", node: str) -> list[Relation]:

@@ -16,6 +16,7 @@ from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
 from rdflib.exceptions import ParserError
 
 from kgraph.errors import DataError
+from kgraph.hierarchy import superclasses as superclasses_of
 from kgraph.model import (
     Claim,
     Dataset,
@@ -371,15 +372,7 @@ def vocabulary(ontology: Graph) -> Vocabulary:
     for cls in ontology.subjects(RDF.type, OWL.Class):
         if isinstance(cls, URIRef) and (name := local(cls)):
             classes[name] = cls
-    superclasses: dict[URIRef, set[URIRef]] = {}
-    for iri in classes.values():
-        seen, todo = {iri}, [iri]
-        while todo:
-            for sup in ontology.objects(todo.pop(), RDFS.subClassOf):
-                if isinstance(sup, URIRef) and sup not in seen:
-                    seen.add(sup)
-                    todo.append(sup)
-        superclasses[iri] = seen
+    superclasses = {iri: superclasses_of(ontology, iri) for iri in classes.values()}
 
     properties: dict[str, PropertyInfo] = {}
     for kind, owl_type in (("object", OWL.ObjectProperty), ("datatype", OWL.DatatypeProperty)):

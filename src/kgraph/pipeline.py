@@ -25,7 +25,8 @@ from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
 from kgraph.validate import check_grounding, validate_dataset
-from kgraph.viz import VIEW_FILE, entity_types, render_html
+from kgraph.view import entity_types
+from kgraph.viz import VIEW_FILE, render_html
 
 Step = Callable[[str], None]
 
@@ -94,8 +95,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     return checked
 
 
-def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
-          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
+def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and write every output file.
 
     Nothing is written unless every step succeeds.
@@ -115,7 +115,5 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         files = build_files(built, network, stats)
         files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
         files[VIEW_FILE] = page
-        if extra_files is not None:
-            files.update(extra_files(built, network))
         written = write_files(out_dir or project.out_dir, files)
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 
 from kgraph.model import Location
 
-LEVELS = ("error", "warning")
-
 
 @dataclass(frozen=True)
 class Problem:
