@@ -165,6 +165,7 @@ def test_shapes_catch_a_claim_without_quote(built):
     assert sorted(p.code for p in problems) == ["shacl-class", "shacl-min-count"]
 
 
+@pytest.mark.slow
 def test_build_is_deterministic_across_hash_seeds(mini_root, tmp_path):
     outs = []
     for seed in ("1", "2"):
@@ -271,3 +272,46 @@ def test_write_atomic_gives_ordinary_permissions(tmp_path):
     assert path.read_bytes() == b"<p>hi</p>"
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- one vocabulary
+
+@pytest.mark.parametrize("curie", ["kg:Drug", "kgr:ketamine", "kgclaim:c001-001", "kgsrc:src-001", "rdfs:label",
+                                   "schema:telephone", "CHEBI:6121", "MESH:D003863", "HGNC:4584", "DOI:10.1000/x1"])
+def test_expand_and_contract_are_inverse(curie):
+    from kgraph.prefixes import contract, expand
+
+    assert contract(expand(curie)) == curie
+
+
+def test_the_prefix_table_is_the_one_the_graph_and_pages_use(built):
+    from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES, contract, js_table, xref_iri
+
+    _, result = built
+    bound = {prefix: str(ns) for prefix, ns in result.built.graph.namespaces()}
+    assert {**PREFIXES, **DISPLAY_PREFIXES}.items() <= bound.items()
+    assert xref_iri("CHEBI:6121") == "http://purl.obolibrary.org/obo/CHEBI_6121"
+    assert contract("http://id.nlm.nih.gov/mesh/D003863", display=True) == "MeSH:D003863"
+    assert contract("https://example.org/x") is None
+    # the scripts' table contracts as Python does: the first (longest) namespace that matches
+    for iri in ("https://w3id.org/kgraph/id/claim/c1", "https://w3id.org/kgraph/id/x", "https://doi.org/10.1/x"):
+        prefix, namespace = next(pair for pair in js_table() if iri.startswith(pair[1]))
+        assert f"{prefix}:{iri[len(namespace):]}" == contract(iri, display=True)
+
+
+def test_did_you_mean():
+    from kgraph.names import did_you_mean
+
+    assert did_you_mean("Receptr", ["Receptor", "Drug", "Person"]) == "Did you mean Receptor?"
+    assert did_you_mean("zzz", ["Receptor"]) == ""
+    assert did_you_mean("hasSideEfect", ["hasSideEffect", "treats"], sep=" or ") == "Did you mean hasSideEffect?"
+
+
+def test_subclasses_are_transitive_and_reflexive(built):
+    from kgraph.hierarchy import subclasses, superclasses
+
+    _, result = built
+    g = result.built.graph
+    below = subclasses(g, KG.Entity)
+    assert KG.Entity in below and KG.Drug in below and KG.MentalDisorder in below
+    assert KG.Condition in superclasses(g, KG.MentalDisorder) and KG.Entity in superclasses(g, KG.MentalDisorder)

@@ -26,6 +26,7 @@ def dataset():
     return data
 
 
+@pytest.mark.slow
 @needs_corpus
 def test_every_quote_is_grounded_and_data_is_valid():
     result = check(Project.at(REPO), require_corpus=True)

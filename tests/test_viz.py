@@ -288,6 +288,7 @@ def test_layout_is_deterministic_and_keeps_linked_nodes_close():
     assert max(linked) < sum(dist.values()) / len(dist)
 
 
+@pytest.mark.slow
 def test_corpus_view_draws_every_entity(corpus_built):
     project, result = corpus_built
     data = payload((project.out_dir / VIEW_FILE).read_text(encoding="utf-8"))
@@ -333,6 +334,7 @@ def test_cli_viz_bad_options(mini_root, monkeypatch, tmp_path, args, words):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_focused_view_is_the_same_under_any_hash_seed(mini_root, tmp_path):
     import os
     import subprocess

@@ -19,6 +19,8 @@ from kgraph.project import Project
 from kgraph.view import ViewOptions, entity_types
 from kgraph.viz import VIEW_FILE, render_html
 
+pytestmark = pytest.mark.browser
+
 REPO = Path(__file__).resolve().parent.parent
 XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"
 #: Records what the page's own code cannot hide: policy violations, and whether a payload ran.
