@@ -149,14 +149,16 @@ def _records(doc: Any, display: str, problems: list[Problem], what: str) -> list
         return []
     if not isinstance(doc, list):
         problems.append(Problem("error", Location(display, getattr(doc, "line", 1)),
-                                f"expected a list of {what} records", "Start each record with '- id: ...'.", code="not-a-list"))
+                                f"expected a list of {what} records", "Start each record with '- id: ...'.",
+                                code="not-a-list"))
         return []
     out = []
     for item in doc:
         if not isinstance(item, dict):
             problems.append(Problem("error", Location(display, getattr(doc, "line", None)),
                                     f"a {what} record must be a mapping, got {item!r}",
-                                    "Write each record as '- id: ...' followed by its fields.", code="record-not-a-mapping"))
+                                    "Write each record as '- id: ...' followed by its fields.",
+                                    code="record-not-a-mapping"))
             continue
         out.append(item)
     return out
@@ -245,7 +247,8 @@ def _read_each(paths: list[Path], project: Project, problems: list[Problem],
         try:
             handle(read_yaml(path, display), display)
         except DataError as exc:
-            problems.append(Problem("error", Location(display, exc.line), exc.detail, exc.hint or "", code="unreadable-yaml"))
+            problems.append(Problem("error", Location(display, exc.line), exc.detail, exc.hint or "",
+                                    code="unreadable-yaml"))
 
 
 def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
@@ -280,19 +283,22 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
             return
         if not isinstance(doc, dict):
             problems.append(Problem("error", Location(display, 1), "expected a mapping from entity id to identifiers",
-                                    "Write 'entity-id:' followed by '- id: PREFIX:LOCAL' items.", code="xrefs-not-a-mapping"))
+                                    "Write 'entity-id:' followed by '- id: PREFIX:LOCAL' items.",
+                                    code="xrefs-not-a-mapping"))
             return
         for entity_id, items in doc.items():
             line = doc.key_lines.get(str(entity_id), doc.line)
             if not isinstance(items, list):
                 problems.append(Problem("error", Location(display, line),
-                                        f"cross-references of '{entity_id}' must be a list", "Write '- id: ...' items.", code="xrefs-not-a-list"))
+                                        f"cross-references of '{entity_id}' must be a list", "Write '- id: ...' items.",
+                                        code="xrefs-not-a-list"))
                 continue
             for item in items:
                 loc = Location(display, getattr(item, "line", line))
                 if not isinstance(item, dict):
                     problems.append(Problem("error", loc, f"cross-reference of '{entity_id}' must be a mapping",
-                                            "Write '- id: PREFIX:LOCAL' with 'match' and 'checked'.", code="xref-not-a-mapping"))
+                                            "Write '- id: PREFIX:LOCAL' with 'match' and 'checked'.",
+                                            code="xref-not-a-mapping"))
                     continue
                 f = _Fields(item, loc, f"cross-reference of '{entity_id}'", problems)
                 f.unknown(XREF_FIELDS)
@@ -305,12 +311,14 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
     def on_claims(doc: Any, display: str) -> None:
         if doc is None:
             problems.append(Problem("error", Location(display, 1), "the claims file is empty",
-                                    "Start it with 'source: src-NNN' and 'claims:', or delete the file.", code="empty-claims-file"))
+                                    "Start it with 'source: src-NNN' and 'claims:', or delete the file.",
+                                    code="empty-claims-file"))
             return
         if not isinstance(doc, dict) or "claims" not in doc or "source" not in doc:
             problems.append(Problem("error", Location(display, getattr(doc, "line", 1)),
                                     "expected a mapping with 'source:' and 'claims:'",
-                                    "Start the file with 'source: src-NNN' then 'claims:' and the list.", code="claims-file-shape"))
+                                    "Start the file with 'source: src-NNN' then 'claims:' and the list.",
+                                    code="claims-file-shape"))
             return
         source = str(doc["source"])
         for m in _records(doc["claims"], display, problems, "claim"):

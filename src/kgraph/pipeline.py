@@ -85,7 +85,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
                               "Pass the folder holding the corpus .txt files with --corpus DIR.")
         else:
             report.extend([Problem("warning", str(project.corpus_dir), "corpus directory not found; quotes not checked",
-                                   "Pass --corpus DIR to check every quote against its source.", code="corpus-missing")])
+                                   "Pass --corpus DIR to check every quote against its source.",
+                                   code="corpus-missing")])
     checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     if shacl and report.ok:
         step("Building the RDF graph")

@@ -65,9 +65,11 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
                         did_you_mean(ent.type, vocab.classes)
                         or "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person.", code="unknown-type"))
         if not ent.label.strip():
-            add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name.", code="empty-label"))
+            add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name.",
+                        code="empty-label"))
         if not ent.description.strip():
-            add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description.", code="no-description"))
+            add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description.",
+                        code="no-description"))
 
     # a name (label, synonym, abbreviation) shared by two entities makes lookups ambiguous
     owners: dict[str, list] = defaultdict(list)
@@ -78,7 +80,8 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         if len({e.id for e in ents}) > 1:
             later = ents[-1]
             add(Problem("warning", later.loc, f"name '{name}' is used by entities {', '.join(e.id for e in ents)}",
-                        "Keep each label, synonym and abbreviation on one entity, so lookups by name are unambiguous.", code="shared-name"))
+                        "Keep each label, synonym and abbreviation on one entity, so lookups by name are unambiguous.",
+                        code="shared-name"))
 
     # sources
     for src in dataset.sources:
@@ -89,7 +92,8 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
     # cross-references
     for x in dataset.xrefs:
         if x.entity not in entities:
-            add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity), code="xref-unknown-entity"))
+            add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity),
+                        code="xref-unknown-entity"))
         prefix, _, local = x.curie.partition(":")
         scheme = XREFS.get(prefix)
         if scheme is None:
@@ -99,7 +103,8 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
             add(Problem("error", x.loc, f"'{x.curie}' is not a well-formed {prefix} identifier",
                         "Check the identifier in its public source.", code="malformed-xref"))
         if x.match not in ("exact", "close"):
-            add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'.", code="bad-xref-match"))
+            add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'.",
+                        code="bad-xref-match"))
 
     # every source should say something
     with_claims = {c.source for c in dataset.claims}
@@ -116,7 +121,8 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         for field_name, ref in c.entity_refs():
             if ref not in entities:
                 add(Problem("error", c.where(field_name.split(".")[0]),
-                            f"claim '{c.id}': {field_name} refers to unknown entity '{ref}'", suggest(ref), code="unknown-entity"))
+                            f"claim '{c.id}': {field_name} refers to unknown entity '{ref}'", suggest(ref),
+                            code="unknown-entity"))
         ev = c.evidence
         if ev not in vocab.evidence_kinds:
             add(Problem("error", c.where("evidence"), f"claim '{c.id}': unknown evidence kind '{ev}'",
@@ -128,13 +134,15 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
             add(Problem("error", c.where("flag"), f"claim '{c.id}' is flagged '{c.flag}' without a note",
                         "Explain the flag in 'note:'.", code="flag-without-note"))
         if not c.quote.strip():
-            add(Problem("error", c.where("quote"), f"claim '{c.id}' has an empty quote", "Copy the sentence.", code="empty-quote"))
+            add(Problem("error", c.where("quote"), f"claim '{c.id}' has an empty quote", "Copy the sentence.",
+                        code="empty-quote"))
         problems.extend(_check_qualifiers(c))
         for cited in c.cites:
             ent = entities.get(cited)
             if ent and not vocab.is_a(ent.type, vocab.classes.get("Study")):
                 add(Problem("error", c.where("cites"), f"claim '{c.id}' cites '{cited}', which is a {ent.type}, not a Study",
-                            "Only studies can be cited; use attributed_to for people and organizations.", code="cites-non-study"))
+                            "Only studies can be cited; use attributed_to for people and organizations.",
+                            code="cites-non-study"))
         problems.extend(_check_predicate(c, vocab, entities, labels))
     return problems
 
@@ -172,7 +180,8 @@ def _check_predicate(c, vocab: "Vocabulary", entities, labels) -> list[Problem]:
     prop = vocab.properties.get(c.predicate)
     if prop is None:
         return [Problem("error", c.where("predicate"), f"claim '{c.id}': unknown predicate '{c.predicate}'",
-                        did_you_mean(c.predicate, vocab.properties) or "Use a property of ontology/kgraph.ttl.", code="unknown-predicate")]
+                        did_you_mean(c.predicate, vocab.properties) or "Use a property of ontology/kgraph.ttl.",
+                        code="unknown-predicate")]
     subject = entities.get(c.subject)
     if subject and subject.type in vocab.classes and not vocab.is_a(subject.type, prop.domain):
         out.append(Problem("error", c.where("subject"),
@@ -249,12 +258,14 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem]
         raw = path.read_bytes()
         if src.sha256 and hashlib.sha256(raw).hexdigest() != src.sha256:
             problems.append(Problem("warning", src.loc, f"source '{src.id}': {src.file} has changed since it was curated "
-                                    "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml.", code="corpus-file-changed"))
+                                    "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml.",
+                                    code="corpus-file-changed"))
         try:
             texts[src.id] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is not UTF-8 text "
-                                    f"(byte {exc.start})", "Save the corpus file as UTF-8.", code="corpus-file-not-utf8"))
+                                    f"(byte {exc.start})", "Save the corpus file as UTF-8.",
+                                    code="corpus-file-not-utf8"))
             texts[src.id] = None
     checked = grounded = 0
     by_source: dict[str, int] = Counter()
@@ -273,7 +284,8 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem]
         if near:
             hint += f" Closest passage: \"{near}\""
         problems.append(Problem("error", c.where("quote"),
-                                f"claim '{c.id}': quote not found verbatim in {src_file}", hint, code="quote-not-found"))
+                                f"claim '{c.id}': quote not found verbatim in {src_file}", hint,
+                                code="quote-not-found"))
     return problems, checked, grounded
 
 

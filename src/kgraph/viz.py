@@ -1,10 +1,11 @@
 """Draw the graph: one self-contained HTML page that works offline (issue 4).
 
 :func:`kgraph.view.select_view` cuts the part of the network a user asked for;
-:func:`render_view` lays it out and turns it into the page (the payload, then the page). The nodes and edges are built with pyvis, but the page comes from kgraph's
-own template (``templates/viz.*``): pyvis's template links Bootstrap and more from CDNs. The
-vis-network library that pyvis ships is inlined, and a Content-Security-Policy with the
-hash of each inline script and style forbids every other load.
+:func:`render_view` lays it out and turns it into the page (the payload, then the page).
+The nodes and edges are built with pyvis, but the page comes from kgraph's own template
+(``templates/viz.*``, read by :mod:`kgraph.assets`): pyvis's template links Bootstrap and
+more from CDNs. The vis-network library that pyvis ships is inlined, and a
+Content-Security-Policy with the hash of each inline script and style forbids every other load.
 
 Every string from the data reaches the page inside one JSON block
 (``<script type="application/json">``) with ``<``, ``>``, ``&`` and the JavaScript line
