@@ -34,6 +34,7 @@ from kgraph.prefixes import (
     DISPLAY_PREFIXES,
     KG,
     KGCLAIM,
+    KGGRAPH,
     KGR,
     KGSRC,
     PREFIXES,
@@ -41,9 +42,8 @@ from kgraph.prefixes import (
     xref_iri,
 )
 
-GRAPH = Namespace(str(KGR) + "graph/")
-ONTOLOGY_GRAPH = GRAPH.ontology
-ENTITY_GRAPH = GRAPH.entities
+ONTOLOGY_GRAPH = KGGRAPH.ontology
+ENTITY_GRAPH = KGGRAPH.entities
 
 
 def entity_iri(entity_id: str) -> URIRef:
@@ -59,7 +59,7 @@ def source_iri(source_id: str) -> URIRef:
 
 
 def source_graph_iri(source_id: str) -> URIRef:
-    return GRAPH[source_id]
+    return KGGRAPH[source_id]
 
 
 def bind_prefixes(graph: Graph) -> None:

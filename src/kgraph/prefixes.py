@@ -19,6 +19,8 @@ KGR = Namespace("https://w3id.org/kgraph/id/")
 SCHEMA = Namespace("https://schema.org/")
 KGCLAIM = Namespace(f"{KGR}claim/")
 KGSRC = Namespace(f"{KGR}source/")
+#: Named graphs (not bound as a prefix: the written files name them in full).
+KGGRAPH = Namespace(f"{KGR}graph/")
 
 #: Prefixes bound in every graph kgraph writes and predeclared in queries (in this order).
 PREFIXES: dict[str, str] = {
