@@ -34,6 +34,6 @@ def vis_asset(name: str) -> str:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise AssetMissing(f"vis-network not found in the installed pyvis: {path}",
-                        "Reinstall kgraph's dependencies: pip install 'pyvis>=0.3.2,<0.4'.") from exc
+                           "Reinstall kgraph's dependencies: pip install 'pyvis>=0.3.2,<0.4'.") from exc
     # The source map is not shipped; its comment would only make developer tools look for it.
     return re.sub(r"\s*//# sourceMappingURL=\S*\s*$", "\n", text)
