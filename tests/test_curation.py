@@ -61,3 +61,35 @@ def test_insufficient_for_names_the_group():
     assert found
     assert [where(c) for c in found if c["qualifiers"].get("population") != "treatment-nonresponders"
             or c.get("modality") == "negated"] == []
+
+
+# R2, R3 -----------------------------------------------------------------------------
+
+#: What counts as naming where the truth is documented.
+SOURCE = re.compile(r"\bPMID \d{6,8}\b|\bDOI 10\.\d{4,}/\S+|\bDSM-(5|IV|III)\b|\bICD-1[01]\b|\bNICE\b"
+                    r"|\bMeSH\b|\b(MONDO|GO|UBERON|HP):\d{7}\b|\bFDA\b|\bNIMH\b")
+
+
+def test_factual_errors_name_where_the_truth_is_documented():
+    """R2: each factual-error flag has a note naming a checkable source."""
+    flagged = [c for c in claims() if c.get("flag") == "factual-error"]
+    assert len(flagged) >= 20
+    assert [where(c) for c in flagged if not SOURCE.search(c.get("note") or "")] == []
+    assert {c.get("flag") for c in claims()} <= {None, "factual-error"}
+
+
+CLASSIFYING = {"subtypeOf", "memberOfClass", "replaced", "inUseSince", "firstSynthesized", "emergedIn"}
+
+
+def test_same_false_statement_is_flagged_everywhere():
+    """R3: a flagged classification or history claim is flagged wherever it recurs."""
+    groups = defaultdict(list)
+    for c in claims():
+        if c["predicate"] in CLASSIFYING:
+            key = (c["subject"], c["predicate"], str(c.get("object", c.get("value"))),
+                   c["qualifiers"].get("condition"))
+            groups[key].append(c)
+    mixed = {key: sorted((c["id"], c.get("flag")) for c in cs) for key, cs in groups.items()
+             if len({c.get("flag") for c in cs}) > 1}
+    assert mixed == {}
+    assert any(len(cs) > 1 and cs[0].get("flag") for cs in groups.values())
