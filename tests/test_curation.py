@@ -93,3 +93,122 @@ def test_same_false_statement_is_flagged_everywhere():
              if len({c.get("flag") for c in cs}) > 1}
     assert mixed == {}
     assert any(len(cs) > 1 and cs[0].get("flag") for cs in groups.values())
+
+
+# R4 ---------------------------------------------------------------------------------
+
+PATIENTS_REPORT = re.compile(r"\bpatients\b[^.]{0,40}?\breport\b", re.I)
+
+
+def test_patients_report_is_a_clinic_statement():
+    """R4: what patients are said to report is the clinic's own statement, marked as such."""
+    found = [c for c in claims() if PATIENTS_REPORT.search(c["quote"])]
+    assert len({c["source"] for c in found}) >= 3
+    assert [where(c) for c in found if c["evidence"] != "clinic-statement"
+            or not PATIENTS_REPORT.search(str(c["qualifiers"].get("context", "")))] == []
+
+
+# R5 ---------------------------------------------------------------------------------
+
+UNITS = {"prevalence": "percent", "treatmentRate": "percent", "nonResponseRate": "percent",
+         "partialResponseRate": "percent", "misuseRate": "percent", "effectOnSymptoms": "percent",
+         "affectedCount": "people", "deathCount": "people", "relativeRisk": "ratio",
+         "combinedExperienceYears": "years"}
+
+
+def test_one_unit_per_measure():
+    """R5: every claim of a measure has that measure's unit; percentages to one decimal."""
+    numeric = [c for c in claims() if isinstance(c.get("value"), (int, float)) and "unit" in c]
+    assert {c["predicate"] for c in numeric} <= set(UNITS), "a new measure needs a unit in R5"
+    assert [where(c) for c in numeric if c["unit"] != UNITS[c["predicate"]]] == []
+    assert [where(c) for c in numeric if c["unit"] == "percent"
+            and round(float(c["value"]), 1) != float(c["value"])] == []
+    # and so every claim of the same statistic agrees in unit
+    units = defaultdict(set)
+    for c in numeric:
+        units[(c["subject"], c["predicate"])].add(c["unit"])
+    assert {k: u for k, u in units.items() if len(u) > 1} == {}
+
+
+FRACTION = re.compile(r"\b(1|one) (?:in|out of) (\d+)\b", re.I)
+THIRD = re.compile(r"\b(a|one) third\b", re.I)
+
+
+def test_fractions_are_percentages_to_one_decimal():
+    """R5: "1 in 11" is 9.1 percent wherever it is said, "a third" 33.3."""
+    checked = 0
+    for c in claims():
+        if c.get("unit") != "percent":
+            continue
+        m = FRACTION.search(c["quote"])
+        if m:
+            assert float(c["value"]) == round(100 / int(m.group(2)), 1), where(c)
+            checked += 1
+        elif THIRD.search(c["quote"]):
+            assert float(c["value"]) == 33.3, where(c)
+            checked += 1
+    assert checked >= 3
+
+
+def test_statistic_qualifiers_use_the_fixed_vocabulary():
+    """R5: periods come from one vocabulary; no country the page does not name."""
+    numeric = [c for c in claims() if c.get("predicate") in UNITS]
+    assert [where(c) for c in numeric if c["qualifiers"].get("period") not in (None, "lifetime", "12 months")] == []
+    us_words = re.compile(r"\bU\. ?S\.|United States|American|\bin the U", re.I)
+    for c in numeric:
+        says_us = c["qualifiers"].get("location") == "united-states" or str(c["qualifiers"].get("population", "")).startswith("us-")
+        if says_us:
+            # the sentence the quote comes from must name the country
+            text = sentence_of(c)
+            assert us_words.search(text), where(c)
+
+
+@cache
+def corpus_text(source: str) -> str:
+    from conftest import CORPUS
+    files = {s["id"]: s["file"] for s in yaml.safe_load((DATA / "sources.yaml").read_text(encoding="utf-8"))}
+    return (CORPUS / files[source]).read_text(encoding="utf-8")
+
+
+def sentence_of(c: dict) -> str:
+    """The sentence(s) of the page that the quote spans ("U.S." and "Dr." do not end one)."""
+    text = corpus_text(c["source"])
+    at, end = text.index(c["quote"]), text.index(c["quote"]) + len(c["quote"])
+    bounds = [0] + [m.end() for m in SENTENCE_END.finditer(text)] + [len(text)]
+    start = max(b for b in bounds if b <= at)
+    stop = min(b for b in bounds if b >= end)
+    return text[start:stop]
+
+
+SENTENCE_END = re.compile(r"(?<!\bU\.)(?<!\bS\.)(?<!\bDr\.)(?<=[.!?])\s+(?=[A-Z])|\n")
+
+
+# R6 ---------------------------------------------------------------------------------
+
+def test_onset_and_duration_are_said_of_ketamine():
+    """R6: no onset/duration claim about a ketamine therapy has the therapy as subject."""
+    therapies = {c["subject"] for c in claims() if c["predicate"] == "involvesDrug" and c.get("object") == "ketamine"}
+    assert "ketamine-infusion-therapy" in therapies
+    timing = [c for c in claims() if c["predicate"] in ("onsetOfEffect", "durationOfEffect")]
+    assert [where(c) for c in timing if c["subject"] in therapies - {"ketamine-booster-treatment"}] == []
+    assert sum(c["subject"] == "ketamine" for c in timing) >= 20
+
+
+# R7 ---------------------------------------------------------------------------------
+
+GENERIC = re.compile(r"traditional (pharmacological )?treatments|other (therapies|treatments)|conventional treatments"
+                     r"|currently available treatments|traditional agents", re.I)
+
+
+def test_unnamed_comparators_are_conventional_treatment():
+    """R7: a generic "traditional treatments" is never read as a named drug class."""
+    bad, mapped = [], 0
+    for c in claims():
+        if not GENERIC.search(c["quote"]):
+            continue
+        refs = {c["subject"], c.get("object"), c["qualifiers"].get("comparator")}
+        if "antidepressant" in refs and not re.search(r"anti-?depress", c["quote"], re.I):
+            bad.append(where(c))
+        mapped += "conventional-treatment" in refs
+    assert bad == []
+    assert mapped >= 5
