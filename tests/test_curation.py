@@ -212,3 +212,50 @@ def test_unnamed_comparators_are_conventional_treatment():
         mapped += "conventional-treatment" in refs
     assert bad == []
     assert mapped >= 5
+
+
+# R8 ---------------------------------------------------------------------------------
+
+TIME = re.compile(r"\b(minutes?|hours?|days?|weeks?|months?|years?|immediate(ly)?|rapid(ly)?|quick(ly)?|fast"
+                  r"|slow|lasting|long-term|short-lived|post-infusion)\b", re.I)
+HARMS = {"hasSideEffect", "hasRisk", "contraindicatedFor"}
+
+
+def test_timing_qualifiers_only_on_effects():
+    """R8: no side effect or risk carries an onset/duration qualifier."""
+    assert [where(c) for c in claims() if c["predicate"] in HARMS
+            and ({"onset", "duration"} & set(c["qualifiers"]))] == []
+
+
+def test_timing_values_are_times():
+    """R8: every onset/duration value, as value or qualifier, is a time."""
+    values = [(c, str(c["value"])) for c in claims() if c["predicate"] in ("onsetOfEffect", "durationOfEffect")]
+    values += [(c, str(c["qualifiers"][q])) for c in claims() for q in ("onset", "duration") if q in c["qualifiers"]]
+    assert len(values) >= 40
+    assert [(where(c), v) for c, v in values if not TIME.search(v)] == []
+
+
+# R9 ---------------------------------------------------------------------------------
+
+def test_statistics_of_a_page_are_distinct():
+    """R9: no two statistics of a page are the same triple with the same qualifiers."""
+    seen = defaultdict(list)
+    for c in claims():
+        if c["predicate"] in UNITS:
+            q = c["qualifiers"]
+            seen[(c["source"], c["subject"], c["predicate"], float(c["value"]),
+                  *(str(q.get(k)) for k in ("population", "location", "period", "condition", "comparator")))].append(c["id"])
+    assert {k: ids for k, ids in seen.items() if len(ids) > 1} == {}
+
+
+ABNORMAL = re.compile(r"\b(maladaptive|overactive|hyperactiv\w*)\b", re.I)
+
+
+def test_abnormal_states_are_not_normal_functions():
+    """R9: a process the page calls maladaptive/overactive is recorded as that state."""
+    found = [c for c in claims() if c["predicate"] in ("decreases", "modulates") and ABNORMAL.search(c["quote"])
+             and c.get("object") in entities() and entities()[c["object"]]["type"] == "Mechanism"]
+    assert found
+    bad = [where(c) for c in found
+           if not ABNORMAL.search(entities()[c["object"]]["label"] + " " + " ".join(entities()[c["object"]].get("synonyms", [])))]
+    assert bad == []
