@@ -259,3 +259,30 @@ def test_abnormal_states_are_not_normal_functions():
     bad = [where(c) for c in found
            if not ABNORMAL.search(entities()[c["object"]]["label"] + " " + " ".join(entities()[c["object"]].get("synonyms", [])))]
     assert bad == []
+
+
+# R10 --------------------------------------------------------------------------------
+
+def test_history_start_for_a_condition_lines_up():
+    """R10: every page dating ketamine's PTSD history says it with inUseSince + condition ptsd."""
+    starts = [c for c in claims() if c["predicate"] == "inUseSince" and c["subject"] == "ketamine"
+              and c["qualifiers"].get("condition") == "ptsd"]
+    assert {"src-000", "src-001", "src-004"} <= {c["source"] for c in starts}
+    assert len({str(c["value"]) for c in starts}) >= 3  # and they disagree
+    # a sentence about ketamine and PTSD history is not recorded without its condition
+    stray = [where(c) for c in claims() if c["predicate"] == "inUseSince" and "PTSD" in c["quote"]
+             and c["qualifiers"].get("condition") != "ptsd"]
+    assert stray == []
+
+
+SERIES = re.compile(r"\bseries of (\w+) infusions\b", re.I)
+
+
+def test_initial_series_lines_up():
+    """R10: each page's initial series is a treatmentCourse of the same subject, no condition."""
+    mentioned = {c["source"] for c in claims() if SERIES.search(c["quote"])}
+    courses = [c for c in claims() if c["predicate"] == "treatmentCourse" and SERIES.search(c["quote"])]
+    assert len(mentioned) >= 2 and {c["source"] for c in courses} == mentioned
+    assert {c["subject"] for c in courses} == {"ketamine-infusion-therapy"}
+    assert [where(c) for c in courses if "condition" in c["qualifiers"]] == []
+    assert len({c["value"] for c in courses}) == len(courses)  # six vs several, side by side
