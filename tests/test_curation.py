@@ -286,3 +286,55 @@ def test_initial_series_lines_up():
     assert {c["subject"] for c in courses} == {"ketamine-infusion-therapy"}
     assert [where(c) for c in courses if "condition" in c["qualifiers"]] == []
     assert len({c["value"] for c in courses}) == len(courses)  # six vs several, side by side
+
+
+# R11 --------------------------------------------------------------------------------
+
+@cache
+def xrefs() -> dict[str, list[dict]]:
+    return yaml.safe_load((DATA / "xrefs.yaml").read_text(encoding="utf-8"))
+
+
+def test_xrefs_say_where_they_were_checked():
+    """R11: every identifier records where it was looked up."""
+    rows = [(e, x) for e, xs in xrefs().items() for x in xs]
+    assert len(rows) >= 130
+    assert [(e, x["id"]) for e, x in rows if len(str(x.get("checked", "")).strip()) < 20
+            or x.get("match") not in ("exact", "close")] == []
+
+
+def test_one_exact_identifier_per_prefix_and_entity():
+    """R11: one exact identifier per prefix per entity; one entity per exact identifier."""
+    per_prefix, owners = defaultdict(list), defaultdict(list)
+    for e, xs in xrefs().items():
+        for x in xs:
+            if x["match"] == "exact":
+                per_prefix[(e, x["id"].split(":")[0])].append(x["id"])
+                owners[x["id"]].append(e)
+    assert {k: v for k, v in per_prefix.items() if len(v) > 1} == {}
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}
+
+
+def test_genes_are_not_exact_for_proteins():
+    """R11: a gene identifier is at most a close match for a protein."""
+    proteins = [e for e, ent in entities().items() if ent["type"] == "Protein" and e in xrefs()]
+    assert proteins
+    assert [(e, x["id"]) for e in proteins for x in xrefs()[e]
+            if x["id"].startswith("HGNC:") and x["match"] == "exact"] == []
+
+
+MONDO_ID = re.compile(r"MONDO:\d{7}")
+
+
+def test_identifier_cluster_agrees_with_mondo():
+    """R11: a MeSH/DOID exact match checked against MONDO's mappings names the entity's exact MONDO class."""
+    checked = 0
+    for e, xs in xrefs().items():
+        exact_mondo = {x["id"] for x in xs if x["id"].startswith("MONDO:") and x["match"] == "exact"}
+        for x in xs:
+            if x["match"] == "exact" and x["id"].split(":")[0] in ("MESH", "DOID"):
+                named = set(MONDO_ID.findall(x["checked"]))
+                if named:
+                    checked += 1
+                    assert named & exact_mondo, (e, x["id"], named, exact_mondo)
+    assert checked >= 5
