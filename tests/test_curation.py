@@ -338,3 +338,62 @@ def test_identifier_cluster_agrees_with_mondo():
                     checked += 1
                     assert named & exact_mondo, (e, x["id"], named, exact_mondo)
     assert checked >= 5
+
+
+# R12 --------------------------------------------------------------------------------
+
+LIFE = {"quality-of-life": re.compile(r"quality of life|normal life|sense of well-being", re.I),
+        "social-relationships": re.compile(r"relationships", re.I),
+        "coping": re.compile(r"\bto cope and\b", re.I)}
+
+
+def test_impact_on_life_is_claimed():
+    """R12: every page sentence about quality of life, relationships or coping has a claim about it."""
+    sources = yaml.safe_load((DATA / "sources.yaml").read_text(encoding="utf-8"))
+    missing = []
+    for src in sources:
+        quotes = [c for c in claims() if c["source"] == src["id"]]
+        for line in corpus_text(src["id"]).splitlines():
+            for concept, pattern in LIFE.items():
+                for m in pattern.finditer(line):
+                    if not any(c.get("object") == concept and c["quote"] in line
+                               and line.index(c["quote"]) <= m.start() < line.index(c["quote"]) + len(c["quote"])
+                               for c in quotes):
+                        missing.append((src["id"], concept, line[max(0, m.start() - 60):m.end() + 20]))
+    assert missing == []
+
+
+def test_listed_causes_are_claims():
+    """R12: a definition's list of traumatic events also stands as causedBy claims."""
+    for c in claims():
+        if c["subject"] == "traumatic-event" and c["predicate"] == "definition":
+            causes = {d["object"] for d in claims() if d["predicate"] == "causedBy" and d["subject"] == "ptsd"
+                      and d["source"] == c["source"] and d["quote"] == c["quote"]}
+            assert len(causes) >= 3, where(c)
+
+
+def test_publishers_say_what_they_treat():
+    """R12: every publisher offering a ketamine therapy says (in a claim) that it treats PTSD."""
+    sources = {s["id"]: s["publisher"] for s in yaml.safe_load((DATA / "sources.yaml").read_text(encoding="utf-8"))}
+    therapies = {c["subject"] for c in claims() if c["predicate"] == "involvesDrug" and c.get("object") == "ketamine"}
+    offering = {c["subject"] for c in claims() if c["predicate"] == "offersTherapy" and c.get("object") in therapies
+                and c.get("modality") != "negated"}
+    publishers = set(sources.values()) & offering
+    assert len(publishers) >= 3
+    treating = {c["subject"] for c in claims() if c["predicate"] == "offersTreatmentFor" and c.get("object") == "ptsd"}
+    assert publishers - treating == set()
+
+
+def test_side_by_side_risks_are_distinct():
+    """R12: risks named in one list are separate entities, none a synonym of another."""
+    labels = {}
+    for e in entities().values():
+        if e["type"] == "SideEffect":
+            for name in [e["label"], *e.get("synonyms", [])]:
+                labels.setdefault(name.lower(), set()).add(e["id"])
+    risky = [c for c in claims() if c["predicate"] == "hasRisk"]
+    for c in risky:
+        named = {w for w in ("tolerance", "dependence", "addiction", "abuse") if w in c["quote"].lower()}
+        entity_names = {n for n, ids in labels.items() if c["object"] in ids}
+        assert not (named - {c["object"].split("-")[0]}) & entity_names, where(c)
+    assert {"tolerance", "dependence", "addiction"} <= {c["object"] for c in risky}
