@@ -11,7 +11,6 @@ from collections import defaultdict
 from functools import cache
 
 import yaml
-
 from conftest import REPO
 
 DATA = REPO / "data"
@@ -42,9 +41,9 @@ def where(c: dict) -> str:
 
 # R1 ---------------------------------------------------------------------------------
 
-DENIAL = re.compile(r"\b(not|no|never|without|none|neither|nor)\b|n[’']t\b", re.I)
+DENIAL = re.compile(r"\b(not|no|never|without|none|neither|nor)\b|n[’']t\b", re.IGNORECASE)
 SUBGROUP = re.compile(r"\bfor (some|many)\b|\bsome individuals\b|\bfor everyone\b|\bmay not\b"
-                      r"|\bnot sufficiently\b|\bfails? to\b|\blimited effectiveness\b", re.I)
+                      r"|\bnot sufficiently\b|\bfails? to\b|\blimited effectiveness\b", re.IGNORECASE)
 
 
 def test_negated_claims_quote_a_denial():
@@ -97,7 +96,7 @@ def test_same_false_statement_is_flagged_everywhere():
 
 # R4 ---------------------------------------------------------------------------------
 
-PATIENTS_REPORT = re.compile(r"\bpatients\b[^.]{0,40}?\breport\b", re.I)
+PATIENTS_REPORT = re.compile(r"\bpatients\b[^.]{0,40}?\breport\b", re.IGNORECASE)
 
 
 def test_patients_report_is_a_clinic_statement():
@@ -130,8 +129,8 @@ def test_one_unit_per_measure():
     assert {k: u for k, u in units.items() if len(u) > 1} == {}
 
 
-FRACTION = re.compile(r"\b(1|one) (?:in|out of) (\d+)\b", re.I)
-THIRD = re.compile(r"\b(a|one) third\b", re.I)
+FRACTION = re.compile(r"\b(1|one) (?:in|out of) (\d+)\b", re.IGNORECASE)
+THIRD = re.compile(r"\b(a|one) third\b", re.IGNORECASE)
 
 
 def test_fractions_are_percentages_to_one_decimal():
@@ -154,7 +153,7 @@ def test_statistic_qualifiers_use_the_fixed_vocabulary():
     """R5: periods come from one vocabulary; no country the page does not name."""
     numeric = [c for c in claims() if c.get("predicate") in UNITS]
     assert [where(c) for c in numeric if c["qualifiers"].get("period") not in (None, "lifetime", "12 months")] == []
-    us_words = re.compile(r"\bU\. ?S\.|United States|American|\bin the U", re.I)
+    us_words = re.compile(r"\bU\. ?S\.|United States|American|\bin the U", re.IGNORECASE)
     for c in numeric:
         says_us = c["qualifiers"].get("location") == "united-states" or str(c["qualifiers"].get("population", "")).startswith("us-")
         if says_us:
@@ -197,7 +196,7 @@ def test_onset_and_duration_are_said_of_ketamine():
 # R7 ---------------------------------------------------------------------------------
 
 GENERIC = re.compile(r"traditional (pharmacological )?treatments|other (therapies|treatments)|conventional treatments"
-                     r"|currently available treatments|traditional agents", re.I)
+                     r"|currently available treatments|traditional agents", re.IGNORECASE)
 
 
 def test_unnamed_comparators_are_conventional_treatment():
@@ -207,7 +206,7 @@ def test_unnamed_comparators_are_conventional_treatment():
         if not GENERIC.search(c["quote"]):
             continue
         refs = {c["subject"], c.get("object"), c["qualifiers"].get("comparator")}
-        if "antidepressant" in refs and not re.search(r"anti-?depress", c["quote"], re.I):
+        if "antidepressant" in refs and not re.search(r"anti-?depress", c["quote"], re.IGNORECASE):
             bad.append(where(c))
         mapped += "conventional-treatment" in refs
     assert bad == []
@@ -217,7 +216,7 @@ def test_unnamed_comparators_are_conventional_treatment():
 # R8 ---------------------------------------------------------------------------------
 
 TIME = re.compile(r"\b(minutes?|hours?|days?|weeks?|months?|years?|immediate(ly)?|rapid(ly)?|quick(ly)?|fast"
-                  r"|slow|lasting|long-term|short-lived|post-infusion)\b", re.I)
+                  r"|slow|lasting|long-term|short-lived|post-infusion)\b", re.IGNORECASE)
 HARMS = {"hasSideEffect", "hasRisk", "contraindicatedFor"}
 
 
@@ -248,7 +247,7 @@ def test_statistics_of_a_page_are_distinct():
     assert {k: ids for k, ids in seen.items() if len(ids) > 1} == {}
 
 
-ABNORMAL = re.compile(r"\b(maladaptive|overactive|hyperactiv\w*)\b", re.I)
+ABNORMAL = re.compile(r"\b(maladaptive|overactive|hyperactiv\w*)\b", re.IGNORECASE)
 
 
 def test_abnormal_states_are_not_normal_functions():
@@ -275,7 +274,7 @@ def test_history_start_for_a_condition_lines_up():
     assert stray == []
 
 
-SERIES = re.compile(r"\bseries of (\w+) infusions\b", re.I)
+SERIES = re.compile(r"\bseries of (\w+) infusions\b", re.IGNORECASE)
 
 
 def test_initial_series_lines_up():
@@ -342,9 +341,9 @@ def test_identifier_cluster_agrees_with_mondo():
 
 # R12 --------------------------------------------------------------------------------
 
-LIFE = {"quality-of-life": re.compile(r"quality of life|normal life|sense of well-being", re.I),
-        "social-relationships": re.compile(r"relationships", re.I),
-        "coping": re.compile(r"\bto cope and\b", re.I)}
+LIFE = {"quality-of-life": re.compile(r"quality of life|normal life|sense of well-being", re.IGNORECASE),
+        "social-relationships": re.compile(r"relationships", re.IGNORECASE),
+        "coping": re.compile(r"\bto cope and\b", re.IGNORECASE)}
 
 
 def test_impact_on_life_is_claimed():
