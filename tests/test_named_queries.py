@@ -260,7 +260,7 @@ def test_comparisons(corpus):
 
 def test_disagreements(corpus):
     properties = {"onsetOfEffect", "durationOfEffect", "inUseSince", "firstSynthesized", "emergedIn",
-                  "regulatoryStatus", "onsetAfterTrauma"}
+                  "regulatoryStatus", "onsetAfterTrauma", "treatmentCourse"}
     said = defaultdict(set)
     for c in corpus.claims:
         if c.predicate in properties:
@@ -277,6 +277,9 @@ def test_disagreements(corpus):
     ptsd_start = {r["value"] for r in rows if r["property"] == "kg:inUseSince" and r["subject"] == K("ketamine")
                   and r["condition"] == K("ptsd")}
     assert {"1970s", "1990s", "2000"} <= ptsd_start
+    # the size of the first series of infusions, side by side (000 and 004 say different things)
+    course = {r["value"] for r in rows if r["property"] == "kg:treatmentCourse"}
+    assert len(course) >= 2
 
 
 def test_people(corpus):
