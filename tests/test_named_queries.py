@@ -15,7 +15,10 @@ import pytest
 from kgraph.load import load_dataset, load_ontology, vocabulary
 from kgraph.model import xref_iri
 from kgraph.project import KG
-from kgraph.query import display_rows, named_queries, named_query, prepare_query, run_query
+from kgraph.sparql.execute import run_query
+from kgraph.sparql.named import named_queries, named_query
+from kgraph.sparql.prepare import prepare_query
+from kgraph.sparql.results import display_rows
 from kgraph.validate import mentions_by_source
 
 STUDY_ROLES = {"leadAuthor": "lead author", "seniorAuthor": "senior author", "hasInvestigator": "investigator"}

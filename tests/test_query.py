@@ -16,18 +16,12 @@ from rdflib.compare import isomorphic
 from rdflib.query import Result
 
 from kgraph.errors import QueryError
-from kgraph.export import FORMATS_BY_NAME
+from kgraph.formats import FORMATS_BY_NAME
 from kgraph.project import KG, KGR
-from kgraph.query import (
-    PreparedQuery,
-    choose_format,
-    display_rows,
-    named_queries,
-    named_query,
-    prepare_query,
-    run_query,
-    serialize_result,
-)
+from kgraph.sparql.execute import run_query
+from kgraph.sparql.named import named_queries, named_query
+from kgraph.sparql.prepare import PreparedQuery, prepare_query
+from kgraph.sparql.results import choose_format, display_rows, serialize_result
 
 
 @pytest.fixture(scope="module")
@@ -215,9 +209,9 @@ def test_a_runaway_query_is_stopped_and_its_process_killed(graph):
 
 
 def test_without_fork_a_thread_keeps_the_time_limit(graph, monkeypatch):
-    import kgraph.query as query
+    import kgraph.sparql.execute as execute
 
-    monkeypatch.setattr(query, "_can_fork", lambda: False)
+    monkeypatch.setattr(execute, "_can_fork", lambda: False)
     assert ask(graph, "ASK { kgr:ketamine kg:treats kgr:ptsd }", timeout=10).boolean is True
     started = time.monotonic()
     with pytest.raises(QueryError, match="stopped after 0.3 s"):

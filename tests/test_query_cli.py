@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conftest import FIXTURE, REPO
 from kgraph.cli import app
 from kgraph.project import KG, Project
-from kgraph.query import named_queries
+from kgraph.sparql.named import named_queries
 
 runner = CliRunner()
 

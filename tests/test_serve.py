@@ -12,8 +12,9 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 from starlette import testclient as starlette_testclient
 
+from kgraph.formats import negotiate, parse_accept
 from kgraph.project import KGR
-from kgraph.serve import ServeOptions, create_app, negotiate, parse_accept
+from kgraph.serve import ServeOptions, create_app
 
 
 BASE = "http://127.0.0.1"  # the test client's default Host, "testserver", is refused like any other

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO
 from kgraph.cli import app
-from kgraph.query import named_queries
+from kgraph.sparql.named import named_queries
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

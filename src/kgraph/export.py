@@ -1,4 +1,4 @@
-"""Serialise the graph: one registry of formats, deterministic bytes, atomic writes."""
+"""Serialise the graph in the formats of :mod:`kgraph.formats`: deterministic bytes, atomic writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,66 +15,14 @@ from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
 from kgraph.errors import OutputError
+from kgraph.formats import FORMATS_BY_NAME, Format
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
     import networkx as nx
 
 
-@dataclass(frozen=True)
-class Format:
-    """A file format: its name on the command line, file suffix and media type."""
-
-    name: str
-    suffix: str
-    media_type: str
-    #: "graph" (an RDF graph), "dataset" (named graphs), "network" (networkx) or "results"
-    kind: str
-    rdflib_name: str | None = None
-    description: str = ""
-    #: other names accepted for it where its kind is known (``--format xml`` of a SELECT)
-    aliases: tuple[str, ...] = ()
-
-
-#: Every format kgraph reads or writes. ``--format`` choices, suffix guessing, help text
-#: and HTTP content negotiation are derived from this one table.
-FORMATS: tuple[Format, ...] = (
-    Format("turtle", ".ttl", "text/turtle", "graph", "turtle", "Turtle"),
-    Format("nt", ".nt", "application/n-triples", "graph", "nt", "N-Triples (sorted lines)"),
-    Format("jsonld", ".jsonld", "application/ld+json", "graph", "json-ld", "JSON-LD"),
-    Format("xml", ".rdf", "application/rdf+xml", "graph", "pretty-xml", "RDF/XML"),
-    Format("trig", ".trig", "application/trig", "dataset", "trig", "TriG, one named graph per source"),
-    Format("graphml", ".graphml", "application/graphml+xml", "network", None, "GraphML of the entity network"),
-    Format("csv", ".csv", "text/csv", "results", "csv", "SPARQL results CSV"),
-    Format("tsv", ".tsv", "text/tab-separated-values", "results", "tsv", "SPARQL results TSV"),
-    Format("json", ".srj", "application/sparql-results+json", "results", "json", "SPARQL results JSON"),
-    Format("srx", ".srx", "application/sparql-results+xml", "results", "xml", "SPARQL results XML", ("xml",)),
-)
-FORMATS_BY_NAME = {f.name: f for f in FORMATS}
-#: The files ``kgraph build`` writes (besides stats.json and the HTML view).
+#: The files ``kgraph build`` writes (besides stats.json and the HTML view), by format name.
 BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml")
-
-
-def format_for_suffix(path: Path, kind: str | None = None) -> Format | None:
-    for fmt in FORMATS:
-        if path.suffix == fmt.suffix and (kind is None or fmt.kind == kind):
-            return fmt
-    return None
-
-
-def find_format(name: str, kinds) -> Format | None:
-    """The format of one of ``kinds`` called ``name``, or with that alias or file suffix.
-
-    A name means different formats for different kinds: "xml" is RDF/XML for a graph and
-    SPARQL results XML for a SELECT answer; "srj" (the suffix) is SPARQL results JSON.
-    """
-    candidates = [f for f in FORMATS if f.kind in kinds]
-    for fmt in candidates:
-        if fmt.name == name:
-            return fmt
-    for fmt in candidates:
-        if name in fmt.aliases or fmt.suffix == f".{name}":
-            return fmt
-    return None
 
 
 def sorted_copy(graph: Graph) -> Graph:
@@ -160,6 +107,15 @@ def serialize_dataset(ds: RDFDataset) -> bytes:
     return ("\n".join(sorted(prefixes)) + "\n\n" + "\n\n".join(bodies) + "\n").encode("utf-8")
 
 
+def serialize(graph: Graph, fmt: Format) -> bytes:
+    """A graph (or a dataset, for a "dataset" format) in ``fmt``."""
+    if fmt.kind == "dataset":
+        return serialize_dataset(graph)
+    if fmt.kind != "graph":
+        raise ValueError(f"{fmt.name} is not an RDF format")
+    return serialize_graph(graph, fmt)
+
+
 def serialize_network(G: nx.MultiDiGraph) -> bytes:
     import networkx as nx
 
@@ -175,12 +131,10 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
     files: dict[str, bytes] = {}
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
-        if fmt.kind == "graph":
-            files["kgraph" + fmt.suffix] = serialize_graph(built.graph, fmt)
-        elif fmt.kind == "dataset":
-            files["kgraph" + fmt.suffix] = serialize_dataset(built.dataset)
-        else:
+        if fmt.kind == "network":
             files["kgraph" + fmt.suffix] = serialize_network(network)
+        else:
+            files["kgraph" + fmt.suffix] = serialize(built.dataset if fmt.kind == "dataset" else built.graph, fmt)
     files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     return files
 

@@ -19,11 +19,9 @@
     ["schema:", "https://schema.org/"]
   ];
   var KGR = "https://w3id.org/kgraph/id/";
-  var DOWNLOADS = {
-    results: [["csv", "CSV", "csv"], ["tsv", "TSV", "tsv"], ["json", "JSON", "srj"], ["xml", "XML", "srx"]],
-    graph: [["turtle", "Turtle", "ttl"], ["nt", "N-Triples", "nt"], ["jsonld", "JSON-LD", "jsonld"],
-            ["xml", "RDF/XML", "rdf"]]
-  };
+  // The download formats, by result kind: kgraph's format registry (kgraph.formats),
+  // shipped in the page as a JSON data block.
+  var DOWNLOADS = JSON.parse(document.getElementById("kgraph-formats").textContent);
 
   var editor = document.getElementById("sparql");
   var examples = document.getElementById("examples");
@@ -85,9 +83,9 @@
   function showDownloads(kind, query) {
     downloads.appendChild(el("span", "Download: "));
     DOWNLOADS[kind].forEach(function (f) {
-      var a = el("a", f[1]);
-      a.href = "/sparql?query=" + encodeURIComponent(query) + "&format=" + f[0];
-      a.setAttribute("download", "result." + f[2]);
+      var a = el("a", f.label);
+      a.href = "/sparql?query=" + encodeURIComponent(query) + "&format=" + encodeURIComponent(f.name);
+      a.setAttribute("download", "result." + f.extension);
       downloads.appendChild(a);
     });
     downloads.hidden = false;
