@@ -66,6 +66,8 @@ class ServeOptions:
     max_query_bytes: int = 20_000
     #: query worker processes (each answers one query at a time)
     max_concurrent: int = 4
+    #: seconds a query waits for a free worker before a 503 (None: as long as ``timeout``)
+    max_wait: float | None = None
 
 
 @dataclass
@@ -263,7 +265,8 @@ async def _answer(text: str, params: dict, accept: str | None, state: _State) ->
     prepared = await anyio.to_thread.run_sync(state.prepared.prepare, text, limiter=state.limiter)
     fmt = negotiate(RESULT_KIND[prepared.kind], accept, params.get("format") or params.get("output"))
     options = state.options
-    result = await anyio.to_thread.run_sync(lambda: state.pool.run(prepared, options.timeout), limiter=state.limiter)
+    result = await anyio.to_thread.run_sync(lambda: state.pool.run(prepared, options.timeout, options.max_wait),
+                                            limiter=state.limiter)
     if result.size > options.max_results:
         raise RequestTooLarge(
             f"the result has {result.size} rows or triples, more than the limit of {options.max_results}",

@@ -214,6 +214,7 @@ class _Worker:
         return _failed(outcome)
 
     def kill(self) -> None:
+        """Stop the process (it may be answering: the parent's ask() then sees the pipe end)."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
@@ -263,10 +264,29 @@ class QueryPool:
 
     def __init__(self, graph: "Graph", size: int):
         self._graph = graph
+        self.size = size
         self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers: set[_Worker] = set()  # idle or answering: close() stops them all
+        self._lock = threading.Lock()
         self._closed = False
         for _ in range(size):
-            self._idle.put(_Worker(graph))
+            self._idle.put(self._spawn())
+
+    @property
+    def busy(self) -> int:
+        """How many workers are answering a query now."""
+        return self.size - self._idle.qsize()
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._graph)
+        with self._lock:
+            self._workers.add(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._workers.discard(worker)
 
     def run(self, prepared: "PreparedQuery", timeout: float, wait: float | None = None) -> QueryResult:
         """Answer ``prepared`` within ``timeout`` s, waiting at most ``wait`` (default ``timeout``) for a worker."""
@@ -275,24 +295,20 @@ class QueryPool:
         except queue.Empty:
             raise ServerBusy("the server is busy: every query worker is taken.", "Try again in a moment.",
                              http_hint="Try again in a few seconds (see Retry-After).") from None
-        replacement = worker
         try:
             return worker.ask(prepared, timeout)
-        except QueryError:
-            if not worker.process.is_alive():  # killed at its deadline, or died
-                replacement = _Worker(self._graph)
-            raise
         finally:
-            if self._closed:
-                replacement.kill()
+            if self._closed or not worker.process.is_alive():  # killed at its deadline, died, or closing
+                self._retire(worker)
+                if not self._closed:
+                    self._idle.put(self._spawn())
             else:
-                self._idle.put(replacement)
+                self._idle.put(worker)
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker, those answering a query too."""
         self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().kill()
-            except queue.Empty:
-                break
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            self._retire(worker)

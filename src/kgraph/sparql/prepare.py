@@ -88,7 +88,7 @@ def _parse(text: str):
     except ParseException as exc:
         if _is_update(text):
             raise UpdateRefused("SPARQL Update (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused: "
-                                "kgraph queries only read the graph.",
+                                "a kgraph query only reads the graph.",
                                 "Change the data in data/*.yaml and run `kgraph build` instead.",
                                 http_hint="This endpoint is read-only; the graph is changed by rebuilding it "
                                           "from its data files.") from None
