@@ -330,17 +330,19 @@ def test_busy_server_answers_503_with_retry_after(built):
         pool = app.state.kgraph.pool
         runaway = threading.Thread(target=lambda: c.get("/sparql", params={"query": slow}), daemon=True)
         runaway.start()
-        for _ in range(600):  # until the runaway query holds the worker (no guessing with sleeps)
-            if pool.busy == 1:
-                break
-            threading.Event().wait(0.05)
-        assert pool.busy == 1
-        r = c.get("/sparql", params={"query": SELECT_LABELS})
+        try:
+            for _ in range(600):  # until the runaway query holds the worker (no guessing with sleeps)
+                if pool.busy == 1:
+                    break
+                threading.Event().wait(0.05)
+            assert pool.busy == 1
+            r = c.get("/sparql", params={"query": SELECT_LABELS})
+        finally:
+            pool.close()  # stops the runaway query now rather than after 20 s
+        runaway.join(30)
         assert r.status_code == 503
         assert r.headers["retry-after"] == "5" and r.headers["cache-control"] == "no-store"
         assert "busy" in r.text
-        pool.close()  # stops the runaway query now rather than after 20 s
-        runaway.join(30)
         assert not runaway.is_alive()
 
 
