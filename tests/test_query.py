@@ -17,7 +17,7 @@ from rdflib.query import Result
 
 from kgraph.errors import QueryError
 from kgraph.formats import FORMATS_BY_NAME
-from kgraph.project import KG, KGR
+from kgraph.prefixes import KG, KGR
 from kgraph.sparql.execute import run_query
 from kgraph.sparql.named import named_queries, named_query
 from kgraph.sparql.prepare import PreparedQuery, prepare_query

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURE, REPO
 from kgraph.cli import app
-from kgraph.project import KG, Project
+from kgraph.prefixes import KG
+from kgraph.project import Project
 from kgraph.sparql.named import named_queries
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from rdflib.compare import isomorphic
 from starlette import testclient as starlette_testclient
 
 from kgraph.formats import negotiate, parse_accept
-from kgraph.project import KGR
+from kgraph.prefixes import KGR
 from kgraph.serve import ServeOptions, create_app
 
 
@@ -399,9 +399,11 @@ def test_query_page_downloads_come_from_the_registry(client):
 
     from kgraph.formats import downloads
 
+    from kgraph.prefixes import js_table
+
     page = client.get("/query").text
-    block = re.search(r'<script type="application/json" id="kgraph-formats">(.*?)</script>', page, re.S)
-    assert json.loads(block.group(1)) == downloads()
+    block = re.search(r'<script type="application/json" id="kgraph-data">(.*?)</script>', page, re.S)
+    assert json.loads(block.group(1)) == {"downloads": downloads(), "prefixes": js_table()}
     assert [d["name"] for d in downloads()["results"]] == ["csv", "tsv", "json", "srx"]
 
 

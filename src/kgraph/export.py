@@ -47,7 +47,7 @@ def serialize_graph(graph: Graph, fmt: Format) -> bytes:
         lines = graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
         return ("\n".join(sorted(line for line in lines if line.strip())) + "\n").encode("utf-8")
     if fmt.name == "jsonld":
-        from kgraph.project import PREFIXES
+        from kgraph.prefixes import PREFIXES
 
         text = sorted_copy(graph).serialize(format="json-ld", context=dict(PREFIXES), auto_compact=True)
         # rdflib emits nodes and multi-valued properties in hash order: sort them.

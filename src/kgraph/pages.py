@@ -35,9 +35,10 @@ class Pages:
     def app(self) -> str:
         return self.render("app.html", title="kgraph", current="/")
 
-    def query(self, prefixes: list[str], downloads: dict) -> str:
+    def query(self, prefixes: list[str], downloads: dict, curies: list[list[str]]) -> str:
+        """The query page; its script gets the download formats and the prefix map as data."""
         return self.render("query.html", title="SPARQL query", current="/query", prefixes=prefixes,
-                           downloads=downloads)
+                           page_data={"downloads": downloads, "prefixes": curies})
 
     def error(self, status: int, reason: str, message: str, hint: str | None) -> str:
         return self.render("error.html", title=f"{status} {reason}", current="", status=status, reason=reason,

@@ -96,11 +96,12 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
     from kgraph.formats import downloads
     from kgraph.pages import Pages
-    from kgraph.project import PREFIXES
+    from kgraph.prefixes import PREFIXES, js_table
     from kgraph.sparql.execute import QueryPool
     from kgraph.sparql.named import named_queries
     from kgraph.sparql.prepare import PreparedCache
-    from kgraph.viz import entity_types, render_html
+    from kgraph.view import entity_types
+    from kgraph.viz import render_html
 
     options = options or ServeOptions()
     pages = Pages(network)
@@ -112,7 +113,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         pages=pages, prepared=PreparedCache(),
     )
     app_page = pages.app()
-    query_page = pages.query(list(PREFIXES), downloads())
+    query_page = pages.query(list(PREFIXES), downloads(), js_table())
 
     async def sparql(request: "Request") -> "Response":
         return await _sparql(request, state)
@@ -314,7 +315,7 @@ def _entity(request: "Request", state: _State) -> "Response":
     from kgraph.errors import EntityNotFound
     from kgraph.export import serialize_graph
     from kgraph.formats import negotiate, prefers_html
-    from kgraph.project import KGR
+    from kgraph.prefixes import KGR
 
     path = request.path_params["path"]
     iri = URIRef(f"{KGR}{path}")
@@ -379,7 +380,7 @@ def _static(request: "Request") -> "Response":
     name = request.path_params["name"]
     if name not in _STATIC:
         raise NotFound(f"no asset called '{name}'", "The pages link every asset they need.")
-    from kgraph.viz import template, vis_asset
+    from kgraph.assets import template, vis_asset
 
     text = vis_asset(name) if name.startswith("vis-network") else template(name)
     return Response(text, media_type=_STATIC[name], headers={"Cache-Control": "max-age=3600",

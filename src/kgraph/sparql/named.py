@@ -5,12 +5,12 @@ The first line of each is a ``#`` comment describing it; the file stem is its na
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from kgraph.errors import QueryError
+from kgraph.names import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,8 @@ def named_query(name: str) -> NamedQuery:
     queries = named_queries()
     if name in queries:
         return queries[name]
-    close = difflib.get_close_matches(name, list(queries), n=3, cutoff=0.5)
-    guess = f" Did you mean {', '.join(close)}?" if close else ""
-    raise QueryError(f"no named query '{name}'.{guess}",
+    guess = did_you_mean(name, queries, n=3, cutoff=0.5)
+    raise QueryError(f"no named query '{name}'." + (f" {guess}" if guess else ""),
                      f"Available: {', '.join(queries)}. `kgraph queries` describes each.")
 
 

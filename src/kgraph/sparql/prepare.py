@@ -13,14 +13,14 @@ HTTP one (``http_hint``) for the server.
 
 from __future__ import annotations
 
-import difflib
 import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 from kgraph.errors import QueryError, UpdateRefused
-from kgraph.project import PREFIXES
+from kgraph.names import close_names
+from kgraph.prefixes import PREFIXES
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
@@ -177,7 +177,7 @@ def _translation_error(text: str, exc: Exception) -> QueryError:
     if prefix in PREFIX_ALIASES:
         hints.append(f"Did you mean {PREFIX_ALIASES[prefix]}:?")
     else:
-        close = difflib.get_close_matches(prefix, sorted(declared), n=2, cutoff=0.5)
+        close = close_names(prefix, sorted(declared), n=2, cutoff=0.5)
         if close:
             hints.append(f"Did you mean {' or '.join(p + ':' for p in close)}?")
     if prefix in WELL_KNOWN_PREFIXES:

@@ -17,13 +17,10 @@ from typing import TYPE_CHECKING
 
 from kgraph.errors import QueryError
 from kgraph.formats import RESULT_KIND, Format, from_name, names_for, of_kind
-from kgraph.project import PREFIXES
+from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES
 
 if TYPE_CHECKING:
     from rdflib import Graph
-
-#: Extra prefixes used when displaying IRIs (claims and sources have IRIs below kgr:).
-DISPLAY_PREFIXES = {"kgclaim": f"{PREFIXES['kgr']}claim/", "kgsrc": f"{PREFIXES['kgr']}source/"}
 
 
 @dataclass
@@ -161,7 +158,8 @@ def display_rows(result: QueryResult) -> tuple[list[str], list[list[str]]]:
 
 
 def _display_namespaces() -> list[tuple[str, str]]:
-    # longest namespace first, so kgclaim: wins over kgr: for a claim IRI
+    # kgraph's own prefixes only (cross-reference IRIs stay whole in a table, as they are
+    # links); longest namespace first, so kgclaim: wins over kgr: for a claim IRI
     return sorted({**PREFIXES, **DISPLAY_PREFIXES}.items(), key=lambda item: -len(item[1]))
 
 

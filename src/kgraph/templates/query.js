@@ -4,24 +4,12 @@
 (function () {
   "use strict";
 
-  var PREFIXES = [
-    ["kgclaim:", "https://w3id.org/kgraph/id/claim/"],
-    ["kgsrc:", "https://w3id.org/kgraph/id/source/"],
-    ["kgr:", "https://w3id.org/kgraph/id/"],
-    ["kg:", "https://w3id.org/kgraph/ontology#"],
-    ["rdf:", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"],
-    ["rdfs:", "http://www.w3.org/2000/01/rdf-schema#"],
-    ["owl:", "http://www.w3.org/2002/07/owl#"],
-    ["xsd:", "http://www.w3.org/2001/XMLSchema#"],
-    ["skos:", "http://www.w3.org/2004/02/skos/core#"],
-    ["prov:", "http://www.w3.org/ns/prov#"],
-    ["dcterms:", "http://purl.org/dc/terms/"],
-    ["schema:", "https://schema.org/"]
-  ];
-  var KGR = "https://w3id.org/kgraph/id/";
-  // The download formats, by result kind: kgraph's format registry (kgraph.formats),
-  // shipped in the page as a JSON data block.
-  var DOWNLOADS = JSON.parse(document.getElementById("kgraph-formats").textContent);
+  // Data from the server, in the page as a JSON data block: the prefix map of
+  // kgraph.prefixes (longest namespace first) and the download formats of kgraph.formats.
+  var DATA = JSON.parse(document.getElementById("kgraph-data").textContent);
+  var PREFIXES = DATA.prefixes;
+  var KGR = PREFIXES.filter(function (p) { return p[0] === "kgr"; })[0][1];
+  var DOWNLOADS = DATA.downloads;
 
   var editor = document.getElementById("sparql");
   var examples = document.getElementById("examples");
@@ -41,7 +29,7 @@
 
   function shorten(iri) {
     for (var i = 0; i < PREFIXES.length; i++) {
-      if (iri.indexOf(PREFIXES[i][1]) === 0) return PREFIXES[i][0] + iri.slice(PREFIXES[i][1].length);
+      if (iri.indexOf(PREFIXES[i][1]) === 0) return PREFIXES[i][0] + ":" + iri.slice(PREFIXES[i][1].length);
     }
     return iri;
   }
