@@ -140,7 +140,14 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
 
 
 def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write all files or none: they go to a temporary folder, then are renamed into place."""
+    """Write all files or none.
+
+    They are written to a temporary folder first; then the files they replace are moved
+    aside into it and the new ones renamed into place. If a rename fails, the new files
+    are taken out and the old ones put back, so a build never leaves a mix of versions.
+    (Between the two steps a file is briefly absent: a reader then finds no build rather
+    than half of one.)
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".kgraph-tmp-", dir=out_dir))
@@ -149,11 +156,26 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        written = []
-        for name in files:
-            os.replace(tmp / name, out_dir / name)
-            written.append(out_dir / name)
-        return written
+        old = tmp / ".replaced"
+        old.mkdir()
+        aside: list[str] = []
+        placed: list[str] = []
+        try:
+            for name in files:
+                if (out_dir / name).exists():
+                    os.replace(out_dir / name, old / name)
+                    aside.append(name)
+            for name in files:
+                os.replace(tmp / name, out_dir / name)
+                placed.append(name)
+        except OSError:
+            for name in placed:
+                if name not in aside:
+                    (out_dir / name).unlink(missing_ok=True)
+            for name in aside:
+                os.replace(old / name, out_dir / name)
+            raise
+        return [out_dir / name for name in files]
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
     finally:
