@@ -15,8 +15,8 @@ This module imports nothing heavy: ``kgraph query`` and ``kgraph --help`` read i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from kgraph.errors import NotAcceptable
 
@@ -69,10 +69,6 @@ class Format:
     def shown(self) -> str:
         """The name shown in help and hints: results XML is asked for as "xml", not "srx"."""
         return "xml" if self.name == "srx" else self.name
-
-    @property
-    def media_types(self) -> tuple[str, ...]:
-        return (self.media_type, *self.media_aliases)
 
 
 #: Every format kgraph reads or writes.

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 class Pages:
     """The page renderer of one server (its own Jinja2 environment; templates parsed once)."""
 
-    def __init__(self, network: "nx.MultiDiGraph"):
-        from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    def __init__(self, network: nx.MultiDiGraph):
+        from jinja2 import (
+            Environment,
+            PackageLoader,
+            StrictUndefined,
+            select_autoescape,
+        )
 
         self.network = network
         self.env: Environment = Environment(
@@ -44,7 +49,7 @@ class Pages:
         return self.render("error.html", title=f"{status} {reason}", current="", status=status, reason=reason,
                            message=message, hint=hint)
 
-    def entity(self, path: str, iri: str, described: "Graph") -> str:
+    def entity(self, path: str, iri: str, described: Graph) -> str:
         """The page of an entity of the network, or of another IRI (a claim, a source) from its triples."""
         G = self.network
         if path in G:

@@ -22,7 +22,8 @@ import queue
 import re
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from kgraph.errors import QueryError, QueryTimeout, ServerBusy
 from kgraph.sparql.results import QueryResult
@@ -42,7 +43,7 @@ WORKER_CACHE = 256
 
 # --------------------------------------------------------------------------- evaluating
 
-def evaluate(graph: "Graph", prepared: "PreparedQuery") -> QueryResult:
+def evaluate(graph: Graph, prepared: PreparedQuery) -> QueryResult:
     """Evaluate ``prepared`` over ``graph`` in this process, with no time limit."""
     with conformant_aggregates():
         answer = graph.query(prepared.query)
@@ -157,14 +158,14 @@ def _ended(detail: str = "") -> QueryError:
 
 # --------------------------------------------------------------------------- the worker protocol
 
-def _answer(graph: "Graph", prepared: "PreparedQuery") -> tuple[str, Any]:
+def _answer(graph: Graph, prepared: PreparedQuery) -> tuple[str, Any]:
     try:
         return "ok", evaluate(graph, prepared)
     except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
         return "error", f"{type(exc).__name__}: {exc}"
 
 
-def _worker_main(graph: "Graph", conn: "Connection", known: dict[str, "PreparedQuery"]) -> None:
+def _worker_main(graph: Graph, conn: Connection, known: dict[str, PreparedQuery]) -> None:
     """A worker's loop: receive a query text, answer it; until the parent closes the pipe.
 
     ``known`` are queries the parent prepared before the fork (shared, not parsed again).
@@ -191,7 +192,7 @@ def _worker_main(graph: "Graph", conn: "Connection", known: dict[str, "PreparedQ
 class _Worker:
     """One forked worker process and its end of the pipe."""
 
-    def __init__(self, graph: "Graph", known: dict[str, "PreparedQuery"] | None = None):
+    def __init__(self, graph: Graph, known: dict[str, PreparedQuery] | None = None):
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
@@ -200,7 +201,7 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def ask(self, prepared: "PreparedQuery", timeout: float) -> QueryResult:
+    def ask(self, prepared: PreparedQuery, timeout: float) -> QueryResult:
         """The answer within ``timeout`` s; past it the worker is killed (the caller replaces it)."""
         try:
             self.conn.send(prepared.text)
@@ -223,7 +224,7 @@ class _Worker:
 
 # --------------------------------------------------------------------------- one query
 
-def run_query(graph: "Graph", prepared: "PreparedQuery", *, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
+def run_query(graph: Graph, prepared: PreparedQuery, *, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
     """Evaluate ``prepared`` over ``graph``; stop it and raise :class:`QueryTimeout` after ``timeout`` s.
 
     The query runs in a forked worker, killed at the deadline. Where fork is unavailable
@@ -247,7 +248,7 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run_in_thread(graph: "Graph", prepared: "PreparedQuery", timeout: float) -> QueryResult:
+def _run_in_thread(graph: Graph, prepared: PreparedQuery, timeout: float) -> QueryResult:
     box: dict[str, tuple[str, Any]] = {}
     thread = threading.Thread(target=lambda: box.setdefault("outcome", _answer(graph, prepared)), daemon=True)
     thread.start()
@@ -262,7 +263,7 @@ def _run_in_thread(graph: "Graph", prepared: "PreparedQuery", timeout: float) ->
 class QueryPool:
     """``size`` forked workers answering queries over ``graph``, one query each at a time."""
 
-    def __init__(self, graph: "Graph", size: int):
+    def __init__(self, graph: Graph, size: int):
         self._graph = graph
         self.size = size
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -288,7 +289,7 @@ class QueryPool:
         with self._lock:
             self._workers.discard(worker)
 
-    def run(self, prepared: "PreparedQuery", timeout: float, wait: float | None = None) -> QueryResult:
+    def run(self, prepared: PreparedQuery, timeout: float, wait: float | None = None) -> QueryResult:
         """Answer ``prepared`` within ``timeout`` s, waiting at most ``wait`` (default ``timeout``) for a worker."""
         try:
             worker = self._idle.get(timeout=timeout if wait is None else wait)

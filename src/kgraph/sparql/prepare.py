@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.names import close_names
@@ -24,9 +25,6 @@ from kgraph.prefixes import PREFIXES
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
-
-#: SPARQL query forms, as :attr:`PreparedQuery.kind` names them.
-QUERY_FORMS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 
 #: Namespaces a user may reach for that are not predeclared, to suggest a PREFIX line.
 WELL_KNOWN_PREFIXES = {
@@ -51,8 +49,8 @@ class PreparedQuery:
     """A parsed query that passed the safety checks."""
 
     text: str
-    kind: str  # one of QUERY_FORMS
-    query: "Query"
+    kind: str  # SELECT, ASK, CONSTRUCT or DESCRIBE (the keys of kgraph.formats.RESULT_KIND)
+    query: Query
     #: whether the query fixes the order of its rows (else rows are sorted, for stable output)
     ordered: bool
     #: remarks worth showing when nothing matches (a prefix kgraph did not predeclare, ...)
@@ -97,7 +95,7 @@ def _parse(text: str):
         raise _too_deep() from None
 
 
-def _translate(text: str, parsed) -> "Query":
+def _translate(text: str, parsed) -> Query:
     from rdflib.plugins.sparql.algebra import translateQuery
 
     try:
@@ -186,7 +184,7 @@ def _translation_error(text: str, exc: Exception) -> QueryError:
     return QueryError(f"unknown prefix '{prefix}:'{where}", " ".join(hints))
 
 
-def _borrowed_prefixes(text: str, query: "Query") -> tuple[str, ...]:
+def _borrowed_prefixes(text: str, query: Query) -> tuple[str, ...]:
     """Notes on prefixes neither predeclared nor declared that rdflib resolved on its own.
 
     rdflib binds some thirty prefixes by default; ``dc:`` among them is Dublin Core 1.1,
@@ -216,7 +214,7 @@ def _locate(text: str, pattern: re.Pattern) -> str:
     return f" at line {line}, column {column}"
 
 
-def _refuse_unsafe(query: "Query") -> None:
+def _refuse_unsafe(query: Query) -> None:
     algebra = query.algebra
     if algebra.get("datasetClause"):
         raise QueryError("FROM and FROM NAMED are refused: kgraph never loads data named in a query.",

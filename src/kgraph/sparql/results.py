@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kgraph.errors import QueryError
-from kgraph.formats import RESULT_KIND, Format, from_name, names_for, of_kind
+from kgraph.formats import RESULT_KIND, Format, from_extension, from_name, names_for
 from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class QueryResult:
     variables: list[str] = field(default_factory=list)
     rows: list[tuple] = field(default_factory=list)
     boolean: bool | None = None
-    graph: "Graph | None" = None
+    graph: Graph | None = None
 
     @property
     def empty(self) -> bool:
@@ -66,17 +66,12 @@ def choose_format(kind: str, name: str | None, output: Path | None) -> Format | 
                              f"Choose one of: {allowed}.")
         return fmt
     if output is not None:
-        fmt = from_name(output.suffix.lstrip("."), [wanted]) if output.suffix else None
+        fmt = from_extension(output.suffix, [wanted]) if output.suffix else None
         if fmt is None:
             raise QueryError(f"cannot tell the format of a {kind} answer from the file name {output.name}",
                              f"Pass --format, one of: {allowed}.")
         return fmt
     return None
-
-
-def result_formats(kind: str) -> list[Format]:
-    """The formats a result of query form ``kind`` can be written in."""
-    return of_kind(RESULT_KIND[kind])
 
 
 # --------------------------------------------------------------------------- serialising
@@ -116,7 +111,7 @@ def _as_rdflib(result: QueryResult):
 def _ask_to_csv(result: QueryResult) -> bytes:
     # CSV has no form for a boolean and rdflib refuses to write one; kgraph follows
     # Apache Jena's convention: one column _askResult, CRLF line ends as in results CSV.
-    return f"_askResult\r\n{'true' if result.boolean else 'false'}\r\n".encode("utf-8")
+    return f"_askResult\r\n{'true' if result.boolean else 'false'}\r\n".encode()
 
 
 def _to_tsv(result: QueryResult) -> bytes:
