@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO / "src"))
-    from kgraph.query import named_queries
+    from kgraph.sparql.named import named_queries
 
     queries = list(QUERIES)
     if args.named:
