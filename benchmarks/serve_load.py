@@ -14,8 +14,8 @@ import argparse
 import socket
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -71,7 +71,7 @@ def main() -> None:
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
+                    raise SystemExit("server did not start") from None
                 time.sleep(0.2)
 
         latencies: list[float] = []

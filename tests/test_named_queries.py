@@ -191,8 +191,8 @@ def test_clinics(corpus):
     assert set(rows) == {K(e.id) for e in clinics}
     for e in clinics:
         places = reachable(corpus, e.id, "locatedIn")
-        values = lambda p: {str(c.value) for c in asserted(corpus, p, e.id)}  # noqa: E731
-        labels = lambda p: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
+        values = lambda p, e=e: {str(c.value) for c in asserted(corpus, p, e.id)}  # noqa: E731
+        labels = lambda p, e=e: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
         row = rows[K(e.id)]
         assert row["name"] == e.label
         assert cells(row["location"]) == {label(corpus, p) for p in places}
@@ -212,7 +212,7 @@ def test_studies(corpus):
     assert set(rows) == {K(e.id) for e in studies}
     for e in studies:
         row = rows[K(e.id)]
-        labels = lambda p: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
+        labels = lambda p, e=e: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
         assert row["design"] == corpus.vocab.class_labels[e.type]
         assert cells(row["journal"]) == labels("publishedIn")
         assert cells(row["date"]) == {str(c.value) for c in asserted(corpus, "publicationDate", e.id)}

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURE, REPO
 from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.query import Result
 from typer.testing import CliRunner
 
-from conftest import FIXTURE, REPO
 from kgraph.cli import app
 from kgraph.prefixes import KG
 from kgraph.project import Project

@@ -16,7 +16,6 @@ from kgraph.formats import negotiate, parse_accept
 from kgraph.prefixes import KGR
 from kgraph.serve import ServeOptions, create_app
 
-
 BASE = "http://127.0.0.1"  # the test client's default Host, "testserver", is refused like any other
 SELECT_LABELS = "SELECT ?e ?label WHERE { ?e a kg:Drug ; rdfs:label ?label }"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -398,7 +397,6 @@ def test_query_page_downloads_come_from_the_registry(client):
     import re
 
     from kgraph.formats import downloads
-
     from kgraph.prefixes import js_table
 
     page = client.get("/query").text

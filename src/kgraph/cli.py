@@ -20,6 +20,7 @@ from kgraph.explore import CENTRALITY_MEASURES
 from kgraph.formats import accepted_names, format_help
 from kgraph.reason import REGIMES
 
+
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
 

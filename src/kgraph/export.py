@@ -10,7 +10,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rdflib import Dataset as RDFDataset, Graph
+from rdflib import Dataset as RDFDataset
+from rdflib import Graph
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
