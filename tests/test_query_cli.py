@@ -46,8 +46,8 @@ def kgraph(built_root, monkeypatch):
     return run
 
 
-def _clean_failure(result, *parts: str) -> None:
-    assert result.exit_code == 2, result.output
+def _clean_failure(result, *parts: str, code: int = 4) -> None:
+    assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     for part in parts:
@@ -250,14 +250,14 @@ def test_broken_data_is_explained_not_queried(mini_root, monkeypatch):
     claims.write_text(claims.read_text(encoding="utf-8").replace("object: synaptogenesis", "object: synaptogenesys"),
                       encoding="utf-8")
     result = runner.invoke(app, ["query", TREATS])
-    _clean_failure(result, "002.yaml", "synaptogenesys")
+    _clean_failure(result, "002.yaml", "synaptogenesys", code=3)
     assert not (mini_root / "output" / "kgraph.nt").exists()
 
 
 def test_outside_a_project_is_explained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for args in (["query", TREATS], ["show", "ketamine"]):
-        _clean_failure(runner.invoke(app, args), "data directory not found", "pass --data DIR")
+        _clean_failure(runner.invoke(app, args), "data directory not found", "pass --data DIR", code=3)
 
 
 # --------------------------------------------------------------------------- named queries list
@@ -297,7 +297,7 @@ def test_show_json(kgraph):
 
 
 def test_show_unknown_entity_suggests(kgraph):
-    _clean_failure(kgraph("show", "ketamin"), "no entity called 'ketamin'", "Did you mean: ketamine (ketamine)")
+    _clean_failure(kgraph("show", "ketamin"), "no entity called 'ketamin'", "Did you mean: ketamine (ketamine)", code=2)
 
 
 def test_neighbors(kgraph):
