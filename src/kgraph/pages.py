@@ -59,8 +59,27 @@ class Pages:
 
         from kgraph.network import local_name
 
-        rows = [(local_name(p), str(o)) for _, p, o in sorted(described.triples((URIRef(iri), None, None)))]
+        rows = [(local_name(p), _term_ref(G, o)) for _, p, o in sorted(described.triples((URIRef(iri), None, None)))]
         return self.render("entity.html", title=path, current="", iri=iri, node=None, rows=rows)
+
+
+def _term_ref(G, term) -> dict[str, str | None]:
+    """A value on a claim or source page: IRIs of this graph link to their page (with the
+    entity's label), web IRIs link out, anything else (literals, other schemes) is text."""
+    from rdflib import URIRef
+
+    from kgraph.prefixes import KGR, contract
+
+    text = str(term)
+    if not isinstance(term, URIRef):
+        return {"href": None, "label": text, "iri": None}
+    if text.startswith(str(KGR)):
+        local = text[len(str(KGR)):]
+        label = G.nodes[local]["label"] if local in G else (contract(text, display=True) or text)
+        return {"href": f"/id/{quote(local, safe='/')}", "label": label, "iri": text}
+    if text.startswith(("http://", "https://")):
+        return {"href": text, "label": contract(text, display=True) or text, "iri": text}
+    return {"href": None, "label": text, "iri": None}
 
 
 def _ref(G, node_id) -> dict[str, str | None]:
