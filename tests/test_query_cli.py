@@ -162,7 +162,30 @@ def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     inverse = "ASK { kgr:ptsd kg:treatedBy kgr:ketamine }"
     assert kgraph("query", inverse).stdout.strip() == "false"
     assert kgraph("query", inverse, "--reason", "owl-rl").stdout.strip() == "true"
-    assert list((built_root / "output" / ".cache").glob("entailed-owl-rl-*.pickle"))
+    assert list((built_root / "output" / ".cache").glob("entailed-owl-rl-*.nt"))
+    assert not list((built_root / "output" / ".cache").glob("entailed-*.pickle"))
+
+
+def test_the_closure_is_cached_as_ntriples(kgraph, built_root):
+    # issue 13: --reason owl-rl took a minute each first time; the closure is kept as
+    # N-Triples (never a pickle) keyed by the build, and read back on the next query
+    ask = "ASK { kgr:ptsd kg:treatedBy kgr:glutamate }"
+    first = kgraph("query", ask, "--reason", "owl-rl")
+    assert first.stdout.strip() == "false"
+    [cached] = (built_root / "output" / ".cache").glob("entailed-owl-rl-*.nt")
+    with cached.open("a", encoding="utf-8") as fh:  # a triple only the cache file holds
+        fh.write(f"<{_kgr()}ptsd> <{KG}treatedBy> <{_kgr()}glutamate> .\n")
+    second = kgraph("query", ask, "--reason", "owl-rl")
+    assert second.stdout.strip() == "true" and "Computing" not in second.stderr
+    cached.write_text("not N-Triples <<<\n", encoding="utf-8")  # damaged: made again
+    third = kgraph("query", ask, "--reason", "owl-rl")
+    assert third.exit_code == 0 and third.stdout.strip() == "false" and "Computing" in third.stderr
+
+
+def _kgr() -> str:
+    from kgraph.prefixes import KGR
+
+    return str(KGR)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -136,14 +136,14 @@ class Graphs:
 
         ``step`` is told when the closure has to be computed (seconds) rather than read.
         """
-        from kgraph.reason import entail
+        from kgraph.reason import entail, entail_cached
 
-        def compute() -> Graph:
+        if self._cache is None:
             if step is not None:
-                step(f"Computing the {regime.upper()} closure of the graph (once per build)")
+                step(f"Computing the {regime.upper()} closure of the graph")
             return entail(self.graph, regime)
-
-        return self._cached(f"entailed-{regime}", compute)
+        # N-Triples, not a pickle (issue 13): see kgraph.reason.entail_cached
+        return entail_cached(self.graph, regime, self._cache.directory, self._cache.key, step=step)
 
     def _cached(self, kind: str, compute: Callable[[], Any]) -> Any:
         return self._cache.get(kind, compute) if self._cache is not None else compute()
