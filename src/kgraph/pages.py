@@ -42,8 +42,12 @@ class Pages:
 
     def query(self, prefixes: list[str], downloads: dict, curies: list[list[str]]) -> str:
         """The query page; its script gets the download formats and the prefix map as data."""
+        # labels: results show an entity's label next to its id (issue 13); the predeclared
+        # prefix names feed the editor's completion
+        labels = {node: data["label"] for node, data in sorted(self.network.nodes(data=True)) if "label" in data}
         return self.render("query.html", title="SPARQL query", current="/query", prefixes=prefixes,
-                           page_data={"downloads": downloads, "prefixes": curies})
+                           page_data={"downloads": downloads, "prefixes": curies, "labels": labels,
+                                      "predeclared": list(prefixes)})
 
     def error(self, status: int, reason: str, message: str, hint: str | None) -> str:
         return self.render("error.html", title=f"{status} {reason}", current="", status=status, reason=reason,
