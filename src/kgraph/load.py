@@ -198,8 +198,9 @@ def read_yaml_checked(path: Path, display: str) -> tuple[Any, list[Problem]]:
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=display,
                         hint="Save the file as UTF-8.") from None
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)  # refuses a raw control character right away
         node = loader.get_single_node()
         if node is None:
             return None, []
@@ -229,7 +230,8 @@ def read_yaml_checked(path: Path, display: str) -> tuple[Any, list[Problem]]:
         raise DataError(f"malformed YAML value: {exc}", path=display,
                         hint="Quote the value to keep it as text.") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: Path, display: str) -> Any:
