@@ -1,0 +1,452 @@
+"""The built graph as a persistent Oxigraph store on disk, and deterministic serialisations.
+
+``output/store`` is a symbolic link to the store directory of the latest build
+(``output/.store-<id>``). A build writes a fresh store into ``output/.store-tmp-<pid>-<id>``
+with Oxigraph's bulk loader, renames it to ``.store-<id>`` once complete, then swaps the
+link atomically (a new link renamed over the old one). A build killed at any point
+therefore leaves ``output/store`` pointing at the old store or at the new one, never at a
+half-written one; the leftovers (unfinished temporary stores, stores no longer linked)
+are removed by the next build. The store of the previous build is kept one build longer,
+for a server that still has it open.
+
+Layout of the store (issue 10):
+
+* the **default graph** holds the union of every named graph, as one set: the graph that
+  ``kgraph query`` answers over (a triple stated by two sources is there once, so COUNT and
+  DISTINCT-free answers equal rdflib's over the union graph);
+* the **named graphs** are those of ``kgraph.trig``: ``kgr:graph/ontology``,
+  ``kgr:graph/entities``, one ``kgr:graph/<source>`` per source, and
+  :data:`CATALOG_GRAPH` for what the TriG file keeps in its default graph (which named
+  graph holds which source's claims), so that ``GRAPH ?g`` reaches every triple.
+
+``kgraph-store.json`` inside the store directory records what was loaded (the inputs'
+fingerprint, the number of triples per graph) and is written before the store is linked.
+
+Opening is :func:`open_store`: ``Store.read_only`` takes milliseconds, whatever the size.
+
+Serialisation (:func:`serialize_triples`, :func:`serialize_quads`) uses Oxigraph's
+serialisers, fed in one order of our own (:func:`triple_key`), so the same graph always
+gives the same bytes. N-Triples and N-Quads are sorted line by line, which gives exactly
+the bytes of :func:`kgraph.export.serialize_graph` for N-Triples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+from kgraph.errors import KgraphError, OutputError
+
+if TYPE_CHECKING:
+    from rdflib import Dataset as RDFDataset
+
+STORE_LINK = "store"
+STORE_PREFIX = ".store-"
+TMP_PREFIX = ".store-tmp-"
+INFO_FILE = "kgraph-store.json"
+#: Bumped when the layout of the store changes: an older store is then rebuilt, not read.
+STORE_FORMAT = 1
+#: The named graph holding what kgraph.trig keeps in its default graph.
+CATALOG_GRAPH = "https://w3id.org/kgraph/id/graph/catalog"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+class StoreError(KgraphError):
+    """The store in the output folder is missing, unreadable or from another kgraph."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What ``kgraph-store.json`` records about one store."""
+
+    path: Path
+    #: fingerprint of the build's inputs (see :func:`kgraph.graphstore.fingerprint`)
+    inputs_sha256: str
+    #: triples per graph: "" is the default graph (the union), else the named graph's IRI
+    counts: dict[str, int]
+
+    @property
+    def triples(self) -> int:
+        """Triples of the union (the default graph)."""
+        return self.counts.get("", 0)
+
+
+# --------------------------------------------------------------------------- terms
+
+def term_to_ox(term: Any) -> Any:
+    """An rdflib term as a pyoxigraph term."""
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def term_from_ox(term: Any) -> Any:
+    """A pyoxigraph term as an rdflib term (plain literals stay plain, as rdflib makes them)."""
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == XSD_STRING:
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
+    """The quads of an rdflib dataset as pyoxigraph quads (the default graph as DefaultGraph).
+
+    Terms repeat a lot (every claim names its predicate, source and evidence kind): each
+    distinct rdflib term is converted once.
+    """
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    memo: dict[Any, Any] = {}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None:
+            found = memo[term] = term_to_ox(term)
+        return found
+
+    default = ox.DefaultGraph()
+    for s, p, o, context in ds.quads((None, None, None, None)):
+        name = getattr(context, "identifier", context)
+        graph = default if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
+        yield ox.Quad(conv(s), conv(p), conv(o), graph)
+
+
+def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+    """The quads to load into the store: every named graph as given, the default graph's
+    triples moved to :data:`CATALOG_GRAPH`, and every triple into the default graph too,
+    which becomes the union (the store is a set: a triple of two graphs is there once, with
+    no set of our own in memory)."""
+    catalog = ox.NamedNode(CATALOG_GRAPH)
+    default = ox.DefaultGraph()
+    for quad in quads:
+        if isinstance(quad.graph_name, ox.DefaultGraph):
+            yield ox.Quad(quad.subject, quad.predicate, quad.object, catalog)
+        else:
+            yield quad
+        yield ox.Quad(quad.subject, quad.predicate, quad.object, default)
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
+                progress: Callable[[int], None] | None = None) -> StoreInfo:
+    """Write ``quads`` (see :func:`store_quads`) as a fresh store and link it as ``out_dir/store``.
+
+    The store is bulk-loaded into a temporary directory inside ``out_dir``, renamed, then
+    linked by an atomic rename of the link: readers see the old store or the new one.
+    ``progress`` is called with the number of quads loaded so far, every 100,000 quads.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale(out_dir)
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
+    ident = uuid.uuid4().hex[:12]
+    tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
+    final = out_dir / f"{STORE_PREFIX}{ident}"
+    try:
+        store = ox.Store(str(tmp))
+        store.bulk_extend(_reporting(quads, progress))
+        store.flush()
+        counts = count_triples(store)
+        del store  # closes the database: its files are complete before the rename
+        info = StoreInfo(final, inputs_sha256, counts)
+        (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
+        _fsync_dir(tmp)
+        os.rename(tmp, final)
+        _point_link(out_dir, final.name)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _cannot_write(out_dir, exc) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        clean_stale(out_dir)
+    except OSError:
+        pass  # leftovers only cost disk space; the next build tries again
+    return info
+
+
+def _reporting(quads: Iterable[ox.Quad], progress: Callable[[int], None] | None) -> Iterator[ox.Quad]:
+    if progress is None:
+        yield from quads
+        return
+    done = 0
+    for quad in quads:
+        done += 1
+        if done % 100_000 == 0:
+            progress(done)
+        yield quad
+    progress(done)
+
+
+def count_triples(store: ox.Store) -> dict[str, int]:
+    """Triples per graph of ``store``: "" for the default graph, else the graph's IRI (sorted)."""
+    counts = {"": int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)}
+    per_graph = store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    for row in per_graph:
+        counts[row["g"].value] = int(row["n"].value)
+    return dict(sorted(counts.items()))
+
+
+def _info_json(info: StoreInfo) -> str:
+    doc = {"format": STORE_FORMAT, "inputs_sha256": info.inputs_sha256, "triples": info.counts}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _point_link(out_dir: Path, target: str) -> None:
+    """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
+    link = out_dir / STORE_LINK
+    if link.exists() and not link.is_symlink():
+        # not ours (a folder or file called "store"): never delete what kgraph did not write
+        raise OutputError(f"{link} exists and is not kgraph's store link",
+                          "Move it away (kgraph writes its store there) and build again.")
+    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.symlink(target, new_link, target_is_directory=True)
+    try:
+        os.replace(new_link, link)
+    except BaseException:
+        new_link.unlink(missing_ok=True)
+        raise
+    _fsync_dir(out_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove unfinished temporary stores of builds that are no longer running, and every
+    finished store but the linked one and the one before it (newest modification first)."""
+    removed: list[Path] = []
+    current = linked_dir(out_dir)
+    finished = []
+    for entry in out_dir.iterdir() if out_dir.is_dir() else ():
+        if entry.name.startswith(TMP_PREFIX):
+            if _pid_alive(_tmp_pid(entry.name)):
+                continue  # another build is writing it now
+            if entry.is_symlink() or entry.is_file():
+                entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        elif (entry.name.startswith(STORE_PREFIX) and entry.is_dir() and not entry.is_symlink()
+              and (current is None or entry.resolve() != current.resolve())):
+            finished.append(entry)
+    finished.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for entry in finished[1:]:
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _tmp_pid(name: str) -> int | None:
+    rest = name[len(TMP_PREFIX):].removeprefix("link-")
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write the store in {path}: {exc.strerror or exc}",
+                       "Choose a folder you can write to (--out), with room for the store.")
+
+
+# --------------------------------------------------------------------------- reading
+
+def linked_dir(out_dir: Path) -> Path | None:
+    """The store directory ``out_dir/store`` points at, if it exists."""
+    link = Path(out_dir) / STORE_LINK
+    if not link.is_symlink():
+        return None
+    target = link.resolve()
+    return target if target.is_dir() else None
+
+
+def read_info(out_dir: Path) -> StoreInfo | None:
+    """What the linked store records about itself; None when there is no usable store."""
+    directory = linked_dir(out_dir)
+    if directory is None:
+        return None
+    try:
+        doc = json.loads((directory / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != STORE_FORMAT or not isinstance(doc.get("triples"), dict):
+        return None
+    return StoreInfo(directory, str(doc.get("inputs_sha256", "")), {str(k): int(v) for k, v in doc["triples"].items()})
+
+
+def open_store(out_dir: Path) -> ox.Store:
+    """The linked store, opened read-only (milliseconds: nothing is parsed or loaded)."""
+    info = read_info(out_dir)
+    if info is None:
+        raise StoreError(f"no kgraph store in {out_dir}", "Run `kgraph build` (it writes output/store).")
+    try:
+        return ox.Store.read_only(str(info.path))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {info.path}: {exc}",
+                         "Run `kgraph build` again to rewrite it.") from None
+
+
+# --------------------------------------------------------------------------- serialising
+
+def term_key(term: Any) -> str:
+    """A term's N-Triples form: the order of terms in every serialisation."""
+    return str(term)
+
+
+def triple_key(triple: Any) -> tuple[str, str, str]:
+    return (str(triple.subject), str(triple.predicate), str(triple.object))
+
+
+def quad_key(quad: ox.Quad) -> tuple[bool, str, str, str, str]:
+    """Default graph first, then the named graphs by IRI; within a graph as :func:`triple_key`."""
+    graph = quad.graph_name
+    named = not isinstance(graph, ox.DefaultGraph)
+    return (named, str(graph) if named else "", str(quad.subject), str(quad.predicate), str(quad.object))
+
+
+#: kgraph's format names (kgraph.export.FORMATS) and Oxigraph's serialisers for them.
+OX_FORMATS = {
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "turtle": ox.RdfFormat.TURTLE,
+    "trig": ox.RdfFormat.TRIG,
+    "xml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+}
+DATASET_FORMATS = ("nquads", "trig")
+
+
+def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """Triples (pyoxigraph) in format ``fmt`` ("nt", "turtle", "xml", "jsonld"), deterministic.
+
+    The same set of triples always gives the same bytes, whatever order they come in.
+    """
+    if fmt in DATASET_FORMATS:
+        raise ValueError(f"{fmt} holds quads: use serialize_quads")
+    ordered = sorted(set(triples), key=triple_key)
+    if fmt == "nt":
+        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES))
+    return ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+
+
+def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """Quads in "nquads" or "trig", deterministic (default graph first, then graphs by IRI)."""
+    if fmt not in DATASET_FORMATS:
+        raise ValueError(f"{fmt} holds triples: use serialize_triples")
+    ordered = sorted(set(quads), key=quad_key)
+    if fmt == "nquads":
+        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_QUADS))
+    return ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=_prefixes(prefixes))
+
+
+def _prefixes(prefixes: dict[str, str] | None) -> dict[str, str]:
+    if prefixes is not None:
+        return dict(sorted(prefixes.items()))
+    from kgraph.project import KGR, PREFIXES
+
+    return dict(sorted({**PREFIXES, "kgclaim": f"{KGR}claim/", "kgsrc": f"{KGR}source/"}.items()))
+
+
+def _sorted_lines(data: bytes) -> bytes:
+    lines = sorted(line for line in data.split(b"\n") if line.strip())
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+def graph_triples(store: ox.Store, graph: str | None = None) -> Iterator[ox.Triple]:
+    """The triples of one graph of ``store``: the union (default graph) or a named graph's IRI."""
+    name = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+    for quad in store.quads_for_pattern(None, None, None, name):
+        yield quad.triple
+
+
+def named_graphs(store: ox.Store) -> list[str]:
+    """The IRIs of the store's named graphs, sorted."""
+    return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def quads_from_file(path: Path) -> Iterator[ox.Quad]:
+    """The quads of an RDF file written by kgraph (TriG or N-Quads; triples land in the
+    default graph), parsed by Oxigraph."""
+    fmt = ox.RdfFormat.from_extension(Path(path).suffix.lstrip("."))
+    if fmt is None:
+        raise StoreError(f"cannot tell the RDF format of {path}", "Give a .trig, .nq, .nt or .ttl file.")
+    try:
+        yield from ox.parse(path=str(path), format=fmt)
+    except SyntaxError as exc:
+        raise StoreError(f"{path} is not valid {fmt.name}: {exc}", "Run `kgraph build` to write it again.") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}", "Run `kgraph build` first.") from None
+
+
+def current_store(project: Any, *, step: Callable[[str], None] | None = None) -> ox.Store:
+    """The store of the project's current build, opened read-only.
+
+    The graph is rebuilt first when its inputs changed; a store missing or older than the
+    build is written from the build's ``kgraph.trig``.
+    """
+    from kgraph.graphstore import fingerprint, is_fresh, load_graphs
+
+    out = project.out_dir
+    if not is_fresh(project):
+        load_graphs(project, rebuild=True, step=step)
+    inputs = fingerprint(project)
+    info = read_info(out)
+    if info is None or info.inputs_sha256 != inputs:
+        if step is not None:
+            step("Writing the store")
+        write_store(out, store_quads(quads_from_file(out / "kgraph.trig")), inputs_sha256=inputs)
+    return open_store(out)
