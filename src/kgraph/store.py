@@ -166,6 +166,7 @@ def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
     ``progress`` is called with the number of quads loaded so far, every 100,000 quads.
     """
     out_dir = Path(out_dir)
+    _check_link(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         clean_stale(out_dir)
@@ -186,10 +187,10 @@ def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
         os.rename(tmp, final)
         _point_link(out_dir, final.name)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_unlinked(out_dir, tmp, final)
         raise _cannot_write(out_dir, exc) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_unlinked(out_dir, tmp, final)
         raise
     try:
         clean_stale(out_dir)
@@ -225,13 +226,25 @@ def _info_json(info: StoreInfo) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def _point_link(out_dir: Path, target: str) -> None:
-    """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
+def _remove_unlinked(out_dir: Path, *directories: Path) -> None:
+    current = linked_dir(out_dir)
+    for directory in directories:
+        if directory.exists() and (current is None or directory.resolve() != current.resolve()):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _check_link(out_dir: Path) -> None:
     link = out_dir / STORE_LINK
     if link.exists() and not link.is_symlink():
         # not ours (a folder or file called "store"): never delete what kgraph did not write
         raise OutputError(f"{link} exists and is not kgraph's store link",
                           "Move it away (kgraph writes its store there) and build again.")
+
+
+def _point_link(out_dir: Path, target: str) -> None:
+    """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
+    _check_link(out_dir)
+    link = out_dir / STORE_LINK
     new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     os.symlink(target, new_link, target_is_directory=True)
     try:
