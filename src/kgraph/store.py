@@ -57,6 +57,7 @@ STORE_FORMAT = 1
 #: The named graph holding what kgraph.trig keeps in its default graph.
 CATALOG_GRAPH = "https://w3id.org/kgraph/id/graph/catalog"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 
@@ -100,7 +101,12 @@ def term_to_ox(term: Any) -> Any:
 
 
 def term_from_ox(term: Any) -> Any:
-    """A pyoxigraph term as an rdflib term (plain literals stay plain, as rdflib makes them)."""
+    """A pyoxigraph term as an rdflib term (plain literals stay plain, as rdflib makes them).
+
+    Oxigraph keeps xsd:decimal values in XSD 1.1 canonical form ("8" for "8.0"); they come
+    back in the form kgraph writes (:func:`kgraph.build.decimal_literal`: "8.0"), so that the
+    store answers with the very terms of the files.
+    """
     from rdflib import BNode, Literal, URIRef
 
     if isinstance(term, ox.NamedNode):
@@ -111,10 +117,27 @@ def term_from_ox(term: Any) -> Any:
         datatype = term.datatype.value
         if datatype == XSD_STRING:
             return Literal(term.value)
+        if datatype == XSD_DECIMAL:
+            return Literal(kgraph_decimal(term.value), datatype=URIRef(datatype))
         return Literal(term.value, datatype=URIRef(datatype))
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     raise TypeError(f"not an RDF term: {term!r}")
+
+
+def kgraph_decimal(text: str) -> str:
+    """A decimal's lexical form as kgraph writes it: at least one digit after the point,
+    no trailing zeros beyond it ("8" and "8.00" give "8.0")."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        formatted = format(Decimal(text), "f")
+    except InvalidOperation:
+        return text
+    if "." not in formatted:
+        return formatted + ".0"
+    formatted = formatted.rstrip("0")
+    return formatted + "0" if formatted.endswith(".") else formatted
 
 
 def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
@@ -463,3 +486,44 @@ def current_store(project: Any, *, step: Callable[[str], None] | None = None) ->
             step("Writing the store")
         write_store(out, store_quads(quads_from_file(out / "kgraph.trig")), inputs_sha256=inputs)
     return open_store(out)
+
+
+def rdflib_graph(store: ox.Store) -> Any:
+    """The store's default graph (the union) as an rdflib ``Graph`` through oxrdflib, for code
+    written against rdflib: reads go to Oxigraph, writes fail (the store is read-only)."""
+    from oxrdflib import OxigraphStore
+    from rdflib import Graph
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    from kgraph.build import bind_prefixes
+
+    graph = Graph(store=OxigraphStore(store=store), identifier=DATASET_DEFAULT_GRAPH_ID)
+    bind_prefixes(graph)
+    return graph
+
+
+def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
+    """One graph of the store (default: the union) copied into an in-memory rdflib ``Graph``,
+    its triples inserted in :func:`triple_key` order (a ``SimpleMemory`` store keeps that
+    order, so answers and serialisations come out the same however often it is read).
+
+    Each distinct term is converted once; plain literals stay plain, as rdflib makes them.
+    """
+    from rdflib import Graph
+
+    from kgraph.build import bind_prefixes
+
+    memo: dict[Any, Any] = {}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None:
+            found = memo[term] = term_from_ox(term)
+        return found
+
+    out = Graph(store="SimpleMemory")
+    bind_prefixes(out)
+    add = out.store.add
+    for triple in sorted(graph_triples(store, graph), key=triple_key):
+        add((conv(triple.subject), conv(triple.predicate), conv(triple.object)), out)
+    return out
