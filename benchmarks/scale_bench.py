@@ -69,7 +69,7 @@ _Dumper = yaml.CSafeDumper if hasattr(yaml, "CSafeDumper") else yaml.SafeDumper
 
 
 def _read(path: Path):
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_TextLoader)  # noqa: S506 - a safe loader
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_TextLoader)
 
 
 def _write(path: Path, doc) -> None:

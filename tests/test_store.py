@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from conftest import REPO
 from rdflib import Graph
 
-from conftest import REPO
 from kgraph import store as S
 from kgraph.errors import OutputError
 
@@ -165,3 +165,140 @@ def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
     back = list(ox.parse(data, format=ox.RdfFormat.TRIG))
     assert set(back) == set(all_quads)
     assert S.serialize_quads(all_quads, "nquads").count(b"\n") == len(set(all_quads))
+
+
+# --------------------------------------------------------------------------- SPARQL over the store
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kgraph import storequery as SQ
+from kgraph.errors import QueryError, QueryTimeout, UpdateRefused
+
+SRC0 = "https://w3id.org/kgraph/id/graph/src-000"
+
+
+@pytest.fixture(scope="module")
+def both(corpus_store):
+    """The rdflib graph parsed from kgraph.nt, and the store with its graphs."""
+    project, _, store = corpus_store
+    graph = Graph().parse(project.out_dir / "kgraph.nt", format="nt")
+    info = S.read_info(project.out_dir)
+    return graph, store, info
+
+
+def answers(result):
+    return (result.kind, result.variables, result.rows, result.boolean,
+            None if result.graph is None else sorted(result.graph))
+
+
+def test_named_questions_same_answers_as_rdflib(both):
+    from kgraph.query import evaluate, named_queries, prepare_query
+
+    graph, _, info = both
+    graphs = [g for g in info.counts if g]
+    for name, named in named_queries().items():
+        expected = evaluate(graph, prepare_query(named.text))
+        got = SQ.run(info.path, SQ.prepare(named.text, graphs), timeout=120)
+        assert answers(got) == answers(expected), name
+
+
+def _pattern_pool(graph):
+    from rdflib import RDF
+
+    predicates = sorted({p for _, p, _ in graph if p != RDF.type})
+    classes = sorted({o for _, _, o in graph.triples((None, RDF.type, None))})
+    return predicates, classes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_basic_graph_patterns_same_answers(both, data):
+    """Chains and stars of 1-3 triple patterns over the graph's own predicates and classes."""
+    from kgraph.query import evaluate, prepare_query
+
+    graph, _, info = both
+    predicates, classes = _pattern_pool(graph)
+    n = data.draw(st.integers(1, 3))
+    patterns, variables = [], ["?v0"]
+    if data.draw(st.booleans()):
+        patterns.append(f"?v0 a {data.draw(st.sampled_from(classes)).n3()}")
+    for i in range(1, n + 1):
+        subject = data.draw(st.sampled_from(variables))
+        predicate = data.draw(st.sampled_from(predicates)).n3()
+        obj = f"?v{i}"
+        if data.draw(st.booleans()):
+            patterns.append(f"{subject} {predicate} {obj}")
+        else:
+            patterns.append(f"{obj} {predicate} {subject}")
+        variables.append(obj)
+    distinct = "DISTINCT " if data.draw(st.booleans()) else ""
+    text = f"SELECT {distinct}{' '.join(variables)} WHERE {{ {' . '.join(patterns)} }}"
+    expected = evaluate(graph, prepare_query(text))
+    got = SQ.evaluate(S.open_store(info.path.parent), SQ.prepare(text, [g for g in info.counts if g]))
+    assert answers(got) == answers(expected), text
+
+
+def test_graph_and_dataset_per_source(both):
+    _, store, info = both
+    graphs = [g for g in info.counts if g]
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+    def n(query):
+        return int(SQ.evaluate(store, query).rows[0][0])
+
+    assert n(SQ.prepare(count, graphs)) == info.counts[""]
+    assert n(SQ.prepare(count, graphs, default_graph_uri=[SRC0])) == info.counts[SRC0]
+    assert n(SQ.prepare(count.replace("WHERE", f"FROM <{SRC0}> WHERE"), graphs)) == info.counts[SRC0]
+    per_graph = SQ.evaluate(store, SQ.prepare(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", graphs))
+    assert {str(g): int(c) for g, c in per_graph.rows} == {g: c for g, c in info.counts.items() if g}
+    only = SQ.evaluate(store, SQ.prepare("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", graphs,
+                                         named_graph_uri=[SRC0]))
+    assert [str(r[0]) for r in only.rows] == [SRC0]
+
+
+@pytest.mark.parametrize(("text", "error", "says"), [
+    ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", QueryError, "SERVICE is refused"),
+    ("select * where { service silent <http://x.example/> { ?s ?p ?o } }", QueryError, "SERVICE is refused"),
+    ("SELECT * FROM <http://remote.example/data.ttl> WHERE { ?s ?p ?o }", QueryError, "not a graph of the store"),
+    ("SELECT * FROM NAMED <file:///etc/passwd> WHERE { GRAPH ?g { ?s ?p ?o } }", QueryError, "not a graph"),
+    ("LOAD <http://remote.example/data.ttl>", UpdateRefused, "Update"),
+    ("INSERT DATA { kgr:a kg:treats kgr:b }", UpdateRefused, "Update"),
+    ("PREFIX x: <http://x/> DELETE WHERE { ?s ?p ?o }", UpdateRefused, "Update"),
+    ("SELECT ?s WHERE { ?s kgx:treats ?o }", QueryError, "unknown prefix 'kgx:'"),
+    ("SELECT ?s WHERE {\n  ?s kg:treats ?o\n", QueryError, "line 3"),
+    ("", QueryError, "empty"),
+])
+def test_refused_and_wrong_queries(both, text, error, says):
+    _, _, info = both
+    with pytest.raises(error) as raised:
+        SQ.prepare(text, [g for g in info.counts if g])
+    assert says in str(raised.value)
+
+
+def test_keywords_inside_strings_and_iris_do_not_count(both):
+    _, store, info = both
+    text = ('SELECT ?q WHERE { ?c kg:quote ?q FILTER(CONTAINS(?q, "SERVICE") || ?q = "FROM <x>" '
+            '|| ?c = <https://example.org/SERVICE>) } # SERVICE in a comment')
+    assert SQ.evaluate(store, SQ.prepare(text, [g for g in info.counts if g])).kind == "SELECT"
+
+
+def test_unknown_dataset_graph_is_refused(both):
+    _, _, info = both
+    with pytest.raises(QueryError, match="no graph <https://example.org/nope>"):
+        SQ.prepare("ASK { ?s ?p ?o }", [g for g in info.counts if g], default_graph_uri=["https://example.org/nope"])
+
+
+def test_timeout_stops_the_engine(both):
+    _, _, info = both
+    endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+                         [g for g in info.counts if g])
+    began = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        SQ.run(info.path, endless, timeout=1.0)
+    assert time.monotonic() - began < 60
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the worker was killed, not left running

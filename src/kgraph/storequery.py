@@ -50,7 +50,7 @@ _OPAQUE = re.compile(
 _KEYWORD_EDGE_BEFORE = r"(?<![\w:?$.\-])"
 _KEYWORD_EDGE_AFTER = r"(?![\w:\-])"
 _SERVICE = re.compile(_KEYWORD_EDGE_BEFORE + r"SERVICE" + _KEYWORD_EDGE_AFTER, re.IGNORECASE)
-_FROM = re.compile(_KEYWORD_EDGE_BEFORE + r"FROM(\s+NAMED)?\s+", re.IGNORECASE)
+_FROM = re.compile(_KEYWORD_EDGE_BEFORE + r"FROM(\s+NAMED" + _KEYWORD_EDGE_AFTER + r")?", re.IGNORECASE)
 _FIRST_KEYWORD = re.compile(r"[A-Za-z]+")
 _PROLOGUE = re.compile(r"\s*(?:(?:PREFIX\s+[\w.\-]*:\s*|BASE\s+)\s*)", re.IGNORECASE)
 _DECLARED = re.compile(r"(?i)PREFIX\s+([\w.\-]*):")
@@ -141,7 +141,7 @@ def _dataset_clause(text: str, code: str, known: set[str]) -> tuple[list[str], l
     named: list[str] = []
     declared = _declared_prefixes(text)
     for match in _FROM.finditer(code):
-        rest = text[match.end():]
+        rest = text[match.end():].lstrip()
         iri_match = re.match(r"<([^>]*)>", rest) or re.match(r"([A-Za-z][\w.\-]*)?:([\w.\-]*)", rest)
         if iri_match is None:
             raise QueryError(f"FROM without a graph IRI{_position(text, match.start())}", _graphs_hint(known))
