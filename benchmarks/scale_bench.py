@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -182,7 +183,7 @@ def run_build(root: Path) -> dict:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     marks = report["marks"]
     steps = []
-    for before, after in zip(marks, marks[1:]):
+    for before, after in itertools.pairwise(marks):
         if before["step"] == "start":
             continue
         steps.append([before["step"], f"{after['t'] - before['t']:.2f}", f"{after['cpu'] - before['cpu']:.2f}",
@@ -279,7 +280,7 @@ def serve_rows(root: Path, env: dict, clients: int, requests: int) -> list[list[
 
     port = free_port()
     base = f"http://127.0.0.1:{port}/sparql"
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the server below
     started = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port), "--data",
                                str(root / "data"), "--out", str(root / "output")], stdout=subprocess.DEVNULL,
@@ -310,6 +311,7 @@ def serve_rows(root: Path, env: dict, clients: int, requests: int) -> list[list[
             server.kill()
         log.seek(0)
         tracebacks = log.read().decode("utf-8", "replace").count("Traceback")
+        log.close()
     for row in rows:
         row.append(str(tracebacks))
     rows.append(["(start-up until the first answer, s)", f"{startup:.1f}", "", "", "", ""])

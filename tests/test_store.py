@@ -116,7 +116,7 @@ def corpus_store(corpus_built):
 
 
 def test_store_holds_the_built_graph(corpus_store):
-    project, result, store = corpus_store
+    _, result, store = corpus_store
     union = {tuple(S.term_from_ox(t) for t in (q.subject, q.predicate, q.object))
              for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
     assert len(union) == len(result.built.graph)
@@ -140,7 +140,7 @@ def _value_key(triple):
 
 
 def test_same_ntriples_as_rdflib_from_the_same_triples(corpus_store):
-    project, result, _ = corpus_store
+    project, _, _ = corpus_store
     nt = project.out_dir / "kgraph.nt"
     parsed = ox.parse(path=str(nt), format=ox.RdfFormat.N_TRIPLES)
     assert S.serialize_triples(parsed, "nt") == nt.read_bytes()
@@ -148,7 +148,7 @@ def test_same_ntriples_as_rdflib_from_the_same_triples(corpus_store):
 
 @pytest.mark.parametrize("fmt", ["turtle", "xml", "jsonld", "nt"])
 def test_serialisations_are_deterministic_and_equivalent(corpus_store, fmt):
-    project, result, store = corpus_store
+    _, result, store = corpus_store
     triples = list(S.graph_triples(store))
     data = S.serialize_triples(triples, fmt)
     assert S.serialize_triples(reversed(triples), fmt) == data  # input order does not matter
@@ -158,7 +158,7 @@ def test_serialisations_are_deterministic_and_equivalent(corpus_store, fmt):
 
 
 def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
-    _, result, store = corpus_store
+    _, _, store = corpus_store
     all_quads = list(store.quads_for_pattern(None, None, None))
     data = S.serialize_quads(all_quads, "trig")
     assert S.serialize_quads(reversed(all_quads), "trig") == data
