@@ -302,3 +302,21 @@ def test_timeout_stops_the_engine(both):
     import multiprocessing
 
     assert multiprocessing.active_children() == []  # the worker was killed, not left running
+
+
+def test_pool_answers_and_survives_a_timeout(both):
+    graph, _, info = both
+    graphs = [g for g in info.counts if g]
+    pool = SQ.StoreQueryPool(info.path, 2)
+    try:
+        ask = SQ.prepare("ASK { kgr:ketamine kg:treats ?c }", graphs)
+        assert pool.run(ask, timeout=60).boolean is True
+        before = pool.pids
+        endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", graphs)
+        with pytest.raises(QueryTimeout):
+            pool.run(endless, timeout=1.0)
+        assert len(pool.pids) == 2 and pool.pids != before  # the stuck worker was killed and replaced
+        count = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs)
+        assert int(pool.run(count, timeout=60).rows[0][0]) == len(graph)
+    finally:
+        pool.close()

@@ -304,3 +304,109 @@ def _worker(store_path: str, query: StoreQuery, sender) -> None:
         outcome = ("error", f"{type(exc).__name__}: {exc}")
     sender.send(outcome)
     sender.close()
+
+
+# --------------------------------------------------------------------------- a pool for the server
+
+class StoreQueryPool:
+    """``size`` forked workers, each with the store open read-only, answering one query at a
+    time; a worker past the time limit is killed (stopping the engine) and replaced.
+
+    The interface of :class:`kgraph.workers.QueryPool`, for :class:`StoreQuery` objects.
+    """
+
+    def __init__(self, store_path: Path, size: int):
+        import multiprocessing
+        import queue
+        import threading
+
+        self._path = str(store_path)
+        self._context = multiprocessing.get_context("fork")
+        self._idle: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._all: set[int] = set()
+        self._closed = False
+        for _ in range(size):
+            self._idle.put(self._spawn())
+
+    def _spawn(self):
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_serve_store_queries, args=(self._path, child), daemon=True)
+        process.start()
+        child.close()
+        with self._lock:
+            self._all.add(process.pid)
+        return process, parent
+
+    def _retire(self, worker) -> None:
+        process, conn = worker
+        if process.is_alive():
+            process.kill()
+        process.join()
+        conn.close()
+        with self._lock:
+            self._all.discard(process.pid)
+
+    def run(self, query: StoreQuery, timeout: float, wait: float | None = None) -> Any:
+        """Answer ``query`` within ``timeout`` s, waiting at most ``wait`` s for a free worker."""
+        import queue
+
+        from kgraph.errors import ServerBusy
+        from kgraph.query import timed_out
+
+        try:
+            worker = self._idle.get(timeout=timeout if wait is None else wait)
+        except queue.Empty:
+            raise ServerBusy("the server is busy: every query worker is taken.", "Try again in a moment.") from None
+        replacement = worker
+        try:
+            worker[1].send(query)
+            if not worker[1].poll(timeout):
+                self._retire(worker)
+                replacement = self._spawn()
+                raise timed_out(timeout)
+            status, payload = worker[1].recv()
+        except (EOFError, OSError):
+            self._retire(worker)
+            replacement = self._spawn()
+            raise QueryError("the query worker ended without an answer.",
+                             "It may have run out of memory; narrow the query or add a LIMIT.") from None
+        finally:
+            if not self._closed:
+                self._idle.put(replacement)
+        if status == "error":
+            raise QueryError(f"the query failed while running: {payload}",
+                             "Check the query; the named questions are working examples.")
+        return payload
+
+    def close(self) -> None:
+        import queue
+
+        self._closed = True
+        while True:
+            try:
+                self._retire(self._idle.get_nowait())
+            except queue.Empty:
+                break
+
+    @property
+    def pids(self) -> set[int]:
+        with self._lock:
+            return set(self._all)
+
+
+def _serve_store_queries(store_path: str, conn) -> None:
+    from kgraph.query import forbid_network
+
+    forbid_network()
+    store = ox.Store.read_only(store_path)
+    while True:
+        try:
+            query = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            outcome: tuple[str, Any] = ("ok", evaluate(store, query))
+        except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
+            outcome = ("error", f"{type(exc).__name__}: {exc}")
+        conn.send(outcome)
