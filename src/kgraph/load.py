@@ -8,8 +8,9 @@ Only a file that cannot be parsed at all stops its own loading (again as a probl
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
@@ -84,7 +85,7 @@ def read_yaml(path: Path, display: str) -> Any:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=display,
                         hint="Save the file as UTF-8.") from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a (C)SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
