@@ -16,7 +16,10 @@ Then prints, per size:
    same run (opening the built store read-only, and parsing kgraph.nt into memory), with
    the ratio;
 4. ``kgraph serve`` under concurrent clients on 127.0.0.1: requests/s, p50 / p95
-   latency and errors, for the simple queries and for the named questions.
+   latency and errors, for the simple queries and for the named questions;
+5. (up to --serialisers-up-to) each output format written by rdflib (as the build does)
+   and by Oxigraph's serialisers in kgraph.store: time, and whether the bytes or at least
+   the triples are the same.
 
 Everything stays on this machine; the temporary folders are removed unless --keep.
 """
@@ -236,9 +239,60 @@ sys.stdout.buffer.write(store.query(sys.argv[2], prefixes=prefixes).serialize(fo
 """
 
 
-def store_dir(out: Path) -> Path | None:
+def store_dir(out: Path) -> Path:
+    """The build's store; written here from kgraph.trig (into bench-store/) if the build has none."""
     link = out / "store"
-    return link.resolve() if link.is_symlink() else None
+    if link.is_symlink():
+        return link.resolve()
+    sys.path.insert(0, str(SRC))
+    from kgraph import store as S
+
+    return S.write_store(out.parent / "bench-store", S.store_quads(S.quads_from_file(out / "kgraph.trig"))).path
+
+
+#: Serialises the built graph with rdflib (kgraph.export, what the build does) and with
+#: Oxigraph (kgraph.store), and says whether they hold the same triples.
+SERIALISE_CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+import pyoxigraph as ox
+from rdflib import Dataset, Graph
+from kgraph import store as S
+from kgraph.export import FORMATS_BY_NAME, serialize_dataset, serialize_graph, sorted_copy
+out = Path(sys.argv[2])
+graph = sorted_copy(Graph().parse(out / "kgraph.nt", format="nt"))
+dataset = Dataset(); dataset.parse(out / "kgraph.trig", format="trig")
+store = ox.Store.read_only(sys.argv[3])
+triples = list(S.graph_triples(store))
+quads = list(S.named_quads(store))
+rows = []
+def same(a, b, fmt):
+    f = ox.RdfFormat.TRIG if fmt == "trig" else {"nt": ox.RdfFormat.N_TRIPLES, "turtle": ox.RdfFormat.TURTLE,
+        "xml": ox.RdfFormat.RDF_XML, "jsonld": ox.RdfFormat.JSON_LD}[fmt]
+    def load(data):
+        return {(str(q.subject), str(q.predicate), str(q.object)) for q in ox.parse(data, format=f)}
+    return load(a) == load(b)
+for fmt in ("nt", "turtle", "xml", "jsonld", "trig"):
+    t = time.perf_counter()
+    mine = serialize_dataset(dataset) if fmt == "trig" else serialize_graph(graph, FORMATS_BY_NAME[fmt])
+    t_rdflib = time.perf_counter() - t
+    t = time.perf_counter()
+    theirs = S.serialize_quads(quads, "trig") if fmt == "trig" else S.serialize_triples(triples, fmt)
+    t_ox = time.perf_counter() - t
+    rows.append([fmt, f"{t_rdflib:.2f}", f"{t_ox:.2f}", f"{t_rdflib / max(t_ox, 1e-6):.0f}x",
+                 "bytes equal" if mine == theirs else ("same triples" if same(mine, theirs, fmt) else "DIFFERENT")])
+print(json.dumps(rows))
+"""
+
+
+def serialise_rows(root: Path) -> list[list[str]]:
+    out = root / "output"
+    done = subprocess.run([sys.executable, "-c", SERIALISE_CHILD, str(SRC), str(out), str(store_dir(out))],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"serialisation comparison failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def query_rows(root: Path, repeat: int, env: dict) -> list[list[str]]:
@@ -256,11 +310,8 @@ def query_rows(root: Path, repeat: int, env: dict) -> list[list[str]]:
         best, median, answer = timed([*kgraph, text], repeat, env)
         n = max(answer.count("\n") - 1, 0)
         row = [label, str(n), f"{best * 1000:.0f}", f"{median * 1000:.0f}"]
-        if store is not None:
-            ox_best, _, _ = timed([sys.executable, "-c", OX_STORE_SCRIPT, str(store), text, *prefix_args], repeat, env)
-            row += [f"{ox_best * 1000:.0f}", f"{best / ox_best:.1f}x"]
-        else:
-            row += ["-", "-"]
+        ox_best, _, _ = timed([sys.executable, "-c", OX_STORE_SCRIPT, str(store), text, *prefix_args], repeat, env)
+        row += [f"{ox_best * 1000:.0f}", f"{best / ox_best:.1f}x"]
         nt_best, _, _ = timed([sys.executable, "-c", OX_NT_SCRIPT, str(out / "kgraph.nt"), text, *prefix_args],
                               repeat, env)
         row += [f"{nt_best * 1000:.0f}", f"{best / nt_best:.1f}x"]
@@ -373,6 +424,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=50, help="requests per client and kind")
     parser.add_argument("--no-serve", action="store_true", help="skip the serve load")
+    parser.add_argument("--serialisers-up-to", type=int, default=10,
+                        help="compare rdflib's and Oxigraph's serialisers up to this size (rdflib is slow)")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     args = parser.parse_args()
     ks = [int(s) for s in args.sizes.split(",") if s.strip()] + ([1000] if args.x1000 else [])
@@ -395,6 +448,9 @@ def main() -> None:
             table(f"x{k} 3. query wall time in ms, interpreter start included (min of {args.repeat})",
                   ["query", "rows", "kgraph min", "kgraph median", "pyoxigraph store", "ratio",
                    "pyoxigraph parse nt", "ratio"], queries)
+            if k <= args.serialisers_up_to:
+                table(f"x{k} 5. serialising the graph: rdflib (the build today) vs Oxigraph (kgraph.store), s",
+                      ["format", "rdflib", "oxigraph", "speed-up", "output"], serialise_rows(root))
             serve = []
             if not args.no_serve:
                 serve = serve_rows(root, env, args.clients, args.requests)

@@ -200,10 +200,11 @@ def _is_iri(text: str) -> bool:
 
 def batches(store: ox.Store, local: str, size: int) -> Iterator[bytes]:
     """The triples of one local graph as N-Triples, ``size`` triples per piece."""
-    name = ox.DefaultGraph() if local == "" else ox.NamedNode(local)
+    from kgraph.store import graph_triples
+
     piece: list[ox.Triple] = []
-    for quad in store.quads_for_pattern(None, None, None, name):
-        piece.append(quad.triple)
+    for triple in graph_triples(store, local or None):
+        piece.append(triple)
         if len(piece) >= size:
             yield ox.serialize(piece, format=ox.RdfFormat.N_TRIPLES)
             piece = []

@@ -443,10 +443,29 @@ def _sorted_lines(data: bytes) -> bytes:
 
 
 def graph_triples(store: ox.Store, graph: str | None = None) -> Iterator[ox.Triple]:
-    """The triples of one graph of ``store``: the union (default graph) or a named graph's IRI."""
+    """The triples of one graph of ``store`` (the union, or a named graph's IRI), with their
+    terms as kgraph wrote them (decimals "8.0", not Oxigraph's canonical "8")."""
     name = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
     for quad in store.quads_for_pattern(None, None, None, name):
-        yield quad.triple
+        obj = quad.object
+        if isinstance(obj, ox.Literal) and obj.datatype.value == XSD_DECIMAL:
+            yield ox.Triple(quad.subject, quad.predicate, as_written(obj))
+        else:
+            yield quad.triple
+
+
+def named_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """Every quad of the store's named graphs (what kgraph.trig holds, the catalog graph
+    standing for its default graph), terms as kgraph wrote them."""
+    for graph in named_graphs(store):
+        name = ox.NamedNode(graph)
+        for triple in graph_triples(store, graph):
+            yield ox.Quad(triple.subject, triple.predicate, triple.object, name)
+
+
+def as_written(literal: ox.Literal) -> ox.Literal:
+    """An xsd:decimal literal in kgraph's lexical form (see :func:`kgraph_decimal`)."""
+    return ox.Literal(kgraph_decimal(literal.value), datatype=literal.datatype)
 
 
 def named_graphs(store: ox.Store) -> list[str]:
@@ -527,3 +546,66 @@ def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
     for triple in sorted(graph_triples(store, graph), key=triple_key):
         add((conv(triple.subject), conv(triple.predicate), conv(triple.object)), out)
     return out
+
+
+# --------------------------------------------------------------------------- for reading commands
+
+class StoreGraphs:
+    """What a reading command needs, from the store of the current build.
+
+    The store is opened read-only at once (milliseconds). The rdflib graph (an in-memory
+    copy of the union, :func:`memory_graph`) and the networkx network are made on first use
+    only: ``kgraph query`` needs neither. Nothing is unpickled: there is no cache besides the
+    store itself.
+    """
+
+    def __init__(self, info: StoreInfo, rebuilt: bool = False, network: Any = None):
+        self.info = info
+        self.rebuilt = rebuilt
+        self.store = ox.Store.read_only(str(info.path))
+        self._graph: Any = None
+        self._network = network
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    @property
+    def graphs(self) -> list[str]:
+        """The IRIs of the named graphs (one per source, entities, ontology, catalog)."""
+        return [g for g in self.info.counts if g]
+
+    @property
+    def triples(self) -> int:
+        """Triples of the union, without walking them."""
+        return self.info.triples
+
+    @property
+    def graph(self) -> Any:
+        if self._graph is None:
+            self._graph = memory_graph(self.store)
+        return self._graph
+
+    @property
+    def network(self) -> Any:
+        if self._network is None:
+            from kgraph.network import to_networkx
+
+            self._network = to_networkx(self.graph)
+        return self._network
+
+    def entailed(self, regime: str, step: Callable[[str], None] | None = None) -> Any:
+        """The graph plus what ``regime`` ("rdfs" or "owl-rl") entails (computed each time)."""
+        from kgraph.reason import entail
+
+        if step is not None:
+            step(f"Computing the {regime.upper()} closure of the graph")
+        return entail(self.graph, regime)
+
+
+def is_current(project: Any) -> bool:
+    """Whether the linked store was built from the project's current inputs."""
+    from kgraph.graphstore import fingerprint
+
+    info = read_info(project.out_dir)
+    return info is not None and info.inputs_sha256 == fingerprint(project)
