@@ -79,11 +79,15 @@ def blank_opaque(text: str) -> str:
     return _OPAQUE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
 
 
-def prepare(text: str, graphs: Iterable[str], *, default_graph_uri: Iterable[str] = (),
+def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Iterable[str] = (),
             named_graph_uri: Iterable[str] = ()) -> StoreQuery:
     """Check ``text`` against a store holding the named ``graphs``; raise :class:`QueryError` if
-    it must not run. The protocol parameters, when given, choose the dataset (over FROM)."""
-    known = set(graphs)
+    it must not run. The protocol parameters, when given, choose the dataset (over FROM).
+
+    ``graphs=None`` checks everything but the graphs named (before the store is opened, so
+    that a mistake is reported before any rebuild).
+    """
+    known = None if graphs is None else set(graphs)
     if not text.strip():
         raise QueryError("the query is empty", "Give a SPARQL query inline, with -f FILE, on stdin (-) or --name NAME.")
     code = blank_opaque(text)
@@ -99,7 +103,7 @@ def prepare(text: str, graphs: Iterable[str], *, default_graph_uri: Iterable[str
     from_default, from_named = _dataset_clause(text, code, known)
     defaults, named = list(default_graph_uri), list(named_graph_uri)
     for iri in defaults + named:
-        if iri not in known:
+        if known is not None and iri not in known:
             raise QueryError(f"the store has no graph <{iri}>", _graphs_hint(known))
     _syntax_check(text)
     if kind not in QUERY_KINDS:
@@ -131,12 +135,12 @@ def _position(text: str, offset: int) -> str:
     return f" at line {line}, column {column}"
 
 
-def _graphs_hint(known: set[str]) -> str:
+def _graphs_hint(known: set[str] | None) -> str:
     return ("kgraph never loads data named in a query; FROM, FROM NAMED and default-graph-uri only select "
-            f"the store's own graphs: {', '.join(f'<{g}>' for g in sorted(known))}.")
+            f"the store's own graphs: {', '.join(f'<{g}>' for g in sorted(known or ()))}.")
 
 
-def _dataset_clause(text: str, code: str, known: set[str]) -> tuple[list[str], list[str]]:
+def _dataset_clause(text: str, code: str, known: set[str] | None) -> tuple[list[str], list[str]]:
     defaults: list[str] = []
     named: list[str] = []
     declared = _declared_prefixes(text)
@@ -150,7 +154,7 @@ def _dataset_clause(text: str, code: str, known: set[str]) -> tuple[list[str], l
         else:
             namespace = declared.get(iri_match.group(1) or "")
             iri = f"{namespace}{iri_match.group(2)}" if namespace else iri_match.group(0)
-        if iri not in known:
+        if known is not None and iri not in known:
             raise QueryError(f"FROM <{iri}> is refused{_position(text, match.start())}: it is not a graph of "
                              "the store.", _graphs_hint(known))
         (named if match.group(1) else defaults).append(iri)
