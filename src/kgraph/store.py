@@ -609,3 +609,32 @@ def is_current(project: Any) -> bool:
 
     info = read_info(project.out_dir)
     return info is not None and info.inputs_sha256 == fingerprint(project)
+
+
+def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
+                      step: Callable[[str], None] | None = None) -> StoreInfo:
+    """The store of a build (:class:`kgraph.build.BuiltGraph`), linked as ``<out>/store`` and
+    marked with the fingerprint of the project's inputs."""
+    from kgraph.graphstore import fingerprint
+
+    if step is not None:
+        step("Writing the store")
+    return write_store(out_dir or project.out_dir, store_quads(quads_from_dataset(built.dataset)),
+                       inputs_sha256=fingerprint(project))
+
+
+def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None) -> StoreGraphs:
+    """The current build's store, opened read-only; the project is rebuilt first (files and
+    store) when its inputs changed since, or when the store is missing or unreadable."""
+    if not rebuild and is_current(project):
+        try:
+            return StoreGraphs(read_info(project.out_dir))
+        except OSError:
+            pass  # a damaged store: rebuild it
+    from kgraph.pipeline import build
+
+    result = build(project, step=step or (lambda _: None))
+    info = read_info(project.out_dir)
+    if info is None:
+        raise StoreError(f"the build wrote no store in {project.out_dir}", "Run `kgraph build` again.")
+    return StoreGraphs(info, rebuilt=True, network=result.network)
