@@ -320,3 +320,24 @@ def test_pool_answers_and_survives_a_timeout(both):
         assert int(pool.run(count, timeout=60).rows[0][0]) == len(graph)
     finally:
         pool.close()
+
+
+def test_exported_files_hold_what_rdflib_writes(corpus_store):
+    """Every RDF file of the build, written from the store, holds the triples (TriG: the
+    quads) of the file rdflib wrote; N-Triples byte for byte; twice the same bytes."""
+    from rdflib import Dataset
+
+    project, _, store = corpus_store
+    files = S.export_files(store)
+    assert S.export_files(store) == files
+    out = project.out_dir
+    assert files["kgraph.nt"] == (out / "kgraph.nt").read_bytes()
+    for name, fmt in (("kgraph.ttl", "turtle"), ("kgraph.rdf", "xml"), ("kgraph.jsonld", "json-ld")):
+        assert set(Graph().parse(data=files[name], format=fmt)) == set(Graph().parse(out / name, format=fmt)), name
+
+    def quads_of(**source):
+        ds = Dataset()
+        ds.parse(format="trig", **source)
+        return {(s, p, o, str(getattr(c, "identifier", c))) for s, p, o, c in ds.quads((None, None, None, None))}
+
+    assert quads_of(data=files["kgraph.trig"]) == quads_of(source=str(out / "kgraph.trig"))

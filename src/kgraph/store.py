@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -188,6 +189,48 @@ def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
     linked by an atomic rename of the link: readers see the old store or the new one.
     ``progress`` is called with the number of quads loaded so far, every 100,000 quads.
     """
+    staged = stage_store(out_dir, quads, inputs_sha256=inputs_sha256, progress=progress)
+    return staged.commit()
+
+
+@dataclass
+class StagedStore:
+    """A complete store not linked yet (still under its temporary name): read it, then
+    :meth:`commit` (rename and link) or :meth:`discard` it."""
+
+    out_dir: Path
+    tmp: Path
+    final: Path
+    counts: dict[str, int]
+    inputs_sha256: str
+
+    def open(self) -> ox.Store:
+        return ox.Store.read_only(str(self.tmp))
+
+    def commit(self) -> StoreInfo:
+        info = StoreInfo(self.final, self.inputs_sha256, self.counts)
+        try:
+            os.rename(self.tmp, self.final)
+            _point_link(self.out_dir, self.final.name)
+        except OSError as exc:
+            _remove_unlinked(self.out_dir, self.tmp, self.final)
+            raise _cannot_write(self.out_dir, exc) from None
+        except BaseException:
+            _remove_unlinked(self.out_dir, self.tmp, self.final)
+            raise
+        try:
+            clean_stale(self.out_dir)
+        except OSError:
+            pass  # leftovers only cost disk space; the next build tries again
+        return info
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
+                progress: Callable[[int], None] | None = None) -> StagedStore:
+    """Bulk-load ``quads`` into a new store under a temporary name inside ``out_dir``."""
     out_dir = Path(out_dir)
     _check_link(out_dir)
     try:
@@ -203,23 +246,17 @@ def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
         store.bulk_extend(_reporting(quads, progress))
         store.flush()
         counts = count_triples(store)
-        del store  # closes the database: its files are complete before the rename
+        del store  # closes the database: its files are complete before anything reads or renames them
         info = StoreInfo(final, inputs_sha256, counts)
         (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
         _fsync_dir(tmp)
-        os.rename(tmp, final)
-        _point_link(out_dir, final.name)
     except OSError as exc:
-        _remove_unlinked(out_dir, tmp, final)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise _cannot_write(out_dir, exc) from None
     except BaseException:
-        _remove_unlinked(out_dir, tmp, final)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    try:
-        clean_stale(out_dir)
-    except OSError:
-        pass  # leftovers only cost disk space; the next build tries again
-    return info
+    return StagedStore(out_dir, tmp, final, counts, inputs_sha256)
 
 
 def _reporting(quads: Iterable[ox.Quad], progress: Callable[[int], None] | None) -> Iterator[ox.Quad]:
@@ -638,3 +675,78 @@ def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], N
     if info is None:
         raise StoreError(f"the build wrote no store in {project.out_dir}", "Run `kgraph build` again.")
     return StoreGraphs(info, rebuilt=True, network=result.network)
+
+
+# --------------------------------------------------------------------------- the build's files, by Oxigraph
+
+def dataset_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """The dataset of ``kgraph.trig``: every named graph, and the catalog graph's triples back
+    in the default graph (terms as kgraph wrote them)."""
+    for quad in named_quads(store):
+        if quad.graph_name.value == CATALOG_GRAPH:
+            yield ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
+        else:
+            yield quad
+
+
+def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = None) -> bytes:
+    """Compact JSON-LD (a context of the prefixes, one node object per subject, keys and
+    values sorted): what :func:`kgraph.export.serialize_graph` writes, without rdflib."""
+    context = _prefixes(prefixes)
+    namespaces = sorted(context.items(), key=lambda item: -len(item[1]))
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+    def compact(iri: str) -> str:
+        for prefix, namespace in namespaces:
+            if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z0-9_][\w.\-]*", iri[len(namespace):]):
+                return f"{prefix}:{iri[len(namespace):]}"
+        return iri
+
+    def node_id(term: Any) -> str:
+        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
+
+    def value(term: Any) -> Any:
+        if not isinstance(term, ox.Literal):
+            return {"@id": node_id(term)}
+        if term.language:
+            return {"@language": term.language, "@value": term.value}
+        if term.datatype.value == XSD_STRING:
+            return term.value
+        return {"@type": compact(term.datatype.value), "@value": term.value}
+
+    nodes: dict[str, dict[str, list[Any]]] = {}
+    for triple in triples:
+        node = nodes.setdefault(node_id(triple.subject), {})
+        if triple.predicate.value == rdf_type and not isinstance(triple.object, ox.Literal):
+            node.setdefault("@type", []).append(node_id(triple.object))
+        else:
+            node.setdefault(compact(triple.predicate.value), []).append(value(triple.object))
+
+    def one_or_many(values: list[Any]) -> Any:
+        values = sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+        return values[0] if len(values) == 1 else values
+
+    graph = [{"@id": subject, **{key: one_or_many(values) for key, values in properties.items()}}
+             for subject, properties in sorted(nodes.items())]
+    doc = {"@context": context, "@graph": graph}
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+#: The build's RDF files and how each is written from the store.
+EXPORTS = {"kgraph.nt": "nt", "kgraph.ttl": "turtle", "kgraph.rdf": "xml", "kgraph.jsonld": "jsonld",
+           "kgraph.trig": "trig"}
+
+
+def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
+    """``kgraph.nt``, ``.ttl``, ``.rdf``, ``.jsonld`` and ``.trig`` from the store, by Oxigraph's
+    serialisers (and :func:`serialize_jsonld`): deterministic, the triples of rdflib's files."""
+    triples = sorted(graph_triples(store), key=triple_key)
+    files = {}
+    for name, fmt in EXPORTS.items():
+        if fmt == "trig":
+            files[name] = serialize_quads(dataset_quads(store), "trig", prefixes)
+        elif fmt == "jsonld":
+            files[name] = serialize_jsonld(triples, prefixes)
+        else:
+            files[name] = serialize_triples(triples, fmt, prefixes)
+    return files
