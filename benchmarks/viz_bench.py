@@ -32,7 +32,8 @@ from playwright.sync_api import sync_playwright
 
 from kgraph.pipeline import build
 from kgraph.project import Project
-from kgraph.viz import ViewOptions, entity_types, render_view
+from kgraph.view import ViewOptions, entity_types
+from kgraph.viz import render_view
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -135,7 +136,8 @@ def main() -> int:
             runs = []
             for _ in range(args.runs):
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
-                context.route("**/*", lambda route: _only(route, path.as_uri(), blocked))
+                uri = path.as_uri()
+                context.route("**/*", lambda route, uri=uri: _only(route, uri, blocked))
                 page = context.new_page()
                 runs.append(measure(page, path))
                 if name == "corpus" and args.screenshot and len(runs) == 1:
