@@ -259,7 +259,8 @@ from pathlib import Path
 import pyoxigraph as ox
 from rdflib import Dataset, Graph
 from kgraph import store as S
-from kgraph.export import FORMATS_BY_NAME, serialize_dataset, serialize_graph, sorted_copy
+from kgraph.export import serialize_dataset, serialize_graph, sorted_copy
+from kgraph.formats import FORMATS_BY_NAME
 out = Path(sys.argv[2])
 graph = sorted_copy(Graph().parse(out / "kgraph.nt", format="nt"))
 dataset = Dataset(); dataset.parse(out / "kgraph.trig", format="trig")
@@ -297,7 +298,7 @@ def serialise_rows(root: Path) -> list[list[str]]:
 
 def query_rows(root: Path, repeat: int, env: dict) -> list[list[str]]:
     sys.path.insert(0, str(SRC))
-    from kgraph.project import PREFIXES
+    from kgraph.prefixes import PREFIXES
 
     out = root / "output"
     kgraph = [sys.executable, "-m", "kgraph", "query", "--data", str(root / "data"), "--out", str(out),
@@ -327,7 +328,7 @@ def free_port() -> int:
 
 def serve_rows(root: Path, env: dict, clients: int, requests: int) -> list[list[str]]:
     sys.path.insert(0, str(SRC))
-    from kgraph.query import named_queries
+    from kgraph.sparql.named import named_queries
 
     port = free_port()
     base = f"http://127.0.0.1:{port}/sparql"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from conftest import REPO, _unavailable
 
-from kgraph.project import PREFIXES
+from kgraph.prefixes import PREFIXES
 from kgraph.push import (
     PushAuthError,
     PushError,
@@ -227,7 +227,9 @@ def named_answers_agree(server: Server, names, default_graph: str) -> dict[str, 
     returns the names whose answers differ, with their row counts."""
     from rdflib import Graph
 
-    from kgraph.query import named_queries, prepare_query, run_query
+    from kgraph.sparql.execute import run_query
+    from kgraph.sparql.named import named_queries
+    from kgraph.sparql.prepare import prepare_query
 
     project = server.project
     graph = Graph().parse(project.out_dir / "kgraph.nt", format="nt")
@@ -263,7 +265,7 @@ def test_push_to_oxigraph_round_trip(oxigraph_server, corpus_store):
 
 
 def test_named_questions_same_answers_from_oxigraph(oxigraph_server, corpus_store):
-    from kgraph.query import named_queries
+    from kgraph.sparql.named import named_queries
 
     project, store = corpus_store
     report = push(store, oxigraph_server.store_url, graph=UNION, replace=True)

@@ -435,3 +435,60 @@ def test_error_pages_escape_what_the_client_sent(client):
     r = client.get("/sparql", params={"query": "SELECT <script>alert(1)</script>"}, headers={"Accept": "text/html"})
     assert r.status_code == 400
     assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
+
+
+# --------------------------------------------------------------------------- the endpoint over the store
+
+@pytest.fixture(scope="module")
+def store_client(mini_built):
+    from kgraph.graphstore import load_graphs
+
+    project, result = mini_built
+    graphs = load_graphs(project)
+    app = create_app(graphs.graph, result.network, ServeOptions(timeout=5, max_results=500), store=graphs)
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
+        yield c, graphs
+
+
+def _n(client, query, **params):
+    r = client.get("/sparql", params={"query": query, **params}, headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200, r.text
+    return [{k: v["value"] for k, v in b.items()} for b in r.json()["results"]["bindings"]]
+
+
+def test_store_endpoint_answers_per_source(store_client):
+    client, graphs = store_client
+    counts = graphs.info.counts
+    per_graph = _n(client, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    assert {row["g"]: int(row["n"]) for row in per_graph} == {g: n for g, n in counts.items() if g}
+    source = next(g for g in graphs.graphs if "/graph/src-" in g)
+    assert int(_n(client, COUNT)[0]["n"]) == counts[""]
+    assert int(_n(client, COUNT, **{"default-graph-uri": source})[0]["n"]) == counts[source]
+    # several default-graph-uri parameters: their merge
+    both = [g for g in graphs.graphs if g.endswith(("/entities", "/ontology"))]
+    r = client.post("/sparql", data={"query": COUNT, "default-graph-uri": both},
+                    headers={"Accept": "application/sparql-results+json"})
+    assert int(r.json()["results"]["bindings"][0]["n"]["value"]) == sum(counts[g] for g in both)
+    named = _n(client, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", **{"named-graph-uri": source})
+    assert [row["g"] for row in named] == [source]
+
+
+@pytest.mark.parametrize(("query", "params", "status"), [
+    ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", {}, 400),
+    ("SELECT * FROM <http://example.org/remote> WHERE { ?s ?p ?o }", {}, 400),
+    ("ASK { ?s ?p ?o }", {"default-graph-uri": "http://example.org/remote"}, 400),
+    ("LOAD <http://example.org/remote>", {}, 403),
+])
+def test_store_endpoint_refuses_remote_data(store_client, query, params, status):
+    client, _ = store_client
+    r = client.get("/sparql", params={"query": query, **params})
+    assert r.status_code == status, r.text
+
+
+def test_store_endpoint_time_limit_stops_the_worker(store_client):
+    client, _ = store_client
+    pool = client.app.state.kgraph.pool
+    before = set(pool.pids)
+    r = client.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"})
+    assert r.status_code == 503
+    assert set(pool.pids) != before and len(pool.pids) == len(before)

@@ -13,10 +13,13 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rdflib import Graph
 
 from kgraph import store as S
-from kgraph.errors import OutputError
+from kgraph import storequery as SQ
+from kgraph.errors import OutputError, QueryError, QueryTimeout, UpdateRefused
 
 EX = "https://example.org/"
 
@@ -169,11 +172,6 @@ def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
 
 # --------------------------------------------------------------------------- SPARQL over the store
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from kgraph import storequery as SQ
-from kgraph.errors import QueryError, QueryTimeout, UpdateRefused
 
 SRC0 = "https://w3id.org/kgraph/id/graph/src-000"
 
@@ -193,7 +191,9 @@ def answers(result):
 
 
 def test_named_questions_same_answers_as_rdflib(both):
-    from kgraph.query import evaluate, named_queries, prepare_query
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.named import named_queries
+    from kgraph.sparql.prepare import prepare_query
 
     graph, _, info = both
     graphs = [g for g in info.counts if g]
@@ -216,7 +216,8 @@ def _pattern_pool(graph):
 @given(data=st.data())
 def test_random_basic_graph_patterns_same_answers(both, data):
     """Chains and stars of 1-3 triple patterns over the graph's own predicates and classes."""
-    from kgraph.query import evaluate, prepare_query
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.prepare import prepare_query
 
     graph, _, info = both
     predicates, classes = _pattern_pool(graph)
@@ -341,3 +342,87 @@ def test_exported_files_hold_what_rdflib_writes(corpus_store):
         return {(s, p, o, str(getattr(c, "identifier", c))) for s, p, o, c in ds.quads((None, None, None, None))}
 
     assert quads_of(data=files["kgraph.trig"]) == quads_of(source=str(out / "kgraph.trig"))
+
+
+# --------------------------------------------------------------------------- the build writes the store
+
+def _dump(out: Path) -> bytes:
+    store = S.open_store(out)
+    return S.serialize_quads(store.quads_for_pattern(None, None, None), "nquads")
+
+
+def _kgraph(root: Path, *args: str, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-m", "kgraph", *args, "--data", str(root / "data"),
+                             "--out", str(root / "output")], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _build(root: Path) -> None:
+    process = _kgraph(root, "build", "--quiet", "--corpus", str(root / "corpus"))
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory):
+    """The mini project built as it is (old) and with a changed label (new), as store dumps."""
+    import shutil
+
+    from conftest import FIXTURE
+
+    dumps = []
+    for version in ("old", "new"):
+        root = tmp_path_factory.mktemp(version) / "mini"
+        shutil.copytree(FIXTURE, root)
+        shutil.copytree(REPO / "ontology", root / "ontology")
+        if version == "new":
+            _change_label(root)
+        _build(root)
+        dumps.append(_dump(root / "output"))
+    assert dumps[0] != dumps[1]
+    return dumps
+
+
+def _change_label(root: Path) -> None:
+    entities = root / "data" / "entities" / "all.yaml"
+    entities.write_text(entities.read_text(encoding="utf-8").replace("label: ketamine", "label: ketamine (new)", 1),
+                        encoding="utf-8")
+
+
+def test_build_writes_the_store_and_readers_use_it(mini_built):
+    project, result = mini_built
+    info = S.read_info(project.out_dir)
+    assert info is not None and info.triples == len(result.built.graph)
+    assert S.is_current(project)
+    from kgraph.graphstore import load_graphs
+
+    graphs = load_graphs(project)
+    assert not graphs.rebuilt and graphs.path == info.path
+    assert set(graphs.graph) == set(result.built.graph)
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.0, 4.0, 7.0])
+def test_build_killed_leaves_the_old_store_or_the_new(tmp_path, two_versions, delay):
+    import shutil
+
+    from conftest import FIXTURE
+
+    old, new = two_versions
+    root = tmp_path / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    _build(root)
+    assert _dump(root / "output") == old
+    _change_label(root)
+    process = _kgraph(root, "build", "--quiet", "--corpus", str(root / "corpus"))
+    time.sleep(delay)
+    process.kill()  # SIGKILL: no clean-up of any kind
+    process.wait(timeout=60)
+    assert _dump(root / "output") in (old, new)
+    # the next reader sees the new data: the old store is stale for the changed inputs
+    reader = _kgraph(root, "query", "ASK { kgr:ketamine rdfs:label \"ketamine (new)\" }", "--exit-status")
+    _, err = reader.communicate(timeout=600)
+    assert reader.returncode == 0, err
+    assert _dump(root / "output") == new
+    assert not [p for p in (root / "output").iterdir() if p.name.startswith(S.TMP_PREFIX)]

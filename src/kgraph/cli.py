@@ -269,7 +269,8 @@ def query(
     """Ask the graph a SPARQL question: SELECT, ASK, CONSTRUCT or DESCRIBE.
 
     The prefixes kg, kgr, rdf, rdfs, owl, xsd, skos, prov, dcterms and schema are
-    predeclared. Queries only read: updates, SERVICE and FROM are refused.
+    predeclared. Queries only read: updates and SERVICE are refused; GRAPH ?g ranges over
+    the named graphs (one per source, entities, ontology, catalog) and FROM may only name them.
 
     Example:
 
@@ -278,19 +279,34 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.sparql.execute import run_query
-    from kgraph.sparql.prepare import prepare_query
     from kgraph.sparql.results import choose_format
 
-    prepared = prepare_query(_query_text(text, file, name))
-    fmt_chosen = choose_format(prepared.kind, fmt, output)
+    query_text = _query_text(text, file, name)
+    notes: tuple[str, ...] = ()
+    if reason:
+        # the entailed graph is made in memory (rdflib and owlrl), so rdflib's engine answers
+        from kgraph.sparql.prepare import prepare_query
+
+        prepared = prepare_query(query_text)
+        kind, notes = prepared.kind, prepared.notes
+    else:
+        # Oxigraph answers over the store: checked here first, so that a mistake is reported
+        # before any rebuild, then again against the store's own graphs
+        from kgraph import storequery
+
+        kind = storequery.prepare(query_text, None).kind
+    fmt_chosen = choose_format(kind, fmt, output)
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
-    graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
-    result = run_query(graph, prepared, timeout=timeout)
+    if reason:
+        from kgraph.sparql.execute import run_query
+
+        result = run_query(graphs.entailed(reason, step=_note), prepared, timeout=timeout)
+    else:
+        result = storequery.run(graphs.path, storequery.prepare(query_text, graphs.graphs), timeout=timeout)
     _print_answer(result, fmt_chosen, output)
-    for note in prepared.notes if result.empty else ():
+    for note in notes if result.empty else ():
         _note(f"Note: {note}")
     if exit_status and result.kind == "ASK" and not result.boolean:
         raise typer.Exit(1)
@@ -575,7 +591,8 @@ def serve(
 ) -> None:
     """Serve the graph: a SPARQL endpoint, Linked Data pages and a browser app.
 
-    Read-only: SPARQL Update is refused, SERVICE and FROM are refused, every query has a
+    Read-only: SPARQL Update and SERVICE are refused; GRAPH, FROM and default-graph-uri /
+    named-graph-uri select the store's own graphs (one per source); every query has a
     time limit and a result-size limit. Binds 127.0.0.1 unless --host says otherwise.
 
     Example:
@@ -588,13 +605,13 @@ def serve(
     sock = listen(host, port)  # first, so that a taken port is reported before any work
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
-    app_ = create_app(graphs.graph, graphs.network, options)
+    app_ = create_app(graphs.graph, graphs.network, options, store=graphs)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
+    typer.echo(f"kgraph: serving {graphs.triples} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
     run(app_, sock)
 

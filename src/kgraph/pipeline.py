@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> export + viz.
+"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> store -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -14,7 +14,7 @@ import networkx as nx
 from rdflib import Graph
 
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, fingerprint
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
@@ -24,6 +24,7 @@ from kgraph.project import Project
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
+from kgraph.store import STORE_LINK, export_files, quads_from_dataset, stage_store, store_quads
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
@@ -112,9 +113,23 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
-        step("Writing files")
-        files = build_files(built, network, stats)
-        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
-        files[VIEW_FILE] = page
-        written = write_files(out_dir or project.out_dir, files)
+        out = out_dir or project.out_dir
+        # The store is loaded first under a temporary name, the RDF files are written from
+        # it by Oxigraph's serialisers (10x rdflib's), and it is linked as output/store only
+        # once every file is in place: a build stopped anywhere leaves the old files and
+        # store, or a store the next reader finds stale (its fingerprint is the old one).
+        step("Writing the store")
+        staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)), inputs_sha256=fingerprint(project))
+        try:
+            step("Writing files")
+            files = export_files(staged.open())
+            files.update(build_files(built, network, stats, rdf=False))
+            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
+            files[VIEW_FILE] = page
+            written = write_files(out, files)
+            staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
+        written.append(out / STORE_LINK)
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)

@@ -11,9 +11,12 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
 * ``/`` the interactive graph (from :mod:`kgraph.viz`) and ``/query`` a query page, both
   with assets served from the package: they work with no internet.
 
-Safe by default: queries go through :mod:`kgraph.sparql.prepare` (no Update -- 403, no
-SERVICE, no FROM) and a pool of killable worker processes (:mod:`kgraph.sparql.execute`,
-so a time-out stops the work, not only the response); results larger than ``max_results``
+Safe by default: over the build's store, queries go through :mod:`kgraph.storequery` (no
+Update -- 403, no SERVICE; FROM, FROM NAMED, ``default-graph-uri`` and ``named-graph-uri``
+only select the store's own graphs, one per source) and a pool of killable worker processes
+holding the store open read-only (so a time-out stops the work, not only the response);
+over a bare rdflib graph, through :mod:`kgraph.sparql.prepare` and
+:mod:`kgraph.sparql.execute` (no SERVICE, no FROM, no GRAPH); results larger than ``max_results``
 are refused; at most ``max_concurrent`` queries run at once and the rest wait. The server
 binds 127.0.0.1 unless told otherwise, only answers to the Host names of the address it
 serves (so a web page elsewhere cannot reach it by DNS rebinding), and sends no CORS
@@ -48,6 +51,8 @@ if TYPE_CHECKING:
     from kgraph.pages import Pages
     from kgraph.sparql.execute import QueryPool
     from kgraph.sparql.prepare import PreparedCache
+    from kgraph.store import StoreGraphs
+    from kgraph.storequery import StoreQueryPool
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
 
@@ -82,11 +87,19 @@ class _State:
     named: list[dict]
     pages: "Pages"
     prepared: "PreparedCache"
-    pool: "QueryPool | None" = None
+    #: the build's store: queries go to Oxigraph over it (None: rdflib over ``graph``)
+    store: "StoreGraphs | None" = None
+    pool: "QueryPool | StoreQueryPool | None" = None
 
 
-def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None) -> "Starlette":
-    """The ASGI app serving ``graph`` (and its ``network``) read-only."""
+def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None,
+               store: "StoreGraphs | None" = None) -> "Starlette":
+    """The ASGI app serving ``graph`` (and its ``network``) read-only.
+
+    With ``store`` (the build's, :class:`kgraph.store.StoreGraphs`), SPARQL is answered by
+    Oxigraph over it, ``GRAPH``, ``FROM`` and the protocol's ``default-graph-uri`` /
+    ``named-graph-uri`` over its graphs (one per source, entities, ontology, catalog).
+    """
     import anyio
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
@@ -110,7 +123,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         limiter=anyio.CapacityLimiter(options.max_concurrent * 4),
         viz_html=render_html(network, types=entity_types(graph)),
         named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
-        pages=pages, prepared=PreparedCache(),
+        pages=pages, prepared=PreparedCache(), store=store,
     )
     app_page = pages.app()
     query_page = pages.query(list(PREFIXES), downloads(), js_table())
@@ -142,7 +155,12 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         # forked before the server starts answering; killed and replaced on time-outs
-        state.pool = QueryPool(graph, options.max_concurrent)
+        if store is not None:
+            from kgraph.storequery import StoreQueryPool
+
+            state.pool = StoreQueryPool(store.path, options.max_concurrent)
+        else:
+            state.pool = QueryPool(graph, options.max_concurrent)
         try:
             yield
         finally:
@@ -218,8 +236,14 @@ async def _sparql(request: "Request", state: _State) -> "Response":
     return await _answer(text, params, request.headers.get("accept"), state)
 
 
+#: The SPARQL 1.1 Protocol's dataset parameters (each may be given several times).
+DATASET_PARAMS = ("default-graph-uri", "named-graph-uri")
+
+
 async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict]:
-    params = dict(request.query_params)
+    params: dict = dict(request.query_params)
+    for key in DATASET_PARAMS:
+        params[key] = request.query_params.getlist(key)
     text: str | None = params.get("query")
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -234,10 +258,13 @@ async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | 
         elif content_type == "application/x-www-form-urlencoded":
             from urllib.parse import parse_qs
 
-            form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
+            lists = parse_qs(body.decode("utf-8", errors="replace"))
+            form = {k: v[-1] for k, v in lists.items()}
             if "update" in form:
                 raise _update_refused()
             params.update(form)
+            for key in DATASET_PARAMS:
+                params[key] = params[key] + lists.get(key, [])
             text = form.get("query", text)
         else:
             raise UnsupportedMediaType(
@@ -262,8 +289,22 @@ async def _answer(text: str, params: dict, accept: str | None, state: _State) ->
     from kgraph.formats import RESULT_KIND, negotiate
     from kgraph.sparql.results import serialize_result
 
-    # parsing can take a while for a long query: off the event loop, so others are answered
-    prepared = await anyio.to_thread.run_sync(state.prepared.prepare, text, limiter=state.limiter)
+    defaults, named = params.get("default-graph-uri") or [], params.get("named-graph-uri") or []
+    if state.store is not None:
+        from kgraph.storequery import prepare as prepare_for_store
+
+        graphs = state.store.graphs
+        prepared = await anyio.to_thread.run_sync(
+            lambda: prepare_for_store(text, graphs, default_graph_uri=defaults, named_graph_uri=named),
+            limiter=state.limiter)
+    elif defaults or named:
+        from kgraph.errors import QueryError
+
+        raise QueryError("default-graph-uri and named-graph-uri need the build's store",
+                         "Serve the built graph with `kgraph serve`: it answers them per source.")
+    else:
+        # parsing can take a while for a long query: off the event loop, so others are answered
+        prepared = await anyio.to_thread.run_sync(state.prepared.prepare, text, limiter=state.limiter)
     fmt = negotiate(RESULT_KIND[prepared.kind], accept, params.get("format") or params.get("output"))
     options = state.options
     result = await anyio.to_thread.run_sync(lambda: state.pool.run(prepared, options.timeout, options.max_wait),
@@ -301,7 +342,14 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((dataset, RDF.type, SD.Dataset))
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
-    g.add((default, VOID.triples, Literal(len(state.graph))))
+    g.add((default, VOID.triples, Literal(state.store.triples if state.store is not None else len(state.graph))))
+    if state.store is not None:
+        for index, iri in enumerate(state.store.graphs):
+            named, described = BNode(f"namedGraph{index}"), BNode(f"graph{index}")
+            g.add((dataset, SD.namedGraph, named))
+            g.add((named, SD.name, URIRef(iri)))
+            g.add((named, SD.graph, described))
+            g.add((described, VOID.triples, Literal(state.store.info.counts[iri])))
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 

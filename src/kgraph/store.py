@@ -71,7 +71,7 @@ class StoreInfo:
     """What ``kgraph-store.json`` records about one store."""
 
     path: Path
-    #: fingerprint of the build's inputs (see :func:`kgraph.graphstore.fingerprint`)
+    #: fingerprint of the build's inputs (see :func:`kgraph.buildinfo.fingerprint`)
     inputs_sha256: str
     #: triples per graph: "" is the default graph (the union), else the named graph's IRI
     counts: dict[str, int]
@@ -469,7 +469,7 @@ def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str]
 def _prefixes(prefixes: dict[str, str] | None) -> dict[str, str]:
     if prefixes is not None:
         return dict(sorted(prefixes.items()))
-    from kgraph.project import KGR, PREFIXES
+    from kgraph.prefixes import KGR, PREFIXES
 
     return dict(sorted({**PREFIXES, "kgclaim": f"{KGR}claim/", "kgsrc": f"{KGR}source/"}.items()))
 
@@ -525,23 +525,8 @@ def quads_from_file(path: Path) -> Iterator[ox.Quad]:
 
 
 def current_store(project: Any, *, step: Callable[[str], None] | None = None) -> ox.Store:
-    """The store of the project's current build, opened read-only.
-
-    The graph is rebuilt first when its inputs changed; a store missing or older than the
-    build is written from the build's ``kgraph.trig``.
-    """
-    from kgraph.graphstore import fingerprint, is_fresh, load_graphs
-
-    out = project.out_dir
-    if not is_fresh(project):
-        load_graphs(project, rebuild=True, step=step)
-    inputs = fingerprint(project)
-    info = read_info(out)
-    if info is None or info.inputs_sha256 != inputs:
-        if step is not None:
-            step("Writing the store")
-        write_store(out, store_quads(quads_from_file(out / "kgraph.trig")), inputs_sha256=inputs)
-    return open_store(out)
+    """The store of the project's current build, opened read-only (rebuilt first when stale)."""
+    return open_current(project, step=step).store
 
 
 def rdflib_graph(store: ox.Store) -> Any:
@@ -642,7 +627,7 @@ class StoreGraphs:
 
 def is_current(project: Any) -> bool:
     """Whether the linked store was built from the project's current inputs."""
-    from kgraph.graphstore import fingerprint
+    from kgraph.buildinfo import fingerprint
 
     info = read_info(project.out_dir)
     return info is not None and info.inputs_sha256 == fingerprint(project)
@@ -652,7 +637,7 @@ def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
                       step: Callable[[str], None] | None = None) -> StoreInfo:
     """The store of a build (:class:`kgraph.build.BuiltGraph`), linked as ``<out>/store`` and
     marked with the fingerprint of the project's inputs."""
-    from kgraph.graphstore import fingerprint
+    from kgraph.buildinfo import fingerprint
 
     if step is not None:
         step("Writing the store")

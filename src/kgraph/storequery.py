@@ -32,7 +32,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kgraph.errors import QueryError, UpdateRefused
-from kgraph.project import PREFIXES
+from kgraph.prefixes import PREFIXES
 
 QUERY_KINDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
@@ -174,7 +174,7 @@ def _check_prefixes(text: str, code: str) -> None:
     for match in _PREFIXED.finditer(code):
         prefix = match.group(1) or ""
         if prefix not in declared and not prefix.startswith("_") and prefix.upper() not in ("PREFIX", "BASE"):
-            from kgraph.query import _translation_error
+            from kgraph.sparql.prepare import _translation_error
 
             raise _translation_error(text, Exception(f"Unknown namespace prefix : {prefix}"))
 
@@ -220,7 +220,8 @@ def _outer_order_by(code: str) -> bool:
 
 def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     """Answer ``query`` over ``store`` in this process (no time limit); a QueryResult."""
-    from kgraph.query import QueryResult, _first_use
+    from kgraph.sparql.execute import _first_use
+    from kgraph.sparql.results import QueryResult
     from kgraph.store import term_from_ox
 
     options: dict[str, Any] = {"prefixes": PREFIXES}
@@ -279,7 +280,7 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
     sender.close()
     try:
         if not receiver.poll(timeout):
-            from kgraph.query import timed_out
+            from kgraph.sparql.execute import timed_out
 
             raise timed_out(timeout)
         status, payload = receiver.recv()
@@ -299,7 +300,7 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
 
 
 def _worker(store_path: str, query: StoreQuery, sender) -> None:
-    from kgraph.query import forbid_network
+    from kgraph.sparql.execute import forbid_network
 
     forbid_network()
     try:
@@ -356,7 +357,7 @@ class StoreQueryPool:
         import queue
 
         from kgraph.errors import ServerBusy
-        from kgraph.query import timed_out
+        from kgraph.sparql.execute import timed_out
 
         try:
             worker = self._idle.get(timeout=timeout if wait is None else wait)
@@ -400,7 +401,7 @@ class StoreQueryPool:
 
 
 def _serve_store_queries(store_path: str, conn) -> None:
-    from kgraph.query import forbid_network
+    from kgraph.sparql.execute import forbid_network
 
     forbid_network()
     store = ox.Store.read_only(store_path)
