@@ -262,9 +262,10 @@ async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | 
             form = {k: v[-1] for k, v in lists.items()}
             if "update" in form:
                 raise _update_refused()
+            in_url = {key: params[key] for key in DATASET_PARAMS}
             params.update(form)
             for key in DATASET_PARAMS:
-                params[key] = params[key] + lists.get(key, [])
+                params[key] = in_url[key] + lists.get(key, [])
             text = form.get("query", text)
         else:
             raise UnsupportedMediaType(
