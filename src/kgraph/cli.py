@@ -304,7 +304,9 @@ def query(
 
         result = run_query(graphs.entailed(reason, step=_note), prepared, timeout=timeout)
     else:
-        result = storequery.run(graphs.path, storequery.prepare(query_text, graphs.graphs), timeout=timeout)
+        checked = storequery.prepare(query_text, graphs.graphs)
+        notes = checked.notes
+        result = storequery.run(graphs.path, checked, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
     for note in notes if result.empty else ():
         _note(f"Note: {note}")

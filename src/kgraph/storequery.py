@@ -72,6 +72,14 @@ class StoreQuery:
     default_graphs: tuple[str, ...] | None = None
     #: the graphs GRAPH may range over (None: every named graph of the store)
     named_graphs: tuple[str, ...] | None = None
+    #: prefixes neither predeclared nor declared that rdflib binds by default (dc:, foaf:, ...)
+    borrowed: tuple[tuple[str, str], ...] = ()
+    #: remarks worth showing when nothing matches (as :class:`kgraph.sparql.prepare.PreparedQuery`)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def prefixes(self) -> dict[str, str]:
+        return {**PREFIXES, **dict(self.borrowed)}
 
 
 def blank_opaque(text: str) -> str:
@@ -99,13 +107,13 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
     if match := _SERVICE.search(code):
         raise QueryError(f"SERVICE is refused{_position(text, match.start())}: kgraph queries never contact "
                          "other endpoints.", "Remove the SERVICE block; only the local graph can be queried.")
-    _check_prefixes(text, code)
+    borrowed, notes = _borrowed_prefixes(text, code)
     from_default, from_named = _dataset_clause(text, code, known)
     defaults, named = list(default_graph_uri), list(named_graph_uri)
     for iri in defaults + named:
         if known is not None and iri not in known:
             raise QueryError(f"the store has no graph <{iri}>", _graphs_hint(known))
-    _syntax_check(text)
+    _syntax_check(text, {**PREFIXES, **dict(borrowed)})
     if kind not in QUERY_KINDS:
         raise QueryError("the text is not a SELECT, ASK, CONSTRUCT or DESCRIBE query",
                          "Check the query against the SPARQL 1.1 grammar.")
@@ -115,7 +123,8 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
         default_graphs = tuple(from_default) if from_default or from_named else None
         named_graphs = tuple(from_named) if from_default or from_named else None
     return StoreQuery(text=text, kind=kind, ordered=_outer_order_by(code), star=kind == "SELECT"
-                      and bool(_STAR.search(code)), default_graphs=default_graphs, named_graphs=named_graphs)
+                      and bool(_STAR.search(code)), default_graphs=default_graphs, named_graphs=named_graphs,
+                      borrowed=borrowed, notes=notes)
 
 
 def _kind(code: str) -> str:
@@ -168,22 +177,34 @@ def _declared_prefixes(text: str) -> dict[str, str]:
     return prefixes
 
 
-def _check_prefixes(text: str, code: str) -> None:
-    """An undeclared prefix gets kgraph's own error (with its suggestions), not Oxigraph's."""
+def _borrowed_prefixes(text: str, code: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """Prefixes used but neither predeclared nor declared: rdflib binds some thirty by default
+    (``dc:`` is Dublin Core 1.1, not ``dcterms:``); those are borrowed from rdflib, with its
+    note, so that the query means what it meant; any other is kgraph's unknown-prefix error."""
     declared = set(PREFIXES) | set(_DECLARED.findall(text))
-    for match in _PREFIXED.finditer(code):
-        prefix = match.group(1) or ""
-        if prefix not in declared and not prefix.startswith("_") and prefix.upper() not in ("PREFIX", "BASE"):
-            from kgraph.sparql.prepare import _translation_error
+    used = {match.group(1) or "" for match in _PREFIXED.finditer(code)}
+    undeclared = sorted(p for p in used - declared if not p.startswith("_") and p.upper() not in ("PREFIX", "BASE"))
+    if not undeclared:
+        return (), ()
+    from kgraph.sparql.prepare import prepare_query
 
-            raise _translation_error(text, Exception(f"Unknown namespace prefix : {prefix}"))
+    prepared = prepare_query(text)  # rdflib's parser: raises the unknown-prefix error, with suggestions
+    bound = {prefix: str(ns) for prefix, ns in prepared.query.prologue.namespace_manager.namespaces()}
+    return tuple((p, bound[p]) for p in undeclared if p in bound), prepared.notes
 
 
-def _syntax_check(text: str) -> None:
-    """Parse with Oxigraph (over an empty store: nothing is evaluated that could take time)."""
+def _syntax_check(text: str, prefixes: dict[str, str]) -> None:
+    """Parse with Oxigraph (over an empty store: nothing is evaluated that could take time).
+
+    On a syntax error, rdflib's parser is asked too: it points at the mistake more precisely
+    (Oxigraph often reports where it gave up, the end of the group).
+    """
     try:
-        ox.Store().query(text, prefixes=PREFIXES)
+        ox.Store().query(text, prefixes=prefixes)
     except SyntaxError as exc:
+        from kgraph.sparql.prepare import prepare_query
+
+        prepare_query(text)  # raises kgraph's syntax error when rdflib finds one too
         raise _syntax_error(text, str(exc)) from None
 
 
@@ -224,7 +245,7 @@ def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     from kgraph.sparql.results import QueryResult
     from kgraph.store import term_from_ox
 
-    options: dict[str, Any] = {"prefixes": PREFIXES}
+    options: dict[str, Any] = {"prefixes": query.prefixes}
     if query.default_graphs is not None:
         options["default_graph"] = [ox.NamedNode(g) for g in query.default_graphs]
     if query.named_graphs is not None:
