@@ -372,7 +372,7 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 def _cannot_write(path: Path, exc: OSError) -> OutputError:
-    return OutputError(f"cannot write the store in {path}: {exc.strerror or exc}",
+    return OutputError(f"cannot write {path}: {exc.strerror or exc} (writing the store)",
                        "Choose a folder you can write to (--out), with room for the store.")
 
 
