@@ -242,7 +242,7 @@ def run(app: "Starlette", sock, options: ServeOptions | None = None) -> None:
 
     import uvicorn
 
-    options = options or getattr(app.state, "kgraph").options
+    options = options or app.state.kgraph.options
     config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
                             timeout_keep_alive=max(1, int(options.keep_alive)),
                             limit_concurrency=options.max_connections,
