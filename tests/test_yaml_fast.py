@@ -1,4 +1,4 @@
-"""The libyaml (C) loader gives the data, line numbers and errors of the pure-Python one."""
+"""The libyaml (C) loader gives the data, line numbers and problems of the pure-Python one."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from kgraph import load as L
 from kgraph.errors import DataError
 
 pytestmark = pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML without libyaml")
-PY_LOADER = L.line_loader(yaml.SafeLoader)
 
 
 def lines(node):
@@ -25,16 +24,21 @@ def lines(node):
     return (type(node).__name__, node)
 
 
-def test_fast_loader_is_libyaml():
-    assert issubclass(L._LineLoader, yaml.CSafeLoader)
+def test_the_fast_path_is_libyaml(tmp_path, monkeypatch):
+    path = tmp_path / "ok.yaml"
+    path.write_text("- id: a\n  label: b\n", encoding="utf-8")
+    used = []
+    real = L._FastLineLoader.get_single_node
+    monkeypatch.setattr(L._FastLineLoader, "get_single_node", lambda self: used.append(1) or real(self))
+    doc, problems = L.read_yaml_checked(path, "ok.yaml")
+    assert used and problems == [] and doc[0].line == 1 and doc[0].key_lines == {"id": 1, "label": 2}
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "data").rglob("*.yaml")), ids=lambda p: p.name)
 def test_same_data_and_lines_as_pure_python(path: Path):
-    text = path.read_text(encoding="utf-8")
-    fast = yaml.load(text, Loader=L._LineLoader)
-    slow = yaml.load(text, Loader=PY_LOADER)
-    assert lines(fast) == lines(slow)
+    fast, fast_problems = L.read_yaml_checked(path, path.name)
+    slow, slow_problems = L.read_yaml_checked(path, path.name, fast=False)
+    assert lines(fast) == lines(slow) and fast_problems == slow_problems
     assert fast  # the file has records
 
 
@@ -43,15 +47,21 @@ def test_same_data_and_lines_as_pure_python(path: Path):
     "- id: a\n   label: bad indent\n",
     "key: \"unterminated\n",
     "- id: a\n  published: 2021-02-30\n",
+    "- id: a\n  id: b\n",  # a duplicate key: a problem, not an exception
+    "- id: a\n  label: \"bell \\a\"\n",  # a control character by escape
+    "- id: a\n  label: bell \x07\n",  # raw
+    "- x: .inf\n",
+    "[" * 200 + "]" * 200 + "\n",  # deeper than MAX_DEPTH: refused before libyaml composes it
 ])
-def test_same_errors_with_lines(tmp_path, text):
+def test_same_problems_and_errors_with_lines(tmp_path, text):
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
-    try:
-        expected = yaml.load(text, Loader=PY_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        with pytest.raises(DataError) as raised:
-            L.read_yaml(path, "bad.yaml")
-        assert raised.value.line == (exc.problem_mark or exc.context_mark).line + 1
-    else:
-        assert lines(L.read_yaml(path, "bad.yaml")) == lines(expected)
+
+    def outcome(fast):
+        try:
+            doc, problems = L.read_yaml_checked(path, "bad.yaml", fast=fast)
+        except DataError as exc:
+            return ("error", exc.message, exc.line)
+        return ("ok", lines(doc), [(p.message, getattr(p.where, "line", None)) for p in problems])
+
+    assert outcome(True) == outcome(False)

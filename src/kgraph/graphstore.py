@@ -23,6 +23,12 @@ from kgraph.store import StoreGraphs, open_current
 Graphs = StoreGraphs
 
 
-def load_graphs(project: Project, *, rebuild: bool = False, step: Callable[[str], None] | None = None) -> StoreGraphs:
-    """The current build's store, opened read-only; rebuilt first when stale (or ``rebuild``)."""
-    return open_current(project, rebuild=rebuild, step=step)
+def load_graphs(project: Project, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
+                warn: Callable[[str], None] | None = None) -> StoreGraphs:
+    """The current build's store, opened read-only; rebuilt first when stale (or ``rebuild``).
+
+    When the graph must be rebuilt but the output folder cannot be written (read-only),
+    a store of the graph built in memory is written to a temporary folder and used, and
+    ``warn`` (default: ``step``) is told.
+    """
+    return open_current(project, rebuild=rebuild, step=step, warn=warn)

@@ -6,21 +6,23 @@ CLI and reports progress through an optional callback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import networkx as nx
 from rdflib import Graph
 
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, fingerprint
-from kgraph.errors import CorpusError, ValidationFailed
-from kgraph.export import build_files, write_files
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
+from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
 from kgraph.project import Project
+from kgraph.publish import DirWriter, publish
+from kgraph.reparse import check_build_folder
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
@@ -57,6 +59,8 @@ class BuildResult:
     stats: dict
     report: Report
     written: list[Path]
+    #: why the output could not be written (only with ``keep_unwritten``)
+    write_error: OutputError | None = None
 
 
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
@@ -97,10 +101,17 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     return checked
 
 
-def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop) -> BuildResult:
-    """Validate, build the RDF and networkx graphs, and write every output file.
+def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
+          allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
+          keep_unwritten: bool = False) -> BuildResult:
+    """Validate, build the RDF and networkx graphs, and publish every output file.
 
-    Nothing is written unless every step succeeds.
+    Nothing is published unless every step succeeds, every RDF file reads back whole
+    (:mod:`kgraph.reparse`) and, unless ``allow_shrink``, the graph keeps most of the
+    claims of the previous build (:func:`kgraph.buildinfo.check_shrink`). The files (and
+    the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
+    ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
+    folder cannot be written, instead of raising.
     """
     checked = check(project, step=step)
     if not checked.report.ok or checked.built is None:
@@ -109,27 +120,48 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     step("Building the network")
     network = to_networkx(built.graph)
     stats = compute_stats(built.graph, network)
+    out = out_dir or project.out_dir
+    if not allow_shrink:
+        check_shrink(out, len(checked.data.claims))
     written: list[Path] = []
+    write_error = None
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
-        out = out_dir or project.out_dir
-        # The store is loaded first under a temporary name, the RDF files are written from
-        # it by Oxigraph's serialisers (10x rdflib's), and it is linked as output/store only
-        # once every file is in place: a build stopped anywhere leaves the old files and
-        # store, or a store the next reader finds stale (its fingerprint is the old one).
+        # The store is loaded first (under a temporary name), the RDF files are written from
+        # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
+        # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
         step("Writing the store")
-        staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)), inputs_sha256=fingerprint(project))
+        staged = None
         try:
-            step("Writing files")
-            files = export_files(staged.open())
-            files.update(build_files(built, network, stats, rdf=False))
-            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
-            files[VIEW_FILE] = page
-            written = write_files(out, files)
-            staged.commit()
-        except BaseException:
-            staged.discard()
-            raise
-        written.append(out / STORE_LINK)
-    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)
+            staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)),
+                                 inputs_sha256=fingerprint(project))
+        except OutputError as exc:
+            if not keep_unwritten:
+                raise
+            write_error = exc
+        if staged is not None:
+            try:
+                step("Writing files")
+                files = export_files(staged.open())
+                files.update(build_files(built, network, stats, rdf=False))
+                counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+                          "triples": len(built.graph)}
+                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+                files[VIEW_FILE] = page
+                quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
+
+                def verify(folder: Path) -> None:
+                    step("Reading the written files back")
+                    check_build_folder(folder, triples=len(built.graph), quads=quads)
+
+                try:
+                    written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths
+                except OutputError as exc:
+                    if not keep_unwritten:
+                        raise
+                    write_error = exc
+            finally:
+                staged.discard()
+    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
+                       write_error=write_error)

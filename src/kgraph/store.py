@@ -225,7 +225,12 @@ class StagedStore:
         return info
 
     def discard(self) -> None:
+        """Remove it (nothing happens once it was moved or committed)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def move_to(self, path: Path) -> None:
+        """Move it to ``path`` (a build folder's ``store``, :func:`kgraph.publish.publish`)."""
+        os.rename(self.tmp, path)
 
 
 def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
@@ -645,17 +650,30 @@ def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
                        inputs_sha256=fingerprint(project))
 
 
-def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None) -> StoreGraphs:
+def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> StoreGraphs:
     """The current build's store, opened read-only; the project is rebuilt first (files and
     store) when its inputs changed since, or when the store is missing or unreadable."""
     if not rebuild and is_current(project):
         try:
             return StoreGraphs(read_info(project.out_dir))
-        except OSError:
+        except (OSError, TypeError):
             pass  # a damaged store: rebuild it
     from kgraph.pipeline import build
 
-    result = build(project, step=step or (lambda _: None))
+    note = step or (lambda _: None)
+    result = build(project, step=note, keep_unwritten=True)
+    if result.write_error is not None:
+        # a read-only output folder: answer from a store of the graph built in memory (issue 15)
+        import atexit
+        import tempfile
+
+        (warn or note)(f"warning: the graph in {project.out_dir} is stale and could not be rewritten "
+                       f"({result.write_error.message}); using the graph built in memory")
+        scratch = Path(tempfile.mkdtemp(prefix="kgraph-store-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        info = write_build_store(project, result.built, scratch)
+        return StoreGraphs(info, rebuilt=True, network=result.network)
     info = read_info(project.out_dir)
     if info is None:
         raise StoreError(f"the build wrote no store in {project.out_dir}", "Run `kgraph build` again.")

@@ -88,12 +88,13 @@ def blank_opaque(text: str) -> str:
 
 
 def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Iterable[str] = (),
-            named_graph_uri: Iterable[str] = ()) -> StoreQuery:
+            named_graph_uri: Iterable[str] = (), timeout: float = 30.0) -> StoreQuery:
     """Check ``text`` against a store holding the named ``graphs``; raise :class:`QueryError` if
     it must not run. The protocol parameters, when given, choose the dataset (over FROM).
 
     ``graphs=None`` checks everything but the graphs named (before the store is opened, so
-    that a mistake is reported before any rebuild).
+    that a mistake is reported before any rebuild). rdflib's parser, asked only to explain
+    a mistake, runs in a killable worker within ``timeout`` seconds.
     """
     known = None if graphs is None else set(graphs)
     if not text.strip():
@@ -113,7 +114,7 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
     for iri in defaults + named:
         if known is not None and iri not in known:
             raise QueryError(f"the store has no graph <{iri}>", _graphs_hint(known))
-    _syntax_check(text, {**PREFIXES, **dict(borrowed)})
+    _syntax_check(text, {**PREFIXES, **dict(borrowed)}, timeout)
     if kind not in QUERY_KINDS:
         raise QueryError("the text is not a SELECT, ASK, CONSTRUCT or DESCRIBE query",
                          "Check the query against the SPARQL 1.1 grammar.")
@@ -186,14 +187,25 @@ def _borrowed_prefixes(text: str, code: str) -> tuple[tuple[tuple[str, str], ...
     undeclared = sorted(p for p in used - declared if not p.startswith("_") and p.upper() not in ("PREFIX", "BASE"))
     if not undeclared:
         return (), ()
-    from kgraph.sparql.prepare import prepare_query
+    from rdflib import Graph
 
-    prepared = prepare_query(text)  # rdflib's parser: raises the unknown-prefix error, with suggestions
-    bound = {prefix: str(ns) for prefix, ns in prepared.query.prologue.namespace_manager.namespaces()}
-    return tuple((p, bound[p]) for p in undeclared if p in bound), prepared.notes
+    from kgraph.sparql.prepare import PREFIX_ALIASES, _translation_error
+
+    # what rdflib's SPARQL parser binds before reading a query: a new graph's namespaces
+    bound = {prefix: str(ns) for prefix, ns in Graph().namespace_manager.namespaces()}
+    notes = []
+    for prefix in undeclared:
+        if prefix not in bound:
+            raise _translation_error(text, Exception(f"Unknown namespace prefix : {prefix}"))
+        note = f"{prefix}: is not predeclared by kgraph; rdflib reads it as <{bound[prefix]}>."
+        if prefix in PREFIX_ALIASES:
+            alias = PREFIX_ALIASES[prefix]
+            note += f" Did you mean {alias}: <{PREFIXES[alias]}>?"
+        notes.append(note)
+    return tuple((p, bound[p]) for p in undeclared), tuple(notes)
 
 
-def _syntax_check(text: str, prefixes: dict[str, str]) -> None:
+def _syntax_check(text: str, prefixes: dict[str, str], timeout: float) -> None:
     """Parse with Oxigraph (over an empty store: nothing is evaluated that could take time).
 
     On a syntax error, rdflib's parser is asked too: it points at the mistake more precisely
@@ -202,9 +214,9 @@ def _syntax_check(text: str, prefixes: dict[str, str]) -> None:
     try:
         ox.Store().query(text, prefixes=prefixes)
     except SyntaxError as exc:
-        from kgraph.sparql.prepare import prepare_query
+        from kgraph.sparql.execute import query_info
 
-        prepare_query(text)  # raises kgraph's syntax error when rdflib finds one too
+        query_info(text, timeout=timeout)  # raises kgraph's syntax error when rdflib finds one too
         raise _syntax_error(text, str(exc)) from None
 
 
