@@ -235,6 +235,11 @@ def _combine(items: list[tuple[str, float, str]], repeat_weight: float) -> tuple
     return 1.0 - miss, weights
 
 
+def belief_text(belief: float) -> str:
+    """Two decimals, rounded down: 0.996 shows as 0.99, never as a certain 1.00."""
+    return f"{math.floor(belief * 100 + 1e-9) / 100:.2f}"
+
+
 def _step(level: str, down: int) -> str:
     return LEVELS[max(0, LEVELS.index(level) - down)]
 
@@ -325,7 +330,7 @@ def _explain(a: Assessment, by_id: dict[str, Claim], publishers: dict[str, str],
         return (f"{len(ids)} claim{'s' * (len(ids) != 1)} from {len(srcs)} page{'s' * (len(srcs) != 1)} "
                 f"of {len(pubs)} publisher{'s' * (len(pubs) != 1)}")
 
-    parts = [f"Belief {a.belief:.2f} ({a.level})."]
+    parts = [f"Belief {belief_text(a.belief)} ({a.level})."]
     if a.supporting:
         parts.append(f"Supported by {count(a.supporting)}.")
     else:
@@ -341,7 +346,7 @@ def _explain(a: Assessment, by_id: dict[str, Claim], publishers: dict[str, str],
             what.append(f"denied by {', '.join(denied)}")
         if flagged:
             what.append(f"flagged as a factual error in {', '.join(flagged)}")
-        parts.append(f"Opposed ({a.opposition:.2f}): {'; '.join(what)}.")
+        parts.append(f"Opposed ({belief_text(a.opposition)}): {'; '.join(what)}.")
     return " ".join(parts)
 
 

@@ -64,21 +64,21 @@ class RedFlag:
 
 
 _NEGATION = re.compile(r"\b(not|no|never|nor|without|neither|isn['’]t|aren['’]t|won['’]t|cannot|can['’]t)\b")
-_CURE = re.compile(r"\b(cur(e|es|ed|ing)|curative)\b", re.I)
-_DISCLAIMER = re.compile(r"not intended to (diagnose|treat)", re.I)
-_GOLD = re.compile(r"\bgold[- ]standard\b", re.I)
+_CURE = re.compile(r"\b(cur(e|es|ed|ing)|curative)\b", re.IGNORECASE)
+_DISCLAIMER = re.compile(r"not intended to (diagnose|treat)", re.IGNORECASE)
+_GOLD = re.compile(r"\bgold[- ]standard\b", re.IGNORECASE)
 _FDA = re.compile(r"\bFDA[- ](has )?approv\w*|\bapproved by the (U\.?S\.? )?(FDA|Food and Drug Administration)"
-                  r"|\b(FDA|Food and Drug Administration) (has |had )?approved\b", re.I)
+                  r"|\b(FDA|Food and Drug Administration) (has |had )?approved\b", re.IGNORECASE)
 _OFF_LABEL = re.compile(r"investigational|off[- ]label|not (been )?(evaluated|approved)|unapproved|experimental",
-                        re.I)
+                        re.IGNORECASE)
 _NO_SIDE_EFFECTS = re.compile(
     r"\b(no|zero|without( any)?|free (of|from)( any)?)\s+(known\s+|serious\s+|significant\s+|major\s+|adverse\s+)?"
-    r"side[- ]effects?\b|\bside[- ]effect[- ]free\b|\bno adverse effects\b", re.I)
-_PERMANENT = re.compile(r"\b(permanent(ly)?|forever)\b", re.I)
+    r"side[- ]effects?\b|\bside[- ]effect[- ]free\b|\bno adverse effects\b", re.IGNORECASE)
+_PERMANENT = re.compile(r"\b(permanent(ly)?|forever)\b", re.IGNORECASE)
 _ABSOLUTE = re.compile(
     r"\b(always|guarantee[ds]?|100 ?%|completely|totally|miracle|miraculous|breakthrough|groundbreaking|"
     r"revolutioni[sz]\w*|revolutionary|game[- ]changer|unparalleled|unprecedented|life[- ]changing|"
-    r"the best|safest|fastest|most effective|(clinically|scientifically) proven|proven to (cure|work))\b", re.I)
+    r"the best|safest|fastest|most effective|(clinically|scientifically) proven|proven to (cure|work))\b", re.IGNORECASE)
 
 
 def _denied(text: str, start: int) -> bool:
@@ -142,9 +142,9 @@ def _check(claim: Claim, ctx: _Context) -> list[tuple[str, str]]:
         fired.append(("factual-error", claim.note or "flagged as a factual error"))
     if claim.modality == "negated":
         return fired
-    if claim.predicate != "notCureFor" and not _DISCLAIMER.search(quote):
-        if (hit := _first_undenied(_CURE, quote)) is not None:
-            fired.append(("cure", hit))
+    if (claim.predicate != "notCureFor" and not _DISCLAIMER.search(quote)
+            and (hit := _first_undenied(_CURE, quote)) is not None):
+        fired.append(("cure", hit))
     if (hit := _first_undenied(_GOLD, quote)) is not None and ctx.offered_by_publisher(claim):
         fired.append(("gold-standard", hit))
     if (hit := _first_undenied(_FDA, quote)) is not None:
