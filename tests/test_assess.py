@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def test_every_evidence_kind_of_the_ontology_has_a_prior():
     assert set(vocab.evidence_kinds) == set(PRIORS.evidence)
     # the errors are ordered like the ontology's strengths: stronger evidence, smaller error
     by_strength = sorted(vocab.evidence_kinds.values(), key=lambda k: k.strength)
-    for weaker, stronger in zip(by_strength, by_strength[1:]):
+    for weaker, stronger in itertools.pairwise(by_strength):
         if weaker.strength < stronger.strength:
             assert PRIORS.evidence[weaker.notation].error > PRIORS.evidence[stronger.notation].error
 

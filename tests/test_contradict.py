@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from kgraph.contradict import find_contradictions, time_interval, time_scales, year_interval
+from kgraph.contradict import (
+    find_contradictions,
+    time_interval,
+    time_scales,
+    year_interval,
+)
 from kgraph.model import Claim, Dataset, Location, Source
 
 SOURCES = [Source(sid, f"{sid}.txt", None, pub, [f"title of {sid}"], "", Location("sources.yaml"))
