@@ -158,7 +158,8 @@ def validate(
             "ok": report.ok,
             "quotes_checked": report.quotes_checked,
             "quotes_grounded": report.quotes_grounded,
-            "problems": [{"level": p.level, "where": str(p.where), "message": p.message, "hint": p.hint}
+            "problems": [{"level": p.level, "code": p.code, "where": str(p.where), "message": p.message,
+                          "hint": p.hint}
                          for p in report.sorted()],
         }, indent=2))
     else:
@@ -539,7 +540,8 @@ def viz(
     """
     from kgraph.export import write_atomic
     from kgraph.graphstore import load_graphs
-    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, ViewOptions, entity_types, render_view
+    from kgraph.view import ViewOptions, entity_types
+    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, render_view
 
     project = _project(data, ontology)
     graphs = load_graphs(project, step=_note)

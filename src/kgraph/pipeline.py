@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> SHACL -> network -> export + viz.
+"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -13,17 +13,20 @@ from typing import Callable
 import networkx as nx
 from rdflib import Graph
 
-from kgraph.build import BuiltGraph, build_graph, shacl_validate
+from kgraph.build import BuiltGraph, build_graph
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
-from kgraph.graphstore import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
 from kgraph.project import Project
+from kgraph.report import Problem, Report
+from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
-from kgraph.validate import Problem, Report, check_grounding, validate_dataset
-from kgraph.viz import VIEW_FILE, entity_types, render_html
+from kgraph.validate import check_grounding, validate_dataset
+from kgraph.view import entity_types
+from kgraph.viz import VIEW_FILE, render_html
 
 Step = Callable[[str], None]
 
@@ -82,7 +85,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
                               "Pass the folder holding the corpus .txt files with --corpus DIR.")
         else:
             report.extend([Problem("warning", str(project.corpus_dir), "corpus directory not found; quotes not checked",
-                                   "Pass --corpus DIR to check every quote against its source.")])
+                                   "Pass --corpus DIR to check every quote against its source.",
+                                   code="corpus-missing")])
     checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     if shacl and report.ok:
         step("Building the RDF graph")
@@ -92,8 +96,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     return checked
 
 
-def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
-          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
+def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and write every output file.
 
     Nothing is written unless every step succeeds.
@@ -113,7 +116,5 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         files = build_files(built, network, stats)
         files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
         files[VIEW_FILE] = page
-        if extra_files is not None:
-            files.update(extra_files(built, network))
         written = write_files(out_dir or project.out_dir, files)
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)
