@@ -12,7 +12,8 @@ For a relation:
 * each claim that states it (asserted or hedged, not flagged) *supports* it with
   ``1 - error`` of its evidence kind, times ``hedged_weight`` when hedged;
 * each claim that denies it (``modality: negated``) *opposes* it the same way, and each
-  claim flagged ``factual-error`` opposes it with ``factual_error_weight``;
+  claim flagged ``factual-error`` opposes it with its own support times
+  ``factual_error_weight`` (instead of supporting it);
 * claims are grouped by the publisher of their source: pages of one publisher are one
   voice. Within a group, claims are taken strongest first and the k-th further claim
   counts ``repeat_weight ** k``; the group's support is ``1 - prod(1 - weighted)``;
@@ -264,7 +265,9 @@ def assess_claims(claims: list[Claim], publishers: dict[str, str], priors: Prior
             if c.modality == "negated":
                 roles[c.id] = ("ignored", 0.0, "a denial flagged as a factual error: counted neither way")
                 continue
-            strength = priors.factual_error_weight
+            strength = (1.0 - prior.error) * priors.factual_error_weight
+            if c.modality == "hedged":
+                strength *= priors.hedged_weight
             roles[c.id] = ("opposes", strength, "the curators flagged it as a factual error")
             oppose_items.append((publisher, strength, c.id))
         elif c.modality == "negated":
