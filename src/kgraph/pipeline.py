@@ -6,16 +6,18 @@ CLI and reports progress through an optional callback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import networkx as nx
 from rdflib import Graph
 
+from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.errors import CorpusError, ValidationFailed
+from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files, write_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -91,6 +93,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if shacl and report.ok:
         step("Building the RDF graph")
         checked.built = build_graph(data, vocab, ontology)
+        step("Assessing the evidence")
+        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
         report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
     return checked
