@@ -119,6 +119,7 @@ def test_date(a, b, fires):
 
 
 def test_dates_of_different_events_are_not_compared():
+    assert value_pair("inUseSince", "2000", "1960s", {"condition": "ptsd"}, None) == []
     assert value_pair("emergedIn", "1990s", "2003", {"during": "gulf-war"}, {"during": "operation-iraqi-freedom"}) == []
     assert value_pair("emergedIn", "1990s", "2003", {"during": "operation-iraqi-freedom"},
                       {"during": "operation-iraqi-freedom"})

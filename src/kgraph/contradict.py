@@ -13,8 +13,9 @@ Two claims about the same subject and predicate contradict each other when
   is its rounding interval, widened by 10% when the text says "approximately", open
   towards zero for "up to" and towards infinity for "at least"/"over";
 * **date** -- they date the same thing (``firstSynthesized``, ``inUseSince``,
-  ``emergedIn``, ``publicationDate``; same ``during`` event) to years that do not overlap
-  ("1960s" is 1960-1969);
+  ``emergedIn``, ``publicationDate``; same ``during`` event and same condition, so that
+  "in use for PTSD since 2000" is not compared with "in use as an anaesthetic since the
+  1960s") to years that do not overlap ("1960s" is 1960-1969);
 * **denial** -- one states the relation and another denies it (``modality: negated``).
 
 Claims about different conditions (``qualifiers.condition``) are not compared; a claim
@@ -249,7 +250,8 @@ def _statistic(a: Claim, b: Claim) -> str | None:
 
 
 def _date(a: Claim, b: Claim) -> str | None:
-    if a.qualifiers.get("during") != b.qualifiers.get("during"):
+    # a use for one condition and the drug's use in general are different events
+    if any(a.qualifiers.get(k) != b.qualifiers.get(k) for k in ("during", "condition")):
         return None
     ya, yb = year_interval(a.value), year_interval(b.value)
     if ya is None or yb is None or _overlap(ya, yb):
