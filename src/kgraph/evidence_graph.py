@@ -113,15 +113,14 @@ def evidence_graph(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary)
 def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
     """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
     graph ``kgr:graph/evidence`` and the union graph."""
-    from rdflib.namespace import PROV
-
     evidence = compute_evidence(data, vocab, priors)
     triples = evidence_graph(evidence, data, vocab)
     named = built.dataset.graph(EVIDENCE_GRAPH)
     for triple in triples:
         named.add(triple)
         built.graph.add(triple)
-    built.dataset.add((EVIDENCE_GRAPH, RDFS.label, Literal("assessments, contradictions and red flags computed by kgraph")))
-    for origin in priors.origin:
-        built.dataset.add((EVIDENCE_GRAPH, PROV.wasDerivedFrom, Literal(origin)))
+    # described in the default graph like the source graphs are (and so in the union too)
+    label = (EVIDENCE_GRAPH, RDFS.label, Literal("assessments, contradictions and red flags computed by kgraph"))
+    built.dataset.add(label)
+    built.graph.add(label)
     return evidence

@@ -8,7 +8,8 @@ by the predicate; attributes: ``predicate``, ``label``, ``claims`` (ids), ``sour
 graph holds the build's ``kg:Assessment`` nodes (issue 12), ``belief`` (0-1) and ``level``
 (high / moderate / low / very low). Every claim, including value claims (statistics, dates)
 and negated ones, is kept in ``G.graph["claims"]`` keyed by id, and listed on the nodes it
-mentions. ``G.graph["assessments"]`` holds every assessment, value relations included, as
+mentions. ``G.graph["sources"]`` describes each source document (file, titles, publisher
+and its label) by source id. ``G.graph["assessments"]`` holds every assessment, value relations included, as
 :class:`AssessmentRecord` keyed by ``relation_id(subject, predicate, object or value)``.
 """
 
@@ -207,7 +208,24 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
         G.nodes[ent]["claims"] = sorted(cids)
     G.graph["claims"] = claims
     G.graph["assessments"] = assessments
+    G.graph["sources"] = _sources(graph, labels)
     return G
+
+
+def _sources(graph: Graph, labels: dict) -> dict[str, dict]:
+    """Each source document by id: file, titles, publisher id and label (for pages that name
+    a source by its title and publisher, not its file name)."""
+    found = {}
+    for node in sorted(graph.subjects(RDF.type, KG.SourceDocument)):
+        publisher = graph.value(node, DCTERMS.publisher)
+        titles = sorted(str(t) for t in graph.objects(node, DCTERMS.title))
+        file = _text(graph, node, DCTERMS.identifier)
+        found[local_name(node)] = {
+            "file": file, "titles": titles, "title": titles[0] if titles else file,
+            "publisher": entity_id(publisher) if publisher is not None else None,
+            "publisher_label": labels.get(publisher, entity_id(publisher) or "") if publisher is not None else "",
+        }
+    return found
 
 
 def _literal_value(obj: Literal):
