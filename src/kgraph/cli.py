@@ -17,7 +17,9 @@ from typer.core import TyperGroup
 
 from kgraph.errors import KgraphError
 from kgraph.explore import CENTRALITY_MEASURES
+from kgraph.formats import accepted_names, format_help
 from kgraph.reason import REGIMES
+
 
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
@@ -236,6 +238,8 @@ def stats(
 QueryFileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the query from this file.")]
 QueryNameOpt = Annotated[Optional[str], typer.Option(
     "--name", "-n", help="Run a named query shipped with kgraph (`kgraph queries` lists them).")]
+#: every name of a SPARQL answer format (kgraph.formats; the server's ?format= takes the same)
+QUERY_FORMAT_NAMES = tuple(accepted_names("results", "graph"))
 RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph first, even if it is up to date.")]
 EntityArg = Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")]
 
@@ -246,9 +250,8 @@ def query(
         help="The SPARQL query; - reads it from stdin.", show_default=False)] = None,
     file: QueryFileOpt = None,
     name: QueryNameOpt = None,
-    fmt: Annotated[Optional[str], typer.Option(
-        "--format", help="csv, tsv, json or xml (SPARQL results) for SELECT and ASK; turtle, nt, jsonld or xml "
-                         "for CONSTRUCT and DESCRIBE [default: a table on a terminal, tab-separated when piped].")] = None,
+    fmt: Annotated[Optional[Literal[QUERY_FORMAT_NAMES]], typer.Option(
+        "--format", help=format_help(), show_choices=False, metavar="<name>")] = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write the answer to this file (format from --format or the suffix).")] = None,
     exit_status: Annotated[bool, typer.Option("--exit-status", help="ASK: exit 0 when true, 1 when false.")] = False,
@@ -275,7 +278,9 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.query import choose_format, prepare_query, run_query
+    from kgraph.sparql.execute import run_query
+    from kgraph.sparql.prepare import prepare_query
+    from kgraph.sparql.results import choose_format
 
     prepared = prepare_query(_query_text(text, file, name))
     fmt_chosen = choose_format(prepared.kind, fmt, output)
@@ -293,7 +298,7 @@ def query(
 
 def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
     from kgraph.errors import QueryError
-    from kgraph.query import named_query, read_query_file
+    from kgraph.sparql.named import named_query, read_query_file
 
     given = [what for what, value in (("a query", text), ("-f", file), ("--name", name)) if value is not None]
     if len(given) != 1:
@@ -326,7 +331,7 @@ def _echo_json(value) -> None:
 
 
 def _print_answer(result, fmt, output: Path | None) -> None:
-    from kgraph.query import choose_format, serialize_result
+    from kgraph.sparql.results import choose_format, serialize_result
 
     if result.empty:
         what = "rows" if result.kind == "SELECT" else "triples"
@@ -346,7 +351,7 @@ def _print_answer(result, fmt, output: Path | None) -> None:
         if not result.empty:
             typer.echo(serialize_result(result, choose_format(result.kind, "turtle", None)), nl=False)
     elif not result.empty:
-        from kgraph.query import display_rows
+        from kgraph.sparql.results import display_rows
 
         _print_table(*display_rows(result))
 
@@ -381,7 +386,7 @@ def queries(
 
         kgraph queries mechanism-chain
     """
-    from kgraph.query import named_queries, named_query
+    from kgraph.sparql.named import named_queries, named_query
 
     if name is not None:
         typer.echo(named_query(name).text, nl=False)

@@ -296,11 +296,3 @@ def _nearest_sentence(quote: str, text: str) -> str | None:
         return None
     return best[0] if len(best[0]) <= 160 else best[0][:157] + "..."
 
-
-def mentions_by_source(dataset: "Dataset") -> dict[str, set[str]]:
-    """entity id -> ids of the sources whose claims mention it."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for c in dataset.claims:
-        for _, ref in c.entity_refs():
-            out[ref].add(c.source)
-    return out

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-# template, vis_asset and entity_types are re-exported: serve imports them from here
-# until it imports kgraph.assets and kgraph.view
 from kgraph.assess import belief_text
 from kgraph.assets import template, vis_asset
 from kgraph.layout import force_layout
@@ -38,7 +36,6 @@ from kgraph.view import (
     ViewError,
     ViewOptions,
     complete_types,
-    entity_types,  # noqa: F401
     select_view,
     source_documents,
 )
