@@ -167,7 +167,8 @@ def test_clicking_a_node_shows_its_claims_and_quotes(open_view, mini_view):
     viewer.assert_shows("entity", "ketamine", network.nodes["ketamine"]["claims"], network)
     text = viewer.details()
     for expected in ("ketamine", "drug", "A dissociative anaesthetic.", "Ketamine, special-K", "CHEBI:6121",
-                     "Alpha Clinic, “Alpha Clinic page” (src-001)", "cites a randomized controlled trial", "clinic statement without citation",
+                     "Alpha Clinic, “Alpha Clinic page” (src-001)", "cites a randomized controlled trial",
+                     "clinic statement without citation",
                      "The source denies the effect for some patients.", "negated", "hedged"):
         assert expected in text
     link = viewer.page.locator("#details a[href^='http']")

@@ -588,8 +588,7 @@ def report(
         kgraph report --all --out reports
     """
     from kgraph.errors import KgraphError
-    from kgraph.evidence_report import (
-        choose_format, entity_report, find_report_entity, load_evidence, render, write_all_reports)
+    from kgraph.evidence_report import choose_format, entity_report, find_report_entity, load_evidence, render, write_all_reports
 
     if (entity is None) == (not all_):
         raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")

@@ -28,7 +28,7 @@ from rdflib import RDF, RDFS, Graph, Literal, URIRef
 from kgraph.assess import Assessment, Priors, assess
 from kgraph.contradict import Contradiction, find_contradictions
 from kgraph.model import Dataset, Vocabulary
-from kgraph.project import KG, KGR
+from kgraph.prefixes import KG, KGR
 from kgraph.redflags import RedFlag, find_red_flags
 
 EVIDENCE_GRAPH = URIRef(f"{KGR}graph/evidence")

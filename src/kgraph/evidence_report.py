@@ -33,7 +33,8 @@ from kgraph.assess import Assessment, Priors, assess, belief_text, load_priors, 
 from kgraph.contradict import Contradiction, find_contradictions
 from kgraph.errors import EntityNotFound, KgraphError, OutputError, ValidationFailed
 from kgraph.model import Claim, Dataset, Vocabulary
-from kgraph.project import KG, Project
+from kgraph.prefixes import KG
+from kgraph.project import Project
 from kgraph.redflags import RULE_LABELS, RedFlag, find_red_flags
 
 #: Relations that say an intervention helps with a condition (or denies that it cures it).
@@ -124,7 +125,7 @@ class _Names:
         self.properties = ev.vocab.properties
         self.kinds = ev.vocab.evidence_kinds
         self.xrefs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        from kgraph.model import xref_iri
+        from kgraph.prefixes import xref_iri
 
         for x in ev.data.xrefs:
             self.xrefs[x.entity].append((x.curie, xref_iri(x.curie)))
