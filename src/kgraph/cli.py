@@ -636,9 +636,13 @@ def serve(
     from kgraph.serve import ServeOptions, create_app, listen, run
 
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
+    project = _project(data, ontology, out=out)
+    graphs = load_graphs(project, rebuild=rebuild)
+    from kgraph.evidence_report import load_evidence
+
+    evidence = load_evidence(project)  # for /report/<id>
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
-    app_ = create_app(graphs.graph, graphs.network, options)
+    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)

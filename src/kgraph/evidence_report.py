@@ -426,13 +426,28 @@ def render_html(report: dict | None = None, *, index: dict | None = None, link_s
                 entity_links: str | None = None) -> str:
     """One offline page (no script, CSP ``default-src 'none'``) for a report or for the index.
 
-    ``entity_links`` is a URL prefix for links to entity pages (``/entity/`` when served).
+    ``entity_links`` is a URL prefix for links to entity pages (``/id/`` when served).
     """
     env, load = _environment()
     style = load("report.css")
     template = env.from_string(load("report.html"))
     return template.render(report=report, index=index, style=style, csp=_csp(style), suffix=link_suffix,
                            entity_links=entity_links, chart=_chart(report) if report else None)
+
+
+def page_csp() -> str:
+    """The Content-Security-Policy of every report page (what its meta tag says), for a server's header."""
+    _, load = _environment()
+    return _csp(load("report.css"))
+
+
+def reportable(ev: Evidence) -> list[str]:
+    """Entities a report can be made for: conditions something is claimed to treat, and interventions."""
+    found = set(report_conditions(ev))
+    for e in ev.data.entities:
+        if ev.vocab.is_a(e.type, KG.Intervention):
+            found.add(e.id)
+    return sorted(found)
 
 
 def _chart(report: dict) -> dict:

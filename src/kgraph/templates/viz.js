@@ -285,7 +285,8 @@
   function reportLink(id) {
     // only the server has reports (/report/<id>); a page opened from a file has none
     if (!data.report_base || !entities[id] || !data.reportable || !data.reportable.includes(id)) return null;
-    return el("p", {className: "report-link"}, [el("a", {href: data.report_base + encodeURIComponent(id),
+    // the graph is shown in a frame of the app: the report opens in the whole window
+    return el("p", {className: "report-link"}, [el("a", {href: data.report_base + encodeURIComponent(id), target: "_top",
       text: `Evidence report: ${entities[id].label}`})]);
   }
 
