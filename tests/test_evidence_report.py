@@ -269,3 +269,16 @@ def test_xss_fixture_is_inert_in_chromium(open_page, xss, tmp_path):
     assert page.page.evaluate("() => window.__xss") is None
     assert page.page.locator("script, iframe, img").count() == 0
     page.assert_clean()
+
+
+def test_a_priors_override_in_data_is_read_not_refused(mini_root):
+    """data/evidence-priors.yaml is a known file (the loader refuses unknown ones) and changes beliefs."""
+    project = Project.at(mini_root, corpus_dir=mini_root / "corpus")
+    before = entity_report(load_evidence(project), "ptsd")["relations"][0]["belief"]
+    (mini_root / "data" / "evidence-priors.yaml").write_text(
+        "evidence:\n  cites-rct:\n    error: 0.5\n  clinic-statement:\n    error: 0.95\n", encoding="utf-8")
+    after = entity_report(load_evidence(project), "ptsd")["relations"][0]["belief"]
+    assert after < before
+    result = CliRunner().invoke(app, ["validate", "--data", str(mini_root / "data"),
+                                      "--ontology", str(mini_root / "ontology"), "--corpus", str(mini_root / "corpus")])
+    assert "evidence-priors.yaml" not in result.output, result.output
