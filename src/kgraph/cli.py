@@ -612,6 +612,56 @@ def viz(
 
 
 @app.command()
+def report(
+    entity: Annotated[Optional[str], typer.Argument(
+        help="A condition or drug: id, label or synonym (any case).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="An index and one report per condition, into the --out folder.")]
+    = False,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="html, md or json [default: from the --out suffix, else md].")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write to this file (with --all: this folder) [default: print; --all: output/report].")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """How well backed is each claim about a condition or drug: belief, sources, quotes,
+    contradictions and red flags.
+
+    Beliefs come from the error priors per evidence kind in kgraph's evidence-priors.yaml
+    (data/evidence-priors.yaml overrides them).
+
+    Example:
+
+        kgraph report ptsd --format md | head -40
+
+        kgraph report ketamine --out ketamine.html
+
+        kgraph report --all --out reports
+    """
+    from kgraph.errors import KgraphError
+    from kgraph.evidence_report import choose_format, entity_report, find_report_entity, load_evidence, render, write_all_reports
+
+    if (entity is None) == (not all_):
+        raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")
+    project = _project(data, ontology)
+    chosen = choose_format(fmt, None if all_ else out)
+    evidence = load_evidence(project)
+    if all_:
+        folder = out or project.out_dir / "report"
+        written = write_all_reports(evidence, folder, "html" if fmt is None else chosen)
+        typer.echo(f"Wrote {len(written)} files into {folder}")
+        return
+    text = render(entity_report(evidence, find_report_entity(evidence, entity)), chosen)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from kgraph.export import write_atomic
+
+    write_atomic(out, text.encode("utf-8"))
+    _note(f"Wrote {out}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
@@ -640,8 +690,12 @@ def serve(
 
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
-    app_ = create_app(graphs.graph, graphs.network, options)
+    project = _project(data, ontology, out=out)
+    graphs = load_graphs(project, rebuild=rebuild, warn=_note)
+    from kgraph.evidence_report import load_evidence
+
+    evidence = load_evidence(project)  # for /report/<id>
+    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)

@@ -439,7 +439,8 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 #: the folders of data/ that hold records, and the files at its top
 RECORD_DIRS = ("entities", "claims")
-TOP_FILES = ("sources.yaml", "xrefs.yaml")
+# evidence-priors.yaml: the project's own error priors, read by kgraph.assess (issue 12)
+TOP_FILES = ("sources.yaml", "xrefs.yaml", "evidence-priors.yaml")
 
 
 def _layout_problems(project: Project) -> list[Problem]:

@@ -13,9 +13,11 @@ from pathlib import Path
 import networkx as nx
 from rdflib import Graph
 
+from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -96,6 +98,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if shacl and report.ok:
         step("Building the RDF graph")
         checked.built = build_graph(data, vocab, ontology)
+        step("Assessing the evidence")
+        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
         report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
     return checked
