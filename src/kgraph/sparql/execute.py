@@ -84,12 +84,21 @@ def evaluate(graph: Graph, prepared: PreparedQuery) -> QueryResult:
             variables = [variables[i] for i in order]
             rows = [tuple(row[i] for i in order) for row in rows]
         if not prepared.ordered:
-            rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
+            rows.sort(key=lambda row: tuple(_sort_key(term) for term in row))
         return QueryResult(kind, variables=variables, rows=rows)
     from kgraph.build import bind_prefixes
 
     bind_prefixes(result_graph)
     return QueryResult(kind, graph=result_graph)
+
+
+def _sort_key(term) -> str:
+    if term is None:
+        return ""
+    try:
+        return term.n3()
+    except Exception:  # noqa: BLE001 - rdflib refuses n3() of an invalid IRI (e.g. with a space);
+        return f"<{term}>"  # the writer then reports it (kgraph.sparql.results.check_expressible)
 
 
 def _first_use(text: str, variable: str) -> int:
@@ -278,6 +287,9 @@ def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
     if nice:
         with contextlib.suppress(OSError):
             os.nice(nice)
+    # the SPARQL grammar recurses once per triple pattern of a block: 100 flat patterns pass
+    # Python's default limit of 1000 frames. Depth is capped by prepare.MAX_DEPTH instead.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     forbid_network()
 
 
