@@ -17,7 +17,9 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import pytest
 from conftest import REPO
@@ -175,9 +177,6 @@ def test_a_1gb_streamed_body_is_refused_while_reading(live):
 
 
 def _get(port: int, query: str, accept: str = "", **params) -> tuple[int, dict, bytes]:
-    import urllib.error
-    import urllib.request
-
     url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": query, **params}, doseq=True)
     req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     try:

@@ -140,6 +140,8 @@ def _to_tsv(result: QueryResult) -> bytes:
 def _nt_term(term) -> str:
     from rdflib import BNode, Literal
 
+    from kgraph.export import line_safe
+
     if term is None:
         return ""
     if isinstance(term, BNode):
@@ -148,6 +150,8 @@ def _nt_term(term) -> str:
         text = str(term)
         for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
             text = text.replace(raw, escaped)
+        # TSV is read line by line: no raw U+2028, U+0085, ... either (issue 15)
+        text = line_safe(text)
         if term.language:
             return f'"{text}"@{term.language}'
         if term.datatype is not None:
