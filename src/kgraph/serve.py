@@ -93,7 +93,7 @@ class ServeOptions:
     max_concurrent: int = 4
     #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
     reserve: int = 1
-    fast_timeout: float = 1.0
+    fast_timeout: float = 2.0
     #: seconds a query waits for a free worker before a 503
     max_wait: float = 2.0
     #: requests one client (address) may have running or waiting
@@ -197,7 +197,8 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         Route("/id/{path:path}", entity),
         Route(REPORT_BASE + "{entity}", report),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
+    middleware = [Middleware(HeaderLimit, max_bytes=options.max_header_bytes),
+                  Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
     if options.cors:
         middleware.append(Middleware(CORSMiddleware, allow_origins=[options.cors], allow_methods=["GET", "POST"],
                                      allow_headers=["Accept", "Content-Type"]))
@@ -217,6 +218,29 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
                     exception_handlers={KgraphError: handle})
     app.state.kgraph = state
     return app
+
+
+class HeaderLimit:
+    """431 for request headers over ``max_bytes`` in all.
+
+    h11 (under uvicorn) bounds headers only while they are incomplete: a large header block
+    that arrives in one piece passes it, so the app checks the total too.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_bytes:
+            from starlette.responses import PlainTextResponse
+
+            response = PlainTextResponse(f"the request headers are larger than {self.max_bytes} bytes\n"
+                                         "  Send fewer or shorter headers (cookies?).\n", status_code=431,
+                                         headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _error_response(request: "Request", exc: KgraphError, state: _State) -> "Response":
@@ -260,18 +284,24 @@ def listen(host: str, port: int):
     return sock
 
 
+def server_config(app: "Starlette", options: ServeOptions | None = None):
+    """uvicorn's configuration with the connection limits of ``options`` (see the module notes)."""
+    import uvicorn
+
+    options = options or app.state.kgraph.options
+    return uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
+                          timeout_keep_alive=max(1, int(options.keep_alive)),
+                          limit_concurrency=options.max_connections,
+                          h11_max_incomplete_event_size=options.max_header_bytes)
+
+
 def run(app: "Starlette", sock, options: ServeOptions | None = None) -> None:
     """Serve ``app`` with uvicorn on the bound socket until interrupted (limits of ``options``)."""
     import logging
 
     import uvicorn
 
-    options = options or app.state.kgraph.options
-    config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
-                            timeout_keep_alive=max(1, int(options.keep_alive)),
-                            limit_concurrency=options.max_connections,
-                            h11_max_incomplete_event_size=options.max_header_bytes)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, options))
     limiter = RefusalLogFilter()
     logging.getLogger("uvicorn.error").addFilter(limiter)
     try:
