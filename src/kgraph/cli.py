@@ -295,17 +295,19 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.sparql.execute import run_query
-    from kgraph.sparql.prepare import prepare_query
+    from kgraph.sparql.execute import query_info, run_query
     from kgraph.sparql.results import choose_format
 
-    prepared = prepare_query(_query_text(text, file, name))
+    query_text = _query_text(text, file, name)
+    # parsed in a killable worker under the same deadline (a short hostile query can keep
+    # rdflib's parser busy for minutes); again in the evaluating worker below
+    prepared = query_info(query_text, timeout=timeout)
     fmt_chosen = choose_format(prepared.kind, fmt, output)
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
     graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
-    result = run_query(graph, prepared, timeout=timeout)
+    result = run_query(graph, query_text, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
     for note in prepared.notes if result.empty else ():
         _note(f"Note: {note}")
@@ -617,9 +619,9 @@ def serve(
     from kgraph.graphstore import load_graphs
     from kgraph.serve import ServeOptions, create_app, listen, run
 
+    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
-    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
     app_ = create_app(graphs.graph, graphs.network, options)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
@@ -628,7 +630,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
-    run(app_, sock)
+    run(app_, sock, options)
 
 
 def main() -> None:
