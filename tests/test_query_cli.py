@@ -162,8 +162,8 @@ def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     inverse = "ASK { kgr:ptsd kg:treatedBy kgr:ketamine }"
     assert kgraph("query", inverse).stdout.strip() == "false"
     assert kgraph("query", inverse, "--reason", "owl-rl").stdout.strip() == "true"
-    assert list((built_root / "output" / ".cache").glob("entailed-owl-rl-*.nt"))
-    assert not list((built_root / "output" / ".cache").glob("entailed-*.pickle"))
+    assert not list((built_root / "output").rglob("*.pickle"))  # closures are cached as N-Triples, never pickled
+    assert list((built_root / "output").rglob("entailed-owl-rl-*.nt"))
 
 
 def test_the_closure_is_cached_as_ntriples(kgraph, built_root):
@@ -172,7 +172,7 @@ def test_the_closure_is_cached_as_ntriples(kgraph, built_root):
     ask = "ASK { kgr:ptsd kg:treatedBy kgr:glutamate }"
     first = kgraph("query", ask, "--reason", "owl-rl")
     assert first.stdout.strip() == "false"
-    [cached] = (built_root / "output" / ".cache").glob("entailed-owl-rl-*.nt")
+    [cached] = (built_root / "output").rglob("entailed-owl-rl-*.nt")
     with cached.open("a", encoding="utf-8") as fh:  # a triple only the cache file holds
         fh.write(f"<{_kgr()}ptsd> <{KG}treatedBy> <{_kgr()}glutamate> .\n")
     second = kgraph("query", ask, "--reason", "owl-rl")
@@ -210,7 +210,7 @@ def test_unknown_named_query_lists_the_names(kgraph):
 @pytest.mark.parametrize("text,message", [
     ("DELETE WHERE { ?s ?p ?o }", "SPARQL Update"),
     ("SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }", "SERVICE is refused"),
-    ("SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }", "FROM and FROM NAMED are refused"),
+    ("SELECT * FROM <file:///etc/passwd> WHERE { ?s ?p ?o }", "FROM <file:///etc/passwd> is refused"),
 ])
 def test_unsafe_queries_are_refused(kgraph, built_root, text, message):
     before = (built_root / "output" / "kgraph.nt").read_bytes()

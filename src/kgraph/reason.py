@@ -6,8 +6,8 @@ matches every ``kg:MentalDisorder``) and sub-properties (``kg:antagonistOf`` is 
 (``kg:treatedBy``, ``kg:comorbidWith`` both ways, ``kg:partOf`` chains). The ontology is
 part of the built graph, so no other input is needed.
 
-A closure of the corpus graph takes a minute (OWL-RL) or seconds (RDFS), so
-:func:`entail_cached` keeps it as N-Triples in the build's cache folder, keyed by the build's
+A closure of the corpus graph takes up to a minute (OWL-RL) or seconds (RDFS), so
+:func:`entail_cached` keeps it as N-Triples beside the build's store, keyed by the build's
 fingerprint (issue 13: ``--reason owl-rl`` took 62 s every first time). N-Triples, never a
 pickle: the cache lives in a user-writable folder, and reading it back must not run code.
 """
