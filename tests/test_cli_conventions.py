@@ -104,3 +104,11 @@ def test_query_out_dash_writes_stdout(in_built):
     assert result.exit_code == 0, result.output
     assert '"boolean": true' in result.stdout.replace('":true', '": true')
     assert not (in_built.root / "-").exists()
+
+
+def test_report_out_dash_prints(in_built):
+    printed = runner.invoke(app, ["report", "ketamine", "--format", "md"])
+    dashed = runner.invoke(app, ["report", "ketamine", "--format", "md", "--out", "-"])
+    assert dashed.exit_code == 0, dashed.output
+    assert dashed.stdout == printed.stdout and "ketamine" in dashed.stdout
+    assert not (in_built.root / "-").exists()

@@ -375,7 +375,10 @@ def test_query_page_downloads_come_from_the_registry(client):
 
     page = client.get("/query").text
     block = re.search(r'<script type="application/json" id="kgraph-data">(.*?)</script>', page, re.S)
-    assert json.loads(block.group(1)) == {"downloads": downloads(), "prefixes": js_table()}
+    payload = json.loads(block.group(1))
+    assert {k: payload[k] for k in ("downloads", "prefixes")} == {"downloads": downloads(), "prefixes": js_table()}
+    # labels beside ids in results, and the prefix names the editor completes (issue 13)
+    assert payload["labels"]["ketamine"] == "ketamine" and "kg" in payload["predeclared"]
     assert [d["name"] for d in downloads()["results"]] == ["csv", "tsv", "json", "srx"]
 
 

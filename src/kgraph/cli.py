@@ -668,7 +668,8 @@ def report(
     fmt: Annotated[Optional[str], typer.Option(
         "--format", help="html, md or json [default: from the --out suffix, else md].")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", help="Write to this file (with --all: this folder) [default: print; --all: output/report].")] = None,
+        "--out", help="Write to this file, - for stdout (with --all: this folder) "
+                      "[default: print; --all: output/report].")] = None,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
 ) -> None:
@@ -691,6 +692,8 @@ def report(
 
     if (entity is None) == (not all_):
         raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")
+    if out is not None and str(out) == "-" and not all_:
+        out = None  # - is stdout: printed, as with no --out
     project = _project(data, ontology)
     chosen = choose_format(fmt, None if all_ else out)
     evidence = load_evidence(project)
