@@ -112,3 +112,15 @@ def test_report_out_dash_prints(in_built):
     assert dashed.exit_code == 0, dashed.output
     assert dashed.stdout == printed.stdout and "ketamine" in dashed.stdout
     assert not (in_built.root / "-").exists()
+
+
+def test_validation_problems_print_data_as_text(mini_root, monkeypatch):
+    claims = mini_root / "data" / "claims" / "001.yaml"
+    text = claims.read_text(encoding="utf-8")
+    assert "    object: nmda-receptor\n" in text
+    claims.write_text(text.replace("    object: nmda-receptor\n", "    object: '[red]nowhere[/red]'\n", 1),
+                      encoding="utf-8")
+    monkeypatch.chdir(mini_root)
+    result = runner.invoke(app, ["validate", "--corpus", str(mini_root / "corpus")])
+    assert result.exit_code == 3, result.output
+    assert "[red]nowhere[/red]" in result.stdout, result.stdout

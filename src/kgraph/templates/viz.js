@@ -107,6 +107,7 @@
   // every shown label is drawn at LABEL_PX on screen, the best connected first, and a label
   // whose box would cover one already placed is left out until one zooms in.
   const LABEL_PX = 13;
+  const MAX_LABELS = 400;
   const baseLabel = new Map(data.vis.nodes.map((n) => [n.id, n.label]));
   const labelOrder = data.vis.nodes.map((n) => n.id).sort((a, b) =>
     (entities[b] ? entities[b].degree : 0) - (entities[a] ? entities[a].degree : 0)
@@ -124,8 +125,10 @@
     const onScreen = (p) => p.x > -margin && p.y > -margin && p.x < view.clientWidth + margin
       && p.y < view.clientHeight + margin;
     const shown = new Set(nodes.getIds({filter: (n) => !n.hidden}));
+    // at most MAX_LABELS are tried (a screen holds fewer without overlap): restyling a node
+    // costs ~0.1 ms in vis-network, too much for thousands on every zoom
     const candidates = labelOrder.filter((id) => shown.has(id) && positions[id]
-      && onScreen(network.canvasToDOM(positions[id])));
+      && onScreen(network.canvasToDOM(positions[id]))).slice(0, MAX_LABELS);
     // 1: every candidate label at the size for this zoom, so vis-network measures it
     const first = [];
     for (const id of candidates) {
