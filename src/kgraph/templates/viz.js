@@ -112,7 +112,8 @@
   const labelOrder = data.vis.nodes.map((n) => n.id).sort((a, b) =>
     (entities[b] ? entities[b].degree : 0) - (entities[a] ? entities[a].degree : 0)
     || (baseLabel.get(a) < baseLabel.get(b) ? -1 : baseLabel.get(a) > baseLabel.get(b) ? 1 : 0));
-  const labelState = new Map();  // id -> font size (canvas units) or 0 when left out
+  // id -> font size (canvas units), 0 when left out; -1: as drawn from the data (cleared first)
+  const labelState = new Map(data.vis.nodes.map((n) => [n.id, -1]));
   let labelsQueued = null;
 
   function placeLabels() {
