@@ -107,7 +107,7 @@
   // every shown label is drawn at LABEL_PX on screen, the best connected first, and a label
   // whose box would cover one already placed is left out until one zooms in.
   const LABEL_PX = 13;
-  const MAX_LABELS = 400;
+  const MAX_LABELS = 150;
   const baseLabel = new Map(data.vis.nodes.map((n) => [n.id, n.label]));
   const labelOrder = data.vis.nodes.map((n) => n.id).sort((a, b) =>
     (entities[b] ? entities[b].degree : 0) - (entities[a] ? entities[a].degree : 0)
