@@ -74,7 +74,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if quotes:
         step("Checking quotes against the corpus")
         if project.corpus_available:
-            found, checked, grounded = check_grounding(data, project.corpus_dir)
+            found, checked, grounded = check_grounding(data, project.corpus_dir, project.data_dir)
             report.extend(found)
             report.quotes_checked, report.quotes_grounded = checked, grounded
         elif require_corpus or project.corpus_explicit:

@@ -280,18 +280,28 @@ def _local(iri) -> str:
     return str(iri).rsplit("#", 1)[-1] if iri is not None else "anything"
 
 
-def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem], int, int]:
+def check_grounding(dataset: "Dataset", corpus_dir: Path,
+                    data_dir: Path | None = None) -> tuple[list[Problem], int, int]:
     """Check every quote against its source file.
 
     Returns the problems, the number of quotes checked and the number found verbatim.
     Whitespace is compared exactly: a quote with a different space is not grounded.
+    A ``file`` of ``documents/<name>`` is read from ``data_dir`` (added by kgraph review).
     """
+    from kgraph.documents import source_path
+
     problems: list[Problem] = []
     texts: dict[str, str | None] = {}
     for src in dataset.sources:
-        path = corpus_dir / src.file
+        path = source_path(src.file, corpus_dir, data_dir)
+        if path is None:
+            problems.append(Problem("error", src.loc, f"source '{src.id}': file '{src.file}' is not allowed",
+                                    "Give a file name in the corpus folder, or documents/<name> for a document "
+                                    "in data/documents/."))
+            texts[src.id] = None
+            continue
         if not path.is_file():
-            problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {corpus_dir}",
+            problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {path.parent}",
                                     "Pass the corpus directory with --corpus DIR."))
             texts[src.id] = None
             continue
