@@ -359,7 +359,9 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
         _status(rec, eid, cset, bad)
         entities.append(Entity(id=eid, type=str(rec.get("type") or ""), label=str(rec.get("label") or ""),
                                synonyms=_strings(rec.get("synonyms")), abbreviations=_strings(rec.get("abbreviations")),
-                               description=str(rec.get("description") or ""), loc=loc))
+                               description=str(rec.get("description") or ""),
+                               # the data's checks of an entity are about its type: point there
+                               loc=cset.line(eid, "type")))
 
     claims: list[Claim] = []
     seen: dict[str, Location] = {}

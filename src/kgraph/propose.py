@@ -15,6 +15,7 @@ review is refused: it is already in the graph.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,10 @@ def plan_extraction(project: Project, paths: list[Path], dataset: Dataset, *, ou
     for src in dataset.sources:
         if src.sha256:
             by_sha.setdefault(src.sha256, src)
+        # a record without sha256: the digest of its file, when it can be read
+        path = source_path(src.file, project.corpus_dir, project.data_dir)
+        if path is not None and path.is_file():
+            by_sha.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), src)
     taken = {n for s in dataset.sources if (n := source_number(s.id)) is not None}
     taken |= {n for info in pending if (n := source_number(str(info["id"]))) is not None}
     claims_dir = project.data_dir / "claims"
@@ -317,10 +322,10 @@ def _publisher(guess: str | None, doc: Document, text: str, existing, names, ren
 
 
 def extract_documents(project: Project, paths: list[Path], *, out: str | None = None,
-                      progress: Callable[[int, int, Path], None] | None = None) -> list[Proposed]:
+                      progress: Callable[[int, int, Path], None] | None = None,
+                      step: Callable[[str], None] | None = None) -> list[Proposed]:
     """Plan, train the extractor on the curated data, and propose candidates for every
     document (nothing is written here: see :func:`candidate_files`)."""
-    from kgraph.extract import Extractor
     from kgraph.load import load_dataset, load_ontology, vocabulary
     from kgraph.review import recover
 
@@ -334,6 +339,10 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
 
         raise ValidationFailed(Report(problems=errors))
     planned = plan_extraction(project, paths, dataset, out=out)
+    from kgraph.extract import Extractor  # after the documents are read: bad input stops the run early
+
+    if step is not None:
+        step("Training the extractor on the curated data")
     extractor = Extractor.train(dataset, vocab, training_texts(project, dataset))
     results = []
     for i, plan in enumerate(planned):

@@ -279,6 +279,10 @@ def apply_review(project: Project, candidates_path: Path, decisions: Decisions, 
         if choice.action in ("accept", "edit"):
             rec = {k: cand.get(k) for k in CLAIM_FIELDS if k != "id"}
             rec.update(choice.changes)
+            if "value" in choice.changes:  # an edit turns a relation into a value claim, or back
+                rec["object"] = None
+            elif "object" in choice.changes:
+                rec["value"] = rec["unit"] = None
             for key in ("subject", "object"):
                 rec[key] = ref(rec.get(key))
             rec["cites"] = [ref(v) for v in _as_list(rec.get("cites"))] or None
