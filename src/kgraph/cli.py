@@ -658,7 +658,7 @@ def extract(
     stream = sys.stderr if out == STDOUT else sys.stdout
     for r in results:
         c = r.candidates
-        where = "stdout" if r.planned.out is None else str(r.planned.out)
+        where = "stdout" if r.planned.out is None else str(r.planned.out) if c.claims else "nothing to review"
         line = (f"{c.source_id}  {r.planned.document.path}: {len(c.claims)} candidate claims, "
                 f"{len(c.entities)} new entities -> {where}")
         if r.decided:
@@ -669,8 +669,9 @@ def extract(
         if r.dropped:
             print(f"  left out {len(r.dropped)} candidate(s) the data or ontology refuse, e.g. {r.dropped[0]}",
                   file=sys.stderr)
-    if out != STDOUT and results:
-        print("Next: kgraph review " + " ".join(r.candidates.source_id for r in results), file=sys.stderr)
+    pending = [r.candidates.source_id for r in results if r.candidates.claims]
+    if out != STDOUT and pending:
+        print("Next: kgraph review " + " ".join(pending), file=sys.stderr)
 
 
 class _Bar:

@@ -343,7 +343,12 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
 
     if step is not None:
         step("Training the extractor on the curated data")
-    extractor = Extractor.train(dataset, vocab, training_texts(project, dataset))
+    # A document under review is curated only in part: its unclaimed sentences are not
+    # negative examples, so the extractor learns from the other sources.
+    again = {p.source_id for p in planned}
+    training = Dataset(sources=[s for s in dataset.sources if s.id not in again], entities=dataset.entities,
+                       xrefs=dataset.xrefs, claims=[c for c in dataset.claims if c.source not in again])
+    extractor = Extractor.train(training, vocab, training_texts(project, training))
     results = []
     for i, plan in enumerate(planned):
         if progress is not None:
@@ -355,19 +360,25 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
     return results
 
 
-def candidate_files(results: list[Proposed]) -> dict[Path, bytes]:
-    """The candidates files and their texts (beside them) to write."""
-    files: dict[Path, bytes] = {}
+def candidate_files(results: list[Proposed]) -> dict[Path, bytes | None]:
+    """The candidates files and their texts (beside them) to write; None removes a
+    candidates file left from an earlier run when nothing is left to review."""
+    files: dict[Path, bytes | None] = {}
     for r in results:
         path = r.planned.out
         if path is None:
             continue
+        text = path.with_name(f"{path.stem}.txt")
+        if not r.candidates.claims:  # nothing to review: no file to review it in
+            if path.is_file():
+                files[path] = files[text] = None
+            continue
         files[path] = dump_candidates(r.candidates).encode("utf-8")
-        files[path.with_name(f"{path.stem}.txt")] = r.candidates.text.encode("utf-8")
+        files[text] = r.candidates.text.encode("utf-8")
     return files
 
 
-def write_candidate_files(files: dict[Path, bytes]) -> list[Path]:
+def write_candidate_files(files: dict[Path, bytes | None]) -> list[Path]:
     from kgraph.export import write_atomic
 
     for path in files:
@@ -376,7 +387,13 @@ def write_candidate_files(files: dict[Path, bytes]) -> list[Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"cannot create {path.parent}: {exc.strerror}", "Give another --out.") from None
-    return [write_atomic(path, data) for path, data in sorted(files.items())]
+    written = []
+    for path, data in sorted(files.items()):
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            written.append(write_atomic(path, data))
+    return written
 
 
 __all__ = ["CANDIDATE_ID", "Planned", "Proposed", "candidate_files", "extract_documents", "plan_extraction",
