@@ -268,3 +268,28 @@ def test_extract_again_keeps_decisions_and_never_reproposes_rejections(mini_root
     assert record["id"] == "src-003"
     assert record["sha256"] == hashlib.sha256(doc.read_bytes()).hexdigest()
     assert (mini_root / "data" / "documents" / "src-003.txt").read_bytes() == doc.read_bytes()
+
+
+def test_a_document_under_review_is_not_training_data(mini_root, monkeypatch, tmp_path):
+    """Its unclaimed sentences are not negative examples: the extractor learns from the
+    other sources only (the real extractor, watched)."""
+    from kgraph.extract import Extractor
+
+    doc = tmp_path / "gamma.txt"
+    shutil.copy(TXT, doc)
+    assert _run(mini_root, monkeypatch, "extract", str(doc)).exit_code == 0
+    first = _load(mini_root / "data" / "candidates" / "src-003.yaml")["claims"][0]["id"]
+    decisions = tmp_path / "d.yaml"
+    decisions.write_text(f"claims:\n  {first}: accept\n", encoding="utf-8")
+    assert _run(mini_root, monkeypatch, "review", "src-003", "--decisions", str(decisions)).exit_code == 0
+
+    seen = []
+    real_train = Extractor.train.__func__
+
+    def watched(cls, dataset, vocab, texts):
+        seen.append(({c.source for c in dataset.claims}, set(texts)))
+        return real_train(cls, dataset, vocab, texts)
+
+    monkeypatch.setattr(Extractor, "train", classmethod(watched))
+    assert _run(mini_root, monkeypatch, "extract", str(doc)).exit_code == 0
+    assert seen == [({"src-001", "src-002"}, {"src-001", "src-002"})]
