@@ -126,8 +126,7 @@ def sentence_span(text: str, start: int, end: int) -> tuple[int, int]:
     m = re.compile(r"[.!?][\"”’)]*(?=\s|$)").search(text, max(start, end - 1), right)
     if m:
         right = m.end()
-    if end > right:  # a quote running past a sentence end
-        right = end
+    right = max(right, end)  # a quote may run past a sentence end
     return left, right
 
 

@@ -736,8 +736,8 @@ def review(
         kgraph review src-005 --decisions decisions.yaml --dry-run
     """
     from kgraph.load import load_dataset, load_ontology, vocabulary
-    from kgraph.review import Decisions, apply_review, commit_files, find_candidates, pending_files, recover
-    from kgraph.review import JOURNAL, candidates_dir, read_decisions
+    from kgraph.review import (JOURNAL, Decisions, apply_review, candidates_dir, commit_files, find_candidates,
+                               pending_files, read_decisions, recover)
 
     project = _project(data, ontology, corpus)
     if recover(project):

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kgraph.candidates import (
     CANDIDATE_ID,
@@ -30,12 +31,25 @@ from kgraph.candidates import (
     source_number,
     validate_candidates,
 )
-from kgraph.documents import DOCUMENTS_DIR, Document, DocumentError, collect_documents, read_document, source_path
+from kgraph.documents import (
+    DOCUMENTS_DIR,
+    Document,
+    DocumentError,
+    collect_documents,
+    read_document,
+    source_path,
+)
 from kgraph.errors import DataError, OutputError
 from kgraph.load import read_yaml
 from kgraph.model import Dataset, Vocabulary
 from kgraph.project import Project
-from kgraph.review import candidates_dir, decided_ids, decisions_path, pending_files, read_memory
+from kgraph.review import (
+    candidates_dir,
+    decided_ids,
+    decisions_path,
+    pending_files,
+    read_memory,
+)
 from kgraph.validate import SLUG
 
 STDOUT = "-"
@@ -339,7 +353,9 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
 
         raise ValidationFailed(Report(problems=errors))
     planned = plan_extraction(project, paths, dataset, out=out)
-    from kgraph.extract import Extractor  # after the documents are read: bad input stops the run early
+    from kgraph.extract import (
+        Extractor,  # after the documents are read: bad input stops the run early
+    )
 
     if step is not None:
         step("Training the extractor on the curated data")

@@ -48,7 +48,7 @@ from kgraph.candidates import (
 )
 from kgraph.documents import DOCUMENTS_DIR
 from kgraph.errors import DataError, KgraphError
-from kgraph.load import CLAIM_FIELDS, ENTITY_FIELDS, read_yaml
+from kgraph.load import CLAIM_FIELDS, read_yaml
 from kgraph.model import Dataset, Vocabulary
 from kgraph.project import Project
 from kgraph.validate import SLUG
@@ -542,8 +542,8 @@ def commit_files(files: dict[Path, bytes | None], journal: Path) -> None:
     """Write (or delete) every file as one step: temporary files beside their targets,
     then a journal of the renames (atomically), then the renames, then the journal goes.
     :func:`recover` completes a commit whose journal was written."""
-    from kgraph.export import write_atomic
     from kgraph.errors import OutputError
+    from kgraph.export import write_atomic
 
     renames, deletes, made = [], [], []
     try:

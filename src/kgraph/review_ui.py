@@ -9,7 +9,8 @@ drive it with typed input; nothing here touches a file (:mod:`kgraph.review` doe
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import yaml
 from rich.console import Console
