@@ -336,3 +336,33 @@ def test_build_with_candidates_draws_a_preview_and_keeps_them_out_of_the_graph(m
     assert '"dashes":true' in preview.replace(" ", "")
     assert "borderDashes" in preview
     assert "(candidate, not reviewed)" in preview
+
+
+def test_the_preview_in_a_browser(mini_root, monkeypatch, browser):
+    """Offline from file://, no script error; candidates drawn dashed, their claims readable."""
+    _stage(mini_root)
+    assert _run(mini_root, monkeypatch, "build", "--quiet", "--with-candidates").exit_code == 0
+    url = (mini_root / "output" / "kgraph-preview.html").as_uri()
+    requests, errors = [], []
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    try:
+        context.route("**/*", lambda route: route.continue_() if route.request.url == url
+                      else (requests.append(route.request.url), route.abort()))
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.wait_for_selector("html[data-stabilised=true]", state="attached", timeout=60_000)
+        nausea = page.evaluate("() => kgraph.nodes.get('nausea')")
+        assert nausea["shapeProperties"] == {"borderDashes": [4, 3]}
+        ketamine = page.evaluate("() => kgraph.nodes.get('ketamine')")
+        assert "shapeProperties" not in ketamine  # a curated entity looks as before
+        dashed = page.evaluate("() => kgraph.edges.get().filter(e => e.dashes).map(e => e.id)")
+        assert dashed == ["ketamine|hasSideEffect|nausea"]
+        page.evaluate("() => kgraph.selectEntity('nausea')")
+        details = page.inner_text("#details")
+        assert "Side effects include mild dissociation and nausea." in details
+        assert "candidate, not reviewed" in details
+    finally:
+        context.close()
+    assert requests == [] and errors == []
