@@ -78,7 +78,7 @@ def main() -> None:
     root = args.root.resolve()
     kgraph = [sys.executable, "-m", "kgraph"]
 
-    from kgraph.graphstore import BUILD_INFO, GRAPH_FILE, is_fresh
+    from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, is_fresh
     from kgraph.project import Project
     from kgraph.query import named_queries
 

@@ -32,7 +32,8 @@ from playwright.sync_api import sync_playwright
 
 from kgraph.pipeline import build
 from kgraph.project import Project
-from kgraph.viz import ViewOptions, entity_types, render_view
+from kgraph.view import ViewOptions, entity_types
+from kgraph.viz import render_view
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,128 +40,133 @@ def _assert_failed_cleanly(result, root: Path) -> None:
     assert not out.exists() or not any(p.name.startswith("kgraph") for p in out.iterdir())
 
 
-@pytest.mark.parametrize("command", ["build", "validate"])
-def test_malformed_yaml_names_file_and_line(mini_root, monkeypatch, command):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    predicate: antagonistOf\n", "    predicate: [antagonistOf\n")
-    result = _run(mini_root, monkeypatch, command)
-    _assert_failed_cleanly(result, mini_root)
-    assert "data/claims/001.yaml:" in result.output
-    assert "malformed YAML" in result.output
-    assert "Fix the YAML syntax" in result.output
+C1 = "data/claims/001.yaml"
+C2 = "data/claims/002.yaml"
+ENTITIES = "data/entities/all.yaml"
+TTL = "ontology/kgraph.ttl"
+BOTH = ("build", "validate")
 
 
-def test_unknown_entity_reference_suggests_the_id(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    object: nmda-receptor\n", "    object: nmda-receptr\n")
-    line = _line_of(claims, "object: nmda-receptr")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert f"data/claims/001.yaml:{line}" in result.output
-    assert "claim 'c001-001': object refers to unknown entity 'nmda-receptr'" in result.output
-    assert "Did you mean nmda-receptor?" in result.output
+def replace(rel: str, old: str, new: str):
+    return lambda root: _edit(root / rel, old, new)
 
 
-def test_duplicate_id_names_both_places(mini_root, monkeypatch):
-    entities = mini_root / "data" / "entities" / "all.yaml"
-    _edit(entities, "- id: dissociation\n", "- id: glutamate\n")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    first = _line_of(entities, "- id: glutamate")
-    assert f"duplicate entity id 'glutamate' (first defined at data/entities/all.yaml:{first})" in result.output
+def unlink(rel: str):
+    return lambda root: (root / rel).unlink()
 
 
-def test_unknown_predicate_suggests_a_property(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    predicate: hasSideEffect\n", "    predicate: hasSideEfect\n")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "unknown predicate 'hasSideEfect'" in result.output
-    assert "hasSideEffect" in result.output.split("unknown predicate")[1]
+def write(rel: str, text: str):
+    return lambda root: (root / rel).write_text(text, encoding="utf-8")
 
 
-def test_unknown_class(mini_root, monkeypatch):
-    entities = mini_root / "data" / "entities" / "all.yaml"
-    _edit(entities, "  type: Receptor\n", "  type: Receptr\n")
-    line = _line_of(entities, "- id: nmda-receptor")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert f"data/entities/all.yaml:{line}" in result.output
-    assert "entity 'nmda-receptor' has unknown type 'Receptr'" in result.output
-    assert "Did you mean Receptor" in result.output
+def append(rel: str, data: bytes):
+    def run(root: Path) -> None:
+        with open(root / rel, "ab") as fh:
+            fh.write(data)
+    return run
 
 
-def test_value_of_wrong_type(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    value: 8\n", "    value: eight\n")
-    line = _line_of(claims, "value: eight")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert f"data/claims/001.yaml:{line}" in result.output
-    assert "claim 'c001-005': prevalence needs a number, got 'eight'" in result.output
+@dataclass(frozen=True)
+class Case:
+    """One kind of bad input: how to make it, which commands must refuse it, what they say.
+
+    ``{line}`` in a message is the line of ``at`` (file, text) after the edit; ``code`` is
+    the problem's code in ``validate --json`` (None when the input stops the check itself).
+    """
+
+    edits: tuple
+    messages: tuple[str, ...]
+    code: str | None
+    commands: tuple[str, ...] = ("build",)
+    at: tuple[str, str] | None = None
+    corpus: str = "corpus"
 
 
-def test_object_where_a_value_is_needed(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    value: \"(555) 010-0000\"\n", "    object: ketamine\n")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "claim 'c001-006': 'telephone' takes a value, not an entity" in result.output
+CASES = {
+    "malformed YAML names file and line": Case(
+        (replace(C1, "    predicate: antagonistOf\n", "    predicate: [antagonistOf\n"),),
+        ("data/claims/001.yaml:", "malformed YAML", "Fix the YAML syntax"), "unreadable-yaml", BOTH),
+    "unknown entity reference suggests the id": Case(
+        (replace(C1, "    object: nmda-receptor\n", "    object: nmda-receptr\n"),),
+        ("data/claims/001.yaml:{line}", "claim 'c001-001': object refers to unknown entity 'nmda-receptr'",
+         "Did you mean nmda-receptor?"), "unknown-entity", at=(C1, "object: nmda-receptr")),
+    "duplicate id names both places": Case(
+        (replace(ENTITIES, "- id: dissociation\n", "- id: glutamate\n"),),
+        ("duplicate entity id 'glutamate' (first defined at data/entities/all.yaml:{line})",), "duplicate-id",
+        at=(ENTITIES, "- id: glutamate")),
+    "unknown predicate suggests a property": Case(
+        (replace(C1, "    predicate: hasSideEffect\n", "    predicate: hasSideEfect\n"),),
+        ("unknown predicate 'hasSideEfect'", "Did you mean hasSideEffect"), "unknown-predicate"),
+    "unknown class suggests a class": Case(
+        (replace(ENTITIES, "  type: Receptor\n", "  type: Receptr\n"),),
+        ("data/entities/all.yaml:{line}", "entity 'nmda-receptor' has unknown type 'Receptr'",
+         "Did you mean Receptor"), "unknown-type", at=(ENTITIES, "- id: nmda-receptor")),
+    "value of the wrong type": Case(
+        (replace(C1, "    value: 8\n", "    value: eight\n"),),
+        ("data/claims/001.yaml:{line}", "claim 'c001-005': prevalence needs a number, got 'eight'"), "bad-value",
+        at=(C1, "value: eight")),
+    "an entity where a value is needed": Case(
+        (replace(C1, '    value: "(555) 010-0000"\n', "    object: ketamine\n"),),
+        ("claim 'c001-006': 'telephone' takes a value, not an entity",), "value-needed"),
+    "the range of a predicate is checked": Case(
+        (replace(C1, "    object: dissociation\n", "    object: ptsd\n"),),
+        ("'hasSideEffect' expects an object of type SideEffect, but 'ptsd' is a MentalDisorder",), "range-mismatch"),
+    "quote not found in its source": Case(
+        (replace(C1, "Side effects include mild dissociation.", "Side effects include severe dissociation."),),
+        ("data/claims/001.yaml:{line}", "claim 'c001-004': quote not found verbatim in alpha.txt",
+         'Closest passage: "Side effects include mild dissociation."'), "quote-not-found", BOTH,
+        at=(C1, "severe dissociation")),
+    "missing corpus directory": Case(
+        (), ("corpus directory not found", "--corpus DIR"), None, ("validate",), corpus="no-such-dir"),
+    "source file missing from the corpus": Case(
+        (unlink("corpus/beta.txt"),), ("source 'src-002': file beta.txt not found",), "corpus-file-missing",
+        ("validate",)),
+    "unknown field and missing field": Case(
+        (replace(C2, "    evidence: cites-rct\n    cites: beta-rct\n  - id: c002-002",
+                 "    evidense: cites-rct\n    cites: beta-rct\n  - id: c002-002"),),
+        ("claim 'c002-001': unknown field 'evidense'", "claim 'c002-001': missing field 'evidence'"),
+        "unknown-field"),
+    "all problems are reported together": Case(
+        (replace(C1, "    object: nmda-receptor\n", "    object: nowhere\n"),
+         replace(C1, "    predicate: hasSideEffect\n", "    predicate: nothing\n")),
+        ("2 error(s)", "'nowhere'", "'nothing'"), "unknown-predicate"),
+    "broken ontology is reported with its file": Case(
+        (append(TTL, b"\nkg:Broken a owl:Class ;;; ]\n"),), ("kgraph.ttl", "not valid Turtle"), None),
+    "a SHACL violation names the claim": Case(
+        (replace(C1, '    value: "(555) 010-0000"\n', '    value: "call us anytime"\n'),),
+        ("data/claims/001.yaml:{line} (kgr:alpha-clinic)",
+         "SHACL: a telephone number has digits, spaces, brackets and dashes only"), "shacl-pattern", BOTH,
+        at=(C1, "- id: c001-006")),
+    "an empty claims file": Case(
+        (write(C2, ""),), ("data/claims/002.yaml:1: the claims file is empty",
+                           "source 'src-002' (beta.txt) has no claims"), "empty-claims-file", ("validate",)),
+    "a quote must be text, not a number": Case(
+        (replace(C1, '    quote: "Ketamine blocks the NMDA receptor."\n', "    quote: 2021\n"),),
+        ("data/claims/001.yaml:{line}: claim 'c001-001': 'quote' must be text, not int 2021", 'quote: "2021"'),
+        "bad-field", ("validate",), at=(C1, "quote: 2021")),
+    "a corpus file that is not UTF-8": Case(
+        (append("corpus/beta.txt", b"\xff\xfe"),), ("source 'src-002': beta.txt is not UTF-8 text (byte",),
+        "corpus-file-not-utf8", ("validate",)),
+}
 
 
-def test_domain_and_range_are_checked(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    object: dissociation\n", "    object: ptsd\n")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "'hasSideEffect' expects an object of type SideEffect, but 'ptsd' is a MentalDisorder" in result.output
-
-
-def test_quote_not_found_in_source(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "Side effects include mild dissociation.", "Side effects include severe dissociation.")
-    line = _line_of(claims, "severe dissociation")
-    for command in ("validate", "build"):
-        result = _run(mini_root, monkeypatch, command)
-        _assert_failed_cleanly(result, mini_root)
-        assert f"data/claims/001.yaml:{line}" in result.output
-        assert "claim 'c001-004': quote not found verbatim in alpha.txt" in result.output
-        assert 'Closest passage: "Side effects include mild dissociation."' in result.output
-
-
-def test_missing_corpus_directory(mini_root, monkeypatch):
+@pytest.mark.parametrize("command,case", [(command, name) for name, case in CASES.items()
+                                          for command in case.commands])
+def test_bad_input_is_refused_with_a_clear_message(mini_root, monkeypatch, command, case):
+    spec = CASES[case]
+    for edit in spec.edits:
+        edit(mini_root)
+    line = _line_of(mini_root / spec.at[0], spec.at[1]) if spec.at else None
     monkeypatch.chdir(mini_root)
-    result = runner.invoke(app, ["validate", "--corpus", str(mini_root / "no-such-dir")])
+    corpus = ["--corpus", str(mini_root / spec.corpus)]
+    result = runner.invoke(app, [command, *corpus])
     _assert_failed_cleanly(result, mini_root)
-    assert "corpus directory not found" in result.output
-    assert "--corpus DIR" in result.output
-
-
-def test_missing_source_file_in_corpus(mini_root, monkeypatch):
-    (mini_root / "corpus" / "beta.txt").unlink()
-    result = _run(mini_root, monkeypatch, "validate")
-    _assert_failed_cleanly(result, mini_root)
-    assert "source 'src-002': file beta.txt not found" in result.output
-
-
-def test_unknown_field_and_missing_field(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "002.yaml"
-    _edit(claims, "    evidence: cites-rct\n    cites: beta-rct\n  - id: c002-002",
-          "    evidense: cites-rct\n    cites: beta-rct\n  - id: c002-002")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "claim 'c002-001': unknown field 'evidense'" in result.output
-    assert "claim 'c002-001': missing field 'evidence'" in result.output
-
-
-def test_all_problems_are_reported_together(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, "    object: nmda-receptor\n", "    object: nowhere\n")
-    _edit(claims, "    predicate: hasSideEffect\n", "    predicate: nothing\n")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "2 error(s)" in result.output
-    assert "'nowhere'" in result.output and "'nothing'" in result.output
+    for message in spec.messages:
+        assert message.format(line=line) in result.output
+    if spec.code is not None:
+        as_json = runner.invoke(app, ["validate", "--json", *corpus])
+        assert as_json.exit_code == 2
+        assert spec.code in {p["code"] for p in json.loads(as_json.output)["problems"]}
 
 
 def test_failed_build_keeps_previous_output(mini_root, monkeypatch):
@@ -171,44 +178,6 @@ def test_failed_build_keeps_previous_output(mini_root, monkeypatch):
     assert bad.exit_code == 2
     after = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir()}
     assert after == before
-
-
-def test_broken_ontology_is_reported_with_line(mini_root, monkeypatch):
-    onto = mini_root / "ontology" / "kgraph.ttl"
-    onto.write_text(onto.read_text(encoding="utf-8") + "\nkg:Broken a owl:Class ;;; ]\n", encoding="utf-8")
-    result = _run(mini_root, monkeypatch, "build")
-    _assert_failed_cleanly(result, mini_root)
-    assert "kgraph.ttl" in result.output and "not valid Turtle" in result.output
-
-
-@pytest.mark.parametrize("command", ["validate", "build"])
-def test_shacl_violation_names_the_claim(mini_root, monkeypatch, command):
-    """A value of the right type that breaks a shape (a telephone number with letters)."""
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, '    value: "(555) 010-0000"\n', '    value: "call us anytime"\n')
-    line = _line_of(claims, "- id: c001-006")
-    result = _run(mini_root, monkeypatch, command)
-    _assert_failed_cleanly(result, mini_root)
-    assert f"data/claims/001.yaml:{line} (kgr:alpha-clinic)" in result.output
-    assert "SHACL: a telephone number has digits, spaces, brackets and dashes only" in result.output
-
-
-def test_empty_claims_file_is_an_error(mini_root, monkeypatch):
-    (mini_root / "data" / "claims" / "002.yaml").write_text("", encoding="utf-8")
-    result = _run(mini_root, monkeypatch, "validate")
-    _assert_failed_cleanly(result, mini_root)
-    assert "data/claims/002.yaml:1: the claims file is empty" in result.output
-    assert "source 'src-002' (beta.txt) has no claims" in result.output
-
-
-def test_a_quote_must_be_text_not_a_number(mini_root, monkeypatch):
-    claims = mini_root / "data" / "claims" / "001.yaml"
-    _edit(claims, '    quote: "Ketamine blocks the NMDA receptor."\n', "    quote: 2021\n")
-    line = _line_of(claims, "quote: 2021")
-    result = _run(mini_root, monkeypatch, "validate")
-    _assert_failed_cleanly(result, mini_root)
-    assert f"data/claims/001.yaml:{line}: claim 'c001-001': 'quote' must be text, not int 2021" in result.output
-    assert 'quote: "2021"' in result.output
 
 
 def test_dates_stay_text_even_impossible_ones(mini_root, monkeypatch):

@@ -6,16 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from rdflib import RDF, Dataset as RDFDataset, Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
+from rdflib import Dataset as RDFDataset
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, PROV
 
-from kgraph.build import entity_iri, shacl_validate
-from kgraph.load import load_shapes
-from kgraph.project import KG, KGR, SCHEMA, Project
+from kgraph.build import entity_iri
+from kgraph.load import load_dataset, load_shapes
+from kgraph.prefixes import KG, KGR, SCHEMA
+from kgraph.project import Project
+from kgraph.shapes import shacl_validate
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +91,7 @@ def test_negated_claim_has_no_direct_triple_of_its_own(built):
 
 
 def test_networkx_agrees_with_rdf(built):
-    _, result = built
+    project, result = built
     g, G = result.built.graph, result.network
     # nodes: every resource with an entity class of the ontology
     entity_ids = {str(s)[len(str(KGR)):] for s in g.subjects(KG.mentionedIn, None)}
@@ -100,7 +105,12 @@ def test_networkx_agrees_with_rdf(built):
     direct = {t for t in claimed if isinstance(t[2], URIRef) and t in g}
     edges = {(entity_iri(s), KG[k], entity_iri(o)) for s, o, k in G.edges(keys=True)}
     assert edges == direct
-    assert G.number_of_edges() == 5 and G.number_of_nodes() == 11
+    # and the counts follow from the curated records themselves
+    data, _ = load_dataset(project)
+    relations = {(c.subject, c.predicate, c.object) for c in data.claims
+                 if c.object is not None and c.modality != "negated"}
+    assert G.number_of_nodes() == len(data.entities)
+    assert G.number_of_edges() == len(relations) > 0
 
 
 def test_edge_attributes(built):
@@ -133,8 +143,10 @@ def test_graphml_counts(built):
 def test_stats_json(built):
     project, result = built
     stats = json.loads((project.out_dir / "stats.json").read_text())
-    assert stats["claims"] == 11
-    assert stats["claims_by_source"] == {"alpha.txt": 7, "beta.txt": 4}
+    data, _ = load_dataset(project)
+    files = {s.id: s.file for s in data.sources}
+    assert stats["claims"] == len(data.claims) > 0
+    assert stats["claims_by_source"] == dict(Counter(files[c.source] for c in data.claims))
     assert stats["most_connected"][0]["id"] == "ketamine"
 
 
@@ -150,8 +162,10 @@ def test_shapes_catch_a_claim_without_quote(built):
     text = "\n".join(str(p) for p in problems)
     assert "kgclaim:c001-001" in text and "verbatim quote" in text
     assert "kgr:ketamine" in text and "only conditions can be treated" in text
+    assert sorted(p.code for p in problems) == ["shacl-class", "shacl-min-count"]
 
 
+@pytest.mark.slow
 def test_build_is_deterministic_across_hash_seeds(mini_root, tmp_path):
     outs = []
     for seed in ("1", "2"):
@@ -172,6 +186,81 @@ def test_packaged_ontology_fallback(tmp_path):
     assert project.shapes_file.is_file()
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """kgraph built as a wheel (pip builds it with hatchling in an isolated environment)."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", str(REPO), "-w", str(out)],
+                   check=True, capture_output=True, timeout=300)
+    (found,) = out.glob("kgraph-*.whl")
+    return found
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_package_data(wheel):
+    """The editable install reads ontology/ from the repository, so only a wheel shows
+    whether the ontology, the named queries and the templates are shipped."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = REPO / "src" / "kgraph"
+    expected = {f"kgraph/ontology/{p.name}" for p in (REPO / "ontology").glob("*.ttl")}
+    expected |= {f"kgraph/queries/{p.name}" for p in (package / "queries").glob("*.rq")}
+    expected |= {f"kgraph/templates/{p.name}" for p in (package / "templates").iterdir() if p.is_file()}
+    expected |= {f"kgraph/{p.name}" for p in package.glob("*.py")}
+    assert {"kgraph/ontology/kgraph.ttl", "kgraph/ontology/shapes.ttl", "kgraph/templates/viz.html"} <= expected
+    assert sorted(expected - names) == []
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_finds_its_own_data(wheel, tmp_path):
+    """Unpacked away from the repository, kgraph reads its ontology, queries and templates
+    from inside the package (importlib.resources), not from a fallback path."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    script = (
+        "import kgraph, kgraph.project as p\n"
+        "from importlib import resources\n"
+        "from kgraph.assets import template\n"
+        "assert kgraph.__file__.startswith(%r), kgraph.__file__\n"
+        "d = p.packaged_ontology_dir()\n"
+        "assert str(d).startswith(%r) and (d / 'kgraph.ttl').is_file(), d\n"
+        "assert sorted(q.name for q in resources.files('kgraph').joinpath('queries').iterdir())\n"
+        "assert '{{data}}' in template('viz.html')\n"
+    ) % (str(site), str(site))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_write_files_is_all_or_none(tmp_path, monkeypatch):
+    """A failure while writing the third file leaves every old file as it was and no
+    temporary folder behind."""
+    from kgraph.errors import OutputError
+    from kgraph.export import write_files
+
+    old = {"a.txt": b"old a", "b.txt": b"old b", "c.txt": b"old c"}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    real_write = Path.write_bytes
+    calls = []
+
+    def failing_write(self, data):
+        calls.append(self.name)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_files(tmp_path, {name: b"new " + name.encode() for name in [*old, "d.txt"]})
+    monkeypatch.undo()
+    assert calls == ["a.txt", "b.txt", "c.txt"]
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old
+
+
 def test_write_atomic_gives_ordinary_permissions(tmp_path):
     from kgraph.export import write_atomic
 
@@ -183,3 +272,46 @@ def test_write_atomic_gives_ordinary_permissions(tmp_path):
     assert path.read_bytes() == b"<p>hi</p>"
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- one vocabulary
+
+@pytest.mark.parametrize("curie", ["kg:Drug", "kgr:ketamine", "kgclaim:c001-001", "kgsrc:src-001", "rdfs:label",
+                                   "schema:telephone", "CHEBI:6121", "MESH:D003863", "HGNC:4584", "DOI:10.1000/x1"])
+def test_expand_and_contract_are_inverse(curie):
+    from kgraph.prefixes import contract, expand
+
+    assert contract(expand(curie)) == curie
+
+
+def test_the_prefix_table_is_the_one_the_graph_and_pages_use(built):
+    from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES, contract, js_table, xref_iri
+
+    _, result = built
+    bound = {prefix: str(ns) for prefix, ns in result.built.graph.namespaces()}
+    assert {**PREFIXES, **DISPLAY_PREFIXES}.items() <= bound.items()
+    assert xref_iri("CHEBI:6121") == "http://purl.obolibrary.org/obo/CHEBI_6121"
+    assert contract("http://id.nlm.nih.gov/mesh/D003863", display=True) == "MeSH:D003863"
+    assert contract("https://example.org/x") is None
+    # the scripts' table contracts as Python does: the first (longest) namespace that matches
+    for iri in ("https://w3id.org/kgraph/id/claim/c1", "https://w3id.org/kgraph/id/x", "https://doi.org/10.1/x"):
+        prefix, namespace = next(pair for pair in js_table() if iri.startswith(pair[1]))
+        assert f"{prefix}:{iri[len(namespace):]}" == contract(iri, display=True)
+
+
+def test_did_you_mean():
+    from kgraph.names import did_you_mean
+
+    assert did_you_mean("Receptr", ["Receptor", "Drug", "Person"]) == "Did you mean Receptor?"
+    assert did_you_mean("zzz", ["Receptor"]) == ""
+    assert did_you_mean("hasSideEfect", ["hasSideEffect", "treats"], sep=" or ") == "Did you mean hasSideEffect?"
+
+
+def test_subclasses_are_transitive_and_reflexive(built):
+    from kgraph.hierarchy import subclasses, superclasses
+
+    _, result = built
+    g = result.built.graph
+    below = subclasses(g, KG.Entity)
+    assert KG.Entity in below and KG.Drug in below and KG.MentalDisorder in below
+    assert KG.Condition in superclasses(g, KG.MentalDisorder) and KG.Entity in superclasses(g, KG.MentalDisorder)

@@ -178,6 +178,43 @@ def test_degree_centrality(corpus_G):
     assert [r.score for r in ranked] == sorted((float(d) for _, d in corpus_G.degree()), reverse=True)[:5]
 
 
+def _known_graph() -> nx.MultiDiGraph:
+    """Three leaves into a hub, a cycle hub -> d -> e -> hub, a tail e -> g -> h: each
+    measure ranks it differently (PageRank puts e first, betweenness and degree the hub)."""
+    G = nx.MultiDiGraph()
+    for s, o in [("a", "hub"), ("b", "hub"), ("c", "hub"), ("hub", "d"), ("d", "e"), ("e", "hub"), ("f", "e"),
+                 ("e", "g"), ("g", "h")]:
+        for node in (s, o):
+            G.add_node(node, label=node.upper(), type="Concept")
+        G.add_edge(s, o, key="relatedTo", predicate="relatedTo")
+    return G
+
+
+def _networkx_scores(G: nx.MultiDiGraph, by: str) -> dict[str, float]:
+    # networkx's public pagerank needs SciPy; _pagerank_python is its reference implementation
+    from networkx.algorithms.link_analysis.pagerank_alg import _pagerank_python
+
+    if by == "pagerank":
+        return _pagerank_python(nx.DiGraph(G), tol=1e-12, max_iter=1000)
+    if by == "betweenness":
+        return nx.betweenness_centrality(nx.Graph(G.to_undirected()))
+    return {n: float(d) for n, d in G.degree()}
+
+
+@pytest.mark.parametrize("by,expected", [
+    ("pagerank", ["e", "hub", "d", "h", "g"]),
+    ("betweenness", ["hub", "e", "g", "a", "b"]),  # ties (0.0) in id order
+    ("degree", ["hub", "e", "d", "g", "a"]),
+])
+def test_centrality_matches_networkx_on_a_known_graph(by, expected):
+    G = _known_graph()
+    ranked = centrality(G, by=by, top=5)
+    assert [r.id for r in ranked] == expected
+    theirs = _networkx_scores(G, by)
+    assert [r.score for r in ranked] == pytest.approx([theirs[n] for n in expected], abs=1e-6)
+    assert [r.label for r in ranked] == [n.upper() for n in expected]
+
+
 @pytest.mark.parametrize("by", ["pagerank", "betweenness"])
 def test_other_measures_rank_by_score(corpus_G, by):
     ranked = centrality(corpus_G, by=by, top=8)

@@ -73,7 +73,8 @@ def test_rebuilt_and_cached_graphs_list_triples_in_the_same_order(mini):
 
 
 def test_a_damaged_graph_file_is_rebuilt_not_parsed(mini_root):
-    from kgraph.graphstore import is_fresh, load_graphs
+    from kgraph.buildinfo import is_fresh
+    from kgraph.graphstore import load_graphs
     from kgraph.project import Project
 
     project = Project.at(mini_root, corpus_dir=mini_root / "corpus")

@@ -260,7 +260,7 @@ def test_comparisons(corpus):
 
 def test_disagreements(corpus):
     properties = {"onsetOfEffect", "durationOfEffect", "inUseSince", "firstSynthesized", "emergedIn",
-                  "regulatoryStatus", "onsetAfterTrauma"}
+                  "regulatoryStatus", "onsetAfterTrauma", "treatmentCourse"}
     said = defaultdict(set)
     for c in corpus.claims:
         if c.predicate in properties:
@@ -273,9 +273,13 @@ def test_disagreements(corpus):
                 expected[(*key, value)].add(source)
     rows = answer(corpus, "disagreements")
     assert {(r["subject"], r["property"], r["condition"], r["value"]): cells(r["sources"]) for r in rows} == expected
-    # how long ago ketamine came into use: the 1960s for two pages, the 1970s for another
-    in_use = {r["value"] for r in rows if r["property"] == "kg:inUseSince" and r["subject"] == K("ketamine")}
-    assert {"1960s", "1970s"} <= in_use
+    # when ketamine's history for PTSD began, side by side: the 1970s (001), the 1990s (004), 2000 (000)
+    ptsd_start = {r["value"] for r in rows if r["property"] == "kg:inUseSince" and r["subject"] == K("ketamine")
+                  and r["condition"] == K("ptsd")}
+    assert {"1970s", "1990s", "2000"} <= ptsd_start
+    # the size of the first series of infusions, side by side (000 and 004 say different things)
+    course = {r["value"] for r in rows if r["property"] == "kg:treatmentCourse"}
+    assert len(course) >= 2
 
 
 def test_people(corpus):

@@ -22,16 +22,8 @@ from kgraph.errors import EntityNotFound, KgraphError
 from kgraph.layout import force_layout
 from kgraph.pipeline import build
 from kgraph.project import Project
-from kgraph.viz import (
-    VIEW_FILE,
-    ViewError,
-    ViewOptions,
-    _json_for_script,
-    entity_types,
-    render_html,
-    render_view,
-    select_view,
-)
+from kgraph.view import ViewError, ViewOptions, entity_types, select_view
+from kgraph.viz import VIEW_FILE, _json_for_script, render_html, render_view
 
 REPO = Path(__file__).resolve().parent.parent
 XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"
@@ -296,6 +288,7 @@ def test_layout_is_deterministic_and_keeps_linked_nodes_close():
     assert max(linked) < sum(dist.values()) / len(dist)
 
 
+@pytest.mark.slow
 def test_corpus_view_draws_every_entity(corpus_built):
     project, result = corpus_built
     data = payload((project.out_dir / VIEW_FILE).read_text(encoding="utf-8"))
@@ -341,6 +334,7 @@ def test_cli_viz_bad_options(mini_root, monkeypatch, tmp_path, args, words):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_focused_view_is_the_same_under_any_hash_seed(mini_root, tmp_path):
     import os
     import subprocess
@@ -354,3 +348,29 @@ def test_focused_view_is_the_same_under_any_hash_seed(mini_root, tmp_path):
                        capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
         pages.append(out.read_bytes())
     assert pages[0] == pages[1]
+
+
+@pytest.mark.slow
+def test_pyvis_is_imported_only_when_drawing(mini_built):
+    """Selecting a view (and importing the drawing module) leaves pyvis, which pulls in
+    IPython, unimported; drawing imports it."""
+    import os
+    import subprocess
+    import sys
+
+    project, _ = mini_built
+    script = (
+        "import sys\n"
+        "from kgraph.graphstore import load_graphs\n"
+        "from kgraph.project import Project\n"
+        "from kgraph.view import ViewOptions, select_view\n"
+        "import kgraph.viz\n"
+        f"graphs = load_graphs(Project.at({str(project.root)!r}, out_dir={str(project.out_dir)!r}))\n"
+        "select_view(graphs.network, ViewOptions(focus='ketamine'))\n"
+        "assert 'pyvis' not in sys.modules, 'pyvis imported before drawing'\n"
+        "kgraph.viz.render_html(graphs.network)\n"
+        "assert 'pyvis' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert result.returncode == 0, result.stderr

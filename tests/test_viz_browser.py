@@ -16,7 +16,10 @@ import pytest
 
 from kgraph.pipeline import build
 from kgraph.project import Project
-from kgraph.viz import VIEW_FILE, ViewOptions, entity_types, render_html
+from kgraph.view import ViewOptions, entity_types
+from kgraph.viz import VIEW_FILE, render_html
+
+pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
 XSS_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "xss"

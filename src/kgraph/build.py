@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rdflib import RDF, RDFS, SKOS, XSD, Dataset as RDFDataset, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import Dataset as RDFDataset
 from rdflib.namespace import DCTERMS, PROV
 
 from kgraph.model import (
@@ -28,14 +29,21 @@ from kgraph.model import (
     Claim,
     Dataset,
     Vocabulary,
+)
+from kgraph.prefixes import (
+    DISPLAY_PREFIXES,
+    KG,
+    KGCLAIM,
+    KGGRAPH,
+    KGR,
+    KGSRC,
+    PREFIXES,
+    SCHEMA,
     xref_iri,
 )
-from kgraph.project import KG, KGR, PREFIXES, SCHEMA
-from kgraph.validate import Problem
 
-GRAPH = Namespace(str(KGR) + "graph/")
-ONTOLOGY_GRAPH = GRAPH.ontology
-ENTITY_GRAPH = GRAPH.entities
+ONTOLOGY_GRAPH = KGGRAPH.ontology
+ENTITY_GRAPH = KGGRAPH.entities
 
 
 def entity_iri(entity_id: str) -> URIRef:
@@ -43,22 +51,22 @@ def entity_iri(entity_id: str) -> URIRef:
 
 
 def claim_iri(claim_id: str) -> URIRef:
-    return URIRef(f"{KGR}claim/{claim_id}")
+    return KGCLAIM[claim_id]
 
 
 def source_iri(source_id: str) -> URIRef:
-    return URIRef(f"{KGR}source/{source_id}")
+    return KGSRC[source_id]
 
 
 def source_graph_iri(source_id: str) -> URIRef:
-    return GRAPH[source_id]
+    return KGGRAPH[source_id]
 
 
 def bind_prefixes(graph: Graph) -> None:
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, Namespace(ns), override=True, replace=True)
-    graph.bind("kgclaim", Namespace(f"{KGR}claim/"))
-    graph.bind("kgsrc", Namespace(f"{KGR}source/"))
+    for prefix, ns in DISPLAY_PREFIXES.items():
+        graph.bind(prefix, Namespace(ns))
 
 
 def decimal_literal(value) -> Literal:
@@ -189,56 +197,3 @@ def _add_claim(g: Graph, c: Claim, vocab: Vocabulary) -> None:
             g.add((node, KG[YEAR_QUALIFIERS[key]], Literal(str(value), datatype=XSD.gYear)))
         elif key in NUMBER_QUALIFIERS:
             g.add((node, KG[NUMBER_QUALIFIERS[key]], decimal_literal(value)))
-
-
-def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None) -> list[Problem]:
-    """Validate the built graph against the SHACL shapes; one problem per result.
-
-    With ``data``, each problem names the file and line of the record behind it: the
-    claim that states the offending value, else the entity, claim or source itself.
-    """
-    from pyshacl import validate as shacl
-
-    conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
-                                 allow_warnings=True)
-    if conforms:
-        return []
-    SH = Namespace("http://www.w3.org/ns/shacl#")
-    problems = []
-    names = Graph()
-    bind_prefixes(names)
-    locate = _locator(graph, data) if data is not None else (lambda *_: None)
-    for result in results.subjects(RDF.type, SH.ValidationResult):
-        focus = results.value(result, SH.focusNode)
-        path = results.value(result, SH.resultPath)
-        value = results.value(result, SH.value)
-        message = results.value(result, SH.resultMessage)
-        severity = results.value(result, SH.resultSeverity)
-        level = "error" if severity == SH.Violation else "warning"
-        node = _short(focus, names)
-        loc = locate(focus, path, value)
-        where = f"{loc} ({node})" if loc else node
-        text = f"SHACL: {message}" + (f" (property {_short(path, names)})" if path is not None else "")
-        problems.append(Problem(level, where, text, "Fix the record behind this node in data/."))
-    return sorted(problems, key=lambda p: (str(p.where), p.message))
-
-
-def _locator(graph: Graph, data: Dataset):
-    records = {entity_iri(e.id): e.loc for e in data.entities}
-    records.update({claim_iri(c.id): c.loc for c in data.claims})
-    records.update({source_iri(s.id): s.loc for s in data.sources})
-    claim_locs = {claim_iri(c.id): c.loc for c in data.claims}
-
-    def locate(focus, path, value):
-        if path is not None and value is not None:
-            for claim in graph.subjects(RDF.subject, focus):
-                if (claim in claim_locs and (claim, RDF.predicate, path) in graph
-                        and (claim, RDF.object, value) in graph):
-                    return claim_locs[claim]
-        return records.get(focus)
-
-    return locate
-
-
-def _short(node, graph: Graph) -> str:
-    return node.n3(graph.namespace_manager) if isinstance(node, URIRef) else str(node)

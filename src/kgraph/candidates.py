@@ -54,7 +54,8 @@ from kgraph.documents import DOCUMENTS_DIR, safe_file_name, sha256_text
 from kgraph.errors import DataError
 from kgraph.load import CLAIM_FIELDS, read_yaml
 from kgraph.model import Claim, Dataset, Entity, Location, Source, Vocabulary
-from kgraph.validate import SLUG, Problem, validate_dataset
+from kgraph.report import Problem
+from kgraph.validate import SLUG, validate_dataset
 
 #: Where candidates files live, inside the data folder. load_dataset never reads it.
 CANDIDATES_DIR = "candidates"
@@ -313,7 +314,7 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
     problems: list[Problem] = []
 
     def bad(where: Location, message: str, hint: str = "") -> None:
-        problems.append(Problem("error", where, message, hint))
+        problems.append(Problem("error", where, message, hint, code="bad-candidate"))
 
     src = cset.source
     sid = src.get("id")

@@ -144,7 +144,8 @@ def _candidates_preview(project):
     def preview(built, network) -> dict[str, bytes]:
         from kgraph.load import load_dataset, load_ontology, vocabulary
         from kgraph.preview import PREVIEW_FILE, preview_network
-        from kgraph.viz import entity_types, render_html
+        from kgraph.view import entity_types
+        from kgraph.viz import render_html
 
         dataset, _ = load_dataset(project)
         G, _ = preview_network(network, project, dataset, vocabulary(load_ontology(project)))
@@ -179,7 +180,8 @@ def validate(
             "ok": report.ok,
             "quotes_checked": report.quotes_checked,
             "quotes_grounded": report.quotes_grounded,
-            "problems": [{"level": p.level, "where": str(p.where), "message": p.message, "hint": p.hint}
+            "problems": [{"level": p.level, "code": p.code, "where": str(p.where), "message": p.message,
+                          "hint": p.hint}
                          for p in report.sorted()],
         }, indent=2))
     else:
@@ -560,7 +562,8 @@ def viz(
     """
     from kgraph.export import write_atomic
     from kgraph.graphstore import load_graphs
-    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, ViewOptions, entity_types, render_view
+    from kgraph.view import ViewOptions, entity_types
+    from kgraph.viz import PARTIAL_VIEW_FILE, VIEW_FILE, render_view
 
     project = _project(data, ontology)
     graphs = load_graphs(project, step=_note)

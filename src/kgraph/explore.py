@@ -11,17 +11,19 @@ function returns data; :mod:`kgraph.cli` prints it.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kgraph.errors import QueryError
 from kgraph.lookup import find_entity, normalize
+from kgraph.names import did_you_mean
 
 if TYPE_CHECKING:
     import networkx as nx
     from rdflib import Graph
+
+    from kgraph.network import ClaimRecord
 
 CENTRALITY_MEASURES = ("degree", "pagerank", "betweenness")
 
@@ -55,7 +57,7 @@ class EntityReport:
     outgoing: list[Relation]
     incoming: list[Relation]
     #: the claim records (see :mod:`kgraph.network`) that mention the entity, by id
-    claims: list[dict] = field(default_factory=list)
+    claims: list[ClaimRecord] = field(default_factory=list)
 
 
 def describe_entity(G: "nx.MultiDiGraph", name: str) -> EntityReport:
@@ -79,7 +81,7 @@ def describe_entity(G: "nx.MultiDiGraph", name: str) -> EntityReport:
     )
 
 
-def claim_statement(G: "nx.MultiDiGraph", claim: dict) -> str:
+def claim_statement(G: "nx.MultiDiGraph", claim: ClaimRecord) -> str:
     """A claim as a short sentence: "ketamine -- blocks (antagonist of) -> NMDA receptor"."""
     subject = _label(G, claim["subject"])
     if claim["object"] is not None:
@@ -164,10 +166,9 @@ def resolve_predicate(G: "nx.MultiDiGraph", name: str) -> str:
     for local, label in sorted(predicates.items()):
         if wanted in (normalize(local), normalize(label)):
             return local
-    close = difflib.get_close_matches(name, sorted(predicates), n=3, cutoff=0.5)
-    hint = f"Did you mean {', '.join(close)}? " if close else ""
+    hint = did_you_mean(name, sorted(predicates), cutoff=0.5)
     raise QueryError(f"no relation called '{name}' in the graph",
-                     f"{hint}Relations: {', '.join(sorted(predicates))}.")
+                     f"{hint + ' ' if hint else ''}Relations: {', '.join(sorted(predicates))}.")
 
 
 @dataclass(frozen=True)
@@ -279,21 +280,21 @@ def pagerank(G: "nx.DiGraph", alpha: float = 0.85, tol: float = 1e-10, max_iter:
 
 def entity_types(graph: "Graph", name: str) -> set[str]:
     """Local names of the entity class called ``name`` (local name or label) and its subclasses."""
-    from rdflib import RDFS, URIRef
+    from rdflib import RDFS
 
+    from kgraph.hierarchy import subclasses
     from kgraph.network import local_name
-    from kgraph.project import KG
+    from kgraph.prefixes import KG
 
-    classes = {c for c in graph.transitive_subjects(RDFS.subClassOf, KG.Entity) if isinstance(c, URIRef)}
+    classes = subclasses(graph, KG.Entity)
     wanted = normalize(name)
     match = [c for c in sorted(classes)
              if wanted in (normalize(local_name(c)), normalize(str(graph.value(c, RDFS.label) or "")))]
     if not match:
         names = sorted(local_name(c) for c in classes)
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f"Did you mean {', '.join(close)}? " if close else ""
-        raise QueryError(f"no entity type called '{name}'", f"{hint}Types: {', '.join(names)}.")
-    return {local_name(sub) for c in match for sub in graph.transitive_subjects(RDFS.subClassOf, c)}
+        hint = did_you_mean(name, names, cutoff=0.5)
+        raise QueryError(f"no entity type called '{name}'", f"{hint + ' ' if hint else ''}Types: {', '.join(names)}.")
+    return {local_name(sub) for c in match for sub in subclasses(graph, c)}
 
 
 def _relations(G: "nx.MultiDiGraph", node: str) -> list[Relation]:

@@ -16,6 +16,7 @@ from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
 from rdflib.exceptions import ParserError
 
 from kgraph.errors import DataError
+from kgraph.hierarchy import superclasses as superclasses_of
 from kgraph.model import (
     Claim,
     Dataset,
@@ -27,8 +28,9 @@ from kgraph.model import (
     Vocabulary,
     Xref,
 )
-from kgraph.project import KG, Project
-from kgraph.validate import Problem
+from kgraph.prefixes import KG
+from kgraph.project import Project
+from kgraph.report import Problem
 
 
 class _Map(dict):
@@ -106,7 +108,7 @@ class _Fields:
 
     def _bad(self, key: str, message: str, hint: str) -> None:
         self.ok = False
-        self.problems.append(Problem("error", self.at(key), f"{self.what}: {message}", hint))
+        self.problems.append(Problem("error", self.at(key), f"{self.what}: {message}", hint, code="bad-field"))
 
     def text(self, key: str, required: bool = True, strict: bool = False) -> str | None:
         """A text field; ``strict`` refuses numbers too (ids, quotes: 2021 must be "2021")."""
@@ -138,7 +140,7 @@ class _Fields:
             if key not in allowed:
                 self.problems.append(Problem(
                     "error", self.at(str(key)), f"{self.what}: unknown field '{key}'",
-                    f"Allowed fields: {', '.join(sorted(allowed))}."))
+                    f"Allowed fields: {', '.join(sorted(allowed))}.", code="unknown-field"))
                 self.ok = False
 
 
@@ -147,14 +149,16 @@ def _records(doc: Any, display: str, problems: list[Problem], what: str) -> list
         return []
     if not isinstance(doc, list):
         problems.append(Problem("error", Location(display, getattr(doc, "line", 1)),
-                                f"expected a list of {what} records", "Start each record with '- id: ...'."))
+                                f"expected a list of {what} records", "Start each record with '- id: ...'.",
+                                code="not-a-list"))
         return []
     out = []
     for item in doc:
         if not isinstance(item, dict):
             problems.append(Problem("error", Location(display, getattr(doc, "line", None)),
                                     f"a {what} record must be a mapping, got {item!r}",
-                                    "Write each record as '- id: ...' followed by its fields."))
+                                    "Write each record as '- id: ...' followed by its fields.",
+                                    code="record-not-a-mapping"))
             continue
         out.append(item)
     return out
@@ -243,7 +247,8 @@ def _read_each(paths: list[Path], project: Project, problems: list[Problem],
         try:
             handle(read_yaml(path, display), display)
         except DataError as exc:
-            problems.append(Problem("error", Location(display, exc.line), exc.detail, exc.hint or ""))
+            problems.append(Problem("error", Location(display, exc.line), exc.detail, exc.hint or "",
+                                    code="unreadable-yaml"))
 
 
 def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
@@ -261,7 +266,7 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
     sources_file = data_dir / "sources.yaml"
     if not sources_file.is_file():
         problems.append(Problem("error", Location(_display(project, sources_file)), "file missing",
-                                "Create data/sources.yaml listing the corpus documents."))
+                                "Create data/sources.yaml listing the corpus documents.", code="file-missing"))
 
     def on_sources(doc: Any, display: str) -> None:
         for m in _records(doc, display, problems, "source"):
@@ -278,19 +283,22 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
             return
         if not isinstance(doc, dict):
             problems.append(Problem("error", Location(display, 1), "expected a mapping from entity id to identifiers",
-                                    "Write 'entity-id:' followed by '- id: PREFIX:LOCAL' items."))
+                                    "Write 'entity-id:' followed by '- id: PREFIX:LOCAL' items.",
+                                    code="xrefs-not-a-mapping"))
             return
         for entity_id, items in doc.items():
             line = doc.key_lines.get(str(entity_id), doc.line)
             if not isinstance(items, list):
                 problems.append(Problem("error", Location(display, line),
-                                        f"cross-references of '{entity_id}' must be a list", "Write '- id: ...' items."))
+                                        f"cross-references of '{entity_id}' must be a list", "Write '- id: ...' items.",
+                                        code="xrefs-not-a-list"))
                 continue
             for item in items:
                 loc = Location(display, getattr(item, "line", line))
                 if not isinstance(item, dict):
                     problems.append(Problem("error", loc, f"cross-reference of '{entity_id}' must be a mapping",
-                                            "Write '- id: PREFIX:LOCAL' with 'match' and 'checked'."))
+                                            "Write '- id: PREFIX:LOCAL' with 'match' and 'checked'.",
+                                            code="xref-not-a-mapping"))
                     continue
                 f = _Fields(item, loc, f"cross-reference of '{entity_id}'", problems)
                 f.unknown(XREF_FIELDS)
@@ -303,12 +311,14 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
     def on_claims(doc: Any, display: str) -> None:
         if doc is None:
             problems.append(Problem("error", Location(display, 1), "the claims file is empty",
-                                    "Start it with 'source: src-NNN' and 'claims:', or delete the file."))
+                                    "Start it with 'source: src-NNN' and 'claims:', or delete the file.",
+                                    code="empty-claims-file"))
             return
         if not isinstance(doc, dict) or "claims" not in doc or "source" not in doc:
             problems.append(Problem("error", Location(display, getattr(doc, "line", 1)),
                                     "expected a mapping with 'source:' and 'claims:'",
-                                    "Start the file with 'source: src-NNN' then 'claims:' and the list."))
+                                    "Start the file with 'source: src-NNN' then 'claims:' and the list.",
+                                    code="claims-file-shape"))
             return
         source = str(doc["source"])
         for m in _records(doc["claims"], display, problems, "claim"):
@@ -370,15 +380,7 @@ def vocabulary(ontology: Graph) -> Vocabulary:
     for cls in ontology.subjects(RDF.type, OWL.Class):
         if isinstance(cls, URIRef) and (name := local(cls)):
             classes[name] = cls
-    superclasses: dict[URIRef, set[URIRef]] = {}
-    for iri in classes.values():
-        seen, todo = {iri}, [iri]
-        while todo:
-            for sup in ontology.objects(todo.pop(), RDFS.subClassOf):
-                if isinstance(sup, URIRef) and sup not in seen:
-                    seen.add(sup)
-                    todo.append(sup)
-        superclasses[iri] = seen
+    superclasses = {iri: superclasses_of(ontology, iri) for iri in classes.values()}
 
     properties: dict[str, PropertyInfo] = {}
     for kind, owl_type in (("object", OWL.ObjectProperty), ("datatype", OWL.DatatypeProperty)):

@@ -9,11 +9,11 @@ closest labels as suggestions.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import TYPE_CHECKING
 
 from kgraph.errors import EntityNotFound
+from kgraph.names import close_names
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -51,7 +51,7 @@ def suggest_entities(G: "nx.MultiDiGraph", name: str, n: int = 5) -> list[str]:
                 by_name.setdefault(key, set()).add(node)
     contained = [key for key in by_name if wanted and (wanted in key or (len(key) > 3 and key in wanted))]
     ranked = sorted(contained, key=lambda key: (len(key), key))
-    ranked += difflib.get_close_matches(wanted, sorted(by_name), n=n * 2, cutoff=0.6)
+    ranked += close_names(wanted, sorted(by_name), n=n * 2, cutoff=0.6)
     found: list[str] = []
     for key in ranked:
         for node in sorted(by_name[key]):

@@ -11,6 +11,9 @@ from typing import Any
 
 from rdflib import URIRef
 
+# re-exported: test_named_queries imports xref_iri from here
+from kgraph.prefixes import xref_iri  # noqa: F401
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -75,36 +78,6 @@ TEXT_QUALIFIERS = {
 #: Qualifier keys with a typed value.
 YEAR_QUALIFIERS = {"year": "year"}
 NUMBER_QUALIFIERS = {"max_value": "maxValue"}
-
-MODALITIES = ("asserted", "hedged", "negated")
-
-_OBO = "http://purl.obolibrary.org/obo/{prefix}_{local}"
-#: Cross-reference prefixes: the pattern of the local part and the standard IRI form.
-XREF_PREFIXES: dict[str, tuple[str, str]] = {
-    "CHEBI": (r"[0-9]+", _OBO),
-    "MONDO": (r"[0-9]{7}", _OBO),
-    "DOID": (r"[0-9]+", _OBO),
-    "HP": (r"[0-9]{7}", _OBO),
-    "UBERON": (r"[0-9]{7}", _OBO),
-    "GO": (r"[0-9]{7}", _OBO),
-    "NCIT": (r"C[0-9]+", _OBO),
-    "DRUGBANK": (r"DB[0-9]{5}", "https://go.drugbank.com/drugs/{local}"),
-    "PUBCHEM.COMPOUND": (r"[0-9]+", "https://pubchem.ncbi.nlm.nih.gov/compound/{local}"),
-    "MESH": (r"[A-Z][0-9]{6,9}", "http://id.nlm.nih.gov/mesh/{local}"),
-    "HGNC": (r"[0-9]+", "https://identifiers.org/hgnc:{local}"),
-    "UNIPROT": (r"[A-Z0-9]{6,10}", "http://purl.uniprot.org/uniprot/{local}"),
-    "WIKIDATA": (r"Q[0-9]+", "http://www.wikidata.org/entity/{local}"),
-    "DOI": (r"10\.[0-9]{4,9}/\S+", "https://doi.org/{local}"),
-    "PMID": (r"[0-9]+", "https://pubmed.ncbi.nlm.nih.gov/{local}"),
-    "ROR": (r"0[a-z0-9]{6}[0-9]{2}", "https://ror.org/{local}"),
-}
-
-
-def xref_iri(curie: str) -> str:
-    """The standard IRI of a validated CURIE such as ``CHEBI:6121``."""
-    prefix, _, local = curie.partition(":")
-    return XREF_PREFIXES[prefix][1].format(prefix=prefix, local=local)
-
 
 @dataclass
 class Claim:

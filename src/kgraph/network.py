@@ -12,15 +12,52 @@ claim, including value claims (statistics, dates) and negated ones, is kept in
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any, TypedDict
 
 import networkx as nx
 from rdflib import RDF, RDFS, SKOS, XSD, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV
 
-from kgraph.project import KG, KGR, SCHEMA
+from kgraph.hierarchy import subclasses
+from kgraph.model import (
+    ENTITY_QUALIFIERS,
+    NUMBER_QUALIFIERS,
+    TEXT_QUALIFIERS,
+    YEAR_QUALIFIERS,
+)
+from kgraph.prefixes import KG, KGR, SCHEMA
 
-_QUALIFIERS = ("onset", "duration", "doseSchedule", "period", "bound", "context", "role", "year", "maxValue",
-               "population", "comparator", "condition", "location", "during")
+#: The qualifier properties, text-valued first, then the entity-valued ones.
+_ENTITY_QUALIFIERS = tuple(ENTITY_QUALIFIERS.values())
+_QUALIFIERS = (*TEXT_QUALIFIERS.values(), *YEAR_QUALIFIERS.values(), *NUMBER_QUALIFIERS.values(), *_ENTITY_QUALIFIERS)
+
+
+class ClaimRecord(TypedDict):
+    """One claim as the network carries it (``G.graph["claims"][id]``), read back from the RDF.
+
+    Entity references are entity ids; ``source`` is the source id, ``source_file`` its file.
+    """
+
+    id: str
+    subject: str | None
+    predicate: str
+    predicate_label: str
+    object: str | None
+    value: Any
+    unit: str | None
+    quote: str
+    source: str
+    source_file: str
+    evidence: str
+    evidence_label: str
+    strength: int
+    modality: str
+    flag: str | None
+    note: str | None
+    cites: list[str]
+    attributed_to: list[str]
+    #: ontology property name -> entity id or text
+    qualifiers: dict[str, str | None]
 
 
 def local_name(iri) -> str:
@@ -52,7 +89,7 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
     strength = {s: int(o) for s, o in graph.subject_objects(KG.strength)}
     source_ids = {s: _text(graph, s, DCTERMS.identifier) for s in graph.subjects(RDF.type, KG.SourceDocument)}
 
-    entity_classes = _entity_classes(graph)
+    entity_classes = subclasses(graph, KG.Entity)
     for s, cls in sorted(graph.subject_objects(RDF.type)):
         ent = entity_id(s)
         if ent is None or cls not in entity_classes or ent in G:
@@ -69,7 +106,7 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
             claims=[],
         )
 
-    claims: dict[str, dict] = {}
+    claims: dict[str, ClaimRecord] = {}
     edges: dict[tuple[str, str, str], dict] = {}
     node_claims: dict[str, set[str]] = defaultdict(set)
     for node in sorted(graph.subjects(RDF.type, KG.Claim)):
@@ -77,7 +114,7 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
         subj, pred, obj = (graph.value(node, p) for p in (RDF.subject, RDF.predicate, RDF.object))
         src = graph.value(node, PROV.wasDerivedFrom)
         kind = graph.value(node, KG.evidenceKind)
-        record = {
+        record: ClaimRecord = {
             "id": cid,
             "subject": entity_id(subj),
             "predicate": local_name(pred),
@@ -103,8 +140,7 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
         }
         claims[cid] = record
         for ref in [record["subject"], record["object"], *record["cites"], *record["attributed_to"],
-                    *(v for q, v in record["qualifiers"].items() if q in ("population", "comparator", "condition",
-                                                                          "location", "during"))]:
+                    *(v for q, v in record["qualifiers"].items() if q in _ENTITY_QUALIFIERS)]:
             if ref in G:
                 node_claims[ref].add(cid)
         if record["object"] is not None and record["modality"] != "negated":
@@ -131,17 +167,6 @@ def _literal_value(obj: Literal):
         number = obj.toPython()
         return int(number) if number == number.to_integral_value() else float(number)
     return str(obj)
-
-
-def _entity_classes(graph: Graph) -> set[URIRef]:
-    """kg:Entity and every class below it in the ontology."""
-    found, todo = {KG.Entity}, [KG.Entity]
-    while todo:
-        for sub in graph.subjects(RDFS.subClassOf, todo.pop()):
-            if isinstance(sub, URIRef) and sub not in found:
-                found.add(sub)
-                todo.append(sub)
-    return found
 
 
 def for_graphml(G: nx.MultiDiGraph) -> nx.MultiDiGraph:

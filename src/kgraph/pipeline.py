@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> SHACL -> network -> export + viz.
+"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -13,17 +13,20 @@ from typing import Callable
 import networkx as nx
 from rdflib import Graph
 
-from kgraph.build import BuiltGraph, build_graph, shacl_validate
+from kgraph.build import BuiltGraph, build_graph
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.errors import CorpusError, ValidationFailed
 from kgraph.export import build_files, write_files
-from kgraph.graphstore import BUILD_INFO, GRAPH_FILE, build_info
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
 from kgraph.project import Project
+from kgraph.report import Problem, Report
+from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
-from kgraph.validate import Problem, Report, check_grounding, validate_dataset
-from kgraph.viz import VIEW_FILE, entity_types, render_html
+from kgraph.validate import check_grounding, validate_dataset
+from kgraph.view import entity_types
+from kgraph.viz import VIEW_FILE, render_html
 
 Step = Callable[[str], None]
 
@@ -82,7 +85,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
                               "Pass the folder holding the corpus .txt files with --corpus DIR.")
         else:
             report.extend([Problem("warning", str(project.corpus_dir), "corpus directory not found; quotes not checked",
-                                   "Pass --corpus DIR to check every quote against its source.")])
+                                   "Pass --corpus DIR to check every quote against its source.",
+                                   code="corpus-missing")])
     checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     if shacl and report.ok:
         step("Building the RDF graph")
@@ -96,7 +100,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
           extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and write every output file.
 
-    Nothing is written unless every step succeeds.
+    ``extra_files`` adds files written with the others (``build --with-candidates``: the
+    preview page). Nothing is written unless every step succeeds.
     """
     checked = check(project, step=step)
     if not checked.report.ok or checked.built is None:

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from rdflib import Namespace
-
-KG = Namespace("https://w3id.org/kgraph/ontology#")
-KGR = Namespace("https://w3id.org/kgraph/id/")
-SCHEMA = Namespace("https://schema.org/")
-
-#: Prefixes bound in every graph kgraph writes and predeclared in queries.
-PREFIXES: dict[str, str] = {
-    "kg": str(KG),
-    "kgr": str(KGR),
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "prov": "http://www.w3.org/ns/prov#",
-    "dcterms": "http://purl.org/dc/terms/",
-    "schema": str(SCHEMA),
-}
+# Re-exported for the modules that still import them from here (query, serve, export and
+# their tests); new code imports them from kgraph.prefixes, where they live.
+from kgraph.prefixes import KG, KGR, PREFIXES, SCHEMA  # noqa: F401
 
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
 
@@ -49,7 +33,6 @@ class Project:
     corpus_dir: Path | None = None
     #: True when the corpus directory was named by the user (then it must exist).
     corpus_explicit: bool = False
-    base_iri: str = field(default=str(KGR))
 
     @classmethod
     def at(

@@ -349,7 +349,7 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
     errors = [p for p in problems if p.level == "error"]
     if errors:
         from kgraph.errors import ValidationFailed
-        from kgraph.validate import Report
+        from kgraph.report import Report
 
         raise ValidationFailed(Report(problems=errors))
     planned = plan_extraction(project, paths, dataset, out=out)

@@ -4,7 +4,8 @@ Checks: record shape (in :mod:`kgraph.load`), id syntax and duplicates, referenc
 between records, known classes/predicates/evidence kinds, value types against the
 ontology's ranges, subjects and objects against its domains and ranges, cross-reference
 syntax, and -- when a corpus directory is given -- that every quote occurs verbatim in
-its source file (the grounding check). SHACL runs on the built graph (:mod:`kgraph.build`).
+its source file (the grounding check). SHACL runs on the built graph (:mod:`kgraph.shapes`).
+Every problem carries a stable ``code`` (e.g. ``quote-not-found``) and a ``level``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rdflib import XSD
 
-from kgraph.model import XREF_PREFIXES
+from kgraph.names import close_names, did_you_mean
+from kgraph.prefixes import XREFS
+from kgraph.report import Problem
 
 if TYPE_CHECKING:
     from kgraph.model import Dataset, Location, Vocabulary
@@ -27,53 +29,6 @@ SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 CLAIM_ID = re.compile(r"^c[0-9]{3}-[0-9]{3,}$")
 YEAR = re.compile(r"^-?[0-9]{4}$")
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding: ``level`` is "error" (blocks the build) or "warning"."""
-
-    level: str
-    where: "Location | str"
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.where}: {self.level}: {self.message}"
-        return f"{text} -- {self.hint}" if self.hint else text
-
-
-@dataclass
-class Report:
-    """The problems found, in a stable order (file, line)."""
-
-    problems: list[Problem] = field(default_factory=list)
-    quotes_checked: int = 0
-    quotes_grounded: int = 0
-
-    def extend(self, problems) -> None:
-        self.problems.extend(problems)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.sorted() if p.level == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.sorted() if p.level == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def sorted(self) -> list[Problem]:
-        def key(p: Problem):
-            where = p.where
-            path = getattr(where, "path", str(where))
-            line = getattr(where, "line", None) or 0
-            return (path, line, p.message)
-
-        return sorted(self.problems, key=key)
-
 
 def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
     """Every structural and semantic check that needs no corpus."""
@@ -89,10 +44,10 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         first: dict[str, "Location"] = {}
         for rec in records:
             if not pattern.match(rec.id):
-                add(Problem("error", rec.loc, f"{kind} id '{rec.id}' is not valid", hint))
+                add(Problem("error", rec.loc, f"{kind} id '{rec.id}' is not valid", hint, code="invalid-id"))
             if rec.id in first:
                 add(Problem("error", rec.loc, f"duplicate {kind} id '{rec.id}' (first defined at {first[rec.id]})",
-                            f"Rename one of them or merge the two {kind} records."))
+                            f"Rename one of them or merge the two {kind} records.", code="duplicate-id"))
             else:
                 first[rec.id] = rec.loc
 
@@ -101,24 +56,20 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
     labels = {e.id: e.label for e in dataset.entities}
 
     def suggest(name: str) -> str:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(entities), n=3, cutoff=0.6)
-        return f"Did you mean {', '.join(close)}?" if close else "Add the entity to data/entities/ or fix the id."
+        return did_you_mean(name, entities) or "Add the entity to data/entities/ or fix the id."
 
     # entities
     for ent in dataset.entities:
         if ent.type not in vocab.classes:
-            import difflib
-
-            close = difflib.get_close_matches(ent.type, list(vocab.classes), n=3)
             add(Problem("error", ent.loc, f"entity '{ent.id}' has unknown type '{ent.type}'",
-                        f"Did you mean {', '.join(close)}?" if close
-                        else "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person."))
+                        did_you_mean(ent.type, vocab.classes)
+                        or "Use a class of ontology/kgraph.ttl, e.g. Drug, Condition, Person.", code="unknown-type"))
         if not ent.label.strip():
-            add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name."))
+            add(Problem("error", ent.loc, f"entity '{ent.id}' has an empty label", "Give it a preferred name.",
+                        code="empty-label"))
         if not ent.description.strip():
-            add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description."))
+            add(Problem("warning", ent.loc, f"entity '{ent.id}' has no description", "Add a one-line description.",
+                        code="no-description"))
 
     # a name (label, synonym, abbreviation) shared by two entities makes lookups ambiguous
     owners: dict[str, list] = defaultdict(list)
@@ -129,69 +80,80 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         if len({e.id for e in ents}) > 1:
             later = ents[-1]
             add(Problem("warning", later.loc, f"name '{name}' is used by entities {', '.join(e.id for e in ents)}",
-                        "Keep each label, synonym and abbreviation on one entity, so lookups by name are unambiguous."))
+                        "Keep each label, synonym and abbreviation on one entity, so lookups by name are unambiguous.",
+                        code="shared-name"))
 
     # sources
     for src in dataset.sources:
         if src.publisher not in entities:
             add(Problem("error", src.loc, f"source '{src.id}' names unknown publisher '{src.publisher}'",
-                        suggest(src.publisher)))
+                        suggest(src.publisher), code="unknown-publisher"))
 
     # cross-references
     for x in dataset.xrefs:
         if x.entity not in entities:
-            add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity)))
+            add(Problem("error", x.loc, f"cross-reference for unknown entity '{x.entity}'", suggest(x.entity),
+                        code="xref-unknown-entity"))
         prefix, _, local = x.curie.partition(":")
-        spec = XREF_PREFIXES.get(prefix)
-        if spec is None:
+        scheme = XREFS.get(prefix)
+        if scheme is None:
             add(Problem("error", x.loc, f"unknown identifier prefix '{prefix}' in '{x.curie}'",
-                        f"Use one of {', '.join(XREF_PREFIXES)}."))
-        elif not re.fullmatch(spec[0], local):
+                        f"Use one of {', '.join(XREFS)}.", code="unknown-xref-prefix"))
+        elif not scheme.well_formed(local):
             add(Problem("error", x.loc, f"'{x.curie}' is not a well-formed {prefix} identifier",
-                        "Check the identifier in its public source."))
+                        "Check the identifier in its public source.", code="malformed-xref"))
         if x.match not in ("exact", "close"):
-            add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'."))
+            add(Problem("error", x.loc, f"match must be 'exact' or 'close', not '{x.match}'", "Fix 'match:'.",
+                        code="bad-xref-match"))
 
     # every source should say something
     with_claims = {c.source for c in dataset.claims}
     for src in dataset.sources:
         if src.id not in with_claims:
             add(Problem("warning", src.loc, f"source '{src.id}' ({src.file}) has no claims",
-                        "Curate its claims into data/claims/, or remove the source."))
+                        "Curate its claims into data/claims/, or remove the source.", code="source-without-claims"))
 
     # claims
     for c in dataset.claims:
         if c.source not in sources:
             add(Problem("error", c.loc, f"claim '{c.id}' cites unknown source '{c.source}'",
-                        f"Use one of {', '.join(sorted(sources))} in the file's 'source:'."))
+                        f"Use one of {', '.join(sorted(sources))} in the file's 'source:'.", code="unknown-source"))
         for field_name, ref in c.entity_refs():
             if ref not in entities:
                 add(Problem("error", c.where(field_name.split(".")[0]),
-                            f"claim '{c.id}': {field_name} refers to unknown entity '{ref}'", suggest(ref)))
+                            f"claim '{c.id}': {field_name} refers to unknown entity '{ref}'", suggest(ref),
+                            code="unknown-entity"))
         ev = c.evidence
         if ev not in vocab.evidence_kinds:
             add(Problem("error", c.where("evidence"), f"claim '{c.id}': unknown evidence kind '{ev}'",
-                        f"Use one of {', '.join(vocab.evidence_kinds)}."))
+                        f"Use one of {', '.join(vocab.evidence_kinds)}.", code="unknown-evidence"))
         if c.modality not in ("asserted", "hedged", "negated"):
             add(Problem("error", c.where("modality"), f"claim '{c.id}': unknown modality '{c.modality}'",
-                        "Use asserted, hedged or negated."))
+                        "Use asserted, hedged or negated.", code="unknown-modality"))
         if c.flag and not c.note:
             add(Problem("error", c.where("flag"), f"claim '{c.id}' is flagged '{c.flag}' without a note",
-                        "Explain the flag in 'note:'."))
+                        "Explain the flag in 'note:'.", code="flag-without-note"))
         if not c.quote.strip():
-            add(Problem("error", c.where("quote"), f"claim '{c.id}' has an empty quote", "Copy the sentence."))
+            add(Problem("error", c.where("quote"), f"claim '{c.id}' has an empty quote", "Copy the sentence.",
+                        code="empty-quote"))
         problems.extend(_check_qualifiers(c))
         for cited in c.cites:
             ent = entities.get(cited)
             if ent and not vocab.is_a(ent.type, vocab.classes.get("Study")):
                 add(Problem("error", c.where("cites"), f"claim '{c.id}' cites '{cited}', which is a {ent.type}, not a Study",
-                            "Only studies can be cited; use attributed_to for people and organizations."))
+                            "Only studies can be cited; use attributed_to for people and organizations.",
+                            code="cites-non-study"))
         problems.extend(_check_predicate(c, vocab, entities, labels))
     return problems
 
 
 def _check_qualifiers(c) -> list[Problem]:
-    from kgraph.model import ENTITY_QUALIFIERS, NUMBER_QUALIFIERS, TEXT_QUALIFIERS, YEAR_QUALIFIERS
+    from kgraph.model import (
+        ENTITY_QUALIFIERS,
+        NUMBER_QUALIFIERS,
+        TEXT_QUALIFIERS,
+        YEAR_QUALIFIERS,
+    )
 
     out = []
     known = {**ENTITY_QUALIFIERS, **TEXT_QUALIFIERS, **YEAR_QUALIFIERS, **NUMBER_QUALIFIERS}
@@ -199,60 +161,58 @@ def _check_qualifiers(c) -> list[Problem]:
         where = c.where("qualifiers")
         if key not in known:
             out.append(Problem("error", where, f"claim '{c.id}': unknown qualifier '{key}'",
-                               f"Use one of {', '.join(sorted(known))}."))
+                               f"Use one of {', '.join(sorted(known))}.", code="unknown-qualifier"))
         elif key in YEAR_QUALIFIERS and not YEAR.match(str(value)):
             out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be a year, not {value!r}",
-                               "Write a four-digit year."))
+                               "Write a four-digit year.", code="qualifier-not-a-year"))
         elif key in NUMBER_QUALIFIERS and (isinstance(value, bool) or not isinstance(value, (int, float))):
             out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be a number, not {value!r}",
-                               "Write a number without unit."))
+                               "Write a number without unit.", code="qualifier-not-a-number"))
         elif key in ENTITY_QUALIFIERS or key in TEXT_QUALIFIERS:
             if not isinstance(value, str):
                 out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be text, not {value!r}",
-                                   "Write a single string or entity id."))
+                                   "Write a single string or entity id.", code="qualifier-not-text"))
     return out
 
 
 def _check_predicate(c, vocab: "Vocabulary", entities, labels) -> list[Problem]:
-    import difflib
-
     out: list[Problem] = []
     prop = vocab.properties.get(c.predicate)
     if prop is None:
-        close = difflib.get_close_matches(c.predicate, list(vocab.properties), n=3)
         return [Problem("error", c.where("predicate"), f"claim '{c.id}': unknown predicate '{c.predicate}'",
-                        f"Did you mean {', '.join(close)}?" if close else "Use a property of ontology/kgraph.ttl.")]
+                        did_you_mean(c.predicate, vocab.properties) or "Use a property of ontology/kgraph.ttl.",
+                        code="unknown-predicate")]
     subject = entities.get(c.subject)
     if subject and subject.type in vocab.classes and not vocab.is_a(subject.type, prop.domain):
         out.append(Problem("error", c.where("subject"),
                            f"claim '{c.id}': '{c.predicate}' expects a subject of type {_local(prop.domain)}, "
                            f"but '{c.subject}' is a {subject.type}",
-                           "Pick another predicate or subject, or change the entity's type."))
+                           "Pick another predicate or subject, or change the entity's type.", code="domain-mismatch"))
     if prop.kind == "object":
         if c.object is None:
             out.append(Problem("error", c.where("value"),
                                f"claim '{c.id}': '{c.predicate}' relates two entities; it needs 'object:', not 'value:'",
-                               "Put the entity id in 'object:'."))
+                               "Put the entity id in 'object:'.", code="object-needed"))
             return out
         obj = entities.get(c.object)
         if obj and obj.type in vocab.classes and not vocab.is_a(obj.type, prop.range):
             out.append(Problem("error", c.where("object"),
                                f"claim '{c.id}': '{c.predicate}' expects an object of type {_local(prop.range)}, "
                                f"but '{c.object}' is a {obj.type}",
-                               "Pick another predicate or object, or change the entity's type."))
+                               "Pick another predicate or object, or change the entity's type.", code="range-mismatch"))
         return out
     if c.value is None:
         out.append(Problem("error", c.where("object"),
                            f"claim '{c.id}': '{c.predicate}' takes a value, not an entity",
-                           "Put the literal in 'value:' (a number, year, date or text)."))
+                           "Put the literal in 'value:' (a number, year, date or text).", code="value-needed"))
         return out
     problem = value_type_problem(c.value, prop.range)
     if problem:
         out.append(Problem("error", c.where("value"), f"claim '{c.id}': {c.predicate} {problem}",
-                           "Write the value in the form the predicate's range needs."))
+                           "Write the value in the form the predicate's range needs.", code="bad-value"))
     if prop.range == XSD.decimal and not c.unit:
         out.append(Problem("error", c.where("value"), f"claim '{c.id}': a number needs a 'unit'",
-                           "Add 'unit:' (percent, people, ratio, years, ...)."))
+                           "Add 'unit:' (percent, people, ratio, years, ...).", code="unit-missing"))
     return out
 
 
@@ -297,23 +257,25 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path,
         if path is None:
             problems.append(Problem("error", src.loc, f"source '{src.id}': file '{src.file}' is not allowed",
                                     "Give a file name in the corpus folder, or documents/<name> for a document "
-                                    "in data/documents/."))
+                                    "in data/documents/.", code="source-file-not-allowed"))
             texts[src.id] = None
             continue
         if not path.is_file():
             problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {path.parent}",
-                                    "Pass the corpus directory with --corpus DIR."))
+                                    "Pass the corpus directory with --corpus DIR.", code="corpus-file-missing"))
             texts[src.id] = None
             continue
         raw = path.read_bytes()
         if src.sha256 and hashlib.sha256(raw).hexdigest() != src.sha256:
             problems.append(Problem("warning", src.loc, f"source '{src.id}': {src.file} has changed since it was curated "
-                                    "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml."))
+                                    "(sha256 differs)", "Re-check its claims, then update sha256 in sources.yaml.",
+                                    code="corpus-file-changed"))
         try:
             texts[src.id] = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is not UTF-8 text "
-                                    f"(byte {exc.start})", "Save the corpus file as UTF-8."))
+                                    f"(byte {exc.start})", "Save the corpus file as UTF-8.",
+                                    code="corpus-file-not-utf8"))
             texts[src.id] = None
     checked = grounded = 0
     by_source: dict[str, int] = Counter()
@@ -332,15 +294,14 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path,
         if near:
             hint += f" Closest passage: \"{near}\""
         problems.append(Problem("error", c.where("quote"),
-                                f"claim '{c.id}': quote not found verbatim in {src_file}", hint))
+                                f"claim '{c.id}': quote not found verbatim in {src_file}", hint,
+                                code="quote-not-found"))
     return problems, checked, grounded
 
 
 def _nearest_sentence(quote: str, text: str) -> str | None:
-    import difflib
-
     candidates = [s.strip() for line in text.splitlines() for s in re.split(r"(?<=[.!?])\s+", line) if s.strip()]
-    best = difflib.get_close_matches(quote, candidates, n=1, cutoff=0.5)
+    best = close_names(quote, candidates, n=1, cutoff=0.5)
     if not best:
         return None
     return best[0] if len(best[0]) <= 160 else best[0][:157] + "..."

@@ -1,11 +1,11 @@
 """Draw the graph: one self-contained HTML page that works offline (issue 4).
 
-:func:`select_view` cuts the part of the network a user asked for (``--focus``,
-``--types``, ``--source``, ``--predicate``, ``--evidence``); :func:`render_view` turns it
-into the page. The nodes and edges are built with pyvis, but the page comes from kgraph's
-own template (``templates/viz.*``): pyvis's template links Bootstrap and more from CDNs. The
-vis-network library that pyvis ships is inlined, and a Content-Security-Policy with the
-hash of each inline script and style forbids every other load.
+:func:`kgraph.view.select_view` cuts the part of the network a user asked for;
+:func:`render_view` lays it out and turns it into the page (the payload, then the page).
+The nodes and edges are built with pyvis, but the page comes from kgraph's own template
+(``templates/viz.*``, read by :mod:`kgraph.assets`): pyvis's template links Bootstrap and
+more from CDNs. The vis-network library that pyvis ships is inlined, and a
+Content-Security-Policy with the hash of each inline script and style forbids every other load.
 
 Every string from the data reaches the page inside one JSON block
 (``<script type="application/json">``) with ``<``, ``>``, ``&`` and the JavaScript line
@@ -16,37 +16,36 @@ label such as ``<script>`` shows literally and runs nothing.
 from __future__ import annotations
 
 import base64
-import difflib
-import functools
 import hashlib
 import json
 import math
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
 import networkx as nx
-from rdflib import RDFS, Graph, URIRef
 
-from kgraph.errors import KgraphError
-from kgraph.explore import resolve_predicate
+# template, vis_asset and entity_types are re-exported: serve imports them from here
+# until it imports kgraph.assets and kgraph.view
+from kgraph.assets import template, vis_asset  # noqa: F401
 from kgraph.layout import force_layout
-from kgraph.lookup import find_entity
-from kgraph.network import local_name
-from kgraph.project import KG
+from kgraph.network import ClaimRecord
+from kgraph.prefixes import contract
+from kgraph.view import (
+    EntityType,
+    View,
+    ViewError,
+    ViewOptions,
+    complete_types,
+    entity_types,  # noqa: F401
+    select_view,
+    source_documents,
+)
 
 #: The page ``kgraph build`` writes next to the graph files, and ``kgraph viz``'s default.
 VIEW_FILE = "kgraph.html"
 #: Where ``kgraph viz`` writes a focused or filtered view by default.
 PARTIAL_VIEW_FILE = "kgraph-view.html"
-#: Above this many nodes, positions are computed in Python and the browser's physics is
-#: off: the physics run to settle 1,000 nodes took 2-4 s (benchmarks/viz_bench.py).
-PHYSICS_LIMIT = 500
-#: Above this many nodes the page says the view is too large to read and suggests --focus.
-CROWDED = 400
-#: The vis-network build inside the pyvis package.
-VIS_DIR = ("lib", "vis-9.1.2")
 #: The same seed for every page: the same graph always gives the same page.
 SEED = 20240607
 
@@ -75,66 +74,6 @@ FALLBACK_STYLES = (("#843c39", "dot"), ("#637939", "diamond"), ("#3182bd", "squa
 #: Width and colour of an edge by the strength (1-5) of the strongest evidence behind it.
 STRENGTH_STYLES = {0: (1.0, "#c9ccd1"), 1: (1.0, "#b3b7bd"), 2: (1.8, "#8e949b"), 3: (2.6, "#686e75"),
                    4: (3.4, "#43484e"), 5: (4.2, "#1f2124")}
-#: Short names of external identifiers, by IRI prefix.
-XREF_PREFIXES = (
-    ("http://purl.obolibrary.org/obo/", None),
-    ("http://id.nlm.nih.gov/mesh/", "MeSH"),
-    ("http://www.wikidata.org/entity/", "Wikidata"),
-    ("https://ror.org/", "ROR"),
-    ("https://pubmed.ncbi.nlm.nih.gov/", "PMID"),
-    ("https://doi.org/", "doi"),
-    ("https://pubchem.ncbi.nlm.nih.gov/compound/", "PubChem"),
-    ("https://go.drugbank.com/drugs/", "DrugBank"),
-    ("http://purl.uniprot.org/uniprot/", "UniProt"),
-    ("https://identifiers.org/", ""),
-)
-
-
-class ViewError(KgraphError):
-    """A view cannot be drawn: an option names nothing in the graph, or leaves nothing."""
-
-
-@dataclass(frozen=True)
-class ViewOptions:
-    """What part of the graph to draw; the defaults draw all of it."""
-
-    focus: str | None = None
-    depth: int = 1
-    types: tuple[str, ...] = ()
-    source: str | None = None
-    predicate: str | None = None
-    evidence: str | None = None
-    physics_limit: int = PHYSICS_LIMIT
-    crowded: int = CROWDED
-
-    @property
-    def is_whole_graph(self) -> bool:
-        return not (self.focus or self.types or self.source or self.predicate or self.evidence)
-
-
-@dataclass(frozen=True)
-class EntityType:
-    """An entity class: its local name, label and superclasses from the top-level one down."""
-
-    name: str
-    label: str
-    lineage: tuple[str, ...]
-
-    @property
-    def group(self) -> str:
-        return self.lineage[0]
-
-
-@dataclass
-class View:
-    """The part of the network to draw, with the claims that back it."""
-
-    network: nx.MultiDiGraph
-    claims: dict[str, dict]
-    focus: str | None
-    filters: list[str] = field(default_factory=list)
-
-
 @dataclass
 class Rendered:
     """A rendered page and what it shows."""
@@ -144,22 +83,6 @@ class Rendered:
     edges: int
     precomputed_layout: bool
     crowded: bool
-
-
-def entity_types(graph: Graph) -> dict[str, EntityType]:
-    """Every subclass of kg:Entity in an RDF graph that holds the ontology, by local name."""
-    types: dict[str, EntityType] = {}
-
-    def walk(cls: URIRef, lineage: tuple[str, ...]) -> None:
-        for sub in sorted(graph.subjects(RDFS.subClassOf, cls)):
-            name = local_name(sub)
-            if isinstance(sub, URIRef) and name not in types:
-                label = graph.value(sub, RDFS.label)
-                types[name] = EntityType(name, str(label) if label is not None else name, (*lineage, name))
-                walk(sub, (*lineage, name))
-
-    walk(KG.Entity, ())
-    return types
 
 
 def render_html(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
@@ -176,153 +99,13 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     for colours, the legend and ``--types``; without it each type is its own group.
     """
     options = options or ViewOptions()
-    types = _complete_types(network, types or {})
+    types = complete_types(network, types or {})
     view = select_view(network, options, types=types)
     precomputed = view.network.number_of_nodes() > options.physics_limit
     crowded = view.network.number_of_nodes() > options.crowded
     payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded)
     return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
                     precomputed_layout=precomputed, crowded=crowded)
-
-
-# -- choosing the view ---------------------------------------------------------------
-
-def select_view(network: nx.MultiDiGraph, options: ViewOptions, *,
-                types: dict[str, EntityType] | None = None) -> View:
-    """The nodes, edges and claims of the view ``options`` asks for.
-
-    ``--source`` and ``--evidence`` keep the claims from that document or of that kind,
-    and the edges they back; ``--predicate`` keeps the edges of that predicate. With any
-    of them, the nodes are the ends of the edges kept. ``--types`` keeps the nodes of
-    those types or their subtypes. ``--focus`` then keeps the entity and what lies within
-    ``--depth`` edges of it (either direction); the focus itself is never filtered out.
-    """
-    types = _complete_types(network, types or {})
-    claims: dict[str, dict] = network.graph.get("claims", {})
-    filters: list[str] = []
-    if options.depth < 0:
-        raise ViewError(f"--depth {options.depth} is negative", "Give 0 (the entity alone) or more.")
-    wanted_source = wanted_kind = wanted_predicate = None
-    if options.source:
-        wanted_source = _source_id(claims, options.source)
-        filters.append(f"source: {_documents(claims).get(wanted_source, wanted_source)}")
-    if options.evidence:
-        kinds = {c["evidence"]: c["evidence_label"] for c in claims.values()}
-        wanted_kind = _choose("--evidence", options.evidence, "evidence kind", kinds)
-        filters.append(f"evidence: {kinds[wanted_kind]}")
-    if options.predicate:
-        wanted_predicate = resolve_predicate(network, options.predicate)
-        label = next(a["label"] for *_, a in network.edges(data=True) if a["predicate"] == wanted_predicate)
-        filters.append(f"predicate: {label}")
-    wanted_types: set[str] = set()
-    for name in options.types:
-        chosen = _choose("--types", name, "entity type", {t.name: t.label for t in types.values()})
-        wanted_types.add(chosen)
-    if wanted_types:
-        filters.append("types: " + ", ".join(sorted(types[t].label for t in wanted_types)))
-    focus = find_entity(network, options.focus) if options.focus else None
-
-    def kept_claims(ids: list[str]) -> list[str]:
-        if wanted_source is None and wanted_kind is None:
-            return list(ids)
-        return [cid for cid in ids if (wanted_source is None or claims[cid]["source"] == wanted_source)
-                and (wanted_kind is None or claims[cid]["evidence"] == wanted_kind)]
-
-    edge_filtered = wanted_source or wanted_kind or wanted_predicate
-    view = nx.MultiDiGraph()
-    edges = []
-    for s, o, key, attrs in network.edges(keys=True, data=True):
-        kept = kept_claims(attrs["claims"])
-        if kept and (wanted_predicate is None or attrs["predicate"] == wanted_predicate):
-            edges.append((s, o, key, _restrict(attrs, kept, claims)))
-    candidates = {n for s, o, *_ in edges for n in (s, o)} if edge_filtered else set(network.nodes)
-    if wanted_types:
-        candidates = {n for n in candidates if wanted_types & set(types[network.nodes[n]["type"]].lineage)}
-    if focus is not None:
-        candidates.add(focus)
-    for node in sorted(candidates):
-        attrs = network.nodes[node]
-        view.add_node(node, **{**attrs, "claims": kept_claims(attrs.get("claims", []))})
-    for s, o, key, attrs in edges:
-        if s in candidates and o in candidates:
-            view.add_edge(s, o, key=key, **attrs)
-    if focus is not None:
-        reach = nx.single_source_shortest_path_length(view.to_undirected(as_view=True), focus, cutoff=options.depth)
-        # built node by node: networkx's subgraph views iterate a set (hash order)
-        focused = nx.MultiDiGraph()
-        focused.add_nodes_from((n, view.nodes[n]) for n in view.nodes if n in reach)
-        focused.add_edges_from((s, o, k, a) for s, o, k, a in view.edges(keys=True, data=True)
-                               if s in reach and o in reach)
-        view = focused
-        filters.insert(0, f"focus: {network.nodes[focus]['label']} (depth {options.depth})")
-    if view.number_of_nodes() == 0 and filters:  # (an empty graph draws an empty page)
-        raise ViewError(f"no entity is left to draw ({'; '.join(filters)})",
-                        "Loosen --types, --source, --predicate or --evidence.")
-    used = {cid for *_, a in view.edges(data=True) for cid in a["claims"]}
-    used.update(cid for _, a in view.nodes(data=True) for cid in a["claims"])
-    return View(network=view, claims={cid: claims[cid] for cid in sorted(used) if cid in claims}, focus=focus,
-                filters=filters)
-
-
-def _restrict(attrs: dict, kept: list[str], claims: dict[str, dict]) -> dict:
-    """An edge's attributes recomputed from the claims kept (unchanged when all are)."""
-    if len(kept) == len(attrs["claims"]):
-        return dict(attrs)
-    records = [claims[cid] for cid in kept]
-    return {**attrs, "claims": kept, "sources": sorted({c["source"] for c in records}),
-            "evidence": sorted({c["evidence"] for c in records}), "strength": max(c["strength"] for c in records)}
-
-
-def _key(text: str) -> str:
-    """How option values are compared: "cites-rct", "CitesRCT" and "cites RCT" are one."""
-    return re.sub(r"[^0-9a-z]+", "", text.casefold())
-
-
-def _choose(option: str, wanted: str, what: str, names: dict[str, str]) -> str:
-    """The name (of ``names``: name -> label) that ``wanted`` means, by name or label."""
-    by_key: dict[str, str] = {}
-    for name, label in sorted(names.items()):
-        by_key.setdefault(_key(name), name)
-        by_key.setdefault(_key(label), name)
-    if _key(wanted) in by_key:
-        return by_key[_key(wanted)]
-    close = difflib.get_close_matches(_key(wanted), sorted(by_key), n=3, cutoff=0.6)
-    shown = sorted({by_key[k] for k in close})
-    hint = f"Did you mean {' or '.join(shown)}? " if shown else ""
-    known = [name if _key(label) == _key(name) else f"{name} ({label})" for name, label in sorted(names.items())]
-    listed = ", ".join(known[:40]) + (", ..." if len(known) > 40 else "")
-    raise ViewError(f"{option} {wanted!r} matches no {what} in the graph",
-                    f"{hint}Known: {listed}.")
-
-
-def _documents(claims: dict[str, dict]) -> dict[str, str]:
-    return {c["source"]: c["source_file"] for c in claims.values()}
-
-
-def _source_id(claims: dict[str, dict], wanted: str) -> str:
-    """A source document named by id ("src-001"), file name, or a part of either that
-    only one document has ("001")."""
-    documents = _documents(claims)
-    names = {sid: sid for sid in documents}
-    for sid, file in documents.items():
-        names[file] = sid
-        names[file.rsplit(".", 1)[0]] = sid
-    key = _key(wanted)
-    if key and not any(_key(name) == key for name in names):
-        partial = {sid for name, sid in names.items() if key in _key(name)}
-        if len(partial) == 1:
-            return partial.pop()
-    return _choose("--source", wanted, "source document", {sid: file for sid, file in documents.items()})
-
-
-def _complete_types(network: nx.MultiDiGraph, types: dict[str, EntityType]) -> dict[str, EntityType]:
-    """``types`` plus every type of the network it lacks (as a group of its own)."""
-    out = dict(types)
-    for _, attrs in network.nodes(data=True):
-        name = attrs["type"]
-        if name not in out:
-            out[name] = EntityType(name, attrs.get("type_label") or name, (name,))
-    return out
 
 
 # -- the page ------------------------------------------------------------------------
@@ -369,7 +152,7 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
         "relations": relations,
         "claims": {cid: _claim_record(c) for cid, c in view.claims.items()},
         "names": names,
-        "documents": _documents(view.claims),
+        "documents": source_documents(view.claims),
     }
 
 
@@ -494,13 +277,13 @@ def _vis_options(precomputed: bool) -> dict:
     }
 
 
-def _entity_refs(claim: dict) -> list[str]:
+def _entity_refs(claim: ClaimRecord) -> list[str]:
     refs = [claim.get("subject"), claim.get("object"), *claim.get("cites", []), *claim.get("attributed_to", [])]
     refs += [v for v in claim.get("qualifiers", {}).values()]
     return [r for r in refs if isinstance(r, str)]
 
 
-def _claim_record(claim: dict) -> dict:
+def _claim_record(claim: ClaimRecord) -> dict:
     keys = ("subject", "predicate_label", "object", "value", "unit", "quote", "source", "source_file", "evidence_label",
             "strength", "modality", "flag", "note", "cites", "attributed_to", "qualifiers")
     return {k: claim.get(k) for k in keys}
@@ -508,13 +291,7 @@ def _claim_record(claim: dict) -> dict:
 
 def _xref_name(iri: str) -> str:
     """A short name for an external identifier: "CHEBI:6121" for an OBO IRI, "MeSH:D003863"."""
-    for prefix, name in XREF_PREFIXES:
-        if iri.startswith(prefix):
-            rest = iri[len(prefix):]
-            if name is None:
-                return rest.replace("_", ":", 1)
-            return f"{name}:{rest}" if name else rest
-    return iri
+    return contract(iri, display=True) or iri
 
 
 def _page(payload: dict) -> str:
@@ -549,20 +326,3 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-@functools.lru_cache(maxsize=None)
-def template(name: str) -> str:
-    """A template or script shipped in ``kgraph/templates`` (package data, read once)."""
-    return (resources.files("kgraph") / "templates" / name).read_text(encoding="utf-8")
-
-
-@functools.lru_cache(maxsize=None)
-def vis_asset(name: str) -> str:
-    """vis-network's script or style sheet, read (once) from the installed pyvis package."""
-    path = resources.files("pyvis").joinpath(*VIS_DIR, name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise ViewError(f"vis-network not found in the installed pyvis: {path}",
-                        "Reinstall kgraph's dependencies: pip install 'pyvis>=0.3.2,<0.4'.") from exc
-    # The source map is not shipped; its comment would only make developer tools look for it.
-    return re.sub(r"\s*//# sourceMappingURL=\S*\s*$", "\n", text)
