@@ -293,3 +293,20 @@ def test_a_document_under_review_is_not_training_data(mini_root, monkeypatch, tm
     monkeypatch.setattr(Extractor, "train", classmethod(watched))
     assert _run(mini_root, monkeypatch, "extract", str(doc)).exit_code == 0
     assert seen == [({"src-001", "src-002"}, {"src-001", "src-002"})]
+
+
+def test_several_documents_proposing_the_same_new_entity(mini_root, monkeypatch):
+    """Both versions of the article propose Gamma Clinic; once the first review adds it,
+    the second review uses it instead of adding it twice."""
+    result = _run(mini_root, monkeypatch, "extract", str(TXT), str(HTML))
+    assert result.exit_code == 0, result.output
+    folder = mini_root / "data" / "candidates"
+    shared = ({e["id"] for e in _load(folder / "src-003.yaml")["entities"]}
+              & {e["id"] for e in _load(folder / "src-004.yaml")["entities"]})
+    assert shared
+    result = _run(mini_root, monkeypatch, "review", "--accept-all")
+    assert result.exit_code == 0, result.output
+    entities = [e["id"] for e in _load(mini_root / "data" / "entities" / "all.yaml")]
+    assert all(entities.count(eid) == 1 for eid in shared)
+    result = _run(mini_root, monkeypatch, "validate")
+    assert result.exit_code == 0, result.output

@@ -457,6 +457,20 @@ def _claim(rec: dict, cid: str, sid: str, cset: CandidateSet, bad) -> Claim | No
                  flag=rec.get("flag"), note=rec.get("note"), field_lines=lines)
 
 
+def settle_known_entities(cset: CandidateSet, dataset: Dataset) -> list[str]:
+    """Drop the candidate entities the data has gained since extraction (same id, same
+    type and label: another document's review added them); the claims keep the id.
+    Returns the ids dropped."""
+    existing = dataset.entity_index()
+    known = []
+    for ent in cset.entities:
+        have = existing.get(str(ent.get("id")))
+        if have is not None and have.type == ent.get("type") and have.label.casefold() == str(ent.get("label")).casefold():
+            known.append(have.id)
+    cset.entities = [e for e in cset.entities if e.get("id") not in known]
+    return known
+
+
 def check_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary) -> None:
     """Raise :class:`CandidatesError` listing every problem, if there is any."""
     problems = validate_candidates(cset, dataset, vocab)

@@ -724,7 +724,7 @@ def review(
 
     Shows each candidate claim with its sentence in context (the quote highlighted) and
     the entities it uses, and asks: accept, edit (field: value lines), reject, skip or
-    quit. Accepted claims go to data/claims/<NNN>.yaml and their new entities to
+    quit (which keeps the decisions made so far; end of input keeps none). Accepted claims go to data/claims/<NNN>.yaml and their new entities to
     data/entities/, with new stable ids, checked like `kgraph validate` first; the new
     source goes to data/sources.yaml with its text in data/documents/. Every decision is
     remembered (data/candidates/<source-id>.decisions.yaml), so extracting the document
@@ -777,10 +777,11 @@ def review(
 
 
 def _ask(project, path, dataset, vocab, console):
-    from kgraph.candidates import check_candidates, read_candidates
+    from kgraph.candidates import check_candidates, read_candidates, settle_known_entities
     from kgraph.review_ui import ask_decisions
 
     cset = read_candidates(path, str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path))
+    settle_known_entities(cset, dataset)
     check_candidates(cset, dataset, vocab)
 
     def read(prompt: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from kgraph.candidates import check_candidates, read_candidates
+from kgraph.candidates import check_candidates, read_candidates, settle_known_entities
 from kgraph.model import Dataset, Vocabulary
 from kgraph.project import Project
 from kgraph.review import pending_files
@@ -30,6 +30,7 @@ def preview_network(network: nx.MultiDiGraph, project: Project, dataset: Dataset
     for path in pending_files(project):
         cset = read_candidates(path, str(path.relative_to(project.root)) if path.is_relative_to(project.root)
                                else str(path))
+        settle_known_entities(cset, dataset)
         check_candidates(cset, dataset, vocab)
         sid = cset.source_id
         for ent in cset.entities:
