@@ -42,6 +42,7 @@ from kgraph.candidates import (
     claims_file_name,
     dump_candidates,
     read_candidates,
+    settle_known_entities,
     source_number,
     yaml_record,
     yaml_scalar,
@@ -235,6 +236,7 @@ def apply_review(project: Project, candidates_path: Path, decisions: Decisions, 
     """The files a review writes (nothing is written here); validated before it returns."""
     display = _display(project, candidates_path)
     cset = read_candidates(candidates_path, display)
+    settle_known_entities(cset, dataset)
     check_candidates(cset, dataset, vocab)
     sid = cset.source_id
     ids = {c["id"] for c in cset.claims}
