@@ -146,10 +146,11 @@ def test_interactive_review_through_typed_answers(mini_root, monkeypatch):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "[1/7] " + ANTAGONIST + "  ketamine antagonistOf nmda-receptor" in out
-    assert "Ketamine blocks the NMDA receptor." in out
+    assert "kgraph's tests.\n\n»Ketamine blocks the NMDA receptor.« This leads to" in out  # in context
     assert "new entity  nausea: nausea (SideEffect)" in out
     assert "entity      ptsd: post-traumatic stress disorder (MentalDisorder)" in out
     assert "not 'field: value' with a field of" in out
+    assert out.count("[a]ccept  [e]dit  [r]eject  [s]kip  [q]uit > ") == 5
     assert "src-003: 2 accepted, 1 rejected, 4 left for later" in out
     claims = _claims(mini_root)
     assert [c["qualifiers"] for c in claims if "qualifiers" in c] == [{"onset": "hours"}]

@@ -649,7 +649,12 @@ def extract(
         kgraph extract article.txt --out - | less
     """
     from kgraph.candidates import dump_candidates
-    from kgraph.propose import STDOUT, candidate_files, extract_documents, write_candidate_files
+    from kgraph.propose import (
+        STDOUT,
+        candidate_files,
+        extract_documents,
+        write_candidate_files,
+    )
 
     project = _project(data, ontology, corpus)
     with _Bar(quiet, "Extracting") as bar:
@@ -681,7 +686,13 @@ class _Bar:
     """A progress bar over documents (on stderr; silent when not a terminal)."""
 
     def __init__(self, quiet: bool, what: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=_console(stderr=True),
@@ -739,8 +750,17 @@ def review(
         kgraph review src-005 --decisions decisions.yaml --dry-run
     """
     from kgraph.load import load_dataset, load_ontology, vocabulary
-    from kgraph.review import (JOURNAL, Decisions, apply_review, candidates_dir, commit_files, find_candidates,
-                               pending_files, read_decisions, recover)
+    from kgraph.review import (
+        JOURNAL,
+        Decisions,
+        apply_review,
+        candidates_dir,
+        commit_files,
+        find_candidates,
+        pending_files,
+        read_decisions,
+        recover,
+    )
 
     project = _project(data, ontology, corpus)
     if recover(project):
@@ -777,7 +797,13 @@ def review(
 
 
 def _ask(project, path, dataset, vocab, console):
-    from kgraph.candidates import check_candidates, read_candidates, settle_known_entities
+    from rich.text import Text
+
+    from kgraph.candidates import (
+        check_candidates,
+        read_candidates,
+        settle_known_entities,
+    )
     from kgraph.review_ui import ask_decisions
 
     cset = read_candidates(path, str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path))
@@ -786,7 +812,7 @@ def _ask(project, path, dataset, vocab, console):
 
     def read(prompt: str) -> str:
         try:
-            return console.input(prompt)
+            return console.input(Text(prompt))  # Text: "[a]ccept" is not markup
         except EOFError:
             _note("\nReview stopped at the end of the input: nothing written.")
             raise typer.Exit(1) from None

@@ -46,8 +46,11 @@ def show_claim(console: Console, cset: CandidateSet, claim: dict[str, Any], inde
     new = {e["id"]: e for e in cset.entities}
     console.print(Text(f"\n[{index}/{total}] {claim['id']}  {statement(claim)}", style="bold"))
     passage, q0, q1 = context(cset.text, claim["start"], claim["end"])
-    shown = Text(passage.replace("\n", " "))
-    shown.stylize("bold black on yellow", q0, q1)
+    if console.is_terminal:
+        shown = Text(passage)
+        shown.stylize("bold black on yellow", q0, q1)
+    else:  # no colours to highlight with: mark the quote
+        shown = Text(f"{passage[:q0]}»{passage[q0:q1]}«{passage[q1:]}")
     console.print(shown)
     facts = [f"evidence: {claim.get('evidence')}", f"modality: {claim.get('modality') or 'asserted'}"]
     if claim.get("confidence") is not None:
