@@ -250,6 +250,16 @@ def test_candidates_file_edited_into_an_invalid_state(mini_root, monkeypatch, ol
     assert not (mini_root / "output").exists()
 
 
+def test_a_candidates_file_that_is_not_yaml_any_more(mini_root, monkeypatch):
+    path = _stage(mini_root)
+    path.write_text(path.read_text(encoding="utf-8").replace('  title: "Gamma', '  title: ["Gamma', 1), encoding="utf-8")
+    before = _snapshot(mini_root)
+    result = _run(mini_root, monkeypatch, "review", "--accept-all")
+    # (YAML notices the missing ']' on the next line)
+    _assert_refused(result, mini_root, before, "data/candidates/src-003.yaml:11: malformed YAML",
+                    "Fix the YAML syntax at that line")
+
+
 def test_changed_text_beside_the_candidates_is_refused(mini_root, monkeypatch):
     path = _stage(mini_root)
     text = path.with_suffix(".txt")
