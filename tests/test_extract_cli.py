@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kgraph.cli import app
@@ -310,3 +312,59 @@ def test_several_documents_proposing_the_same_new_entity(mini_root, monkeypatch)
     assert all(entities.count(eid) == 1 for eid in shared)
     result = _run(mini_root, monkeypatch, "validate")
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The real extractor trained once on the mini project."""
+    from kgraph.extract import Extractor
+    from kgraph.load import load_dataset, load_ontology, vocabulary
+    from kgraph.project import Project
+    from kgraph.propose import training_texts
+
+    tests = Path(__file__).resolve().parent
+    root = tmp_path_factory.mktemp("trained") / "mini"
+    shutil.copytree(tests / "fixtures" / "mini", root)
+    shutil.copytree(tests.parent / "ontology", root / "ontology")
+    project = Project.at(root, corpus_dir=root / "corpus")
+    dataset, _ = load_dataset(project)
+    vocab = vocabulary(load_ontology(project))
+    return project, dataset, vocab, Extractor.train(dataset, vocab, training_texts(project, dataset))
+
+
+SENTENCES = [s for s in TXT.read_text(encoding="utf-8").splitlines() if s.strip()]
+
+
+@given(order=st.permutations(SENTENCES), breaks=st.lists(st.sampled_from(["\n", "\n\n", " ", "  ", "\r\n"]),
+                                                          min_size=len(SENTENCES), max_size=len(SENTENCES)),
+       curly=st.booleans())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_candidate_is_grounded_and_valid_whatever_the_layout(trained, tmp_path, order, breaks, curly):
+    """Shuffled sentences, odd line breaks, curly apostrophes: every candidate the real
+    extractor and propose() write quotes text[start:end] exactly and passes the checks."""
+    from kgraph.candidates import read_candidates, validate_candidates
+    from kgraph.propose import (
+        candidate_files,
+        plan_extraction,
+        propose,
+        write_candidate_files,
+    )
+
+    project, dataset, vocab, extractor = trained
+    text = "".join(s + b for s, b in zip(order, breaks))
+    if curly:
+        text = text.replace("'", "’")
+    folder = tmp_path / f"doc-{abs(hash(text))}"
+    folder.mkdir()
+    doc = folder / "doc.txt"
+    doc.write_text(text, encoding="utf-8", newline="")
+    planned = plan_extraction(project, [doc], dataset, out=str(folder / "out"))
+    result = propose(planned[0], extractor.extract(text, source_id=planned[0].source_id), dataset, vocab)
+    write_candidate_files(candidate_files([result]))
+    if not result.candidates.claims:
+        return
+    back = read_candidates(planned[0].out)
+    assert back.text == text
+    for c in back.claims:
+        assert text[c["start"]:c["end"]] == c["quote"]
+    assert validate_candidates(back, dataset, vocab) == []
