@@ -360,6 +360,7 @@ def test_every_candidate_is_grounded_and_valid_whatever_the_layout(trained, tmp_
     doc.write_text(text, encoding="utf-8", newline="")
     planned = plan_extraction(project, [doc], dataset, out=str(folder / "out"))
     result = propose(planned[0], extractor.extract(text, source_id=planned[0].source_id), dataset, vocab)
+    assert result.dropped == []  # nothing the checks refuse (propose would leave it out)
     write_candidate_files(candidate_files([result]))
     if not result.candidates.claims:
         return
