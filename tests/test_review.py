@@ -377,3 +377,49 @@ def test_the_preview_in_a_browser(mini_root, monkeypatch, browser):
     finally:
         context.close()
     assert requests == [] and errors == []
+
+
+def _stage_two(root: Path) -> None:
+    """The fixture twice: as src-003 and (the same text) as src-004."""
+    path = _stage(root)
+    for suffix in (".yaml", ".txt"):
+        text = path.with_suffix(suffix).read_text(encoding="utf-8")
+        path.with_name(f"src-004{suffix}").write_text(text.replace("src-003", "src-004"), encoding="utf-8")
+
+
+def test_many_files_at_once_give_the_same_data_as_one_by_one(tmp_path, monkeypatch):
+    from conftest import FIXTURE, REPO
+
+    roots = []
+    for name in ("together", "apart"):
+        root = tmp_path / name
+        shutil.copytree(FIXTURE, root)
+        shutil.copytree(REPO / "ontology", root / "ontology")
+        _stage_two(root)
+        roots.append(root)
+    decisions = tmp_path / "d.yaml"
+    decisions.write_text(f"default: accept\nclaims:\n  {NAUSEA}: reject\n", encoding="utf-8")
+    result = _run(roots[0], monkeypatch, "review", "--decisions", str(decisions))
+    assert result.exit_code == 0, result.output
+    assert "src-003: 6 accepted, 1 rejected" in result.output and "src-004: 6 accepted, 1 rejected" in result.output
+    for source in ("src-003", "src-004"):
+        result = _run(roots[1], monkeypatch, "review", source, "--decisions", str(decisions))
+        assert result.exit_code == 0, result.output
+    assert _snapshot(roots[0]) == {k: v for k, v in _snapshot(roots[1]).items()}
+    assert len(_claims(roots[0])) == 6
+    assert (roots[0] / "data" / "claims" / "004.yaml").is_file()
+    _validates_and_builds(roots[0], monkeypatch)
+
+
+def test_many_files_at_once_are_refused_together(mini_root, monkeypatch, tmp_path):
+    _stage_two(mini_root)
+    before = _snapshot(mini_root)
+    decisions = tmp_path / "d.yaml"
+    decisions.write_text(f"default: accept\nclaims:\n  {NAUSEA}: {{edit: {{predicate: treats}}}}\n", encoding="utf-8")
+    result = _run(mini_root, monkeypatch, "review", "--decisions", str(decisions))
+    _assert_refused(result, mini_root, before, "would not validate; nothing was written",
+                    "data/claims/003.yaml:", "data/claims/004.yaml:")
+    decisions.write_text("claims:\n  x0000000000: accept\n", encoding="utf-8")
+    result = _run(mini_root, monkeypatch, "review", "--decisions", str(decisions))
+    _assert_refused(result, mini_root, before, "the decisions name claim 'x0000000000', which is not a candidate of "
+                                               "src-003, src-004")

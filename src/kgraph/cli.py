@@ -760,6 +760,7 @@ def review(
         pending_files,
         read_decisions,
         recover,
+        review_all,
     )
 
     project = _project(data, ontology, corpus)
@@ -774,6 +775,15 @@ def review(
         raise typer.BadParameter("give --accept-all or --decisions, not both")
     console = _console()
     vocab = vocabulary(load_ontology(project))
+    if len(paths) > 1 and (given is not None or accept_all):
+        # the same decisions for many documents: applied in turn, validated once, written in one step
+        results, files = review_all(project, paths, given or Decisions(default="accept"), vocab=vocab)
+        if not dry_run:
+            commit_files(files, candidates_dir(project) / JOURNAL)
+        for result in results:
+            _review_summary(project, result, dry_run, files=False)
+        _review_files(project, files, dry_run)
+        return
     for path in paths:
         dataset, _ = load_dataset(project)
         if given is not None:
@@ -785,15 +795,24 @@ def review(
         result = apply_review(project, path, decisions, dataset=dataset, vocab=vocab)
         if not dry_run:
             commit_files(result.files, candidates_dir(project) / JOURNAL)
-        verb = "Would write" if dry_run else "Wrote"
-        typer.echo(f"{result.source_id}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, "
-                   f"{len(result.skipped)} left for later; {len(result.entities_added)} new entities"
-                   + (" and the source record" if result.source_added else ""))
-        for cand, cid in result.accepted:
-            typer.echo(f"  {cand} -> {cid}")
-        for file, content in sorted(result.files.items()):
-            shown = file.relative_to(project.root) if file.is_relative_to(project.root) else file
-            typer.echo(f"  {verb if content is not None else 'Would remove' if dry_run else 'Removed'} {shown}")
+        _review_summary(project, result, dry_run)
+
+
+def _review_summary(project, result, dry_run: bool, files: bool = True) -> None:
+    typer.echo(f"{result.source_id}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, "
+               f"{len(result.skipped)} left for later; {len(result.entities_added)} new entities"
+               + (" and the source record" if result.source_added else ""))
+    for cand, cid in result.accepted:
+        typer.echo(f"  {cand} -> {cid}")
+    if files:
+        _review_files(project, result.files, dry_run)
+
+
+def _review_files(project, files, dry_run: bool) -> None:
+    verb = "Would write" if dry_run else "Wrote"
+    for file, content in sorted(files.items()):
+        shown = file.relative_to(project.root) if file.is_relative_to(project.root) else file
+        typer.echo(f"  {verb if content is not None else 'Would remove' if dry_run else 'Removed'} {shown}")
 
 
 def _ask(project, path, dataset, vocab, console):

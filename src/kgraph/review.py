@@ -99,6 +99,9 @@ class ReviewResult:
     entities_added: list[str]
     source_added: bool
     files: dict[Path, bytes | None]  # None deletes the file
+    #: the ids of the candidates file's claims and entities
+    candidates: list[str] = field(default_factory=list)
+    candidate_entities: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- where
@@ -232,20 +235,23 @@ def statement(claim: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- applying
 
 def apply_review(project: Project, candidates_path: Path, decisions: Decisions, *,
-                 dataset: Dataset, vocab: Vocabulary) -> ReviewResult:
-    """The files a review writes (nothing is written here); validated before it returns."""
-    display = _display(project, candidates_path)
+                 dataset: Dataset, vocab: Vocabulary, validate: bool = True, strict: bool = True,
+                 display: str | None = None) -> ReviewResult:
+    """The files a review writes (nothing is written here); validated before it returns
+    (unless ``validate`` is false: :func:`review_all` validates once for all). ``strict``
+    refuses decisions about ids that are not candidates of this file."""
+    display = display or _display(project, candidates_path)
     cset = read_candidates(candidates_path, display)
     settle_known_entities(cset, dataset)
     check_candidates(cset, dataset, vocab)
     sid = cset.source_id
     ids = {c["id"] for c in cset.claims}
     ent_ids = {e["id"] for e in cset.entities}
-    for cid in decisions.claims:
+    for cid in decisions.claims if strict else ():
         if cid not in ids:
             raise ReviewError(f"the decisions name claim '{cid}', which is not a candidate of {sid}",
                               f"Candidates: {', '.join(sorted(ids)) or 'none'}.")
-    for eid in decisions.entities:
+    for eid in decisions.entities if strict else ():
         if eid not in ent_ids:
             raise ReviewError(f"the decisions name entity '{eid}', which is not a candidate of {sid}",
                               f"Candidate entities: {', '.join(sorted(ent_ids)) or 'none'}.")
@@ -255,6 +261,8 @@ def apply_review(project: Project, candidates_path: Path, decisions: Decisions, 
     renamed: dict[str, str] = {}
     rejected_entities: set[str] = set()
     for eid, choice in decisions.entities.items():
+        if eid not in entity_recs:  # (another file's, in review_all)
+            continue
         if choice.action == "reject":
             rejected_entities.add(eid)
         elif choice.action == "edit":
@@ -409,8 +417,10 @@ def apply_review(project: Project, candidates_path: Path, decisions: Decisions, 
             files[stored] = None
 
     result = ReviewResult(source_id=sid, accepted=claim_ids, rejected=rejected, skipped=skipped,
-                          entities_added=sorted(added_ids), source_added=source_added, files=files)
-    _validate_result(project, files)
+                          entities_added=sorted(added_ids), source_added=source_added, files=files,
+                          candidates=sorted(ids), candidate_entities=sorted(ent_ids))
+    if validate:
+        _validate_result(project, files)
     return result
 
 
@@ -485,26 +495,49 @@ def _entity_file(type_name: str, dataset: Dataset, vocab: Vocabulary) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", type_name).lower() + ".yaml"
 
 
-def _validate_result(project: Project, files: dict[Path, bytes | None]) -> None:
-    """Validate the data as it would be after writing ``files`` (a scratch copy)."""
+def _scratch_copy(data: Path, scratch: Path, *, candidates: bool) -> None:
+    """A copy of the data folder to try a review on: the YAML files (and, with
+    ``candidates``, data/candidates/) copied, the stored documents linked."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    for part in ("sources.yaml", "xrefs.yaml"):
+        if (data / part).is_file():
+            shutil.copy2(data / part, scratch / part)
+    for part in ("entities", "claims"):
+        (scratch / part).mkdir(parents=True, exist_ok=True)
+        for p in (data / part).glob("*.yaml") if (data / part).is_dir() else ():
+            shutil.copy2(p, scratch / part / p.name)
+    (scratch / DOCUMENTS_DIR).mkdir(parents=True, exist_ok=True)
+    if (data / DOCUMENTS_DIR).is_dir():
+        for p in (data / DOCUMENTS_DIR).iterdir():
+            os.symlink(p, scratch / DOCUMENTS_DIR / p.name)
+    if candidates and (data / CANDIDATES_DIR).is_dir():
+        shutil.copytree(data / CANDIDATES_DIR, scratch / CANDIDATES_DIR, symlinks=True)
+
+
+def _trial(project: Project, scratch: Path) -> Project:
+    return Project.at(project.root, data_dir=scratch, ontology_dir=project.ontology_dir,
+                      corpus_dir=project.corpus_dir, out_dir=scratch.parent / "out")
+
+
+def _check_scratch(project: Project, scratch: Path, changed: set[str]) -> None:
+    """Validate the scratch data like kgraph validate; refuse on errors in ``changed``
+    files (paths relative to the data folder)."""
     from kgraph.pipeline import check
 
+    report = check(_trial(project, scratch), quotes=True, shacl=True).report
+    errors = [p for p in report.errors if _touches(p, scratch, changed)]
+    if errors:
+        listed = "\n".join(f"  {_strip(p, scratch)}" for p in errors)
+        raise ReviewError(f"the reviewed data would not validate; nothing was written:\n{listed}",
+                          "Edit the candidates named (kgraph review, edit) or reject them, then review again.")
+
+
+def _validate_result(project: Project, files: dict[Path, bytes | None]) -> None:
+    """Validate the data as it would be after writing ``files`` (a scratch copy)."""
     data = project.data_dir.resolve()
-    changed = {p.resolve() for p in files}
     with tempfile.TemporaryDirectory(prefix="kgraph-review-") as tmp:
         scratch = Path(tmp) / "data"
-        for part in ("sources.yaml", "xrefs.yaml"):
-            if (data / part).is_file():
-                scratch.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(data / part, scratch / part)
-        for part in ("entities", "claims"):
-            (scratch / part).mkdir(parents=True, exist_ok=True)
-            for p in (data / part).glob("*.yaml") if (data / part).is_dir() else ():
-                shutil.copy2(p, scratch / part / p.name)
-        (scratch / DOCUMENTS_DIR).mkdir(parents=True, exist_ok=True)
-        if (data / DOCUMENTS_DIR).is_dir():
-            for p in (data / DOCUMENTS_DIR).iterdir():
-                os.symlink(p, scratch / DOCUMENTS_DIR / p.name)
+        _scratch_copy(data, scratch, candidates=False)
         for path, content in files.items():
             try:
                 rel = path.resolve().relative_to(data)
@@ -517,15 +550,67 @@ def _validate_result(project: Project, files: dict[Path, bytes | None]) -> None:
             if content is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-        trial = Project.at(project.root, data_dir=scratch, ontology_dir=project.ontology_dir,
-                           corpus_dir=project.corpus_dir, out_dir=Path(tmp) / "out")
-        report = check(trial, quotes=True, shacl=True).report
-    shown = {str(p.relative_to(data)) for p in changed if p.is_relative_to(data)}
-    errors = [p for p in report.errors if _touches(p, scratch, shown)]
-    if errors:
-        listed = "\n".join(f"  {_strip(p, scratch)}" for p in errors)
-        raise ReviewError(f"the reviewed data would not validate; nothing was written:\n{listed}",
-                          "Edit the candidates named (kgraph review, edit) or reject them, then review again.")
+        _check_scratch(project, scratch, {str(p.resolve().relative_to(data)) for p in files
+                                          if p.resolve().is_relative_to(data)})
+
+
+def review_all(project: Project, paths: list[Path], decisions: Decisions, *,
+               vocab: Vocabulary) -> tuple[list[ReviewResult], dict[Path, bytes | None]]:
+    """Apply the same decisions (``--accept-all``, ``--decisions``) to several candidates
+    files of data/candidates/ and validate once: each review is applied in turn to a
+    scratch copy of the data, the result is checked, and the files that differ are
+    returned to be committed as one step. (Validating each of 600 documents' reviews
+    would take a full check each.)"""
+    from kgraph.load import load_dataset
+
+    data = project.data_dir.resolve()
+    folder = (data / CANDIDATES_DIR).resolve()
+    for path in paths:
+        if not path.resolve().is_relative_to(folder):
+            raise ReviewError(f"{path} is not in {folder}: several files are reviewed together only there",
+                              "Review it on its own: kgraph review FILE.")
+    results: list[ReviewResult] = []
+    claim_ids: set[str] = set()
+    entity_ids: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="kgraph-review-") as tmp:
+        scratch = Path(tmp) / "data"
+        _scratch_copy(data, scratch, candidates=True)
+        trial = _trial(project, scratch)
+        for path in paths:
+            rel = path.resolve().relative_to(data)
+            dataset, _ = load_dataset(trial)
+            result = apply_review(trial, scratch / rel, decisions, dataset=dataset, vocab=vocab, validate=False,
+                                  strict=False, display=str(Path(data.name) / rel))
+            claim_ids |= set(result.candidates)
+            entity_ids |= set(result.candidate_entities)
+            commit_files(result.files, scratch / CANDIDATES_DIR / JOURNAL)
+            result.files = {data / p.relative_to(scratch): c for p, c in result.files.items()}
+            results.append(result)
+        for what, named, known in (("claim", decisions.claims, claim_ids), ("entity", decisions.entities, entity_ids)):
+            unknown = sorted(set(named) - known)
+            if unknown:
+                raise ReviewError(f"the decisions name {what} '{unknown[0]}', which is not a candidate of "
+                                  f"{', '.join(r.source_id for r in results)}", "Check the ids in the decisions file.")
+        files = _differences(scratch, data)
+        _check_scratch(project, scratch, {str(p.relative_to(data)) for p in files})
+    return results, files
+
+
+def _differences(scratch: Path, data: Path) -> dict[Path, bytes | None]:
+    """What writing the scratch copy back changes in the data folder."""
+    out: dict[Path, bytes | None] = {}
+    for path in sorted(scratch.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        real = data / path.relative_to(scratch)
+        content = path.read_bytes()
+        if not real.is_file() or real.read_bytes() != content:
+            out[real] = content
+    for part in ("entities", "claims", CANDIDATES_DIR, DOCUMENTS_DIR):
+        for real in sorted((data / part).glob("*")) if (data / part).is_dir() else ():
+            if real.is_file() and not os.path.lexists(scratch / real.relative_to(data)):
+                out[real] = None
+    return out
 
 
 def _touches(problem, scratch: Path, shown: set[str]) -> bool:
