@@ -11,7 +11,7 @@ from typing import Any
 from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
 from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
-from kgraph.extract.modality import ModalityTagger
+from kgraph.extract.modality import ModalityTagger, SpanContext
 from kgraph.extract.newents import head_types
 from kgraph.extract.values import ValueMention
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
@@ -47,6 +47,8 @@ class _Candidate:
     subject: Mention
     obj: Mention | ValueMention
     kind: str  # "entity" or a value kind
+    #: why an unmentioned subject is a candidate: "" (it is mentioned), "recent", "topic", "we"
+    implicit: str = ""
 
 
 def _local(iri) -> str | None:
@@ -55,6 +57,11 @@ def _local(iri) -> str | None:
 
 class Extractor:
     """Proposes candidate claims; build one with :meth:`train`."""
+
+    #: a pair becomes a candidate when its best allowed predicate is at least this
+    #: probable (or more probable than "no claim"); below 0.5 because a curator
+    #: rejects a wrong candidate faster than they find a missed statement
+    min_confidence = 0.3
 
     def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: dict[str, str],
                  relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
@@ -141,7 +148,9 @@ class Extractor:
                                                     gaz.types.get(claim.subject, "Entity")))
                 y_ev.append(claim.evidence)
         if len(set(y_rel)) >= 2:
-            self._relation = _LinearModel(C=2.0).fit(X_rel, y_rel)
+            # balanced: "no claim" outnumbers each predicate a hundred to one, and
+            # unweighted it wins every pair of a document the model has not seen
+            self._relation = _LinearModel(C=0.5, class_weight="balanced").fit(X_rel, y_rel)
         if len(set(y_ev)) >= 2:
             self._evidence = _LinearModel(C=1.0).fit(X_ev, y_ev)
         elif y_ev:
@@ -152,21 +161,68 @@ class Extractor:
     # ------------------------------------------------------------------ candidates
 
     def _candidates(self, doc: DocAnalysis):
+        """Every (subject, object or value) pair a predicate allows, per sentence.
+
+        Pages often leave the subject unsaid ("It enhances the growth of ...", "Our
+        clinic offers ..."): entities of the last sentences, the page's main
+        intervention and, after "we"/"our", its publisher stand in as implicit subjects.
+        """
+        topic = self._topic(doc)
+        publisher = self._publisher_mention(doc)
+        recent: list[Mention] = []
+        paragraph = -1
         for info in doc.sentences:
             ms = info.mentions
-            for a in ms:
+            pairs = [(a, "") for a in ms]
+            here = {m.entity for m in ms}
+            if info.sent.paragraph != paragraph and paragraph >= 0 and info.mentions:
+                recent = recent[-2:]  # a new paragraph keeps only the last few
+            paragraph = info.sent.paragraph
+            extra: dict[str, tuple[Mention, str]] = {}
+            for m in reversed(recent):
+                if m.entity not in here and m.entity not in extra and len(extra) < 3:
+                    extra[m.entity] = (m, "recent")
+            if topic is not None and topic.entity not in here:
+                extra.setdefault(topic.entity, (topic, "topic"))
+            if publisher is not None and publisher.entity not in here and \
+                    any(t.norm in ("we", "our", "us") for t in info.tokens):
+                extra[publisher.entity] = (publisher, "we")
+            for m, why in extra.values():
+                pairs.append((Mention(info.sent.start, info.sent.start, m.entity, m.type, m.known, m.by), why))
+            for a, why in pairs:
                 for b in ms:
                     if a is b or a.entity == b.entity:
                         continue
                     if self.valid_predicates(a.type, "entity", b.type):
-                        yield _Candidate(info, a, b, "entity")
+                        yield _Candidate(info, a, b, "entity", why)
                 for v in info.values:
                     if self.valid_predicates(a.type, v.kind):
-                        yield _Candidate(info, a, v, v.kind)
+                        yield _Candidate(info, a, v, v.kind, why)
+            for m in ms:
+                recent = [r for r in recent if r.entity != m.entity] + [m]
+            recent = recent[-8:]
+
+    def _topic(self, doc: DocAnalysis) -> Mention | None:
+        """The intervention the page mentions most."""
+        intervention = self.vocab.classes.get("Intervention")
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, intervention))
+        if not counts:
+            return None
+        eid = counts.most_common(1)[0][0]
+        return next(m for m in doc.mentions() if m.entity == eid)
+
+    def _publisher_mention(self, doc: DocAnalysis) -> Mention | None:
+        org = self.vocab.classes.get("Organization")
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, org))
+        if not counts:
+            return None
+        eid = counts.most_common(1)[0][0]
+        return next(m for m in doc.mentions() if m.entity == eid)
 
     def _features(self, cand: _Candidate) -> dict[str, float]:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
-        return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind)
+        return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
+                             cand.implicit)
 
     def _evidence_features(self, doc: DocAnalysis, info: SentenceInfo, predicate: str, subject_type: str):
         before = [s for s in doc.sentences if s.sent.paragraph == info.sent.paragraph and s.sent.end <= info.sent.start]
@@ -190,6 +246,7 @@ class Extractor:
         if cands and self._relation is not None:
             probs = self._relation.predict_proba([self._features(c) for c in cands])
             classes = list(self._relation.classes_)
+            modality_cache: dict = {}
             for cand, row in zip(cands, probs):
                 valid = self.valid_predicates(cand.subject.type, cand.kind,
                                               cand.obj.type if cand.kind == "entity" else None)
@@ -197,8 +254,15 @@ class Extractor:
                 for cls_name, p in zip(classes, row):
                     if cls_name != NONE and cls_name in valid and p > best_p:
                         best, best_p = cls_name, p
+                if best == NONE:
+                    best_p = 0.0
+                    for cls_name, p in zip(classes, row):
+                        if cls_name != NONE and cls_name in valid and p > best_p:
+                            best, best_p = cls_name, p
+                    if best_p < self.min_confidence:
+                        best = NONE
                 if best != NONE:
-                    claims.append(self._claim(doc, cand, best, float(best_p)))
+                    claims.append(self._claim(doc, cand, best, float(best_p), modality_cache))
         claims = _dedupe(claims)
         entities = []
         for eid, ne in sorted(doc.new_entities.items()):
@@ -209,7 +273,8 @@ class Extractor:
         mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
         return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
 
-    def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float) -> dict[str, Any]:
+    def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
+               modality_cache: dict) -> dict[str, Any]:
         info = cand.info
         start, end = info.sent.start, info.sent.end
         claim: dict[str, Any] = {"subject": cand.subject.entity, "predicate": predicate}
@@ -222,7 +287,7 @@ class Extractor:
         claim["quote"] = doc.text[start:end]
         claim["start"], claim["end"] = start, end
         claim["evidence"] = self._predict_evidence(doc, info, predicate, cand.subject.type)
-        claim["modality"] = self._predict_modality(doc, cand)
+        claim["modality"] = self._predict_modality(doc, cand, modality_cache)
         qualifiers = self._qualifiers(cand, predicate)
         if qualifiers:
             claim["qualifiers"] = qualifiers
@@ -238,14 +303,20 @@ class Extractor:
             return "clinic-statement"
         return str(self._evidence.predict([self._evidence_features(doc, info, predicate, subject_type)])[0])
 
-    def _predict_modality(self, doc: DocAnalysis, cand: _Candidate) -> str:
-        s0 = cand.info.sent.start
-        spans = [(cand.subject.start - s0, cand.subject.end - s0), (cand.obj.start - s0, cand.obj.end - s0)]
-        ctx = self._modality.tag(doc.text[s0:cand.info.sent.end], spans)
-        target = ctx[spans[1]]
+    def _predict_modality(self, doc: DocAnalysis, cand: _Candidate, cache: dict) -> str:
+        info = cand.info
+        s0 = info.sent.start
+        if s0 not in cache:  # one ConText run per sentence, for all its targets
+            spans = [(m.start - s0, m.end - s0) for m in info.mentions] + \
+                    [(v.start - s0, v.end - s0) for v in info.values]
+            cache[s0] = self._modality.tag(doc.text[s0:info.sent.end], spans)
+        ctx = cache[s0]
+        plain = SpanContext(False, False, False)
+        subject = ctx.get((cand.subject.start - s0, cand.subject.end - s0), plain)
+        target = ctx.get((cand.obj.start - s0, cand.obj.end - s0), plain)
         if target.negated:
             return "negated"
-        if target.uncertain or ctx[spans[0]].uncertain:
+        if target.uncertain or subject.uncertain:
             return "hedged"
         return "asserted"
 
@@ -289,13 +360,13 @@ class _LinearModel:
     """Feature dicts -> one-vs-rest logistic regression (liblinear: seconds, not minutes,
     for a hundred classes and tens of thousands of sparse features)."""
 
-    def __init__(self, C: float):
+    def __init__(self, C: float, class_weight=None):
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
         self.vectorizer = DictVectorizer()
-        self.model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C))
+        self.model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C, class_weight=class_weight))
 
     def _matrix(self, X, fit: bool = False):
         import numpy as np

@@ -33,7 +33,7 @@ def words(info: SentenceInfo, start: int, end: int) -> list[str]:
 
 
 def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str],
-                  b_kind: str, a_implicit: bool = False) -> dict[str, float]:
+                  b_kind: str, implicit: str = "") -> dict[str, float]:
     """``a`` is the subject candidate; ``b`` the object (a Mention) or a ValueMention.
 
     ``type_a``/``type_b``: the candidate's class and its superclasses (most specific first).
@@ -46,8 +46,12 @@ def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str]
     n = len(between)
     f["dist=" + ("0" if n == 0 else "1-2" if n <= 2 else "3-5" if n <= 5 else "6-10" if n <= 10 else "11+")] = 1
     f["kind=" + b_kind] = 1
-    if a_implicit:
-        f["a_implicit"] = 1
+    if implicit:
+        # an unmentioned subject: what matters is the object's side and the opening words
+        f["implicit=" + implicit] = 1
+        f[f"implicit_t={implicit}|{type_a[0]}|{type_b[0]}"] = 1
+        for w in words(info, info.sent.start, b.start)[:4]:
+            f["open=" + w] = 1
     for ta in type_a[:3]:
         f["ta=" + ta] = 1
         for tb in type_b[:3]:
@@ -69,9 +73,6 @@ def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str]
         f["pre=" + w] = 1
     for w in after:
         f["post=" + w] = 1
-    for w in set(words(info, s0, s1)):
-        if w not in _WORDS_STOP:
-            f["sw=" + w] = 0.3
     others = {m.type for m in info.mentions if m is not a and m is not b}
     for t in others:
         f["other=" + t] = 0.5
