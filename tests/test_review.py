@@ -423,3 +423,16 @@ def test_many_files_at_once_are_refused_together(mini_root, monkeypatch, tmp_pat
     result = _run(mini_root, monkeypatch, "review", "--decisions", str(decisions))
     _assert_refused(result, mini_root, before, "the decisions name claim 'x0000000000', which is not a candidate of "
                                                "src-003, src-004")
+
+
+def test_pending_candidates_do_not_make_the_graph_stale(mini_root, monkeypatch):
+    from kgraph.buildinfo import is_fresh
+    from kgraph.project import Project
+
+    assert _run(mini_root, monkeypatch, "build", "--quiet").exit_code == 0
+    project = Project.at(mini_root, corpus_dir=mini_root / "corpus")
+    assert is_fresh(project)
+    _stage(mini_root)  # what kgraph extract writes
+    assert is_fresh(project)
+    assert _run(mini_root, monkeypatch, "review", "--accept-all").exit_code == 0
+    assert not is_fresh(project)
