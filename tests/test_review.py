@@ -436,3 +436,11 @@ def test_pending_candidates_do_not_make_the_graph_stale(mini_root, monkeypatch):
     assert is_fresh(project)
     assert _run(mini_root, monkeypatch, "review", "--accept-all").exit_code == 0
     assert not is_fresh(project)
+
+
+def test_review_names_several_sources(mini_root, monkeypatch):
+    _stage_two(mini_root)
+    result = _run(mini_root, monkeypatch, "review", "src-004", "src-003", "--accept-all")
+    assert result.exit_code == 0, result.output
+    assert result.output.index("src-004: 7 accepted") < result.output.index("src-003: 7 accepted")
+    assert not list((mini_root / "data" / "candidates").glob("src-00?.yaml"))

@@ -720,8 +720,9 @@ class _Bar:
 
 @app.command()
 def review(
-    source: Annotated[Optional[str], typer.Argument(
-        help="The source id (src-005) or candidates file to review [default: every pending one].")] = None,
+    sources: Annotated[Optional[list[str]], typer.Argument(
+        help="Source ids (src-005) or candidates files to review [default: every pending one].",
+        show_default=False)] = None,
     accept_all: Annotated[bool, typer.Option("--accept-all", help="Accept every candidate, without asking.")] = False,
     decisions_file: Annotated[Optional[Path], typer.Option(
         "--decisions", help="Apply the decisions in this YAML file (claims: {ID: accept|reject|skip|"
@@ -766,7 +767,7 @@ def review(
     project = _project(data, ontology, corpus)
     if recover(project):
         _note("Finished an interrupted review's writes first.")
-    paths = [find_candidates(project, source)] if source else pending_files(project)
+    paths = [find_candidates(project, source) for source in sources] if sources else pending_files(project)
     if not paths:
         typer.echo(f"Nothing to review: no candidates in {candidates_dir(project)}. Run kgraph extract FILE first.")
         return
