@@ -141,7 +141,7 @@ def test_decisions_file_accepts_edits_and_rejects(mini_root, monkeypatch, tmp_pa
 def test_interactive_review_through_typed_answers(mini_root, monkeypatch):
     _stage(mini_root)
     # accept; edit (a bad field first, then a good one); reject; skip; then quit
-    answers = "a\ne\nmood: sad\nqualifiers: {onset: hours}\n\nr\ns\nq\n"
+    answers = "a\ne\nmood: sad\nqualifiers: {onset: hours}\n\nr\ns\nq\nA made-up clinic of the tests.\n"
     result = _run(mini_root, monkeypatch, "review", "src-003", input=answers)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -154,13 +154,18 @@ def test_interactive_review_through_typed_answers(mini_root, monkeypatch):
     assert "src-003: 2 accepted, 1 rejected, 4 left for later" in out
     claims = _claims(mini_root)
     assert [c["qualifiers"] for c in claims if "qualifiers" in c] == [{"onset": "hours"}]
+    # the publisher is new: its description is asked for (nausea's is not: its claim was rejected)
+    assert "New entity gamma-clinic: Gamma Clinic (Clinic). A one-line description" in out
+    entities = {e["id"]: e for e in yaml.safe_load((mini_root / "data" / "entities" / "all.yaml").read_text("utf-8"))}
+    assert entities["gamma-clinic"]["description"] == "A made-up clinic of the tests."
+    assert "nausea" not in entities
     _validates_and_builds(mini_root, monkeypatch)
 
 
 def test_interactive_edit_is_checked_before_it_is_taken(mini_root, monkeypatch):
     _stage(mini_root)
     # edit the hedged "treats" claim to an object of the wrong type: refused, then fixed
-    answers = "s\ne\nobject: nausea\n\nobject: ptsd\n\nq\n"
+    answers = "s\ne\nobject: nausea\n\nobject: ptsd\n\nq\n\n"
     result = _run(mini_root, monkeypatch, "review", "src-003", input=answers)
     assert result.exit_code == 0, result.output
     assert "'treats' expects an object of type Condition, but 'nausea' is a SideEffect" in result.output
@@ -317,7 +322,7 @@ def test_review_without_a_publisher_asks_for_one(mini_root, monkeypatch):
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "review", "--accept-all")
     _assert_refused(result, mini_root, before, "src-003 has no known publisher", "source: {publisher: an-entity-id}")
-    result = _run(mini_root, monkeypatch, "review", "src-003", input="gamma-clinic\na\nq\n")
+    result = _run(mini_root, monkeypatch, "review", "src-003", input="gamma-clinic\na\nq\n\n")
     assert result.exit_code == 0, result.output
     assert yaml.safe_load((mini_root / "data" / "sources.yaml").read_text(encoding="utf-8"))[-1]["publisher"] == \
         "gamma-clinic"

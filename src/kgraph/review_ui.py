@@ -82,13 +82,14 @@ def ask_decisions(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary, conso
             decisions.source["publisher"] = answer
     for index, claim in enumerate(cset.claims, 1):
         show_claim(console, cset, claim, index, len(cset.claims), dataset)
+        answer = None
         while True:
             answer = ANSWERS.get(read(PROMPT).strip().lower())
             if answer is None:
                 console.print("Answer a, e, r, s or q.")
                 continue
             if answer == "quit":
-                return decisions
+                break
             if answer == "edit":
                 changes = ask_edit(cset, claim, dataset, vocab, console, read)
                 if changes is None:
@@ -97,7 +98,37 @@ def ask_decisions(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary, conso
             else:
                 decisions.claims[claim["id"]] = Choice(answer)
             break
+        if answer == "quit":
+            break
+    ask_descriptions(cset, decisions, vocab, console, read)
     return decisions
+
+
+def ask_descriptions(cset: CandidateSet, decisions: Decisions, vocab: Vocabulary, console: Console,
+                     read: Callable[[str], str]) -> None:
+    """A description, in the curator's words, for each new entity the accepted claims need
+    (an empty answer keeps the one saying where the entity came from)."""
+    from kgraph.review import default_description
+
+    new = {e["id"]: e for e in cset.entities}
+    needed: list[str] = []
+    taken = [c for c in cset.claims if decisions.claims.get(c["id"], Choice("skip")).action in ("accept", "edit")]
+    for claim in taken:
+        claim = {**claim, **decisions.claims[claim["id"]].changes}
+        refs = [claim.get("subject"), claim.get("object"), *(claim.get("cites") or []),
+                *(claim.get("attributed_to") or []), *(claim.get("qualifiers") or {}).values()]
+        needed += [r for r in refs if isinstance(r, str) and r in new]
+    publisher = decisions.source.get("publisher") or cset.source.get("publisher")
+    if taken and publisher in new:
+        needed.append(publisher)
+    for eid in dict.fromkeys(needed):
+        ent = new[eid]
+        console.print(Text(f"New entity {eid}: {ent.get('label')} ({ent.get('type')}). A one-line description "
+                           f"in your words (empty: \"{default_description(ent, cset.source_id, vocab)}\")",
+                           style="magenta"))
+        text = read("description > ").strip()
+        if text:
+            decisions.entities[eid] = Choice("edit", {"description": text})
 
 
 def ask_edit(cset: CandidateSet, claim: dict[str, Any], dataset: Dataset, vocab: Vocabulary, console: Console,
