@@ -185,3 +185,16 @@ def test_sentences_keep_abbreviations_and_headings():
     text = "A Heading\n\nDr. Lopez said so. It works! Does it?\nNext line"
     got = [text[s.start:s.end] for s in sentences(text)]
     assert got == ["A Heading", "Dr. Lopez said so.", "It works!", "Does it?", "Next line"]
+
+
+def test_predicates_respect_domain_and_range(extractor, mini_data):
+    vocab = mini_data[1]
+    assert "treats" in extractor.valid_predicates("Drug", "entity", "MentalDisorder")
+    assert "treats" not in extractor.valid_predicates("MentalDisorder", "entity", "Drug")
+    assert "prevalence" in extractor.valid_predicates("MentalDisorder", "percent")
+    assert "prevalence" not in extractor.valid_predicates("Drug", "percent")
+    for subject in ("Drug", "MentalDisorder", "Clinic", "Receptor"):
+        for obj in ("Drug", "MentalDisorder", "Receptor", "Population"):
+            for name in extractor.valid_predicates(subject, "entity", obj):
+                prop = vocab.properties[name]
+                assert vocab.is_a(subject, prop.domain) and vocab.is_a(obj, prop.range)
