@@ -33,7 +33,6 @@ import resource
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 from kgraph.extract import Extractor
@@ -222,7 +221,13 @@ def predicate_rows(per_pred: dict[str, Counter], top: list[str]) -> dict[str, di
 
 
 def speed(data: Dataset, vocab, texts: dict[str, str], pages: int, console) -> dict:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     rng = random.Random(11)
     paras = [t[s:e] for t in texts.values() for s, e in paragraphs(t)]

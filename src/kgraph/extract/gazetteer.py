@@ -103,8 +103,10 @@ class Gazetteer:
 
 
 def _adjacent(text: str, toks: list[Token]) -> bool:
-    """Tokens of one name are separated only by spaces, hyphens, slashes or apostrophes."""
-    return all(re.fullmatch(r"[\s\-‐‑–/'’]{1,3}", text[a.end:b.start])
+    """Tokens of one name are separated only by spaces, hyphens, slashes or apostrophes,
+    or by the full stop of a short capitalised abbreviation ("Dr. Lopez", "S. Charney")."""
+    return all(re.fullmatch(r"[\s\-‐‑–/'’]{1,3}", text[a.end:b.start]) or
+               (len(a.text) <= 3 and a.text[0].isupper() and re.fullmatch(r"\.\s{1,2}", text[a.end:b.start]))
                for a, b in itertools.pairwise(toks))
 
 

@@ -29,11 +29,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
                        re.IGNORECASE)),
     ("date", re.compile(r"\b(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")\s+\d{1,2},\s+\d{4}\b")),
     ("percent", re.compile(rf"\b({_NUM})(?:\s*(?:to|-|–)\s*({_NUM}))?\s*(?:%|percent\b|per cent\b)")),
+    ("ratio", re.compile(r"\b(twice|three times|four times|(?:one|1) (?:in|out of) (?:\d+|"
+                         + "|".join(_NUMBER_WORDS) + r"))\b", re.IGNORECASE)),
     ("count", re.compile(rf"\b({_NUM})(?:\s*(?:to|-|–)\s*({_NUM}))?\s*(thousand|million|billion)?\s+"
                          r"(?:people|adults|americans|patients|individuals|veterans|children|women|men|deaths|cases)\b",
                          re.IGNORECASE)),
-    ("ratio", re.compile(r"\b(twice|three times|four times|(?:one|1) (?:in|out of) (?:\d+|"
-                         + "|".join(_NUMBER_WORDS) + r"))\b", re.IGNORECASE)),
     ("decade", re.compile(r"\b(1[89]\d0|20[0-2]0)s\b")),
     ("year", re.compile(r"\b(?:in|since|of|by|from)\s+((?:19|20)\d{2})\b(?!s)")),
     ("duration", re.compile(rf"\b(?:{_TPREFIX}\s+)?{_TCORE}\b(?:\s+(?:post-infusion|after (?:the )?(?:first )?(?:treatment|infusion)))?",
