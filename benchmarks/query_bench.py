@@ -80,7 +80,7 @@ def main() -> None:
 
     from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, is_fresh
     from kgraph.project import Project
-    from kgraph.query import named_queries
+    from kgraph.sparql.named import named_queries
 
     project = Project.at(root)
     if not is_fresh(project):
@@ -122,7 +122,8 @@ def main() -> None:
         from rdflib import Graph
 
         from kgraph.export import sorted_copy
-        from kgraph.query import prepare_query, run_query
+        from kgraph.sparql.execute import run_query
+        from kgraph.sparql.prepare import prepare_query
 
         nt = work / GRAPH_FILE
         parsed = Graph().parse(nt, format="nt")

@@ -14,8 +14,8 @@ import argparse
 import socket
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO / "src"))
-    from kgraph.query import named_queries
+    from kgraph.sparql.named import named_queries
 
     queries = list(QUERIES)
     if args.named:
@@ -71,7 +71,7 @@ def main() -> None:
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
+                    raise SystemExit("server did not start") from None
                 time.sleep(0.2)
 
         latencies: list[float] = []

@@ -136,7 +136,8 @@ def main() -> int:
             runs = []
             for _ in range(args.runs):
                 context = browser.new_context(viewport={"width": 1400, "height": 900})
-                context.route("**/*", lambda route: _only(route, path.as_uri(), blocked))
+                uri = path.as_uri()
+                context.route("**/*", lambda route, uri=uri: _only(route, uri, blocked))
                 page = context.new_page()
                 runs.append(measure(page, path))
                 if name == "corpus" and args.screenshot and len(runs) == 1:

@@ -7,9 +7,9 @@ import os
 from collections import defaultdict
 
 import pytest
+from conftest import CORPUS, REPO
 from typer.testing import CliRunner
 
-from conftest import CORPUS, REPO
 from kgraph.cli import app
 from kgraph.load import load_dataset, load_ontology, vocabulary
 from kgraph.pipeline import check

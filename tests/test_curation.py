@@ -155,7 +155,8 @@ def test_statistic_qualifiers_use_the_fixed_vocabulary():
     assert [where(c) for c in numeric if c["qualifiers"].get("period") not in (None, "lifetime", "12 months")] == []
     us_words = re.compile(r"\bU\. ?S\.|United States|American|\bin the U", re.IGNORECASE)
     for c in numeric:
-        says_us = c["qualifiers"].get("location") == "united-states" or str(c["qualifiers"].get("population", "")).startswith("us-")
+        q = c["qualifiers"]
+        says_us = q.get("location") == "united-states" or str(q.get("population", "")).startswith("us-")
         if says_us:
             # the sentence the quote comes from must name the country
             text = sentence_of(c)

@@ -105,16 +105,24 @@ def test_safe_file_names():
     assert not safe_file_name("a/b")
 
 
-def test_validate_refuses_a_source_file_outside_the_folders(mini_root, monkeypatch):
+@pytest.mark.parametrize("file, message", [
+    ("../data/sources.yaml", "file '../data/sources.yaml' climbs out of the corpus folder with '..'"),
+    ("sub/beta.txt", "file 'sub/beta.txt' is not allowed"),
+    ("documents/../beta.txt", "file 'documents/../beta.txt' climbs out of the corpus folder with '..'"),
+    ("documents/link.txt", "documents/link.txt is a link to a file outside the folder"),
+])
+def test_validate_refuses_a_source_file_outside_the_folders(mini_root, monkeypatch, file, message):
     from typer.testing import CliRunner
 
     from kgraph.cli import app
 
+    (mini_root / "data" / "documents").mkdir()
+    (mini_root / "data" / "documents" / "link.txt").symlink_to(mini_root / "corpus" / "beta.txt")
     sources = mini_root / "data" / "sources.yaml"
-    sources.write_text(sources.read_text(encoding="utf-8").replace("file: beta.txt", "file: ../data/sources.yaml"),
+    sources.write_text(sources.read_text(encoding="utf-8").replace("file: beta.txt", f"file: {file}"),
                        encoding="utf-8")
     monkeypatch.chdir(mini_root)
     result = CliRunner().invoke(app, ["validate", "--corpus", str(mini_root / "corpus")])
     assert result.exit_code == 2
     assert "data/sources.yaml:6" in result.output
-    assert "source 'src-002': file '../data/sources.yaml' is not allowed" in result.output
+    assert f"source 'src-002': {message}" in result.output

@@ -313,7 +313,8 @@ def test_several_documents_proposing_the_same_new_entity(mini_root, monkeypatch)
     result = _run(mini_root, monkeypatch, "review", "--accept-all")
     assert result.exit_code == 0, result.output
     entities = [e["id"] for e in _load(mini_root / "data" / "entities" / "all.yaml")]
-    assert all(entities.count(eid) == 1 for eid in shared)
+    assert all(entities.count(eid) <= 1 for eid in shared)  # (one no claim needs is not added)
+    assert set(entities) & shared
     result = _run(mini_root, monkeypatch, "validate")
     assert result.exit_code == 0, result.output
 
@@ -339,7 +340,7 @@ def trained(tmp_path_factory):
 SENTENCES = [s for s in TXT.read_text(encoding="utf-8").splitlines() if s.strip()]
 
 
-@given(order=st.permutations(SENTENCES), breaks=st.lists(st.sampled_from(["\n", "\n\n", " ", "  ", "\r\n"]),
+@given(order=st.permutations(SENTENCES), breaks=st.lists(st.sampled_from(["\n", "\n\n", " ", "  ", "\r\n", "\x0c"]),
                                                           min_size=len(SENTENCES), max_size=len(SENTENCES)),
        curly=st.booleans())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

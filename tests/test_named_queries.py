@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 
 from kgraph.load import load_dataset, load_ontology, vocabulary
-from kgraph.model import xref_iri
-from kgraph.project import KG
-from kgraph.query import display_rows, named_queries, named_query, prepare_query, run_query
-from kgraph.validate import mentions_by_source
+from kgraph.prefixes import KG, xref_iri
+from kgraph.sparql.execute import run_query
+from kgraph.sparql.named import named_queries, named_query
+from kgraph.sparql.prepare import prepare_query
+from kgraph.sparql.results import display_rows
 
 STUDY_ROLES = {"leadAuthor": "lead author", "seniorAuthor": "senior author", "hasInvestigator": "investigator"}
 
@@ -190,8 +191,8 @@ def test_clinics(corpus):
     assert set(rows) == {K(e.id) for e in clinics}
     for e in clinics:
         places = reachable(corpus, e.id, "locatedIn")
-        values = lambda p: {str(c.value) for c in asserted(corpus, p, e.id)}  # noqa: E731
-        labels = lambda p: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
+        values = lambda p, e=e: {str(c.value) for c in asserted(corpus, p, e.id)}  # noqa: E731
+        labels = lambda p, e=e: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
         row = rows[K(e.id)]
         assert row["name"] == e.label
         assert cells(row["location"]) == {label(corpus, p) for p in places}
@@ -211,7 +212,7 @@ def test_studies(corpus):
     assert set(rows) == {K(e.id) for e in studies}
     for e in studies:
         row = rows[K(e.id)]
-        labels = lambda p: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
+        labels = lambda p, e=e: {label(corpus, o) for o in objects(corpus, e.id, p)}  # noqa: E731
         assert row["design"] == corpus.vocab.class_labels[e.type]
         assert cells(row["journal"]) == labels("publishedIn")
         assert cells(row["date"]) == {str(c.value) for c in asserted(corpus, "publicationDate", e.id)}
@@ -297,8 +298,17 @@ def test_people(corpus):
     assert "Icahn School of Medicine at Mount Sinai" in cells(rows[K("adriana-feder")]["affiliations"])
 
 
+def _mentions_by_source(dataset) -> dict[str, set[str]]:
+    """entity id -> ids of the sources whose claims mention it (from the curated records)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for c in dataset.claims:
+        for _, ref in c.entity_refs():
+            out[ref].add(c.source)
+    return out
+
+
 def test_single_source_entities(corpus):
-    mentions = mentions_by_source(corpus.data)
+    mentions = _mentions_by_source(corpus.data)
     expected = {(K(e), S(next(iter(srcs)))) for e, srcs in mentions.items() if len(srcs) == 1}
     rows = answer(corpus, "single-source-entities")
     assert {(r["entity"], r["source"]) for r in rows} == expected

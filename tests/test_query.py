@@ -16,18 +16,12 @@ from rdflib.compare import isomorphic
 from rdflib.query import Result
 
 from kgraph.errors import QueryError
-from kgraph.export import FORMATS_BY_NAME
-from kgraph.project import KG, KGR
-from kgraph.query import (
-    PreparedQuery,
-    choose_format,
-    display_rows,
-    named_queries,
-    named_query,
-    prepare_query,
-    run_query,
-    serialize_result,
-)
+from kgraph.formats import FORMATS_BY_NAME
+from kgraph.prefixes import KG, KGR
+from kgraph.sparql.execute import run_query
+from kgraph.sparql.named import named_queries, named_query
+from kgraph.sparql.prepare import PreparedQuery, prepare_query
+from kgraph.sparql.results import choose_format, display_rows, serialize_result
 
 
 @pytest.fixture(scope="module")
@@ -215,9 +209,9 @@ def test_a_runaway_query_is_stopped_and_its_process_killed(graph):
 
 
 def test_without_fork_a_thread_keeps_the_time_limit(graph, monkeypatch):
-    import kgraph.query as query
+    import kgraph.sparql.execute as execute
 
-    monkeypatch.setattr(query, "_can_fork", lambda: False)
+    monkeypatch.setattr(execute, "_can_fork", lambda: False)
     assert ask(graph, "ASK { kgr:ketamine kg:treats kgr:ptsd }", timeout=10).boolean is True
     started = time.monotonic()
     with pytest.raises(QueryError, match="stopped after 0.3 s"):
@@ -238,11 +232,27 @@ def _broken_query() -> PreparedQuery:
     return PreparedQuery(text=text, kind="SELECT", query=prepareQuery(text), ordered=False)
 
 
-def test_unbound_values_in_distinct_aggregates_are_skipped(graph):
+GAPPY_AGGREGATE = """SELECT ?e (GROUP_CONCAT(DISTINCT ?syn; separator="|") AS ?s) WHERE {
+                       ?e a kg:Drug . OPTIONAL { ?e kg:nothing ?syn } } GROUP BY ?e"""
+
+
+@pytest.mark.parametrize("timeout", [10, None], ids=["worker", "in-process"])
+def test_unbound_values_in_distinct_aggregates_are_skipped(graph, timeout):
     # rdflib alone raises NotBoundError here (RDFLib/rdflib#882)
-    result = ask(graph, """SELECT ?e (GROUP_CONCAT(DISTINCT ?syn; separator="|") AS ?s) WHERE {
-                             ?e a kg:Drug . OPTIONAL { ?e kg:nothing ?syn } } GROUP BY ?e""")
+    result = ask(graph, GAPPY_AGGREGATE, timeout=timeout)
     assert result.rows == [(KGR["ketamine"], Literal(""))]
+
+
+def test_the_aggregate_fix_leaves_rdflib_alone_elsewhere(graph):
+    """kgraph's fix applies to its own evaluation only, not to every rdflib user in the process."""
+    from rdflib.plugins.sparql.sparql import NotBoundError
+
+    from kgraph.sparql.execute import evaluate
+
+    prepared = prepare_query(GAPPY_AGGREGATE)
+    assert evaluate(graph, prepared).rows == [(KGR["ketamine"], Literal(""))]
+    with pytest.raises(NotBoundError):
+        list(graph.query(prepared.query))
 
 
 # --------------------------------------------------------------------------- results
@@ -330,22 +340,37 @@ def test_describe_gives_the_resource_description(graph):
     assert (KGR["ketamine"], KG.antagonistOf, KGR["nmda-receptor"]) in result.graph
 
 
-def test_format_is_chosen_by_name_alias_or_suffix():
+@pytest.mark.parametrize("kind,name,output,expected", [
+    ("SELECT", "xml", None, "srx"),
+    ("CONSTRUCT", "xml", None, "xml"),
+    ("SELECT", "json", None, "json"),
+    ("DESCRIBE", "json", None, "jsonld"),
+    ("SELECT", None, "a.csv", "csv"),
+    ("SELECT", None, "a.json", "json"),
+    ("SELECT", None, "a.srj", "json"),
+    ("ASK", None, "a.srx", "srx"),
+    ("DESCRIBE", None, "a.ttl", "turtle"),
+    ("CONSTRUCT", None, "a.rdf", "xml"),
+    ("SELECT", None, None, None),
+])
+def test_format_is_chosen_by_name_alias_or_suffix(kind, name, output, expected):
     from pathlib import Path
 
-    assert choose_format("SELECT", "xml", None).name == "srx"
-    assert choose_format("CONSTRUCT", "xml", None).name == "xml"
-    assert choose_format("SELECT", None, Path("a.csv")).name == "csv"
-    assert choose_format("SELECT", None, Path("a.json")).name == "json"
-    assert choose_format("ASK", None, Path("a.srx")).name == "srx"
-    assert choose_format("DESCRIBE", None, Path("a.ttl")).name == "turtle"
-    assert choose_format("SELECT", None, None) is None
-    with pytest.raises(QueryError, match="csv, tsv, json, xml"):
-        choose_format("SELECT", "turtle", None)
-    with pytest.raises(QueryError, match="turtle, nt, jsonld, xml"):
-        choose_format("CONSTRUCT", "csv", None)
-    with pytest.raises(QueryError, match="from the file name a.txt"):
-        choose_format("SELECT", None, Path("a.txt"))
+    fmt = choose_format(kind, name, Path(output) if output else None)
+    assert (fmt.name if fmt else None) == expected
+
+
+@pytest.mark.parametrize("kind,name,output,message", [
+    ("SELECT", "turtle", None, "csv, tsv, json, xml"),
+    ("CONSTRUCT", "csv", None, "turtle, nt, jsonld, xml"),
+    ("SELECT", None, "a.txt", "from the file name a.txt"),
+    ("SELECT", None, "answers", "from the file name answers"),
+])
+def test_a_format_that_cannot_hold_the_answer_is_refused(kind, name, output, message):
+    from pathlib import Path
+
+    with pytest.raises(QueryError, match=message):
+        choose_format(kind, name, Path(output) if output else None)
 
 
 def test_results_formats_are_in_the_one_registry():

@@ -10,15 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURE, REPO
 from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.query import Result
 from typer.testing import CliRunner
 
-from conftest import FIXTURE, REPO
 from kgraph.cli import app
-from kgraph.project import KG, Project
-from kgraph.query import named_queries
+from kgraph.prefixes import KG
+from kgraph.project import Project
+from kgraph.sparql.named import named_queries
 
 runner = CliRunner()
 
@@ -326,12 +327,57 @@ def test_central(kgraph):
     _clean_failure(kgraph("central", "--type", "Conditon"), "no entity type called 'Conditon'")
 
 
+# --------------------------------------------------------------------------- one format registry
+
+def _answer_names():
+    from kgraph.formats import of_kind
+
+    return [(fmt, name) for fmt in of_kind("results", "graph") for name in fmt.names]
+
+
+@pytest.fixture(scope="module")
+def http(built_root):
+    """The server's app over the same built graph, to compare its answers with the CLI's."""
+    from starlette.testclient import TestClient
+
+    from kgraph.graphstore import load_graphs
+    from kgraph.serve import create_app
+
+    graphs = load_graphs(Project.at(built_root))
+    with TestClient(create_app(graphs.graph, graphs.network), base_url="http://127.0.0.1") as client:
+        yield client
+
+
+@pytest.mark.parametrize("fmt,name", _answer_names(), ids=lambda v: getattr(v, "name", v))
+def test_every_registry_name_gives_the_same_answer_in_the_cli_and_over_http(kgraph, http, fmt, name):
+    query = TREATS if fmt.kind == "results" else "DESCRIBE kgr:nmda-receptor"
+    result = kgraph("query", query, "--format", name)
+    assert result.exit_code == 0, result.output
+    answer = http.get("/sparql", params={"query": query, "format": name})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].split(";")[0] == fmt.media_type
+    assert result.stdout_bytes == answer.content
+
+
+def test_format_choices_and_help_come_from_the_registry(kgraph):
+    import typer.main
+
+    from kgraph.formats import accepted_names, names_for
+
+    command = typer.main.get_command(app).commands["query"]
+    (option,) = [p for p in command.params if "--format" in p.opts]
+    assert sorted(option.type.choices) == accepted_names("results", "graph")
+    shown = " ".join(kgraph("query", "--help").stdout.split())
+    assert ", ".join(names_for("results")) in shown and ", ".join(names_for("graph")) in shown
+
+
 # --------------------------------------------------------------------------- start-up cost
 
 def test_help_imports_neither_rdflib_nor_networkx():
     code = ("import sys; from kgraph.cli import app; "
             "print(sorted(m for m in ('rdflib', 'networkx', 'owlrl', 'pyshacl') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=_this_source()).stdout
     assert out.strip() == "[]"
 
 
@@ -340,5 +386,12 @@ def test_query_does_not_import_networkx(built_root):
             "r = CliRunner().invoke(app, ['query', '--name', 'treats'])\nassert r.exit_code == 0, r.output\n"
             "print('networkx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=built_root).stdout
+                         cwd=built_root, env=_this_source()).stdout
     assert out.strip() == "False"
+
+
+def _this_source() -> dict:
+    """The environment with this checkout's src/ first (a relative PYTHONPATH breaks with cwd)."""
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(REPO / "src")}

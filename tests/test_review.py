@@ -340,13 +340,15 @@ def test_nothing_to_review(mini_root, monkeypatch):
 def test_build_with_candidates_draws_a_preview_and_keeps_them_out_of_the_graph(mini_root, monkeypatch):
     result = _run(mini_root, monkeypatch, "build", "--quiet")
     assert result.exit_code == 0, result.output
-    plain = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir() if p.name != "build-info.json"}
+    plain = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir()
+             if p.is_file() and p.name != "build-info.json"}
     _stage(mini_root)
     result = _run(mini_root, monkeypatch, "build", "--quiet", "--with-candidates")
     assert result.exit_code == 0, result.output
     out = mini_root / "output"
     # the normal files are the same bytes: candidates never enter them
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in plain} == plain
+    assert plain  # (the files are there)
     preview = (out / "kgraph-preview.html").read_text(encoding="utf-8")
     assert "Gamma Clinic" in preview and "Gamma Clinic" not in plain["kgraph.html"].decode("utf-8")
     assert '"dashes":true' in preview.replace(" ", "")

@@ -12,9 +12,9 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 from starlette import testclient as starlette_testclient
 
-from kgraph.project import KGR
-from kgraph.serve import ServeOptions, create_app, negotiate, parse_accept
-
+from kgraph.formats import negotiate, parse_accept
+from kgraph.prefixes import KGR
+from kgraph.serve import ServeOptions, create_app
 
 BASE = "http://127.0.0.1"  # the test client's default Host, "testserver", is refused like any other
 SELECT_LABELS = "SELECT ?e ?label WHERE { ?e a kg:Drug ; rdfs:label ?label }"
@@ -54,18 +54,29 @@ def test_select_content_negotiation(client, accept, media):
     assert r.headers["content-type"].split(";")[0] == media
 
 
-def test_select_results_in_each_format_agree(client):
-    as_json = client.get("/sparql", params={"query": SELECT_LABELS, "format": "json"}).json()
-    assert as_json["head"]["vars"] == ["e", "label"]
-    assert [b["label"]["value"] for b in as_json["results"]["bindings"]] == ["ketamine"]
-    text = client.get("/sparql", params={"query": SELECT_LABELS, "format": "csv"}).text
-    assert list(csv.reader(io.StringIO(text))) == [["e", "label"], [f"{KGR}ketamine", "ketamine"]]
-    tsv = client.get("/sparql", params={"query": SELECT_LABELS, "format": "tsv"}).text.splitlines()
-    assert tsv[0] == "?e\t?label" and tsv[1] == f"<{KGR}ketamine>\t\"ketamine\""
-    xml = client.get("/sparql", params={"query": SELECT_LABELS, "format": "xml"}).text
-    ns = {"s": "http://www.w3.org/2005/sparql-results#"}
-    root = ET.fromstring(xml)
-    assert [v.get("name") for v in root.find("s:head", ns)] == ["e", "label"]
+def _json_labels(text):
+    return [b["label"]["value"] for b in json.loads(text)["results"]["bindings"]]
+
+
+def _csv_rows(text):
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _xml_vars(text):
+    root = ET.fromstring(text)
+    return [v.get("name") for v in root.find("s:head", {"s": "http://www.w3.org/2005/sparql-results#"})]
+
+
+@pytest.mark.parametrize("fmt,read,expected", [
+    ("json", _json_labels, ["ketamine"]),
+    ("csv", _csv_rows, [["e", "label"], [f"{KGR}ketamine", "ketamine"]]),
+    ("tsv", lambda t: t.splitlines(), ["?e\t?label", f"<{KGR}ketamine>\t\"ketamine\""]),
+    ("xml", _xml_vars, ["e", "label"]),
+])
+def test_select_results_in_each_format_agree(client, fmt, read, expected):
+    r = client.get("/sparql", params={"query": SELECT_LABELS, "format": fmt})
+    assert r.status_code == 200
+    assert read(r.text) == expected
 
 
 def test_post_forms(client):
@@ -156,13 +167,16 @@ def test_query_length_limit(built):
         assert r.status_code == 413
 
 
+@pytest.mark.slow
 def test_timeout_stops_the_query(built):
     app = create_app(built.built.graph, built.network, ServeOptions(timeout=0.5, max_results=10))
     with starlette_testclient.TestClient(app, base_url=BASE) as c:
         slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
         r = c.get("/sparql", params={"query": slow})
         assert r.status_code == 503
+        assert "retry-after" not in r.headers  # the same query would time out again
         assert "stopped after 0.5 s" in r.text
+        assert c.get("/sparql", params={"query": SELECT_LABELS}).status_code == 200  # a fresh worker answers
 
 
 def test_service_description(client):
@@ -247,7 +261,9 @@ def test_cors_off_by_default_and_on_for_one_origin(built, client):
 @pytest.mark.parametrize("header,expected", [
     (None, [("*/*", 1.0)]),
     ("text/csv;q=0.2, application/json", [("application/json", 1.0), ("text/csv", 0.2)]),
-    ("a/b;q=0, c/d", [("c/d", 1.0)]),
+    ("a/b;q=0, c/d", [("c/d", 1.0), ("a/b", 0.0)]),  # kept: q=0 excludes what it matches
+    ("*", [("*/*", 1.0)]),
+    ("a/b; Q = 0.5", [("a/b", 0.5)]),
 ])
 def test_parse_accept(header, expected):
     assert parse_accept(header) == expected
@@ -259,11 +275,136 @@ def test_negotiate_by_format_parameter():
     assert negotiate("graph", "text/html", "n3").media_type == "text/turtle"
 
 
-def test_concurrent_distinct_queries_are_all_answered(client):
-    """Parsing runs in threads; rdflib's parser (pyparsing) must never see two at once."""
-    from concurrent.futures import ThreadPoolExecutor
+def test_the_server_process_never_parses_a_query(built, monkeypatch):
+    """Parsing happens in the workers (under the deadline): the server's own parser is never called."""
+    import rdflib.plugins.sparql.parser as parser
 
-    queries = [f"SELECT ?l WHERE {{ ?e rdfs:label ?l }} LIMIT {n}" for n in range(1, 25)]
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(lambda q: client.get("/sparql", params={"query": q}).status_code, queries))
-    assert statuses == [200] * len(queries)
+    app = create_app(built.built.graph, built.network, ServeOptions(timeout=30, max_concurrent=1))
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:  # workers forked before the patch
+        def refuse(text):
+            raise AssertionError("the server process parsed a query")
+
+        monkeypatch.setattr(parser, "parseQuery", refuse)
+        r = c.get("/sparql", params={"query": SELECT_LABELS + " LIMIT 1"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.slow
+def test_busy_server_answers_503_with_retry_after(built):
+    """With its one worker taken, a query waits max_wait, then gets 503 and Retry-After."""
+    import threading
+
+    app = create_app(built.built.graph, built.network,
+                     ServeOptions(timeout=20, max_concurrent=1, reserve=0, max_wait=0.2))
+    slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    with starlette_testclient.TestClient(app, base_url=BASE) as c:
+        pool = app.state.kgraph.pool
+        runaway = threading.Thread(target=lambda: c.get("/sparql", params={"query": slow}), daemon=True)
+        runaway.start()
+        try:
+            for _ in range(600):  # until the runaway query holds the worker (no guessing with sleeps)
+                if pool.busy == 1:
+                    break
+                threading.Event().wait(0.05)
+            assert pool.busy == 1
+            r = c.get("/sparql", params={"query": SELECT_LABELS})
+        finally:
+            pool.close()  # stops the runaway query now rather than after 20 s
+        runaway.join(30)
+        assert r.status_code == 503
+        # honest: the runaway worker is free by its deadline, 20 s after it started at the latest
+        assert 1 <= int(r.headers["retry-after"]) <= 20 and r.headers["cache-control"] == "no-store"
+        assert "busy" in r.text
+        assert not runaway.is_alive()
+
+
+@pytest.mark.parametrize("path,params,accept,headers", [
+    ("/sparql", {"query": SELECT_LABELS}, "application/sparql-results+json",
+     {"vary": "Accept", "cache-control": "no-store"}),
+    ("/sparql", {"query": "DESCRIBE kgr:ketamine"}, "text/turtle", {"vary": "Accept", "cache-control": "no-store"}),
+    ("/sparql", {"query": "SELEC"}, "text/plain", {"cache-control": "no-store"}),
+    ("/sparql", {}, "text/turtle", {"vary": "Accept"}),
+    ("/id/ketamine", {}, "text/turtle", {"vary": "Accept"}),
+    ("/id/ketamine", {}, "text/html", {"vary": "Accept"}),
+    ("/static/query.js", {}, "*/*", {"cache-control": "max-age=3600"}),
+])
+def test_cache_headers(client, path, params, accept, headers):
+    r = client.get(path, params=params, headers={"Accept": accept})
+    for name, value in headers.items():
+        assert r.headers.get(name) == value, (path, name)
+
+
+# --------------------------------------------------------------------------- one registry
+
+def _every_answer_name():
+    from kgraph.formats import of_kind
+
+    return [(fmt, name) for fmt in of_kind("results", "graph") for name in fmt.names]
+
+
+@pytest.mark.parametrize("fmt,name", _every_answer_name(), ids=lambda v: getattr(v, "name", v))
+def test_every_registry_name_works_over_http(client, fmt, name):
+    query = SELECT_LABELS if fmt.kind == "results" else "DESCRIBE kgr:ketamine"
+    r = client.get("/sparql", params={"query": query, "format": name})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].split(";")[0] == fmt.media_type
+
+
+@pytest.mark.parametrize("fmt", [f for f, _ in _every_answer_name() if _ == f.name], ids=lambda f: f.name)
+def test_every_media_type_of_the_registry_is_negotiated(client, fmt):
+    query = SELECT_LABELS if fmt.kind == "results" else "DESCRIBE kgr:ketamine"
+    r = client.get("/sparql", params={"query": query}, headers={"Accept": fmt.media_type})
+    assert r.headers["content-type"].split(";")[0] == fmt.media_type
+
+
+def test_service_description_lists_the_registry_formats(client):
+    from kgraph.formats import of_kind
+
+    g = Graph().parse(data=client.get("/sparql", headers={"Accept": "text/turtle"}).text, format="turtle")
+    listed = {str(o) for o in g.objects(URIRef(f"{BASE}/sparql"),
+                                        URIRef("http://www.w3.org/ns/sparql-service-description#resultFormat"))}
+    assert listed == {f.iri for f in of_kind("results", "graph")}
+
+
+def test_query_page_downloads_come_from_the_registry(client):
+    import re
+
+    from kgraph.formats import downloads
+    from kgraph.prefixes import js_table
+
+    page = client.get("/query").text
+    block = re.search(r'<script type="application/json" id="kgraph-data">(.*?)</script>', page, re.S)
+    assert json.loads(block.group(1)) == {"downloads": downloads(), "prefixes": js_table()}
+    assert [d["name"] for d in downloads()["results"]] == ["csv", "tsv", "json", "srx"]
+
+
+# --------------------------------------------------------------------------- errors over HTTP
+
+@pytest.mark.parametrize("request_kwargs,status", [
+    ({"params": {"query": "SELEC ?x"}}, 400),
+    ({"params": {"query": ""}}, 400),
+    ({"params": {"query": "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"}}, 400),
+    ({"params": {"query": "SELECT ?s WHERE { ?s kgg:p ?o }"}}, 400),
+    ({"params": {"query": "DELETE WHERE { ?s ?p ?o }"}}, 403),
+    ({"params": {"update": "DROP ALL"}}, 403),
+    ({"params": {"query": SELECT_LABELS, "format": "pdf"}}, 406),
+    ({"params": {"query": "SELECT * WHERE { ?s ?p ?o }", "format": "csv"}}, 413),
+    ({"path": "/id/no-such-thing"}, 404),
+    ({"path": "/static/nothing.js"}, 404),
+])
+@pytest.mark.parametrize("accept", ["text/plain", "text/html"])
+def test_http_errors_give_http_advice_not_command_lines(client, request_kwargs, status, accept):
+    kwargs = dict(request_kwargs)
+    r = client.get(kwargs.pop("path", "/sparql"), headers={"Accept": accept}, **kwargs)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("text/html" if accept == "text/html" else "text/plain")
+    for cli_advice in ("`kgraph", "kgraph build", "kgraph queries", "--timeout", "--name", "-f FILE", "--format"):
+        assert cli_advice not in r.text, cli_advice
+    if accept == "text/html":
+        assert "Content-Security-Policy" in r.headers and "<script" not in r.text
+
+
+def test_error_pages_escape_what_the_client_sent(client):
+    r = client.get("/sparql", params={"query": "SELECT <script>alert(1)</script>"}, headers={"Accept": "text/html"})
+    assert r.status_code == 400
+    assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text

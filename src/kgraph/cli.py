@@ -17,7 +17,9 @@ from typer.core import TyperGroup
 
 from kgraph.errors import KgraphError
 from kgraph.explore import CENTRALITY_MEASURES
+from kgraph.formats import accepted_names, format_help
 from kgraph.reason import REGIMES
+
 
 class _Group(TyperGroup):
     """Turns a :class:`KgraphError` into a message on stderr and its exit code."""
@@ -47,6 +49,18 @@ CorpusOpt = Annotated[Optional[Path], typer.Option(
 OutOpt = Annotated[Optional[Path], typer.Option(
     "--out", help="Directory of the built graph; rebuilt there when data/ or ontology/ changed [default: ./output].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+#: the longest --timeout accepted: longer ones overflow the timers (and mean "never")
+MAX_TIMEOUT = 86_400.0
+
+
+def _finite_timeout(value: float) -> float:
+    import math
+
+    if not math.isfinite(value) or value > MAX_TIMEOUT:
+        raise typer.BadParameter(f"{value!r} is not a number of seconds up to {MAX_TIMEOUT:g} (one day)")
+    return value
 
 
 def _project(data: Path | None, ontology: Path | None, corpus: Path | None = None, out: Path | None = None):
@@ -106,6 +120,9 @@ def build(
     ontology: OntologyOpt = None,
     corpus: CorpusOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Build even when the graph has no claims or loses over 20% of the claims of the "
+                               "last build (a missing or renamed data file otherwise stops the build).")] = False,
     with_candidates: Annotated[bool, typer.Option(
         "--with-candidates", help="Also write kgraph-preview.html: the view with the pending candidates "
                                   "(kgraph extract) drawn dashed and paler. They never enter the other files.")] = False,
@@ -113,7 +130,8 @@ def build(
     """Validate the data and write the graph files to the output directory.
 
     Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml,
-    stats.json and kgraph.html (the interactive view) -- all or nothing.
+    stats.json and kgraph.html (the interactive view) -- all or nothing: the build goes
+    into a fresh folder, is read back, and replaces the previous one in one step.
 
     Example:
 
@@ -126,7 +144,7 @@ def build(
     project = _project(data, ontology, corpus, out)
     extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
-        result = run_build(project, step=steps, extra_files=extra)
+        result = run_build(project, step=steps, allow_shrink=allow_shrink, extra_files=extra)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)
@@ -258,6 +276,8 @@ def stats(
 QueryFileOpt = Annotated[Optional[Path], typer.Option("--file", "-f", help="Read the query from this file.")]
 QueryNameOpt = Annotated[Optional[str], typer.Option(
     "--name", "-n", help="Run a named query shipped with kgraph (`kgraph queries` lists them).")]
+#: every name of a SPARQL answer format (kgraph.formats; the server's ?format= takes the same)
+QUERY_FORMAT_NAMES = tuple(accepted_names("results", "graph"))
 RebuildOpt = Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph first, even if it is up to date.")]
 EntityArg = Annotated[str, typer.Argument(help="An entity id, label or synonym (any case).")]
 
@@ -268,9 +288,8 @@ def query(
         help="The SPARQL query; - reads it from stdin.", show_default=False)] = None,
     file: QueryFileOpt = None,
     name: QueryNameOpt = None,
-    fmt: Annotated[Optional[str], typer.Option(
-        "--format", help="csv, tsv, json or xml (SPARQL results) for SELECT and ASK; turtle, nt, jsonld or xml "
-                         "for CONSTRUCT and DESCRIBE [default: a table on a terminal, tab-separated when piped].")] = None,
+    fmt: Annotated[Optional[Literal[QUERY_FORMAT_NAMES]], typer.Option(
+        "--format", help=format_help(), show_choices=False, metavar="<name>")] = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Write the answer to this file (format from --format or the suffix).")] = None,
     exit_status: Annotated[bool, typer.Option("--exit-status", help="ASK: exit 0 when true, 1 when false.")] = False,
@@ -278,7 +297,8 @@ def query(
         "--reason",
         help="Answer over the graph plus what RDFS or OWL 2 RL entails (subclasses, inverse properties).")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.01, help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
+        "--timeout", min=0.01, callback=_finite_timeout,
+        help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
     = 30.0,
     rebuild: RebuildOpt = False,
     data: DataOpt = None,
@@ -297,15 +317,19 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.query import choose_format, prepare_query, run_query
+    from kgraph.sparql.execute import query_info, run_query
+    from kgraph.sparql.results import choose_format
 
-    prepared = prepare_query(_query_text(text, file, name))
+    query_text = _query_text(text, file, name)
+    # parsed in a killable worker under the same deadline (a short hostile query can keep
+    # rdflib's parser busy for minutes); again in the evaluating worker below
+    prepared = query_info(query_text, timeout=timeout)
     fmt_chosen = choose_format(prepared.kind, fmt, output)
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
     graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
-    result = run_query(graph, prepared, timeout=timeout)
+    result = run_query(graph, query_text, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
     for note in prepared.notes if result.empty else ():
         _note(f"Note: {note}")
@@ -315,7 +339,7 @@ def query(
 
 def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
     from kgraph.errors import QueryError
-    from kgraph.query import named_query, read_query_file
+    from kgraph.sparql.named import named_query, read_query_file
 
     given = [what for what, value in (("a query", text), ("-f", file), ("--name", name)) if value is not None]
     if len(given) != 1:
@@ -326,7 +350,21 @@ def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
         return named_query(name).text
     if file is not None:
         return read_query_file(file)
-    return sys.stdin.read() if text == "-" else text
+    return _read_stdin() if text == "-" else text
+
+
+def _read_stdin() -> str:
+    from kgraph.errors import QueryError
+
+    hint = "Pipe the query in (echo 'ASK {?s ?p ?o}' | kgraph query -) or give it inline."
+    if sys.stdin is None:  # started with standard input closed (kgraph query - <&-)
+        raise QueryError("standard input is closed: there is no query to read", hint)
+    try:
+        return sys.stdin.read()
+    except (OSError, ValueError) as exc:
+        raise QueryError(f"cannot read the query from standard input: {exc}", hint) from None
+    except UnicodeDecodeError as exc:
+        raise QueryError(f"the query on standard input is not UTF-8 text (byte {exc.start})", hint) from None
 
 
 def _note(message: str) -> None:
@@ -348,7 +386,7 @@ def _echo_json(value) -> None:
 
 
 def _print_answer(result, fmt, output: Path | None) -> None:
-    from kgraph.query import choose_format, serialize_result
+    from kgraph.sparql.results import choose_format, serialize_result
 
     if result.empty:
         what = "rows" if result.kind == "SELECT" else "triples"
@@ -368,7 +406,7 @@ def _print_answer(result, fmt, output: Path | None) -> None:
         if not result.empty:
             typer.echo(serialize_result(result, choose_format(result.kind, "turtle", None)), nl=False)
     elif not result.empty:
-        from kgraph.query import display_rows
+        from kgraph.sparql.results import display_rows
 
         _print_table(*display_rows(result))
 
@@ -403,7 +441,7 @@ def queries(
 
         kgraph queries mechanism-chain
     """
-    from kgraph.query import named_queries, named_query
+    from kgraph.sparql.named import named_queries, named_query
 
     if name is not None:
         typer.echo(named_query(name).text, nl=False)
@@ -583,7 +621,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
     cors: Annotated[Optional[str], typer.Option(
         "--cors", help="An origin (https://example.org) allowed to query from a browser; off by default.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a query may run.")] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, callback=_finite_timeout,
+                                           help="Seconds a query may run.")] = 30.0,
     max_results: Annotated[int, typer.Option("--max-results", min=1, help="Largest result (rows or triples).")] = 10_000,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
@@ -602,9 +641,9 @@ def serve(
     from kgraph.graphstore import load_graphs
     from kgraph.serve import ServeOptions, create_app, listen, run
 
+    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
-    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
+    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
     app_ = create_app(graphs.graph, graphs.network, options)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
@@ -613,7 +652,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
-    run(app_, sock)
+    run(app_, sock, options)
 
 
 # --------------------------------------------------------------------------- new documents (issue 11)

@@ -1,4 +1,4 @@
-"""Serialise the graph: one registry of formats, deterministic bytes, atomic writes."""
+"""Serialise the graph in the formats of :mod:`kgraph.formats`: deterministic bytes, atomic writes."""
 
 from __future__ import annotations
 
@@ -6,76 +6,24 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rdflib import Dataset as RDFDataset, Graph
+from rdflib import Dataset as RDFDataset
+from rdflib import Graph
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
 from kgraph.errors import OutputError
+from kgraph.formats import FORMATS_BY_NAME, Format
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
     import networkx as nx
 
 
-@dataclass(frozen=True)
-class Format:
-    """A file format: its name on the command line, file suffix and media type."""
-
-    name: str
-    suffix: str
-    media_type: str
-    #: "graph" (an RDF graph), "dataset" (named graphs), "network" (networkx) or "results"
-    kind: str
-    rdflib_name: str | None = None
-    description: str = ""
-    #: other names accepted for it where its kind is known (``--format xml`` of a SELECT)
-    aliases: tuple[str, ...] = ()
-
-
-#: Every format kgraph reads or writes. ``--format`` choices, suffix guessing, help text
-#: and HTTP content negotiation are derived from this one table.
-FORMATS: tuple[Format, ...] = (
-    Format("turtle", ".ttl", "text/turtle", "graph", "turtle", "Turtle"),
-    Format("nt", ".nt", "application/n-triples", "graph", "nt", "N-Triples (sorted lines)"),
-    Format("jsonld", ".jsonld", "application/ld+json", "graph", "json-ld", "JSON-LD"),
-    Format("xml", ".rdf", "application/rdf+xml", "graph", "pretty-xml", "RDF/XML"),
-    Format("trig", ".trig", "application/trig", "dataset", "trig", "TriG, one named graph per source"),
-    Format("graphml", ".graphml", "application/graphml+xml", "network", None, "GraphML of the entity network"),
-    Format("csv", ".csv", "text/csv", "results", "csv", "SPARQL results CSV"),
-    Format("tsv", ".tsv", "text/tab-separated-values", "results", "tsv", "SPARQL results TSV"),
-    Format("json", ".srj", "application/sparql-results+json", "results", "json", "SPARQL results JSON"),
-    Format("srx", ".srx", "application/sparql-results+xml", "results", "xml", "SPARQL results XML", ("xml",)),
-)
-FORMATS_BY_NAME = {f.name: f for f in FORMATS}
-#: The files ``kgraph build`` writes (besides stats.json and the HTML view).
+#: The files ``kgraph build`` writes (besides stats.json and the HTML view), by format name.
 BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml")
-
-
-def format_for_suffix(path: Path, kind: str | None = None) -> Format | None:
-    for fmt in FORMATS:
-        if path.suffix == fmt.suffix and (kind is None or fmt.kind == kind):
-            return fmt
-    return None
-
-
-def find_format(name: str, kinds) -> Format | None:
-    """The format of one of ``kinds`` called ``name``, or with that alias or file suffix.
-
-    A name means different formats for different kinds: "xml" is RDF/XML for a graph and
-    SPARQL results XML for a SELECT answer; "srj" (the suffix) is SPARQL results JSON.
-    """
-    candidates = [f for f in FORMATS if f.kind in kinds]
-    for fmt in candidates:
-        if fmt.name == name:
-            return fmt
-    for fmt in candidates:
-        if name in fmt.aliases or fmt.suffix == f".{name}":
-            return fmt
-    return None
 
 
 def sorted_copy(graph: Graph) -> Graph:
@@ -94,13 +42,29 @@ def sorted_copy(graph: Graph) -> Graph:
     return out
 
 
+#: Characters rdflib writes raw into N-Triples, Turtle and TriG that Unicode-aware tools
+#: take for line breaks (Python's str.splitlines, editors, JavaScript's line terminators)
+#: or that are invisible controls: written as \uXXXX escapes instead (issue 15). An
+#: escape is valid wherever they can occur (inside literals and IRIs); tab, LF and CR are
+#: left to rdflib, which escapes them where the syntax needs it.
+LINE_SAFE = {code: f"\\u{code:04X}" for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85,
+                                                   0x2028, 0x2029)}
+
+
+def line_safe(text: str) -> str:
+    """``text`` (N-Triples, Turtle or TriG) with every character of :data:`LINE_SAFE` escaped."""
+    return text.translate(LINE_SAFE)
+
+
 def serialize_graph(graph: Graph, fmt: Format) -> bytes:
     """Serialise an RDF graph to bytes; the same graph always gives the same bytes."""
     if fmt.name == "nt":
-        lines = graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
+        # one triple per line: rdflib escapes LF and CR in literals, so only "\n" separates
+        # them (str.splitlines would also cut at U+2028, U+0085, ... inside a literal)
+        lines = line_safe(graph.serialize(format="nt", encoding="utf-8").decode("utf-8")).split("\n")
         return ("\n".join(sorted(line for line in lines if line.strip())) + "\n").encode("utf-8")
     if fmt.name == "jsonld":
-        from kgraph.project import PREFIXES
+        from kgraph.prefixes import PREFIXES
 
         text = sorted_copy(graph).serialize(format="json-ld", context=dict(PREFIXES), auto_compact=True)
         # rdflib emits nodes and multi-valued properties in hash order: sort them.
@@ -109,6 +73,8 @@ def serialize_graph(graph: Graph, fmt: Format) -> bytes:
     data = sorted_copy(graph).serialize(format=fmt.rdflib_name, encoding="utf-8")
     if fmt.name == "xml":
         data = _sort_xmlns(data)
+    elif fmt.name == "turtle":
+        data = line_safe(data.decode("utf-8")).encode("utf-8")
     return data
 
 
@@ -123,9 +89,19 @@ def _sort_jsonld(node):
 
 
 def _sort_xmlns(data: bytes) -> bytes:
-    """rdflib writes the root element's namespace declarations in hash order: sort them."""
+    """rdflib writes the root element's namespace declarations in hash order: sort them.
+
+    Only the declarations right after ``<rdf:RDF`` are touched: a literal further down
+    may hold a line that looks like one.
+    """
     lines = data.decode("utf-8").split("\n")
-    idx = [i for i, line in enumerate(lines[:40]) if line.strip().startswith("xmlns:")]
+    root = next((i for i, line in enumerate(lines[:5]) if line.lstrip().startswith("<rdf:RDF")), None)
+    idx: list[int] = []
+    if root is not None:
+        i = root + 1
+        while i < len(lines) and lines[i].strip().startswith("xmlns:"):
+            idx.append(i)
+            i += 1
     if idx:
         first, last = idx[0], idx[-1]
         block = lines[first:last + 1]
@@ -153,11 +129,24 @@ def serialize_dataset(ds: RDFDataset) -> bytes:
         target = single.graph(graph.identifier)  # the default graph's identifier gives the default graph
         for triple in graph:
             target.add(triple)
-        text = single.serialize(format="trig")
-        lines = text.splitlines()
-        prefixes.update(line for line in lines if line.startswith("@prefix"))
-        bodies.append("\n".join(line for line in lines if not line.startswith("@prefix")).strip("\n"))
+        lines = line_safe(single.serialize(format="trig")).split("\n")
+        # rdflib writes every @prefix line first: only those leading lines are prefixes (a
+        # long literal's line below may start with "@prefix" too)
+        head = 0
+        while head < len(lines) and (lines[head].startswith("@prefix") or not lines[head].strip()):
+            head += 1
+        prefixes.update(line for line in lines[:head] if line.startswith("@prefix"))
+        bodies.append("\n".join(lines[head:]).strip("\n"))
     return ("\n".join(sorted(prefixes)) + "\n\n" + "\n\n".join(bodies) + "\n").encode("utf-8")
+
+
+def serialize(graph: Graph, fmt: Format) -> bytes:
+    """A graph (or a dataset, for a "dataset" format) in ``fmt``."""
+    if fmt.kind == "dataset":
+        return serialize_dataset(graph)
+    if fmt.kind != "graph":
+        raise ValueError(f"{fmt.name} is not an RDF format")
+    return serialize_graph(graph, fmt)
 
 
 def serialize_network(G: nx.MultiDiGraph) -> bytes:
@@ -175,18 +164,23 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
     files: dict[str, bytes] = {}
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
-        if fmt.kind == "graph":
-            files["kgraph" + fmt.suffix] = serialize_graph(built.graph, fmt)
-        elif fmt.kind == "dataset":
-            files["kgraph" + fmt.suffix] = serialize_dataset(built.dataset)
-        else:
+        if fmt.kind == "network":
             files["kgraph" + fmt.suffix] = serialize_network(network)
+        else:
+            files["kgraph" + fmt.suffix] = serialize(built.dataset if fmt.kind == "dataset" else built.graph, fmt)
     files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     return files
 
 
 def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write all files or none: they go to a temporary folder, then are renamed into place."""
+    """Write all files or none.
+
+    They are written to a temporary folder first; then the files they replace are moved
+    aside into it and the new ones renamed into place. If a rename fails, the new files
+    are taken out and the old ones put back, so a build never leaves a mix of versions.
+    (Between the two steps a file is briefly absent: a reader then finds no build rather
+    than half of one.)
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".kgraph-tmp-", dir=out_dir))
@@ -195,11 +189,26 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        written = []
-        for name in files:
-            os.replace(tmp / name, out_dir / name)
-            written.append(out_dir / name)
-        return written
+        old = tmp / ".replaced"
+        old.mkdir()
+        aside: list[str] = []
+        placed: list[str] = []
+        try:
+            for name in files:
+                if (out_dir / name).exists():
+                    os.replace(out_dir / name, old / name)
+                    aside.append(name)
+            for name in files:
+                os.replace(tmp / name, out_dir / name)
+                placed.append(name)
+        except OSError:
+            for name in placed:
+                if name not in aside:
+                    (out_dir / name).unlink(missing_ok=True)
+            for name in aside:
+                os.replace(old / name, out_dir / name)
+            raise
+        return [out_dir / name for name in files]
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
     finally:

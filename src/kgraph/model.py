@@ -12,7 +12,6 @@ from typing import Any
 from rdflib import URIRef
 
 # re-exported: test_named_queries imports xref_iri from here
-from kgraph.prefixes import xref_iri  # noqa: F401
 
 
 @dataclass(frozen=True, order=True)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 # Re-exported for the modules that still import them from here (query, serve, export and
 # their tests); new code imports them from kgraph.prefixes, where they live.
-from kgraph.prefixes import KG, KGR, PREFIXES, SCHEMA  # noqa: F401
 
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
 

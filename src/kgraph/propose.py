@@ -40,7 +40,7 @@ from kgraph.documents import (
     source_path,
 )
 from kgraph.errors import DataError, OutputError
-from kgraph.load import read_yaml
+from kgraph.load import forbidden_char_problem, read_yaml
 from kgraph.model import Dataset, Vocabulary
 from kgraph.project import Project
 from kgraph.review import (
@@ -215,6 +215,11 @@ def propose(planned: Planned, extraction, dataset: Dataset, vocab: Vocabulary) -
     def ref(value):
         return renamed.get(value, value) if isinstance(value, str) else value
 
+    # a character the graph's formats cannot hold (a stray control character of a converted
+    # page) would make the candidates file unreadable: such candidates are left out
+    entities[:] = [e for e in entities if forbidden_char_problem(e["label"] + "".join(e["synonyms"])) is None]
+    if publisher is not None and publisher not in existing and publisher not in {e["id"] for e in entities}:
+        publisher = None
     decided = decided_ids(planned.memory)
     claims: list[dict[str, Any]] = []
     skipped = 0
@@ -241,6 +246,8 @@ def propose(planned: Planned, extraction, dataset: Dataset, vocab: Vocabulary) -
         if key in decided:
             skipped += 1
             continue
+        if any(forbidden_char_problem(v) for v in _strings_of(claim)):
+            continue
         if key in seen:
             continue
         seen.add(key)
@@ -248,7 +255,7 @@ def propose(planned: Planned, extraction, dataset: Dataset, vocab: Vocabulary) -
     source = {"id": sid, "file": f"{DOCUMENTS_DIR}/{sid}.txt", "sha256": doc.sha256,
               "original": str(doc.path.resolve()), "original_sha256": doc.original_sha256,
               "text": f"{planned.out.stem}.txt" if planned.out is not None else None,
-              "title": extraction.title or doc.title, "publisher": publisher}
+              "title": _clean_title(extraction.title or doc.title), "publisher": publisher}
     cset = CandidateSet(source=source, entities=entities, claims=claims, text=text,
                         display=str(planned.out or "<stdout>"))
     dropped = _drop_invalid(cset, dataset, vocab)
@@ -257,6 +264,20 @@ def propose(planned: Planned, extraction, dataset: Dataset, vocab: Vocabulary) -
     # entities no claim uses stay proposed only if they were mentioned: the curator may want them
     cset.entities = [e for e in cset.entities if e["id"] in used or e["id"] == publisher or e["mentions"]]
     return Proposed(planned=planned, candidates=cset, decided=skipped, dropped=dropped)
+
+
+def _strings_of(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _strings_of(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _strings_of(v)]
+    return []
+
+
+def _clean_title(title: str | None) -> str | None:
+    return title if title is None or forbidden_char_problem(title) is None else None
 
 
 def _drop_invalid(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary) -> list[str]:

@@ -496,8 +496,8 @@ def _entity_file(type_name: str, dataset: Dataset, vocab: Vocabulary) -> str:
 
 
 def _scratch_copy(data: Path, scratch: Path, *, candidates: bool) -> None:
-    """A copy of the data folder to try a review on: the YAML files (and, with
-    ``candidates``, data/candidates/) copied, the stored documents linked."""
+    """A copy of the data folder to try a review on: the YAML files, the stored
+    documents and, with ``candidates``, data/candidates/."""
     scratch.mkdir(parents=True, exist_ok=True)
     for part in ("sources.yaml", "xrefs.yaml"):
         if (data / part).is_file():
@@ -508,8 +508,10 @@ def _scratch_copy(data: Path, scratch: Path, *, candidates: bool) -> None:
             shutil.copy2(p, scratch / part / p.name)
     (scratch / DOCUMENTS_DIR).mkdir(parents=True, exist_ok=True)
     if (data / DOCUMENTS_DIR).is_dir():
+        # copies, not links: validate refuses a source file that links out of its folder
         for p in (data / DOCUMENTS_DIR).iterdir():
-            os.symlink(p, scratch / DOCUMENTS_DIR / p.name)
+            if p.is_file() and not p.is_symlink():
+                shutil.copy2(p, scratch / DOCUMENTS_DIR / p.name)
     if candidates and (data / CANDIDATES_DIR).is_dir():
         shutil.copytree(data / CANDIDATES_DIR, scratch / CANDIDATES_DIR, symlinks=True)
 

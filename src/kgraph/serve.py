@@ -4,35 +4,57 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
 
 * ``/sparql`` -- the SPARQL 1.1 Protocol: GET ``?query=``, POST form-encoded or
   ``application/sparql-query``. The result format follows the Accept header or a
-  ``format`` (or ``output``) parameter, both resolved through the one format table of
-  :mod:`kgraph.export`. Without a query, GET answers the SPARQL service description.
+  ``format`` (or ``output``) parameter, both resolved through the format registry of
+  :mod:`kgraph.formats`. Without a query, GET answers the SPARQL service description.
 * ``/id/<id>`` (also ``/id/claim/<id>``, ``/id/source/<id>``) -- every IRI of the graph
-  resolves: HTML for a browser, Turtle / JSON-LD / N-Triples / RDF/XML for RDF clients.
+  resolves: HTML for a browser (:mod:`kgraph.pages`), RDF in any graph format otherwise.
 * ``/`` the interactive graph (from :mod:`kgraph.viz`) and ``/query`` a query page, both
   with assets served from the package: they work with no internet.
 
-Safe by default: queries go through :func:`kgraph.query.prepare_query` (no Update -- 403,
-no SERVICE, no FROM) and :func:`kgraph.query.run_query` (a killable worker process per
-query, so a time-out stops the work, not only the response); results larger than
-``max_results`` are refused; at most ``max_concurrent`` queries run at once and the rest
-wait. The server binds 127.0.0.1 unless told otherwise, only answers to the Host names of
-the address it serves (so a web page elsewhere cannot reach it by DNS rebinding), and
-sends no CORS headers unless ``cors`` names an origin.
+Safe by default: every step of a query -- parsing and the checks of
+:mod:`kgraph.sparql.prepare` (no Update -- 403, no SERVICE, no FROM), evaluation and
+writing the answer -- runs in a pool of killable worker processes with a deadline and a
+memory limit (:mod:`kgraph.sparql.execute`), so nothing one client sends can hold the event
+loop or a lock. Admission is bounded (:class:`~kgraph.sparql.execute.PoolLimits`): a
+reserve worker answers cheap queries while heavy ones hold the others; a request waits at
+most ``max_wait`` s for a worker, then gets 503 with an honest ``Retry-After``.
+
+Status codes of refusals: 400 a malformed request or query, 403 Update, 404, 406 no
+acceptable format (with the reason), 408 a body sent too slowly, 413 a body, query or
+result over its limit, 415 a content type the protocol does not define, 431 headers too
+large, 503 + ``Retry-After`` busy (retrying later helps), 503 without ``Retry-After`` a
+query stopped at its time or memory limit (retrying the same query does not help).
+
+Format precedence: ``format``/``output``/``results`` parameter values first (the first one
+naming a format for the answer wins; SPARQLWrapper sends a name and a media-type list),
+then the ``Accept`` header per RFC 9110 (see :func:`kgraph.formats.negotiate`).
+
+Connections (:func:`run`): request headers must arrive within ``header_timeout`` s and a
+body within ``body_timeout`` s; idle keep-alive connections close after
+``keep_alive`` s; at most ``max_connections`` are served at once; each kind of refusal is
+logged at most once every ten seconds (with a count), never a traceback per connection.
+The server binds 127.0.0.1 unless told otherwise, only answers to the Host names of the
+address it serves (so a web page elsewhere cannot reach it by DNS rebinding), and sends
+no CORS headers unless ``cors`` names an origin.
+
+Errors are :class:`~kgraph.errors.KgraphError` s carrying their HTTP status; one handler
+answers them all (an HTML page for a browser, plain text otherwise).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import html
 import json
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
-from kgraph.errors import KgraphError, QueryError, QueryTimeout, ServerBusy, UpdateRefused
-from kgraph.workers import QueryPool
+from kgraph.errors import (
+    KgraphError,
+    NotFound,
+    RequestTooLarge,
+    UnsupportedMediaType,
+    UpdateRefused,
+)
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -41,30 +63,10 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from kgraph.export import Format
+    from kgraph.pages import Pages
+    from kgraph.sparql.execute import QueryPool
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
-#: W3C format IRIs for the service description, by media type.
-FORMAT_IRIS = {
-    "application/sparql-results+json": "http://www.w3.org/ns/formats/SPARQL_Results_JSON",
-    "application/sparql-results+xml": "http://www.w3.org/ns/formats/SPARQL_Results_XML",
-    "text/csv": "http://www.w3.org/ns/formats/SPARQL_Results_CSV",
-    "text/tab-separated-values": "http://www.w3.org/ns/formats/SPARQL_Results_TSV",
-    "text/turtle": "http://www.w3.org/ns/formats/Turtle",
-    "application/n-triples": "http://www.w3.org/ns/formats/N-Triples",
-    "application/ld+json": "http://www.w3.org/ns/formats/JSON-LD",
-    "application/rdf+xml": "http://www.w3.org/ns/formats/RDF_XML",
-}
-#: Names clients use in a ``format`` parameter, by result kind, beyond kgraph's own.
-FORMAT_ALIASES = {
-    "results": {"json": "json", "xml": "srx", "csv": "csv", "tsv": "tsv", "srj": "json", "srx": "srx",
-                "sparql-results+json": "json", "sparql-results+xml": "srx"},
-    "graph": {"turtle": "turtle", "ttl": "turtle", "n3": "turtle", "nt": "nt", "ntriples": "nt",
-              "n-triples": "nt", "jsonld": "jsonld", "json-ld": "jsonld", "json": "jsonld", "xml": "xml",
-              "rdf": "xml", "rdfxml": "xml", "rdf+xml": "xml", "rdf/xml": "xml"},
-}
-RESULT_KIND = {"SELECT": "results", "ASK": "results", "CONSTRUCT": "graph", "DESCRIBE": "graph"}
-DEFAULT_MEDIA = {"results": "application/sparql-results+json", "graph": "text/turtle"}
 
 
 @dataclass(frozen=True)
@@ -77,118 +79,80 @@ class ServeOptions:
     cors: str | None = None
     timeout: float = 30.0
     max_results: int = 10_000
-    #: longer queries are refused (rdflib's parser slows down sharply on very long ones)
+    #: largest answer body, in bytes
+    max_result_bytes: int = 64 << 20
+    #: longer queries (and POST bodies) are refused, while reading
     max_query_bytes: int = 20_000
-    #: query worker processes (each answers one query at a time)
+    #: full query worker processes (each answers one query at a time, up to ``timeout``)
     max_concurrent: int = 4
+    #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
+    reserve: int = 1
+    fast_timeout: float = 1.0
+    #: seconds a query waits for a free worker before a 503
+    max_wait: float = 2.0
+    #: requests one client (address) may have running or waiting
+    per_client: int = 16
+    #: memory each query worker may allocate beyond what it inherited, in bytes
+    worker_memory: int | None = 1 << 30
+    #: seconds for the request headers, then the body, to arrive; idle keep-alive seconds
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keep_alive: float = 5.0
+    #: connections served at once (more get 503); request header bytes (more get 431)
+    max_connections: int = 1000
+    max_header_bytes: int = 16 * 1024
 
+    def __post_init__(self) -> None:
+        import math
 
-class HttpError(KgraphError):
-    """An error answered with an HTTP status and a plain-text message."""
+        for name in ("timeout", "fast_timeout", "max_wait", "header_timeout", "body_timeout", "keep_alive"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise KgraphError(f"{name} must be a finite number of seconds, not {value!r}",
+                                  "Pass a number such as 30.")
+        if self.timeout <= 0:
+            raise KgraphError("the query time limit must be more than 0 s", "Pass --timeout 30, for example.")
 
-    def __init__(self, status: int, message: str, hint: str | None = None, headers: dict | None = None):
-        super().__init__(message, hint)
-        self.status = status
-        self.headers = headers or {}
-
-
-# --------------------------------------------------------------------------- formats
-
-def parse_accept(header: str | None) -> list[tuple[str, float]]:
-    """Media ranges of an Accept header, best first (q-values, then order)."""
-    if not header:
-        return [("*/*", 1.0)]
-    ranges = []
-    for index, part in enumerate(header.split(",")):
-        fields = [f.strip() for f in part.split(";")]
-        media = fields[0].lower()
-        if not media:
-            continue
-        q = 1.0
-        for param in fields[1:]:
-            if param.startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        ranges.append((media, q, index))
-    ranges.sort(key=lambda r: (-r[1], r[2]))
-    return [(m, q) for m, q, _ in ranges if q > 0]
-
-
-def negotiate(kind: str, accept: str | None, format_param: str | None) -> "Format":
-    """The format to answer a result of ``kind`` ("results" or "graph") in."""
-    from kgraph.export import FORMATS, FORMATS_BY_NAME
-
-    candidates = [f for f in FORMATS if f.kind == kind]
-    if format_param:
-        wanted = format_param.strip().lower()
-        name = FORMAT_ALIASES[kind].get(wanted)
-        by_media = [f for f in candidates if f.media_type == wanted]
-        if name:
-            return FORMATS_BY_NAME[name]
-        if by_media:
-            return by_media[0]
-        names = sorted(FORMAT_ALIASES[kind])
-        raise HttpError(406, f"format '{format_param}' is not available for this query",
-                        f"Use one of {', '.join(names)}.")
-    for media, _ in parse_accept(accept):
-        if media in ("*/*", "application/*", "text/*"):
-            default = DEFAULT_MEDIA[kind]
-            if media == "*/*" or default.startswith(media[:-1]):
-                return next(f for f in candidates if f.media_type == default)
-            match = [f for f in candidates if f.media_type.startswith(media[:-1])]
-            if match:
-                return match[0]
-            continue
-        if media == "application/json" and kind == "results":
-            return FORMATS_BY_NAME["json"]
-        if media == "application/json" and kind == "graph":
-            return FORMATS_BY_NAME["jsonld"]
-        if media in ("text/plain",) and kind == "graph":
-            return FORMATS_BY_NAME["nt"]
-        if media in ("application/xml", "text/xml"):
-            return FORMATS_BY_NAME["srx" if kind == "results" else "xml"]
-        for fmt in candidates:
-            if fmt.media_type == media:
-                return fmt
-    offered = ", ".join(f.media_type for f in candidates)
-    raise HttpError(406, f"none of the requested media types ({accept}) can carry this result",
-                    f"Accept one of: {offered}.")
-
-
-# --------------------------------------------------------------------------- the app
 
 @dataclass
 class _State:
+    """Everything one app holds: no module-level state, so two apps never share a thing."""
+
     graph: "Graph"
     network: "nx.MultiDiGraph"
     options: ServeOptions
-    limiter: object
     viz_html: str
     named: list[dict]
+    pages: "Pages"
     pool: "QueryPool | None" = None
 
 
 def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None) -> "Starlette":
     """The ASGI app serving ``graph`` (and its ``network``) read-only."""
-    import anyio
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
     from starlette.routing import Route
 
-    from kgraph.query import named_queries
-    from kgraph.viz import entity_types, render_html
+    from kgraph.formats import downloads
+    from kgraph.pages import Pages
+    from kgraph.prefixes import PREFIXES, js_table
+    from kgraph.sparql.execute import PoolLimits, QueryPool
+    from kgraph.sparql.named import named_queries
+    from kgraph.view import entity_types
+    from kgraph.viz import render_html
 
     options = options or ServeOptions()
+    pages = Pages(network)
     state = _State(
         graph=graph, network=network, options=options,
-        limiter=anyio.CapacityLimiter(options.max_concurrent * 4),
         viz_html=render_html(network, types=entity_types(graph)),
         named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
+        pages=pages,
     )
+    app_page = pages.app()
+    query_page = pages.query(list(PREFIXES), downloads(), js_table())
 
     async def sparql(request: "Request") -> "Response":
         return await _sparql(request, state)
@@ -196,11 +160,14 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     async def entity(request: "Request") -> "Response":
         return _entity(request, state)
 
+    async def handle(request: "Request", exc: Exception) -> "Response":
+        return _error_response(request, exc, state)
+
     routes = [
-        Route("/", lambda r: _page("app.html", {"title": "kgraph"})),
+        Route("/", lambda r: _html(app_page)),
         # the graph page carries its own strict CSP (hashes of its inline code) in a meta tag
         Route("/graph", lambda r: _html(state.viz_html, csp="frame-ancestors 'self'")),
-        Route("/query", lambda r: _page("query.html", {"title": "kgraph · SPARQL"})),
+        Route("/query", lambda r: _html(query_page)),
         Route("/queries.json", lambda r: _json(state.named)),
         Route("/static/{name}", _static),
         Route("/sparql", sparql, methods=["GET", "POST"]),
@@ -210,18 +177,39 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     if options.cors:
         middleware.append(Middleware(CORSMiddleware, allow_origins=[options.cors], allow_methods=["GET", "POST"],
                                      allow_headers=["Accept", "Content-Type"]))
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         # forked before the server starts answering; killed and replaced on time-outs
-        state.pool = QueryPool(graph, options.max_concurrent)
+        state.pool = QueryPool(graph, PoolLimits(
+            size=options.max_concurrent, reserve=options.reserve, fast_timeout=options.fast_timeout,
+            max_wait=options.max_wait, per_client=options.per_client, memory=options.worker_memory))
         try:
             yield
         finally:
             state.pool.close()
 
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={KgraphError: handle})
     app.state.kgraph = state
     return app
+
+
+def _error_response(request: "Request", exc: KgraphError, state: _State) -> "Response":
+    """The one rendering of every error: an HTML page for a browser, plain text otherwise."""
+    from http import HTTPStatus
+
+    from starlette.responses import PlainTextResponse
+
+    from kgraph.formats import prefers_html
+
+    status = exc.http_status
+    headers = {"Cache-Control": "no-store", **exc.headers}
+    if prefers_html(request.headers.get("accept")):
+        hint = exc.http_hint if exc.http_hint is not None else exc.hint
+        page = state.pages.error(status, HTTPStatus(status).phrase, exc.message, hint)
+        return _html(page, status=status, headers=headers)
+    return PlainTextResponse(exc.http_text() + "\n", status_code=status, headers=headers)
 
 
 def _allowed_hosts(host: str) -> list[str]:
@@ -248,118 +236,268 @@ def listen(host: str, port: int):
     return sock
 
 
-def run(app: "Starlette", sock) -> None:
-    """Serve ``app`` with uvicorn on the bound socket until interrupted."""
+def run(app: "Starlette", sock, options: ServeOptions | None = None) -> None:
+    """Serve ``app`` with uvicorn on the bound socket until interrupted (limits of ``options``)."""
+    import logging
+
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    options = options or getattr(app.state, "kgraph").options
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
+                            timeout_keep_alive=max(1, int(options.keep_alive)),
+                            limit_concurrency=options.max_connections,
+                            h11_max_incomplete_event_size=options.max_header_bytes)
+    server = uvicorn.Server(config)
+    limiter = RefusalLogFilter()
+    logging.getLogger("uvicorn.error").addFilter(limiter)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(limiter)
+
+
+class RefusalLogFilter:
+    """At most one log line per kind of refusal every ``every`` seconds, with how many were dropped.
+
+    A flood of bad connections otherwise writes one warning each (116,735 in 30 s were seen).
+    Records with a traceback always pass: they are bugs.
+    """
+
+    def __init__(self, every: float = 10.0):
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def filter(self, record) -> bool:
+        import time
+
+        if record.exc_info:
+            return True
+        key = str(record.msg)
+        now = time.monotonic()
+        last, dropped = self._last.get(key, (-self.every, 0))
+        if now - last < self.every:
+            self._last[key] = (last, dropped + 1)
+            return False
+        self._last[key] = (now, 0)
+        if dropped:
+            record.msg = f"{record.msg} (and {dropped} more like it in the last {now - last:.0f} s)"
+        return True
+
+
+def guarded_protocol(options: ServeOptions):
+    """uvicorn's h11 protocol with deadlines on request headers and a 431 for large ones.
+
+    uvicorn closes a keep-alive connection only after a response; a client that connects
+    and sends nothing (or a header line every few seconds) would hold its socket forever.
+    Here every connection must deliver complete request headers within ``header_timeout``
+    seconds of opening, or of the previous response.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def _arm_header_deadline(self) -> None:
+            waiting_for = self.cycle  # the deadline passes once a newer request has arrived
+            handle = getattr(self, "_header_deadline", None)
+            if handle is not None:
+                handle.cancel()
+
+            def expire() -> None:
+                if self.cycle is waiting_for and not self.transport.is_closing():
+                    self.logger.warning("Closed a connection that sent no complete request headers in time.")
+                    self.transport.close()
+
+            self._header_deadline = self.loop.call_later(options.header_timeout, expire)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc) -> None:
+            handle = getattr(self, "_header_deadline", None)
+            if handle is not None:
+                handle.cancel()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            buffered, _ = self.conn.trailing_data
+            if len(buffered) >= options.max_header_bytes:
+                status, text = 431, "Request header fields too large."
+            else:
+                status, text = 400, "Invalid HTTP request."
+            self.logger.warning(f"Refused a request: {text}")
+            reason = h11._util.bytesify({400: "Bad Request", 431: "Request Header Fields Too Large"}[status])
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+            try:
+                self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason)))
+                self.transport.write(self.conn.send(h11.Data(data=(text + "\n").encode())))
+                self.transport.write(self.conn.send(h11.EndOfMessage()))
+            except h11.LocalProtocolError:
+                pass  # the client broke the exchange before any response could start
+            self.transport.close()
+
+    return GuardedH11Protocol
 
 
 # --------------------------------------------------------------------------- /sparql
 
 async def _sparql(request: "Request", state: _State) -> "Response":
-    from starlette.responses import PlainTextResponse
+    from kgraph.formats import prefers_html
 
-    try:
-        text, params = await _read_query(request, state.options)
-        if text is None:
-            if _prefers_html(request):
-                from starlette.responses import RedirectResponse
+    text, params = await _read_query(request, state.options)
+    if text is None:
+        if prefers_html(request.headers.get("accept")):
+            from starlette.responses import RedirectResponse
 
-                return RedirectResponse("/query", status_code=303)
-            return _service_description(request, state)
-        return await _answer(text, params, request.headers.get("accept"), state)
-    except HttpError as exc:
-        return PlainTextResponse(f"{exc}\n", status_code=exc.status, headers=exc.headers)
+            return RedirectResponse("/query", status_code=303)
+        return _service_description(request, state)
+    return await _answer(text, params, request, state)
 
 
-async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict]:
-    params = dict(request.query_params)
-    text: str | None = params.get("query")
+async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text and every parameter (all values, in order), or a 4xx for a bad request."""
+    params = _parse_form(request.scope.get("query_string", b""), "the query string")
+    text: str | None = params.get("query", [None])[-1]
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await request.body()
-        if len(body) > options.max_query_bytes:
-            raise HttpError(413, f"the request is larger than {options.max_query_bytes} bytes",
-                            "Send a shorter query.")
         if content_type == "application/sparql-update" or "update" in params:
             raise _update_refused()
+        if content_type not in ("application/sparql-query", "application/x-www-form-urlencoded"):
+            raise UnsupportedMediaType(
+                f"unsupported content type '{content_type}'",
+                "POST application/sparql-query or application/x-www-form-urlencoded (query=...).")
+        body = await _read_body(request, options)
         if content_type == "application/sparql-query":
-            text = body.decode("utf-8", errors="replace")
-        elif content_type == "application/x-www-form-urlencoded":
-            from urllib.parse import parse_qs
-
-            form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
+            text = _decode(body, "the request body")
+        else:
+            form = _parse_form(body, "the form body")
             if "update" in form:
                 raise _update_refused()
-            params.update(form)
-            text = form.get("query", text)
-        else:
-            raise HttpError(415, f"unsupported content type '{content_type}'",
-                            "POST application/sparql-query or application/x-www-form-urlencoded (query=...).")
+            for key, values in form.items():
+                params.setdefault(key, []).extend(values)
+            text = form.get("query", [text])[-1]
     elif "update" in params:
         raise _update_refused()
     if text is not None and len(text.encode("utf-8")) > options.max_query_bytes:
-        raise HttpError(413, f"the query is longer than {options.max_query_bytes} bytes", "Send a shorter query.")
+        raise RequestTooLarge(f"the query is longer than {options.max_query_bytes} bytes", "Send a shorter query.")
     return text, params
 
 
-#: pyparsing (under rdflib's SPARQL parser) is not thread-safe: one parse at a time.
-_PARSE_LOCK = threading.Lock()
-
-
-@functools.lru_cache(maxsize=512)
-def _prepare(text: str):
-    """Parse and check a query once per distinct text (parsing costs more than most answers)."""
-    from kgraph.query import prepare_query
-
-    with _PARSE_LOCK:
-        return prepare_query(text)
-
-
-def _update_refused() -> HttpError:
-    return HttpError(403, "SPARQL Update is refused: this endpoint is read-only.",
-                     "Change the data in data/*.yaml and rebuild with `kgraph build`.")
-
-
-async def _answer(text: str, params: dict, accept: str | None, state: _State) -> "Response":
+async def _read_body(request: "Request", options: ServeOptions) -> bytes:
+    """The body, read in chunks: refused (413) as soon as it passes the limit, and (408) when
+    it does not arrive within ``body_timeout`` s -- never buffered whole first."""
     import anyio
+
+    from kgraph.errors import BadRequest, RequestTimeout
+
+    limit = options.max_query_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest(f"the Content-Length header '{declared[:40]}' is not a number", "Send a valid request.")
+        if int(declared) > limit:
+            raise RequestTooLarge(f"the request body ({int(declared)} bytes) is larger than {limit} bytes",
+                                  "Send a shorter query.")
+    chunks, size = [], 0
+    try:
+        with anyio.fail_after(options.body_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RequestTooLarge(f"the request body is larger than {limit} bytes", "Send a shorter query.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {options.body_timeout:g} s",
+                             "Send the whole body at once.") from None
+    except _client_disconnect():
+        raise BadRequest("the client closed the connection before the body was complete",
+                         "Send the whole body.") from None
+    return b"".join(chunks)
+
+
+def _client_disconnect():
+    from starlette.requests import ClientDisconnect
+
+    return ClientDisconnect
+
+
+def _decode(data: bytes, what: str) -> str:
+    from kgraph.errors import BadRequest
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{what} is not valid UTF-8 (byte {exc.start})",
+                         "Send the query encoded as UTF-8.") from None
+
+
+def _parse_form(data: bytes, what: str) -> dict[str, list[str]]:
+    """``a=1&b=2`` (percent-escapes decoded as UTF-8, strictly) as lists of values by name."""
+    from urllib.parse import unquote_to_bytes
+
+    from kgraph.errors import BadRequest
+
+    params: dict[str, list[str]] = {}
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{what} holds bytes that are not percent-encoded",
+                         "Percent-encode the query (as a form or URL does).") from None
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in value and not _valid_escapes(value) or "%" in name and not _valid_escapes(name):
+            raise BadRequest(f"{what} holds a malformed percent-escape", "Encode '%' as %25.")
+        name = _decode(unquote_to_bytes(name.replace("+", " ")), what)
+        params.setdefault(name, []).append(_decode(unquote_to_bytes(value.replace("+", " ")), what))
+    return params
+
+
+def _valid_escapes(text: str) -> bool:
+    import re
+
+    return re.search(r"%(?![0-9A-Fa-f]{2})", text) is None
+
+
+def _update_refused() -> UpdateRefused:
+    return UpdateRefused("SPARQL Update is refused: this endpoint is read-only.",
+                         "The graph is changed by editing its data files and rebuilding it, not over HTTP.")
+
+
+#: the parameters that name a result format, in the order they are read
+FORMAT_PARAMS = ("format", "output", "results")
+
+
+def format_values(params: dict[str, list[str]]) -> list[str]:
+    return [v for name in FORMAT_PARAMS for v in params.get(name, []) if v]
+
+
+async def _answer(text: str, params: dict[str, list[str]], request: "Request", state: _State) -> "Response":
     from starlette.responses import Response
 
-    from kgraph.query import serialize_result
+    from kgraph.sparql.execute import Serialize
 
-    try:
-        # parsing can take a while for a long query: off the event loop, so others are answered
-        prepared = await anyio.to_thread.run_sync(_prepare, text, limiter=state.limiter)
-    except UpdateRefused as exc:
-        raise HttpError(403, exc.message, exc.hint) from None
-    except QueryError as exc:
-        raise HttpError(400, exc.message, exc.hint) from None
-    kind = RESULT_KIND[prepared.kind]
-    fmt = negotiate(kind, accept, params.get("format") or params.get("output"))
     options = state.options
-    try:
-        result = await anyio.to_thread.run_sync(
-            lambda: state.pool.run(prepared, options.timeout), limiter=state.limiter)
-    except (QueryTimeout, ServerBusy) as exc:
-        raise HttpError(503, exc.message, exc.hint, headers={"Retry-After": "5"}) from None
-    except QueryError as exc:
-        raise HttpError(400, exc.message, exc.hint) from None
-    size = len(result.rows) if prepared.kind == "SELECT" else len(result.graph or ())
-    if size > options.max_results:
-        raise HttpError(413, f"the result has {size} rows or triples, more than the limit of {options.max_results}",
-                        "Add a LIMIT, or narrow the query.")
-    body = serialize_result(result, fmt)
-    media = fmt.media_type + ("; charset=utf-8" if fmt.media_type.startswith("text/") else "")
-    return Response(body, media_type=media, headers={"Vary": "Accept", "Cache-Control": "no-store"})
+    want = Serialize(accept=request.headers.get("accept"), format=format_values(params),
+                     max_results=options.max_results, max_bytes=options.max_result_bytes)
+    client = request.client.host if request.client else ""
+    # parsing, evaluation and serialisation all happen in a worker, under the deadline
+    content_type, body = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
+    return Response(body, media_type=content_type, headers={"Vary": "Accept", "Cache-Control": "no-store"})
 
 
 def _service_description(request: "Request", state: _State) -> "Response":
     from rdflib import RDF, BNode, Graph, Literal, Namespace, URIRef
     from starlette.responses import Response
 
-    from kgraph.export import FORMATS, serialize_graph
+    from kgraph.export import serialize_graph
+    from kgraph.formats import negotiate, of_kind
 
     SD = Namespace(SD_URL)
     VOID = Namespace("http://rdfs.org/ns/void#")
@@ -371,46 +509,41 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((endpoint, SD.endpoint, endpoint))
     g.add((endpoint, SD.supportedLanguage, SD.SPARQL11Query))
     g.add((endpoint, SD.feature, SD.UnionDefaultGraph))
-    for fmt in FORMATS:
-        if fmt.media_type in FORMAT_IRIS:
-            g.add((endpoint, SD.resultFormat, URIRef(FORMAT_IRIS[fmt.media_type])))
+    for fmt in of_kind("results", "graph"):
+        if fmt.iri:
+            g.add((endpoint, SD.resultFormat, URIRef(fmt.iri)))
     dataset, default = BNode("dataset"), BNode("defaultGraph")
     g.add((endpoint, SD.defaultDataset, dataset))
     g.add((dataset, RDF.type, SD.Dataset))
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
     g.add((default, VOID.triples, Literal(len(state.graph))))
-    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
-    return Response(serialize_graph(g, fmt), media_type=fmt.media_type)
-
-
-def _prefers_html(request: "Request") -> bool:
-    ranges = parse_accept(request.headers.get("accept"))
-    return bool(ranges) and ranges[0][0] in ("text/html", "application/xhtml+xml")
+    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.getlist("format"))
+    return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
 # --------------------------------------------------------------------------- /id/...
 
 def _entity(request: "Request", state: _State) -> "Response":
     from rdflib import URIRef
-    from starlette.responses import PlainTextResponse, Response
+    from starlette.responses import Response
 
+    from kgraph.errors import EntityNotFound
     from kgraph.export import serialize_graph
-    from kgraph.project import KGR
+    from kgraph.formats import negotiate, prefers_html
+    from kgraph.prefixes import KGR
 
     path = request.path_params["path"]
     iri = URIRef(f"{KGR}{path}")
     described = _describe(state.graph, iri)
     if len(described) == 0:
-        return PlainTextResponse(f"nothing is known about {iri}\n", status_code=404)
-    fmt_param = request.query_params.get("format")
-    if not fmt_param and _prefers_html(request):
-        return _html(_entity_html(path, iri, state, described))
-    try:
-        fmt = negotiate("graph", request.headers.get("accept"), fmt_param)
-    except HttpError as exc:
-        return PlainTextResponse(f"{exc}\n", status_code=exc.status)
-    return Response(serialize_graph(described, fmt), media_type=fmt.media_type, headers={"Vary": "Accept"})
+        raise EntityNotFound(f"nothing is known about {iri}",
+                             "Entity pages are /id/<id>; the query page (/query) finds ids by name.")
+    fmt_param = request.query_params.getlist("format")
+    if not fmt_param and prefers_html(request.headers.get("accept")):
+        return _html(state.pages.entity(path, str(iri), described), headers={"Vary": "Accept"})
+    fmt = negotiate("graph", request.headers.get("accept"), fmt_param)
+    return Response(serialize_graph(described, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
 def _describe(graph: "Graph", iri) -> "Graph":
@@ -430,67 +563,6 @@ def _describe(graph: "Graph", iri) -> "Graph":
     return out
 
 
-def _entity_html(path: str, iri, state: _State, described: "Graph") -> str:
-    G = state.network
-    e = html.escape
-    if path in G:
-        node = G.nodes[path]
-        parts = [f"<h1>{e(node['label'])}</h1>",
-                 f"<p class='type'>{e(node['type_label'])} · <code>{e(str(iri))}</code></p>"]
-        if node.get("description"):
-            parts.append(f"<p>{e(node['description'])}</p>")
-        if node.get("synonyms"):
-            parts.append("<p><b>Also called:</b> " + e(", ".join(node["synonyms"])) + "</p>")
-        if node.get("xrefs"):
-            links = " ".join(f"<a href='{e(x)}' rel='noopener'>{e(x)}</a>" for x in node["xrefs"])
-            parts.append(f"<p><b>Identifiers:</b> {links}</p>")
-        rows = []
-        for _, other, key, data in sorted(G.out_edges(path, keys=True, data=True)):
-            rows.append((e(data["label"]), other, "→"))
-        for other, _, key, data in sorted(G.in_edges(path, keys=True, data=True)):
-            rows.append((e(data["label"]), other, "←"))
-        if rows:
-            parts.append("<h2>Relations</h2><ul>")
-            for label, other, arrow in rows:
-                parts.append(f"<li>{arrow} {label} <a href='/id/{quote(other)}'>{e(G.nodes[other]['label'])}</a></li>")
-            parts.append("</ul>")
-        claims = G.graph.get("claims", {})
-        cids = node.get("claims", [])
-        if cids:
-            parts.append(f"<h2>Claims ({len(cids)})</h2>")
-            for cid in cids:
-                parts.append(_claim_html(claims[cid], G))
-        body = "\n".join(parts)
-        title = node["label"]
-    else:
-        from kgraph.network import local_name
-
-        rows = "".join(f"<tr><td>{e(local_name(p))}</td><td>{e(str(o))}</td></tr>"
-                       for _, p, o in sorted(described.triples((iri, None, None))))
-        body = f"<h1>{e(path)}</h1><p><code>{e(str(iri))}</code></p><table>{rows}</table>"
-        title = path
-    return _fill("entity.html", {"title": e(title), "body": body})
-
-
-def _claim_html(claim: dict, G) -> str:
-    e = html.escape
-    obj = claim["object"]
-    target = (f"<a href='/id/{quote(obj)}'>{e(G.nodes[obj]['label'])}</a>" if obj in G
-              else e(f"{claim['value']}" + (f" {claim['unit']}" if claim.get("unit") else "")))
-    subj = claim["subject"]
-    subject = f"<a href='/id/{quote(subj)}'>{e(G.nodes[subj]['label'])}</a>" if subj in G else e(str(subj))
-    flags = ""
-    if claim["modality"] != "asserted":
-        flags += f" <span class='tag'>{e(claim['modality'])}</span>"
-    if claim.get("flag"):
-        flags += f" <span class='tag warn'>{e(claim['flag'])}</span>"
-    note = f"<p class='note'>{e(claim['note'])}</p>" if claim.get("note") else ""
-    return (f"<div class='claim' id='{e(claim['id'])}'><p>{subject} <b>{e(claim['predicate_label'])}</b> {target}"
-            f"{flags}</p><blockquote>{e(claim['quote'])}</blockquote>"
-            f"<p class='meta'>{e(claim['source_file'])} · {e(claim['evidence_label'])} · "
-            f"<a href='/id/claim/{quote(claim['id'])}'>{e(claim['id'])}</a></p>{note}</div>")
-
-
 # --------------------------------------------------------------------------- pages and assets
 
 _STATIC = {
@@ -504,23 +576,12 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
         "frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 
 
-def _fill(name: str, values: dict[str, str]) -> str:
-    import re
-
-    from kgraph.viz import template
-
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: values.get(m.group(1), ""), template(name))
-
-
-def _page(name: str, values: dict[str, str]) -> "Response":
-    return _html(_fill(name, values))
-
-
-def _html(text: str, csp: str = _CSP) -> "Response":
+def _html(text: str, csp: str = _CSP, status: int = 200, headers: dict | None = None) -> "Response":
     from starlette.responses import HTMLResponse
 
-    return HTMLResponse(text, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
-                                       "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(text, status_code=status,
+                        headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                                 "Referrer-Policy": "no-referrer", **(headers or {})})
 
 
 def _json(data) -> "Response":
@@ -530,12 +591,12 @@ def _json(data) -> "Response":
 
 
 def _static(request: "Request") -> "Response":
-    from starlette.responses import PlainTextResponse, Response
+    from starlette.responses import Response
 
     name = request.path_params["name"]
     if name not in _STATIC:
-        return PlainTextResponse("not found\n", status_code=404)
-    from kgraph.viz import template, vis_asset
+        raise NotFound(f"no asset called '{name}'", "The pages link every asset they need.")
+    from kgraph.assets import template, vis_asset
 
     text = vis_asset(name) if name.startswith("vis-network") else template(name)
     return Response(text, media_type=_STATIC[name], headers={"Cache-Control": "max-age=3600",

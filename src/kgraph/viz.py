@@ -25,9 +25,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-# template, vis_asset and entity_types are re-exported: serve imports them from here
-# until it imports kgraph.assets and kgraph.view
-from kgraph.assets import template, vis_asset  # noqa: F401
+from kgraph.assets import template, vis_asset
 from kgraph.layout import force_layout
 from kgraph.network import ClaimRecord
 from kgraph.prefixes import contract
@@ -37,7 +35,6 @@ from kgraph.view import (
     ViewError,
     ViewOptions,
     complete_types,
-    entity_types,  # noqa: F401
     select_view,
     source_documents,
 )

@@ -4,26 +4,12 @@
 (function () {
   "use strict";
 
-  var PREFIXES = [
-    ["kgclaim:", "https://w3id.org/kgraph/id/claim/"],
-    ["kgsrc:", "https://w3id.org/kgraph/id/source/"],
-    ["kgr:", "https://w3id.org/kgraph/id/"],
-    ["kg:", "https://w3id.org/kgraph/ontology#"],
-    ["rdf:", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"],
-    ["rdfs:", "http://www.w3.org/2000/01/rdf-schema#"],
-    ["owl:", "http://www.w3.org/2002/07/owl#"],
-    ["xsd:", "http://www.w3.org/2001/XMLSchema#"],
-    ["skos:", "http://www.w3.org/2004/02/skos/core#"],
-    ["prov:", "http://www.w3.org/ns/prov#"],
-    ["dcterms:", "http://purl.org/dc/terms/"],
-    ["schema:", "https://schema.org/"]
-  ];
-  var KGR = "https://w3id.org/kgraph/id/";
-  var DOWNLOADS = {
-    results: [["csv", "CSV", "csv"], ["tsv", "TSV", "tsv"], ["json", "JSON", "srj"], ["xml", "XML", "srx"]],
-    graph: [["turtle", "Turtle", "ttl"], ["nt", "N-Triples", "nt"], ["jsonld", "JSON-LD", "jsonld"],
-            ["xml", "RDF/XML", "rdf"]]
-  };
+  // Data from the server, in the page as a JSON data block: the prefix map of
+  // kgraph.prefixes (longest namespace first) and the download formats of kgraph.formats.
+  var DATA = JSON.parse(document.getElementById("kgraph-data").textContent);
+  var PREFIXES = DATA.prefixes;
+  var KGR = PREFIXES.filter(function (p) { return p[0] === "kgr"; })[0][1];
+  var DOWNLOADS = DATA.downloads;
 
   var editor = document.getElementById("sparql");
   var examples = document.getElementById("examples");
@@ -43,7 +29,7 @@
 
   function shorten(iri) {
     for (var i = 0; i < PREFIXES.length; i++) {
-      if (iri.indexOf(PREFIXES[i][1]) === 0) return PREFIXES[i][0] + iri.slice(PREFIXES[i][1].length);
+      if (iri.indexOf(PREFIXES[i][1]) === 0) return PREFIXES[i][0] + ":" + iri.slice(PREFIXES[i][1].length);
     }
     return iri;
   }
@@ -85,9 +71,9 @@
   function showDownloads(kind, query) {
     downloads.appendChild(el("span", "Download: "));
     DOWNLOADS[kind].forEach(function (f) {
-      var a = el("a", f[1]);
-      a.href = "/sparql?query=" + encodeURIComponent(query) + "&format=" + f[0];
-      a.setAttribute("download", "result." + f[2]);
+      var a = el("a", f.label);
+      a.href = "/sparql?query=" + encodeURIComponent(query) + "&format=" + encodeURIComponent(f.name);
+      a.setAttribute("download", "result." + f.extension);
       downloads.appendChild(a);
     });
     downloads.hidden = false;

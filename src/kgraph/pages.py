@@ -1,0 +1,111 @@
+"""The HTML pages of ``kgraph serve``: Jinja2 templates with one base layout, autoescaped.
+
+The templates are package data (``kgraph/templates/*.html``, all extending ``base.html``);
+every value from the graph reaches the page through autoescaping. This module turns
+the network's entities and claims into plain values for them; :mod:`kgraph.serve` sends
+the pages with their security headers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from jinja2 import Environment
+    from rdflib import Graph
+
+
+class Pages:
+    """The page renderer of one server (its own Jinja2 environment; templates parsed once)."""
+
+    def __init__(self, network: nx.MultiDiGraph):
+        from jinja2 import (
+            Environment,
+            PackageLoader,
+            StrictUndefined,
+            select_autoescape,
+        )
+
+        self.network = network
+        self.env: Environment = Environment(
+            loader=PackageLoader("kgraph", "templates"),
+            autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+            undefined=StrictUndefined, trim_blocks=False, keep_trailing_newline=True)
+
+    def render(self, name: str, **values: Any) -> str:
+        return self.env.get_template(name).render(**values)
+
+    def app(self) -> str:
+        return self.render("app.html", title="kgraph", current="/")
+
+    def query(self, prefixes: list[str], downloads: dict, curies: list[list[str]]) -> str:
+        """The query page; its script gets the download formats and the prefix map as data."""
+        return self.render("query.html", title="SPARQL query", current="/query", prefixes=prefixes,
+                           page_data={"downloads": downloads, "prefixes": curies})
+
+    def error(self, status: int, reason: str, message: str, hint: str | None) -> str:
+        return self.render("error.html", title=f"{status} {reason}", current="", status=status, reason=reason,
+                           message=message, hint=hint)
+
+    def entity(self, path: str, iri: str, described: Graph) -> str:
+        """The page of an entity of the network, or of another IRI (a claim, a source) from its triples."""
+        G = self.network
+        if path in G:
+            node = _node_view(G, path)
+            return self.render("entity.html", title=node["label"], current="", iri=iri, node=node, rows=[])
+        from rdflib import URIRef
+
+        from kgraph.network import local_name
+
+        rows = [(local_name(p), str(o)) for _, p, o in sorted(described.triples((URIRef(iri), None, None)))]
+        return self.render("entity.html", title=path, current="", iri=iri, node=None, rows=rows)
+
+
+def _ref(G, node_id) -> dict[str, str | None]:
+    """A link to an entity's page, or plain text for what is not an entity."""
+    if node_id in G:
+        return {"href": f"/id/{quote(node_id)}", "label": G.nodes[node_id]["label"]}
+    return {"href": None, "label": str(node_id)}
+
+
+def _node_view(G, path: str) -> dict[str, Any]:
+    node = G.nodes[path]
+    relations = [{"arrow": "→", "label": data["label"], "other": _ref(G, other)}
+                 for _, other, _, data in sorted(G.out_edges(path, keys=True, data=True))]
+    relations += [{"arrow": "←", "label": data["label"], "other": _ref(G, other)}
+                  for other, _, _, data in sorted(G.in_edges(path, keys=True, data=True))]
+    claims = G.graph.get("claims", {})
+    return {
+        "label": node["label"],
+        "type_label": node["type_label"],
+        "description": node.get("description"),
+        "synonyms": node.get("synonyms") or [],
+        # only web links are links; any other scheme is shown as text
+        "xrefs": [{"label": x, "href": x if str(x).startswith(("http://", "https://")) else None}
+                  for x in node.get("xrefs") or []],
+        "relations": relations,
+        "claims": [_claim_view(claims[cid], G) for cid in node.get("claims", [])],
+    }
+
+
+def _claim_view(claim: dict, G) -> dict[str, Any]:
+    obj = claim["object"]
+    if obj in G:
+        target = _ref(G, obj)
+    else:
+        target = {"href": None, "label": f"{claim['value']}" + (f" {claim['unit']}" if claim.get("unit") else "")}
+    return {
+        "id": claim["id"],
+        "href": f"/id/claim/{quote(claim['id'])}",
+        "subject": _ref(G, claim["subject"]),
+        "predicate": claim["predicate_label"],
+        "object": target,
+        "modality": claim["modality"],
+        "flag": claim.get("flag"),
+        "quote": claim["quote"],
+        "source_file": claim["source_file"],
+        "evidence": claim["evidence_label"],
+        "note": claim.get("note"),
+    }

@@ -1,0 +1,617 @@
+"""Run a query over a graph: read-only, offline, within a time and a memory limit.
+
+rdflib parses and evaluates in pure Python, so a thread running a query cannot be
+stopped -- and its parser (pyparsing) can take minutes on a short hostile query such as
+``FILTER(1+1+...+1)``. Every step of a query therefore runs in a forked worker process
+killed when its time is up: parsing, the safety checks, algebra translation, evaluation
+and (for the server) serialisation of the answer. Nothing is parsed in the parent, so no
+lock is held there that one client could keep.
+
+* :func:`run_query` (``kgraph query``) forks one worker for one query (about 10 ms);
+  :func:`query_info` forks one to parse a text under the same deadline (kind and notes);
+* :class:`QueryPool` (``kgraph serve``) forks workers when the server starts: ``size``
+  *full* workers that run a query up to the server's time limit, and ``reserve`` *fast*
+  workers that answer any query within ``fast_timeout`` (a lookup takes milliseconds), so
+  cheap questions keep being answered while heavy ones hold every full worker. Admission
+  is bounded: a request waits at most ``max_wait`` seconds for a worker, a client has at
+  most ``per_client`` requests in flight and at most ``max_queue`` wait in all; beyond
+  that the answer is :class:`ServerBusy` with an honest ``Retry-After`` (the soonest
+  deadline of a busy worker). A worker past its deadline, out of memory or dead is
+  killed -- which stops the work, not only the response -- and replaced by a fresh fork.
+
+A worker is fenced in: it refuses any socket (in case a query slipped past the checks of
+:mod:`~kgraph.sparql.prepare`), replaces every socket it inherited (the server's listening
+socket, client connections, its siblings' pipes) with /dev/null so that clients and a
+restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``) to what
+it had plus ``memory`` bytes, and exits within a second when its parent dies (a watchdog
+thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
+
+Protocol (:class:`_Worker`): the parent sends ``(mode, text, options)``; the worker
+answers ``("ok", payload)`` or ``("error", KgraphError)``. The graph is shared with the
+forked worker (copy-on-write); only the answer travels back, pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import os
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kgraph.errors import KgraphError, QueryError, QueryTimeout, RequestTooLarge, ResourceLimit, ServerBusy
+from kgraph.sparql.results import QueryResult
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from rdflib import Graph
+
+    from kgraph.sparql.prepare import PreparedQuery
+
+#: Seconds a query may run before it is stopped (``kgraph query --timeout``).
+DEFAULT_TIMEOUT = 30.0
+#: Prepared queries a pool worker keeps (it parses each text it is sent once).
+WORKER_CACHE = 256
+#: Bytes of memory a query worker may allocate beyond what it inherited (RLIMIT_AS).
+WORKER_MEMORY = 1 << 30
+
+
+# --------------------------------------------------------------------------- evaluating
+
+def evaluate(graph: Graph, prepared: PreparedQuery) -> QueryResult:
+    """Evaluate ``prepared`` over ``graph`` in this process, with no time limit."""
+    with conformant_aggregates():
+        answer = graph.query(prepared.query)
+        kind = prepared.kind
+        if kind == "ASK":
+            return QueryResult(kind, boolean=bool(answer.askAnswer))
+        if kind == "SELECT":
+            variables = [str(v) for v in answer.vars or []]
+            rows = [tuple(row) for row in answer]
+        else:
+            result_graph = answer.graph
+    if kind == "SELECT":
+        if prepared.star:
+            order = sorted(range(len(variables)), key=lambda i: (_first_use(prepared.text, variables[i]), variables[i]))
+            variables = [variables[i] for i in order]
+            rows = [tuple(row[i] for i in order) for row in rows]
+        if not prepared.ordered:
+            rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
+        return QueryResult(kind, variables=variables, rows=rows)
+    from kgraph.build import bind_prefixes
+
+    bind_prefixes(result_graph)
+    return QueryResult(kind, graph=result_graph)
+
+
+def _first_use(text: str, variable: str) -> int:
+    match = re.search(rf"[?$]{re.escape(variable)}\b", text)
+    return match.start() if match else len(text)
+
+
+#: Set while kgraph evaluates a query in this thread (see conformant_aggregates).
+_CONFORMANT = contextvars.ContextVar("kgraph_conformant_aggregates", default=False)
+
+
+@contextlib.contextmanager
+def conformant_aggregates() -> Iterator[None]:
+    """Within this block (this thread only), ``GROUP_CONCAT(DISTINCT ?x)`` skips solutions
+    where ``?x`` is unbound, as SPARQL 1.1 (18.5.1) says and rdflib does for COUNT.
+
+    rdflib 7 raises NotBoundError there instead (RDFLib/rdflib#882), so any aggregate over
+    an OPTIONAL that did not always match fails. rdflib has no per-query hook for it (its
+    evaluator names the Aggregator class directly), so a wrapper is put on
+    ``Accumulator.use_row`` once; it changes nothing unless the context variable set here
+    is on, so every other rdflib user in the process -- and other threads -- see rdflib
+    exactly as it is.
+    """
+    _install_use_row_wrapper()
+    token = _CONFORMANT.set(True)
+    try:
+        yield
+    finally:
+        _CONFORMANT.reset(token)
+
+
+def _install_use_row_wrapper() -> None:
+    from rdflib.plugins.sparql import aggregates
+    from rdflib.plugins.sparql.sparql import NotBoundError
+
+    original = aggregates.Accumulator.use_row
+    if getattr(original, "kgraph_scoped", False):
+        return
+
+    def use_row(self, row) -> bool:
+        if not _CONFORMANT.get():
+            return original(self, row)
+        try:
+            return original(self, row)
+        except NotBoundError:
+            return False
+
+    use_row.kgraph_scoped = True  # type: ignore[attr-defined]
+    aggregates.Accumulator.use_row = use_row
+
+
+def forbid_network() -> None:
+    """In a worker process only (audit hooks cannot be removed): any socket use is an error."""
+    import rdflib.plugins.sparql
+
+    rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+
+    def hook(event: str, args: tuple) -> None:
+        if event.startswith("socket.") or event == "urllib.Request":
+            raise PermissionError(f"network access is refused in kgraph queries ({event})")
+
+    sys.addaudithook(hook)
+
+
+# --------------------------------------------------------------------------- errors
+
+def timed_out(timeout: float) -> QueryTimeout:
+    """The error for a query stopped after ``timeout`` seconds."""
+    return QueryTimeout(f"the query was stopped after {timeout:g} s without an answer.",
+                        "Narrow it (fewer unbound triple patterns, a LIMIT) or allow longer with --timeout SECONDS.",
+                        http_hint=f"Narrow it (fewer unbound triple patterns, a LIMIT): this server stops "
+                                  f"queries after {timeout:g} s, so sending it again will not help.")
+
+
+def out_of_memory(memory: int | None, detail: str = "") -> ResourceLimit:
+    limit = f" of {memory / (1 << 20):.0f} MB" if memory else ""
+    return ResourceLimit(f"the query was stopped: it needed more than the memory limit{limit} of one query{detail}.",
+                         "Narrow it: long strings built by nested CONCAT/REPEAT-like expressions or huge "
+                         "intermediate results exhaust memory; add a LIMIT.",
+                         http_hint="Narrow it (shorter computed strings, a LIMIT); the server refuses queries "
+                                   "that outgrow its per-query memory limit, so sending it again will not help.")
+
+
+def _failed(exc: Exception) -> QueryError:
+    return QueryError(f"the query failed while running: {type(exc).__name__}: {exc}",
+                      "Check the query; `kgraph queries` lists working examples.",
+                      http_hint="Check the query; the named questions at /queries.json are working examples.")
+
+
+# --------------------------------------------------------------------------- inside a worker
+
+@dataclass(frozen=True)
+class Serialize:
+    """Options of a server request: the worker negotiates the format and writes the bytes."""
+
+    accept: str | None
+    format: str | None
+    max_results: int
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What :func:`query_info` learns from parsing a text: its form and remarks."""
+
+    kind: str
+    notes: tuple[str, ...]
+
+
+def serialize_answer(result: QueryResult, want: Serialize) -> tuple[str, bytes]:
+    """``(content type, body)`` of ``result`` as the request asks: negotiated, checked, capped."""
+    from kgraph.formats import RESULT_KIND, negotiate
+    from kgraph.sparql.results import check_expressible, serialize_result
+
+    fmt = negotiate(RESULT_KIND[result.kind], want.accept, want.format)
+    if result.size > want.max_results:
+        raise RequestTooLarge(
+            f"the result has {result.size} rows or triples, more than the limit of {want.max_results}",
+            "Add a LIMIT, or narrow the query.")
+    check_expressible(result, fmt)
+    data = serialize_result(result, fmt)
+    if len(data) > want.max_bytes:
+        raise ResourceLimit(f"the answer is {len(data)} bytes, more than the limit of {want.max_bytes} bytes",
+                            "Add a LIMIT, or select fewer or shorter values.")
+    return fmt.content_type, data
+
+
+def _handle(graph: Graph | None, known: dict, mode: str, text: str, options: Any) -> Any:
+    """One request in the worker: parse (cached), then answer as ``mode`` says."""
+    from kgraph.sparql.prepare import prepare_query
+
+    prepared = known.get(text)
+    if prepared is None:
+        if len(known) >= WORKER_CACHE:
+            known.clear()
+        prepared = known[text] = prepare_query(text)
+    if mode == "info":
+        return QueryInfo(prepared.kind, prepared.notes)
+    result = evaluate(graph, prepared)
+    if mode == "serialize":
+        return serialize_answer(result, options)
+    return result
+
+
+def _reply(graph, known, request, memory: int | None) -> tuple[str, Any]:
+    try:
+        return "ok", _handle(graph, known, *request)
+    except KgraphError as exc:
+        return "error", exc
+    except MemoryError:
+        return "error", out_of_memory(memory)
+    except RecursionError:
+        from kgraph.sparql.prepare import too_deep
+
+        return "error", too_deep()
+    except Exception as exc:  # noqa: BLE001 - a failing query is reported to the client, not a server bug
+        return "error", _failed(exc)
+
+
+def _worker_main(graph: Graph | None, conn: Connection, known: dict, memory: int | None, nice: int) -> None:
+    """A worker's loop: receive a request, answer it; until the parent closes the pipe.
+
+    ``known`` are queries the parent prepared before the fork (shared, not parsed again).
+    """
+    fence_worker(keep={conn.fileno()}, memory=memory, nice=nice)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        status, payload = _reply(graph, known, request, memory)
+        try:
+            conn.send((status, payload))
+        except MemoryError:  # pickling a huge answer: say so in a small message, then go
+            conn.send(("error", out_of_memory(memory, " (writing the answer)")))
+        if isinstance(payload, ResourceLimit):
+            return  # memory may be fragmented or half-freed: the parent forks a fresh worker
+
+
+def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
+    """Everything a worker does once, right after the fork (see the module notes)."""
+    _release_inherited_sockets(keep)
+    _exit_with_parent(os.getppid())
+    if memory:
+        _limit_memory(memory)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+    forbid_network()
+
+
+def _release_inherited_sockets(keep: set[int]) -> None:
+    """Point every inherited socket (but ``keep``) at /dev/null.
+
+    Closing them would free their numbers for files the worker opens later, which the
+    parent's socket objects (copied by the fork) would then close when collected; a
+    /dev/null duplicate keeps the number taken and lets the real socket go.
+    """
+    import stat
+
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        fds = [int(name) for name in os.listdir(fd_dir)]
+    except OSError:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            if fd in keep or fd == devnull:
+                continue
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+            except OSError:
+                continue
+    finally:
+        os.close(devnull)
+
+
+def _exit_with_parent(parent: int) -> None:
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="kgraph-parent-watchdog", daemon=True).start()
+
+
+def _limit_memory(memory: int) -> None:
+    """Cap the address space at what the worker inherited plus ``memory`` bytes."""
+    try:
+        import resource
+    except ImportError:  # not on Windows (where the worker is a thread anyway)
+        return
+    try:
+        with open("/proc/self/statm") as statm:
+            current = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + memory
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or limit < soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+# --------------------------------------------------------------------------- the parent's side
+
+class _Worker:
+    """One forked worker process and its end of the pipe."""
+
+    def __init__(self, graph: Graph | None, known: dict | None = None, *, memory: int | None = WORKER_MEMORY,
+                 nice: int = 0):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.memory = memory
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(graph, child, dict(known or {}), memory, nice),
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        self.retired = False
+
+    def ask(self, request: tuple, timeout: float) -> Any:
+        """The answer within ``timeout`` s; past it the worker is killed (the caller replaces it)."""
+        try:
+            self.conn.send(request)
+            if not self.conn.poll(timeout):
+                self.kill()
+                raise timed_out(timeout)
+            status, payload = self.conn.recv()
+        except (EOFError, OSError):
+            self.kill()
+            code = self.process.exitcode
+            raise out_of_memory(self.memory, f" (the query process ended with exit code {code})") from None
+        if status == "error":
+            if isinstance(payload, ResourceLimit):
+                self.kill()
+            raise payload
+        return payload
+
+    @property
+    def alive(self) -> bool:
+        return not self.retired and self.process.is_alive()
+
+    def kill(self) -> None:
+        """Stop the process (it may be answering: the parent's ask() then sees the pipe end)."""
+        self.retired = True
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+# --------------------------------------------------------------------------- one query
+
+def run_query(graph: Graph, query: PreparedQuery | str, *, timeout: float | None = DEFAULT_TIMEOUT,
+              memory: int | None = WORKER_MEMORY) -> QueryResult:
+    """Evaluate ``query`` (a text, or a :class:`PreparedQuery`) over ``graph``; stop it and
+    raise :class:`QueryTimeout` after ``timeout`` s -- parsing a text included.
+
+    The query runs in a forked worker, killed at the deadline. Where fork is unavailable
+    (Windows) it runs in a thread of this process, abandoned (not killed) past the
+    deadline; with ``timeout=None`` it runs here, unbounded.
+    """
+    from kgraph.sparql.prepare import prepare_query
+
+    text = query if isinstance(query, str) else query.text
+    known = {} if isinstance(query, str) else {text: query}
+    if timeout is None:
+        return evaluate(graph, known.get(text) or prepare_query(text))
+    _check_timeout(timeout)
+    if not _can_fork():
+        return _run_in_thread(lambda: _handle(graph, known, "result", text, None), timeout)
+    worker = _Worker(graph, known, memory=memory)
+    try:
+        return worker.ask(("result", text, None), timeout)
+    finally:
+        worker.kill()
+
+
+def query_info(text: str, *, timeout: float = DEFAULT_TIMEOUT) -> QueryInfo:
+    """Parse and check ``text`` within ``timeout`` s (in a killable worker): its form and notes."""
+    _check_timeout(timeout)
+    if not _can_fork():
+        return _run_in_thread(lambda: _handle(None, {}, "info", text, None), timeout)
+    worker = _Worker(None)
+    try:
+        return worker.ask(("info", text, None), timeout)
+    finally:
+        worker.kill()
+
+
+def _check_timeout(timeout: float) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise QueryError(f"the time limit must be a positive number of seconds, not {timeout}",
+                         "Pass --timeout SECONDS, e.g. --timeout 30.")
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _run_in_thread(work, timeout: float):
+    box: dict[str, tuple[str, Any]] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = ("ok", work())
+        except KgraphError as exc:
+            box["outcome"] = ("error", exc)
+        except Exception as exc:  # noqa: BLE001 - reported as the query's failure
+            box["outcome"] = ("error", _failed(exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise timed_out(timeout)
+    status, payload = box["outcome"]
+    if status == "error":
+        raise payload
+    return payload
+
+
+# --------------------------------------------------------------------------- the server's pool
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How :class:`QueryPool` admits queries (the defaults of ``kgraph serve``)."""
+
+    #: full workers: each runs one query at a time, up to the server's time limit
+    size: int = 4
+    #: fast workers, for any query that answers within ``fast_timeout``
+    reserve: int = 1
+    fast_timeout: float = 1.0
+    #: seconds a request waits for a worker before a 503
+    max_wait: float = 2.0
+    #: requests (running or waiting) one client may have at once
+    per_client: int = 16
+    #: requests waiting for a worker, all clients together
+    max_queue: int = 64
+    #: bytes each worker may allocate beyond what it inherited
+    memory: int | None = WORKER_MEMORY
+
+
+class QueryPool:
+    """Worker processes answering queries over ``graph``, with admission control (async API).
+
+    Not thread-safe: every method but :meth:`close` runs on the server's event loop.
+    """
+
+    #: texts stopped at the fast lane's deadline are sent to the full workers only
+    HEAVY_MEMORY = 1024
+
+    def __init__(self, graph: Graph, limits: PoolLimits | None = None):
+        self._graph = graph
+        self.limits = limits = limits or PoolLimits()
+        self._idle: dict[str, list[_Worker]] = {"full": [], "fast": []}
+        self._deadlines: dict[_Worker, float] = {}  # busy full workers -> when they are free at the latest
+        self._workers: set[_Worker] = set()
+        self._lock = threading.Lock()  # only for _workers: close() may run on another thread
+        self._closed = False
+        self._waiting = 0
+        self._clients: dict[str, int] = {}
+        self._heavy: OrderedDict[str, None] = OrderedDict()
+        self._changed = None  # an asyncio.Condition, made on the event loop
+        self._threads = None
+        for _ in range(limits.size):
+            self._idle["full"].append(self._spawn("full"))
+        for _ in range(limits.reserve):
+            self._idle["fast"].append(self._spawn("fast"))
+
+    @property
+    def busy(self) -> int:
+        """How many full workers are answering a query now."""
+        return self.limits.size - len(self._idle["full"])
+
+    def _spawn(self, lane: str) -> _Worker:
+        # full workers run at a lower priority: the fast lane and the server's own loop win the CPU
+        worker = _Worker(self._graph, memory=self.limits.memory, nice=5 if lane == "full" else 0)
+        worker.lane = lane
+        with self._lock:
+            self._workers.add(worker)
+        return worker
+
+    def _busy_error(self, why: str) -> ServerBusy:
+        now = time.monotonic()
+        soonest = min(self._deadlines.values(), default=now + 1.0)
+        retry = max(1, math.ceil(soonest - now))
+        return ServerBusy(f"the server is busy: {why}.", "Try again in a moment.",
+                          http_hint=f"Try again in {retry} s (see Retry-After): a worker is free by then at the latest.",
+                          retry_after=retry)
+
+    async def run(self, mode: str, text: str, options: Any, *, timeout: float, client: str = "") -> Any:
+        """Answer one request (see :func:`_handle`) within ``timeout`` s, or raise why not."""
+        import asyncio
+
+        import anyio
+
+        limits = self.limits
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+            self._threads = anyio.CapacityLimiter(limits.size + limits.reserve + 2)
+        if self._clients.get(client, 0) >= limits.per_client:
+            raise self._busy_error(f"this client already has {limits.per_client} queries running or waiting")
+        if self._waiting >= limits.max_queue:
+            raise self._busy_error(f"{limits.max_queue} queries are already waiting for a worker")
+        self._clients[client] = self._clients.get(client, 0) + 1
+        try:
+            worker = await self._acquire(text)
+            lane_timeout = timeout if worker.lane == "full" else min(timeout, limits.fast_timeout)
+            if worker.lane == "full":
+                self._deadlines[worker] = time.monotonic() + lane_timeout
+            try:
+                return await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
+                                                      limiter=self._threads)
+            except QueryTimeout:
+                if lane_timeout >= timeout:
+                    raise
+                self._heavy[text] = None
+                while len(self._heavy) > self.HEAVY_MEMORY:
+                    self._heavy.popitem(last=False)
+                raise self._busy_error(f"every full worker is taken, and this query needs more than the "
+                                       f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
+            finally:
+                await self._release(worker)
+        finally:
+            self._clients[client] -= 1
+            if not self._clients[client]:
+                del self._clients[client]
+
+    async def _acquire(self, text: str) -> _Worker:
+        import asyncio
+
+        if self._closed:
+            raise self._busy_error("the server is shutting down")
+        deadline = time.monotonic() + self.limits.max_wait
+        async with self._changed:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._idle["full"]:
+                        return self._idle["full"].pop()
+                    if self._idle["fast"] and text not in self._heavy:
+                        return self._idle["fast"].pop()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._closed:
+                        raise self._busy_error("every query worker is taken")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), remaining)
+            finally:
+                self._waiting -= 1
+
+    async def _release(self, worker: _Worker) -> None:
+        import anyio
+
+        self._deadlines.pop(worker, None)
+        if not worker.alive:  # killed at its deadline or for memory, or died
+            with self._lock:
+                self._workers.discard(worker)
+            if self._closed:
+                return
+            worker = await anyio.to_thread.run_sync(self._spawn, worker.lane, limiter=self._threads)
+        if self._closed:
+            worker.kill()
+            return
+        async with self._changed:
+            self._idle[worker.lane].append(worker)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """Stop every worker, those answering a query too."""
+        self._closed = True
+        with self._lock:
+            workers = list(self._workers)
+            self._workers.clear()
+        for worker in workers:
+            worker.kill()

@@ -1,0 +1,236 @@
+"""The answer to a query: rows, a boolean or a graph; written in a format of
+:mod:`kgraph.formats`, or as short display rows for a table.
+
+SPARQL results are serialised by rdflib's result serializers where they follow the W3C
+formats (JSON, XML, and CSV of a SELECT); by hand only TSV (rdflib can parse it, not write
+it) and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
+bare ``true``/``false`` line Oxigraph writes and reads). Before writing,
+:func:`check_expressible` refuses answers a format cannot carry (an IRI with a space, a
+control character in XML, an RDF/XML predicate with no valid XML name), so no malformed
+body is ever sent. Rows arrive here in
+a stable order (see :func:`kgraph.sparql.execute.evaluate`), so the bytes are stable too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kgraph.errors import NotAcceptable, QueryError
+from kgraph.formats import RESULT_KIND, Format, from_extension, from_name, names_for
+from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+
+@dataclass
+class QueryResult:
+    """The answer to a query: rows (SELECT), a boolean (ASK) or a graph (CONSTRUCT, DESCRIBE)."""
+
+    kind: str
+    variables: list[str] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+    boolean: bool | None = None
+    graph: Graph | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True for a SELECT without rows or a CONSTRUCT/DESCRIBE without triples."""
+        if self.kind == "SELECT":
+            return not self.rows
+        if self.graph is not None:
+            return len(self.graph) == 0
+        return False
+
+    @property
+    def size(self) -> int:
+        """Rows of a SELECT, triples of a graph, 1 for an ASK."""
+        if self.kind == "SELECT":
+            return len(self.rows)
+        return len(self.graph) if self.graph is not None else 1
+
+
+# --------------------------------------------------------------------------- choosing a format
+
+def choose_format(kind: str, name: str | None, output: Path | None) -> Format | None:
+    """The format named ``name``, or guessed from the output file's suffix, for a ``kind`` answer.
+
+    None means that no format was asked for: show the answer readably.
+    """
+    wanted = RESULT_KIND[kind]
+    allowed = ", ".join(names_for(wanted))
+    if name is not None:
+        fmt = from_name(name, [wanted])
+        if fmt is None:
+            raise QueryError(f"format '{name}' cannot hold the answer of a {kind} query",
+                             f"Choose one of: {allowed}.")
+        return fmt
+    if output is not None:
+        fmt = from_extension(output.suffix, [wanted]) if output.suffix else None
+        if fmt is None:
+            raise QueryError(f"cannot tell the format of a {kind} answer from the file name {output.name}",
+                             f"Pass --format, one of: {allowed}.")
+        return fmt
+    return None
+
+
+# --------------------------------------------------------------------------- serialising
+
+def serialize_result(result: QueryResult, fmt: Format) -> bytes:
+    """The result in ``fmt``: W3C SPARQL results for SELECT/ASK, RDF for CONSTRUCT/DESCRIBE."""
+    if fmt.kind == "graph":
+        from kgraph.export import serialize_graph
+
+        return serialize_graph(result.graph, fmt)
+    if fmt.kind != "results":
+        raise ValueError(f"{fmt.name} cannot hold a query result")
+    if fmt.name == "tsv":
+        return _to_tsv(result)
+    if fmt.name == "csv" and result.kind == "ASK":
+        return _ask_to_csv(result)
+    out = BytesIO()
+    _as_rdflib(result).serialize(out, format=fmt.rdflib_name, encoding="utf-8")
+    data = out.getvalue()
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def _as_rdflib(result: QueryResult):
+    from rdflib import Variable
+    from rdflib.query import Result
+
+    answer = Result(result.kind)
+    if result.kind == "ASK":
+        answer.askAnswer = bool(result.boolean)
+    else:
+        answer.vars = [Variable(v) for v in result.variables]
+        answer.bindings = [{Variable(v): t for v, t in zip(result.variables, row) if t is not None}
+                           for row in result.rows]
+    return answer
+
+
+def _ask_to_csv(result: QueryResult) -> bytes:
+    # the W3C note has no boolean form and rdflib refuses one; Oxigraph writes (and its
+    # TSV reader parses) one bare line, so kgraph writes that, with CSV's CRLF line end
+    return f"{'true' if result.boolean else 'false'}\r\n".encode()
+
+
+def _to_tsv(result: QueryResult) -> bytes:
+    # W3C SPARQL 1.1 results TSV: ?-prefixed header, terms in N-Triples form. Written
+    # here: rdflib has a TSV results parser but no serializer.
+    if result.kind == "ASK":
+        lines = ["true" if result.boolean else "false"]  # as Oxigraph writes and reads it
+    else:
+        lines = ["\t".join(f"?{v}" for v in result.variables)]
+        lines += ["\t".join(_nt_term(t) for t in row) for row in result.rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _nt_term(term) -> str:
+    from rdflib import BNode, Literal
+
+    from kgraph.export import line_safe
+
+    if term is None:
+        return ""
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    if isinstance(term, Literal):
+        text = str(term)
+        for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+            text = text.replace(raw, escaped)
+        # TSV is read line by line: no raw U+2028, U+0085, ... either (issue 15)
+        text = line_safe(text)
+        if term.language:
+            return f'"{text}"@{term.language}'
+        if term.datatype is not None:
+            return f'"{text}"^^<{term.datatype}>'
+        return f'"{text}"'
+    return f"<{term}>"
+
+
+# --------------------------------------------------------------------------- what a format can carry
+
+#: characters an IRI may not hold (RFC 3987 / the IRIREF of N-Triples and Turtle)
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+#: characters XML 1.0 cannot carry at all (not even escaped)
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _terms(result: QueryResult):
+    if result.kind == "SELECT":
+        for row in result.rows:
+            yield from (t for t in row if t is not None)
+    elif result.graph is not None:
+        for triple in result.graph:
+            yield from triple
+
+
+def check_expressible(result: QueryResult, fmt: Format) -> None:
+    """Raise a clear error if ``fmt`` cannot carry ``result`` (rather than send a broken body)."""
+    from rdflib import Literal, URIRef
+
+    xml = fmt.name in ("xml", "srx")
+    for term in _terms(result):
+        if isinstance(term, URIRef):
+            if _BAD_IRI.search(term):
+                raise QueryError(f"the answer holds <{term}>, which is not a valid IRI (it contains a space, "
+                                 "a quote or a bracket), so no RDF or SPARQL results format can carry it",
+                                 "Build IRIs from encoded text: IRI(CONCAT(..., ENCODE_FOR_URI(?text))).")
+        elif isinstance(term, Literal):
+            datatype = term.datatype
+            if datatype is not None and _BAD_IRI.search(datatype):
+                raise QueryError(f"the answer holds a literal typed <{datatype}>, which is not a valid IRI",
+                                 "Use a datatype IRI without spaces, quotes or brackets.")
+            if xml and _BAD_XML.search(term):
+                raise NotAcceptable(f"a literal of the answer holds a control character that {fmt.label} "
+                                    "cannot carry (XML 1.0 forbids it)",
+                                    "Ask for JSON, CSV or TSV (SPARQL results) or Turtle, N-Triples or JSON-LD (a graph).")
+    if fmt.name == "xml" and result.graph is not None:
+        _check_rdfxml_predicates(result.graph, fmt)
+
+
+def _check_rdfxml_predicates(graph, fmt: Format) -> None:
+    from rdflib.namespace import split_uri
+
+    for predicate in set(graph.predicates()):
+        try:
+            split_uri(predicate)
+        except ValueError:
+            raise NotAcceptable(f"{fmt.label} cannot carry the predicate <{predicate}>: an XML element name "
+                                "cannot be made from its end (RDF/XML needs a name that does not start with a digit)",
+                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
+
+
+# --------------------------------------------------------------------------- display
+
+def display_rows(result: QueryResult) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of short strings for a table: IRIs as prefix:name, literals as text."""
+    namespaces = _display_namespaces()
+    return result.variables, [[display_term(t, namespaces) for t in row] for row in result.rows]
+
+
+def _display_namespaces() -> list[tuple[str, str]]:
+    # kgraph's own prefixes only (cross-reference IRIs stay whole in a table, as they are
+    # links); longest namespace first, so kgclaim: wins over kgr: for a claim IRI
+    return sorted({**PREFIXES, **DISPLAY_PREFIXES}.items(), key=lambda item: -len(item[1]))
+
+
+def display_term(term, namespaces: list[tuple[str, str]] | None = None) -> str:
+    """``kgr:ketamine`` for an IRI in a known namespace, the text of a literal, "" for unbound."""
+    from rdflib import BNode, Literal
+
+    if term is None:
+        return ""
+    if isinstance(term, Literal):
+        return str(term)
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    text = str(term)
+    for prefix, namespace in namespaces or _display_namespaces():
+        if text.startswith(namespace) and re.fullmatch(r"[\w.-]*", text[len(namespace):]):
+            return f"{prefix}:{text[len(namespace):]}"
+    return text
