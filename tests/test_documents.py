@@ -109,7 +109,7 @@ def test_safe_file_names():
     ("../data/sources.yaml", "file '../data/sources.yaml' climbs out of the corpus folder with '..'"),
     ("sub/beta.txt", "file 'sub/beta.txt' is not allowed"),
     ("documents/../beta.txt", "file 'documents/../beta.txt' climbs out of the corpus folder with '..'"),
-    ("documents/link.txt", "documents/link.txt is a link to a file outside the folder"),
+    ("documents/link.txt", "documents/link.txt is a link to a file outside its folder"),
 ])
 def test_validate_refuses_a_source_file_outside_the_folders(mini_root, monkeypatch, file, message):
     from typer.testing import CliRunner

@@ -289,8 +289,9 @@ def check_grounding(dataset: Dataset, corpus_dir: Path,
             continue
         folder = path.parent  # the corpus folder, or data/documents/
         if not _inside(path, folder):
+            named = f"the corpus folder {corpus_dir}" if folder == corpus_dir else f"its folder {folder}"
             problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is a link to a file "
-                                    f"outside the folder {folder}",
+                                    f"outside {named}",
                                     "Copy the document into the corpus folder instead of linking to it.",
                                     code="source-path-outside-corpus"))
             texts[src.id] = None
