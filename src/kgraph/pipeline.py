@@ -134,6 +134,9 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
+        # extra pages (the candidates preview) are made before anything is written: a bad
+        # candidates file must leave the output folder untouched
+        extras = extra_files(built, network) if extra_files is not None else {}
         # The store is loaded first (under a temporary name), the RDF files are written from
         # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
         # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
@@ -155,8 +158,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
                 files[VIEW_FILE] = page
-                if extra_files is not None:
-                    files.update(extra_files(built, network))
+                files.update(extras)
                 quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
 
                 def verify(folder: Path) -> None:
