@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> export + viz.
+"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> store -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -13,9 +13,11 @@ from pathlib import Path
 import networkx as nx
 from rdflib import Graph
 
+from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -26,6 +28,7 @@ from kgraph.reparse import check_build_folder
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
+from kgraph.store import STORE_LINK, export_files, quads_from_dataset, stage_store, store_quads
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
@@ -81,7 +84,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if quotes:
         step("Checking quotes against the corpus")
         if project.corpus_available:
-            found, checked, grounded = check_grounding(data, project.corpus_dir)
+            found, checked, grounded = check_grounding(data, project.corpus_dir, project.data_dir)
             report.extend(found)
             report.quotes_checked, report.quotes_grounded = checked, grounded
         elif require_corpus or project.corpus_explicit:
@@ -95,6 +98,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if shacl and report.ok:
         step("Building the RDF graph")
         checked.built = build_graph(data, vocab, ontology)
+        step("Assessing the evidence")
+        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
         report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
     return checked
@@ -102,7 +107,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
 
 def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
-          keep_unwritten: bool = False) -> BuildResult:
+          keep_unwritten: bool = False,
+          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and publish every output file.
 
     Nothing is published unless every step succeeds, every RDF file reads back whole
@@ -110,7 +116,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     claims of the previous build (:func:`kgraph.buildinfo.check_shrink`). The files (and
     the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
     ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
-    folder cannot be written, instead of raising.
+    folder cannot be written, instead of raising. ``extra_files`` adds files published
+    with the others (``build --with-candidates``: the preview page).
     """
     checked = check(project, step=step)
     if not checked.report.ok or checked.built is None:
@@ -127,23 +134,42 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
-        step("Writing files")
-        files = build_files(built, network, stats)
-        counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
-                  "triples": len(built.graph)}
-        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
-        files[VIEW_FILE] = page
-        quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
-
-        def verify(folder: Path) -> None:
-            step("Reading the written files back")
-            check_build_folder(folder, triples=len(built.graph), quads=quads)
-
+        # The store is loaded first (under a temporary name), the RDF files are written from
+        # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
+        # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
+        step("Writing the store")
+        staged = None
         try:
-            written = publish(out, files, dirs, verify=verify).paths
+            staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)),
+                                 inputs_sha256=fingerprint(project))
         except OutputError as exc:
             if not keep_unwritten:
                 raise
             write_error = exc
+        if staged is not None:
+            try:
+                step("Writing files")
+                files = export_files(staged.open())
+                files.update(build_files(built, network, stats, rdf=False))
+                counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+                          "triples": len(built.graph)}
+                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+                files[VIEW_FILE] = page
+                if extra_files is not None:
+                    files.update(extra_files(built, network))
+                quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
+
+                def verify(folder: Path) -> None:
+                    step("Reading the written files back")
+                    check_build_folder(folder, triples=len(built.graph), quads=quads)
+
+                try:
+                    written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths
+                except OutputError as exc:
+                    if not keep_unwritten:
+                        raise
+                    write_error = exc
+            finally:
+                staged.discard()
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
                        write_error=write_error)

@@ -2,8 +2,9 @@
 :mod:`kgraph.formats`, or as short display rows for a table.
 
 SPARQL results are serialised by rdflib's result serializers where they follow the W3C
-formats (JSON, XML, and CSV of a SELECT); by hand only TSV (rdflib can parse it, not write
-it) and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
+formats (JSON, XML); by hand TSV (rdflib can parse it, not write it), CSV of a SELECT
+(rdflib's writer leaves Unicode line separators unquoted, which its own reader then cuts)
+and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
 bare ``true``/``false`` line Oxigraph writes and reads). Before writing,
 :func:`check_expressible` refuses answers a format cannot carry (an IRI with a space, a
 control character in XML), and :func:`serialize_result` turns rdflib's refusal of an
@@ -98,12 +99,36 @@ def serialize_result(result: QueryResult, fmt: Format) -> bytes:
         raise ValueError(f"{fmt.name} cannot hold a query result")
     if fmt.name == "tsv":
         return _to_tsv(result)
-    if fmt.name == "csv" and result.kind == "ASK":
-        return _ask_to_csv(result)
+    if fmt.name == "csv":
+        return _ask_to_csv(result) if result.kind == "ASK" else _to_csv(result)
     out = BytesIO()
     _as_rdflib(result).serialize(out, format=fmt.rdflib_name, encoding="utf-8")
     data = out.getvalue()
+    if fmt.name == "srx":
+        data = _srx_exact(data)
     return data if data.endswith(b"\n") else data + b"\n"
+
+
+_LITERAL = re.compile(rb"(<literal[^>]*>)(.*?)(</literal>)", re.DOTALL)
+
+
+def _srx_exact(data: bytes) -> bytes:
+    """SPARQL results XML that every reader takes back whole (issue 15).
+
+    rdflib's writer leaves CR raw, which XML readers turn into LF; and Oxigraph's reader
+    trims the whitespace around a literal's text. Both are written as character
+    references instead (CR occurs only inside values there).
+    """
+    def exact(match: re.Match) -> bytes:
+        text = match.group(2).replace(b"\r", b"&#13;")
+        body = text.strip(b" \t\n")
+        if body != text:
+            start = text.index(body) if body else len(text)
+            lead, tail = text[:start], text[start + len(body):]
+            text = b"".join(b"&#%d;" % c for c in lead) + body + b"".join(b"&#%d;" % c for c in tail)
+        return match.group(1) + text + match.group(3)
+
+    return _LITERAL.sub(exact, data)
 
 
 def _as_rdflib(result: QueryResult):
@@ -124,6 +149,24 @@ def _ask_to_csv(result: QueryResult) -> bytes:
     # the W3C note has no boolean form and rdflib refuses one; Oxigraph writes (and its
     # TSV reader parses) one bare line, so kgraph writes that, with CSV's CRLF line end
     return f"{'true' if result.boolean else 'false'}\r\n".encode()
+
+
+def _to_csv(result: QueryResult) -> bytes:
+    # W3C SPARQL 1.1 results CSV (RFC 4180, CRLF). Written here rather than by rdflib's
+    # csv.writer, which leaves U+2028, U+0085, VT, FF ... unquoted: readers that split
+    # lines the Unicode way (rdflib's own CSV reader) then cut the value (issue 15).
+    from kgraph.export import line_safe
+
+    def cell(term) -> str:
+        from rdflib import BNode
+
+        text = "" if term is None else f"_:{term}" if isinstance(term, BNode) else str(term)
+        if any(c in text for c in ',"\r\n') or line_safe(text) != text:
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    lines = [",".join(result.variables)] + [",".join(cell(t) for t in row) for row in result.rows]
+    return ("".join(line + "\r\n" for line in lines)).encode("utf-8")
 
 
 def _to_tsv(result: QueryResult) -> bytes:
