@@ -525,6 +525,15 @@ class QueryPool:
     DEMOTE_AFTER = 0.5
 
     def __init__(self, graph: Graph, limits: PoolLimits | None = None):
+        # imported (not used) here, before any fork: building rdflib's SPARQL grammar costs
+        # about a second of CPU, which every fresh worker -- one after each stopped query --
+        # would otherwise pay again while a client waits
+        import rdflib.plugins.sparql.algebra  # noqa: F401
+        import rdflib.plugins.sparql.evaluate  # noqa: F401
+        import rdflib.plugins.sparql.parser  # noqa: F401
+
+        import kgraph.sparql.prepare  # noqa: F401
+
         self._graph = graph
         self.limits = limits = limits or PoolLimits()
         self._idle: dict[str, list[_Worker]] = {"full": [], "fast": []}
