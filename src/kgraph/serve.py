@@ -92,7 +92,7 @@ class ServeOptions:
     #: full query worker processes (each answers one query at a time, up to ``timeout``)
     max_concurrent: int = 4
     #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
-    reserve: int = 1
+    reserve: int = 2
     fast_timeout: float = 2.0
     #: seconds a query waits for a free worker before a 503
     max_wait: float = 2.0
