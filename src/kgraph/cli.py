@@ -112,6 +112,8 @@ def build(
     """Validate the data and write the graph files to the output directory.
 
     Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml,
+    the network for other tools (KGX kgraph_nodes.tsv / kgraph_edges.tsv, Neo4j
+    kgraph-neo4j-*.csv and kgraph-neo4j.cypher, Cytoscape kgraph.cyjs), void.ttl,
     stats.json and kgraph.html (the interactive view) -- all or nothing.
 
     Example:
