@@ -96,7 +96,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
     from kgraph.formats import downloads
     from kgraph.pages import Pages
-    from kgraph.prefixes import PREFIXES, js_table
+    from kgraph.prefixes import QUERY_PREFIXES, js_table
     from kgraph.sparql.execute import QueryPool
     from kgraph.sparql.named import named_queries
     from kgraph.sparql.prepare import PreparedCache
@@ -113,7 +113,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         pages=pages, prepared=PreparedCache(),
     )
     app_page = pages.app()
-    query_page = pages.query(list(PREFIXES), downloads(), js_table())
+    query_page = pages.query(list(QUERY_PREFIXES), downloads(), js_table())
 
     async def sparql(request: "Request") -> "Response":
         return await _sparql(request, state)

@@ -1,7 +1,7 @@
 """Parse a SPARQL query and check, on its parsed algebra, that it only reads the local graph.
 
 :func:`prepare_query` parses the text with the standard prefixes predeclared (the
-``PREFIXES`` of :mod:`kgraph.project`) and refuses what a read-only, offline query must
+``QUERY_PREFIXES`` of :mod:`kgraph.prefixes`, claim and source prefixes included) and refuses what a read-only, offline query must
 not do: SPARQL Update, ``SERVICE`` (rdflib would open a network connection), ``FROM`` /
 ``FROM NAMED`` (rdflib loads those IRIs over the network or from files when given a
 dataset) and ``GRAPH`` (the graph is the union of all sources; claims name their source
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.names import close_names
-from kgraph.prefixes import PREFIXES
+from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
