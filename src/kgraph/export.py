@@ -136,6 +136,9 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
         else:
             files["kgraph" + fmt.suffix] = serialize(built.dataset if fmt.kind == "dataset" else built.graph, fmt)
     files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    from kgraph.void import build_media_types, void_turtle
+
+    files["void.ttl"] = void_turtle(built.graph, build_media_types(files))
     return files
 
 

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 from rdflib import RDFS, SKOS, Graph, URIRef
 
 from kgraph.network import local_name
-from kgraph.prefixes import KG, KGR, KGSRC, contract
+from kgraph.prefixes import ALIGNED_PREFIXES, KG, KGR, KGSRC, contract
 
 if TYPE_CHECKING:
     import networkx as nx
 
-BIOLINK = "https://w3id.org/biolink/vocab/"
+BIOLINK = ALIGNED_PREFIXES["biolink"]
 #: The KGX knowledge source of every edge. An InfoRes id of our own: kgraph is not in the
 #: InfoRes catalogue, the clinic pages the claims come from have no InfoRes id either.
 KNOWLEDGE_SOURCE = "infores:kgraph"

@@ -38,6 +38,9 @@ PREFIXES: dict[str, str] = {
 }
 #: Also bound in the written graphs, but not predeclared in queries: claim and source IRIs.
 DISPLAY_PREFIXES: dict[str, str] = {"kgclaim": str(KGCLAIM), "kgsrc": str(KGSRC)}
+#: Vocabularies the ontology aligns its terms to, beyond those above (its documentation
+#: and the network exports name their terms with these prefixes).
+ALIGNED_PREFIXES: dict[str, str] = {"foaf": "http://xmlns.com/foaf/0.1/", "biolink": "https://w3id.org/biolink/vocab/"}
 #: Predeclared in every query (``kgraph query``, ``/sparql``, the query page): whatever
 #: kgraph prints can be pasted back into a query.
 QUERY_PREFIXES: dict[str, str] = {**PREFIXES, **DISPLAY_PREFIXES}

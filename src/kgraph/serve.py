@@ -10,6 +10,9 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
   resolves: HTML for a browser (:mod:`kgraph.pages`), RDF in any graph format otherwise.
 * ``/`` the interactive graph (from :mod:`kgraph.viz`) and ``/query`` a query page, both
   with assets served from the package: they work with no internet.
+* ``/ontology`` the ontology's documentation (:mod:`kgraph.ontodoc`), ``/.well-known/void``
+  the VoID/DCAT description of the dataset (:mod:`kgraph.void`), ``/download/<file>`` the
+  network exports (:mod:`kgraph.interchange`: KGX, Neo4j, Cytoscape.js, GraphML).
 
 Safe by default: queries go through :mod:`kgraph.sparql.prepare` (no Update -- 403, no
 SERVICE, no FROM) and a pool of killable worker processes (:mod:`kgraph.sparql.execute`,
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kgraph.errors import (
@@ -83,6 +86,8 @@ class _State:
     pages: "Pages"
     prepared: "PreparedCache"
     pool: "QueryPool | None" = None
+    #: pages and files made on first request (the ontology page, the network exports)
+    extra: dict = field(default_factory=dict)
 
 
 def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None) -> "Starlette":
@@ -133,6 +138,10 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         Route("/static/{name}", _static),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/id/{path:path}", entity),
+        # issue 13: the ontology's documentation, the dataset's VoID, the network exports
+        Route("/ontology", lambda r: _ontology(state)),
+        Route("/.well-known/void", lambda r: _void(r, state)),
+        Route("/download/{name}", lambda r: _download(r, state)),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
     if options.cors:
@@ -304,6 +313,56 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((default, VOID.triples, Literal(len(state.graph))))
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def _ontology(state: _State) -> "Response":
+    from kgraph.ontodoc import content_security_policy, render_docs
+
+    if "ontology" not in state.extra:
+        state.extra["ontology"] = render_docs(state.graph)
+    return _html(state.extra["ontology"], csp=content_security_policy(header=True))
+
+
+def _void(request: "Request", state: _State) -> "Response":
+    """The VoID/DCAT description, with this server's endpoint and downloads (Turtle unless asked)."""
+    from rdflib import URIRef
+    from starlette.responses import Response
+
+    from kgraph.export import serialize_graph
+    from kgraph.formats import negotiate
+    from kgraph.void import DATASET, DCAT, describe
+
+    names = _download_names()
+    g = describe(state.graph, {n: t for n, t in names.items()}, endpoint=str(request.base_url) + "sparql")
+    for name in names:
+        g.add((URIRef(f"{DATASET}/{name}"), DCAT.downloadURL, URIRef(f"{request.base_url}download/{name}")))
+    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
+    return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def _download_names() -> dict[str, str]:
+    """The network exports a server offers (file name -> media type), from the format registry."""
+    from kgraph.formats import of_kind
+    from kgraph.void import build_media_types
+
+    return build_media_types([name for fmt in of_kind("network") for name in fmt.file_names])
+
+
+def _download(request: "Request", state: _State) -> "Response":
+    from starlette.responses import Response
+
+    from kgraph.interchange import network_files
+
+    name = request.path_params["name"]
+    types = _download_names()
+    if name not in types:
+        raise NotFound(f"no download called '{name}'", f"Downloads: {', '.join(sorted(types))}.")
+    if "downloads" not in state.extra:
+        state.extra["downloads"] = network_files(state.graph, state.network)
+    media = types[name] + ("; charset=utf-8" if types[name].startswith(("text/", "application/json")) else "")
+    return Response(state.extra["downloads"][name], media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Content-Type-Options": "nosniff"})
 
 
 # --------------------------------------------------------------------------- /id/...
