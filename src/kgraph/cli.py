@@ -51,6 +51,18 @@ OutOpt = Annotated[Optional[Path], typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+#: the longest --timeout accepted: longer ones overflow the timers (and mean "never")
+MAX_TIMEOUT = 86_400.0
+
+
+def _finite_timeout(value: float) -> float:
+    import math
+
+    if not math.isfinite(value) or value > MAX_TIMEOUT:
+        raise typer.BadParameter(f"{value!r} is not a number of seconds up to {MAX_TIMEOUT:g} (one day)")
+    return value
+
+
 def _project(data: Path | None, ontology: Path | None, corpus: Path | None = None, out: Path | None = None):
     from kgraph.project import Project
 
@@ -108,13 +120,17 @@ def build(
     ontology: OntologyOpt = None,
     corpus: CorpusOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Build even when the graph has no claims or loses over 20% of the claims of the "
+                               "last build (a missing or renamed data file otherwise stops the build).")] = False,
 ) -> None:
     """Validate the data and write the graph files to the output directory.
 
     Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml,
     the network for other tools (KGX kgraph_nodes.tsv / kgraph_edges.tsv, Neo4j
     kgraph-neo4j-*.csv and kgraph-neo4j.cypher, Cytoscape kgraph.cyjs), void.ttl,
-    stats.json and kgraph.html (the interactive view) -- all or nothing.
+    stats.json and kgraph.html (the interactive view) -- all or nothing: the build goes
+    into a fresh folder, is read back, and replaces the previous one in one step.
 
     Example:
 
@@ -124,7 +140,7 @@ def build(
 
     project = _project(data, ontology, corpus, out)
     with _Steps(quiet) as steps:
-        result = run_build(project, step=steps)
+        result = run_build(project, step=steps, allow_shrink=allow_shrink)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)
@@ -261,7 +277,8 @@ def query(
         "--reason",
         help="Answer over the graph plus what RDFS or OWL 2 RL entails (subclasses, inverse properties).")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=0.01, help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
+        "--timeout", min=0.01, callback=_finite_timeout,
+        help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
     = 30.0,
     rebuild: RebuildOpt = False,
     data: DataOpt = None,
@@ -280,17 +297,19 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.sparql.execute import run_query
-    from kgraph.sparql.prepare import prepare_query
+    from kgraph.sparql.execute import query_info, run_query
     from kgraph.sparql.results import choose_format
 
-    prepared = prepare_query(_query_text(text, file, name))
+    query_text = _query_text(text, file, name)
+    # parsed in a killable worker under the same deadline (a short hostile query can keep
+    # rdflib's parser busy for minutes); again in the evaluating worker below
+    prepared = query_info(query_text, timeout=timeout)
     fmt_chosen = choose_format(prepared.kind, fmt, output)
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
     graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
-    result = run_query(graph, prepared, timeout=timeout)
+    result = run_query(graph, query_text, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
     for note in prepared.notes if result.empty else ():
         _note(f"Note: {note}")
@@ -311,7 +330,21 @@ def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
         return named_query(name).text
     if file is not None:
         return read_query_file(file)
-    return sys.stdin.read() if text == "-" else text
+    return _read_stdin() if text == "-" else text
+
+
+def _read_stdin() -> str:
+    from kgraph.errors import QueryError
+
+    hint = "Pipe the query in (echo 'ASK {?s ?p ?o}' | kgraph query -) or give it inline."
+    if sys.stdin is None:  # started with standard input closed (kgraph query - <&-)
+        raise QueryError("standard input is closed: there is no query to read", hint)
+    try:
+        return sys.stdin.read()
+    except (OSError, ValueError) as exc:
+        raise QueryError(f"cannot read the query from standard input: {exc}", hint) from None
+    except UnicodeDecodeError as exc:
+        raise QueryError(f"the query on standard input is not UTF-8 text (byte {exc.start})", hint) from None
 
 
 def _note(message: str) -> None:
@@ -568,7 +601,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
     cors: Annotated[Optional[str], typer.Option(
         "--cors", help="An origin (https://example.org) allowed to query from a browser; off by default.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a query may run.")] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, callback=_finite_timeout,
+                                           help="Seconds a query may run.")] = 30.0,
     max_results: Annotated[int, typer.Option("--max-results", min=1, help="Largest result (rows or triples).")] = 10_000,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
@@ -587,9 +621,9 @@ def serve(
     from kgraph.graphstore import load_graphs
     from kgraph.serve import ServeOptions, create_app, listen, run
 
+    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild)
-    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)
+    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
     app_ = create_app(graphs.graph, graphs.network, options)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
@@ -598,7 +632,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
-    run(app_, sock)
+    run(app_, sock, options)
 
 
 def main() -> None:

@@ -36,6 +36,18 @@ class KgraphError(Exception):
     def __str__(self) -> str:
         return f"{self.message}\n  {self.hint}" if self.hint else self.message
 
+    def __reduce__(self):
+        # a query worker sends its errors to the server pickled; the default pickling of an
+        # exception calls cls(*args) and would lose the hints (and fail for DataError)
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls, args, state):
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class DataError(KgraphError):
     """A data or ontology file cannot be read (missing, not YAML/Turtle, wrong shape)."""
@@ -81,23 +93,39 @@ class UpdateRefused(QueryError):
     http_status = 403
 
 
-class _TryLater:
-    """An error that passes: 503 with a Retry-After header."""
+class QueryTimeout(QueryError):
+    """The query ran past its time limit and was stopped.
+
+    HTTP 503 without ``Retry-After``: the same query would be stopped again, so the server
+    does not suggest retrying it (a client should narrow it instead).
+    """
 
     http_status = 503
-    retry_after = 5
+
+
+class ResourceLimit(QueryError):
+    """The query needed more memory (or a larger answer) than the server allows one query.
+
+    A refusal by the server (503, no ``Retry-After``), not a mistake in the query's syntax.
+    """
+
+    http_status = 503
+
+
+class ServerBusy(QueryError):
+    """Every query worker of the server is taken: 503 with an honest ``Retry-After``."""
+
+    http_status = 503
+
+    def __init__(self, message: str, hint: str | None = None, *, http_hint: str | None = None,
+                 retry_after: int = 5):
+        super().__init__(message, hint, http_hint=http_hint)
+        #: seconds until a worker is free at the latest (the soonest deadline of the busy ones)
+        self.retry_after = max(1, int(retry_after))
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
-
-
-class QueryTimeout(_TryLater, QueryError):
-    """The query ran past its time limit and was stopped."""
-
-
-class ServerBusy(_TryLater, QueryError):
-    """Every query worker of the server is taken."""
 
 
 class NotFound(KgraphError):
@@ -127,3 +155,15 @@ class UnsupportedMediaType(KgraphError):
     """A POST body in a content type the SPARQL protocol does not define."""
 
     http_status = 415
+
+
+class BadRequest(KgraphError):
+    """A malformed HTTP request: bad encoding, bad percent-escape, a truncated body."""
+
+    http_status = 400
+
+
+class RequestTimeout(KgraphError):
+    """The request (its body) did not arrive within the server's time limit."""
+
+    http_status = 408

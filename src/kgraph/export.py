@@ -41,10 +41,26 @@ def sorted_copy(graph: Graph) -> Graph:
     return out
 
 
+#: Characters rdflib writes raw into N-Triples, Turtle and TriG that Unicode-aware tools
+#: take for line breaks (Python's str.splitlines, editors, JavaScript's line terminators)
+#: or that are invisible controls: written as \uXXXX escapes instead (issue 15). An
+#: escape is valid wherever they can occur (inside literals and IRIs); tab, LF and CR are
+#: left to rdflib, which escapes them where the syntax needs it.
+LINE_SAFE = {code: f"\\u{code:04X}" for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85,
+                                                   0x2028, 0x2029)}
+
+
+def line_safe(text: str) -> str:
+    """``text`` (N-Triples, Turtle or TriG) with every character of :data:`LINE_SAFE` escaped."""
+    return text.translate(LINE_SAFE)
+
+
 def serialize_graph(graph: Graph, fmt: Format) -> bytes:
     """Serialise an RDF graph to bytes; the same graph always gives the same bytes."""
     if fmt.name == "nt":
-        lines = graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
+        # one triple per line: rdflib escapes LF and CR in literals, so only "\n" separates
+        # them (str.splitlines would also cut at U+2028, U+0085, ... inside a literal)
+        lines = line_safe(graph.serialize(format="nt", encoding="utf-8").decode("utf-8")).split("\n")
         return ("\n".join(sorted(line for line in lines if line.strip())) + "\n").encode("utf-8")
     if fmt.name == "jsonld":
         from kgraph.prefixes import PREFIXES
@@ -56,6 +72,8 @@ def serialize_graph(graph: Graph, fmt: Format) -> bytes:
     data = sorted_copy(graph).serialize(format=fmt.rdflib_name, encoding="utf-8")
     if fmt.name == "xml":
         data = _sort_xmlns(data)
+    elif fmt.name == "turtle":
+        data = line_safe(data.decode("utf-8")).encode("utf-8")
     return data
 
 
@@ -70,9 +88,19 @@ def _sort_jsonld(node):
 
 
 def _sort_xmlns(data: bytes) -> bytes:
-    """rdflib writes the root element's namespace declarations in hash order: sort them."""
+    """rdflib writes the root element's namespace declarations in hash order: sort them.
+
+    Only the declarations right after ``<rdf:RDF`` are touched: a literal further down
+    may hold a line that looks like one.
+    """
     lines = data.decode("utf-8").split("\n")
-    idx = [i for i, line in enumerate(lines[:40]) if line.strip().startswith("xmlns:")]
+    root = next((i for i, line in enumerate(lines[:5]) if line.lstrip().startswith("<rdf:RDF")), None)
+    idx: list[int] = []
+    if root is not None:
+        i = root + 1
+        while i < len(lines) and lines[i].strip().startswith("xmlns:"):
+            idx.append(i)
+            i += 1
     if idx:
         first, last = idx[0], idx[-1]
         block = lines[first:last + 1]
@@ -100,10 +128,14 @@ def serialize_dataset(ds: RDFDataset) -> bytes:
         target = single.graph(graph.identifier)  # the default graph's identifier gives the default graph
         for triple in graph:
             target.add(triple)
-        text = single.serialize(format="trig")
-        lines = text.splitlines()
-        prefixes.update(line for line in lines if line.startswith("@prefix"))
-        bodies.append("\n".join(line for line in lines if not line.startswith("@prefix")).strip("\n"))
+        lines = line_safe(single.serialize(format="trig")).split("\n")
+        # rdflib writes every @prefix line first: only those leading lines are prefixes (a
+        # long literal's line below may start with "@prefix" too)
+        head = 0
+        while head < len(lines) and (lines[head].startswith("@prefix") or not lines[head].strip()):
+            head += 1
+        prefixes.update(line for line in lines[:head] if line.startswith("@prefix"))
+        bodies.append("\n".join(lines[head:]).strip("\n"))
     return ("\n".join(sorted(prefixes)) + "\n\n" + "\n\n".join(bodies) + "\n").encode("utf-8")
 
 

@@ -168,8 +168,12 @@ def format_help() -> str:
 # --------------------------------------------------------------------------- negotiation
 
 def parse_accept(header: str | None) -> list[tuple[str, float]]:
-    """Media ranges of an Accept header, best first (q-values, then order); q=0 dropped."""
-    if not header:
+    """Media ranges of an Accept header (RFC 9110, 12.5.1), best first (q-values, then order).
+
+    Ranges with ``q=0`` are kept: they *exclude* what they match (see :func:`negotiate`).
+    A bare ``*`` (sent by some clients) means ``*/*``; a malformed q-value counts as 0.
+    """
+    if header is None or not header.strip():
         return [("*/*", 1.0)]
     ranges = []
     for index, part in enumerate(header.split(",")):
@@ -177,42 +181,84 @@ def parse_accept(header: str | None) -> list[tuple[str, float]]:
         media = fields[0].lower()
         if not media:
             continue
+        if media == "*":
+            media = "*/*"
         q = 1.0
         for param in fields[1:]:
-            if param.startswith("q="):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
                 try:
-                    q = float(param[2:])
+                    q = float(value.strip())
                 except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0 or q != q:
                     q = 0.0
         ranges.append((media, q, index))
     ranges.sort(key=lambda r: (-r[1], r[2]))
-    return [(m, q) for m, q, _ in ranges if q > 0]
+    return [(m, q) for m, q, _ in ranges]
 
 
-def negotiate(kind: str, accept: str | None, format_param: str | None = None) -> Format:
-    """The format to answer a ``kind`` result in: the ``format`` parameter (a name or a media
-    type), else the best match of the Accept header; :class:`NotAcceptable` (406) if none."""
-    if format_param:
-        fmt = from_name(format_param, [kind]) or from_media_type(format_param, [kind])
-        if fmt is None:
-            raise NotAcceptable(f"format '{format_param}' is not available for this query",
-                                f"Use one of {', '.join(accepted_names(kind))}.")
-        return fmt
-    default = DEFAULT[kind]
-    for media, _ in parse_accept(accept):
-        if media == "*/*":
-            return default
-        if media.endswith("/*"):
-            group = media[:-1]
-            if default.media_type.startswith(group):
-                return default
-            match = [f for f in of_kind(kind) if f.media_type.startswith(group)]
-            if match:
-                return match[0]
+def _quality(fmt: Format, ranges: list[tuple[str, float]]) -> tuple[float, int]:
+    """The q-value the most specific matching range gives ``fmt`` (and that range's rank)."""
+    best: tuple[int, float, int] | None = None  # (specificity, q, rank)
+    types = (fmt.media_type, *fmt.media_aliases)
+    for rank, (media, q) in enumerate(ranges):
+        if media in types:
+            specificity = 3 if media == fmt.media_type else 2
+        elif media.endswith("/*") and fmt.media_type.startswith(media[:-1]):
+            specificity = 1
+        elif media == "*/*":
+            specificity = 0
+        else:
             continue
-        fmt = from_media_type(media, [kind])
+        if best is None or specificity > best[0]:
+            best = (specificity, q, rank)
+    return (best[1], best[2]) if best else (0.0, len(ranges))
+
+
+def _from_param(kind: str, values: list[str]) -> Format | None:
+    """The first ``format`` value naming a format of ``kind``: a name, a media type, or a
+    comma-separated list of media types (SPARQLWrapper sends ``format=json-ld`` and then
+    ``format=application/ld+json,application/x-json+ld``)."""
+    for value in values:
+        fmt = from_name(value, [kind])
         if fmt is not None:
             return fmt
+        for media in value.split(","):
+            if media.strip():
+                fmt = from_media_type(media, [kind])
+                if fmt is not None:
+                    return fmt
+    return None
+
+
+def negotiate(kind: str, accept: str | None, format_param: str | list[str] | None = None) -> Format:
+    """The format to answer a ``kind`` result in; :class:`NotAcceptable` (406) if none.
+
+    Precedence (documented in the README and the service's error texts):
+
+    1. the ``format`` (or ``output``/``results``) parameter values, in the order sent: the
+       first one that names a format able to hold this answer wins;
+    2. else the ``Accept`` header: the format with the highest q-value, by its most
+       specific matching range (``q=0`` excludes; ``*/*`` and ``*`` give the default:
+       SPARQL results JSON, or Turtle for a graph); ties go to the client's order;
+    3. a parameter that fits nothing is an error only when the Accept header does not
+       choose a format either (a missing Accept header or ``*/*`` alone chooses nothing).
+    """
+    values = [format_param] if isinstance(format_param, str) else [v for v in (format_param or []) if v]
+    fmt = _from_param(kind, values)
+    if fmt is not None:
+        return fmt
+    ranges = parse_accept(accept)
+    if values and all(media == "*/*" for media, _ in ranges):
+        raise NotAcceptable(f"format '{values[0]}' is not available for this query",
+                            f"Use one of {', '.join(accepted_names(kind))}.")
+    default = DEFAULT[kind]
+    candidates = [default] + [f for f in of_kind(kind) if f is not default]
+    scored = [(_quality(f, ranges), position, f) for position, f in enumerate(candidates)]
+    scored = [(q, rank, position, f) for (q, rank), position, f in scored if q > 0]
+    if scored:
+        return min(scored, key=lambda s: (-s[0], s[1], s[2]))[3]
     offered = ", ".join(f.media_type for f in of_kind(kind))
     raise NotAcceptable(f"none of the requested media types ({accept}) can carry this result",
                         f"Accept one of: {offered}.")
@@ -220,7 +266,7 @@ def negotiate(kind: str, accept: str | None, format_param: str | None = None) ->
 
 def prefers_html(accept: str | None) -> bool:
     """Whether a client (a browser) asks for HTML before anything else."""
-    ranges = parse_accept(accept)
+    ranges = [r for r in parse_accept(accept) if r[1] > 0]
     return bool(ranges) and ranges[0][0] in ("text/html", "application/xhtml+xml")
 
 

@@ -22,13 +22,15 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph
 
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, is_fresh
 from kgraph.project import Project
+from kgraph.publish import current_dir
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; `kgraph query` never needs it
     import networkx as nx
@@ -43,9 +45,10 @@ class GraphCache:
     versions of Python, rdflib and networkx, so a stale or foreign pickle is never read.
     """
 
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, built_dir: Path | None = None):
         self.directory = out_dir / CACHE_DIR
-        self.key = _cache_key(out_dir)
+        # the key is of one published build (``built_dir``, default: the current one)
+        self.key = _cache_key(built_dir or current_dir(out_dir))
 
     def path(self, kind: str) -> Path:
         return self.directory / f"{kind}-{self.key}.pickle"
@@ -116,7 +119,7 @@ class Graphs:
     """The graph as RDF, its networkx network and closures (made on first use, cached),
     and whether the graph was rebuilt to get it."""
 
-    def __init__(self, graph: Graph, network: "nx.MultiDiGraph | None" = None, rebuilt: bool = False,
+    def __init__(self, graph: Graph, network: nx.MultiDiGraph | None = None, rebuilt: bool = False,
                  cache: GraphCache | None = None):
         self.graph = graph
         self.rebuilt = rebuilt
@@ -124,7 +127,7 @@ class Graphs:
         self._cache = cache
 
     @property
-    def network(self) -> "nx.MultiDiGraph":
+    def network(self) -> nx.MultiDiGraph:
         if self._network is None:
             from kgraph.network import to_networkx
 
@@ -149,22 +152,35 @@ class Graphs:
         return self._cache.get(kind, compute) if self._cache is not None else compute()
 
 
-def load_graphs(project: Project, *, rebuild: bool = False, step: Callable[[str], None] | None = None) -> Graphs:
+def load_graphs(project: Project, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
+                warn: Callable[[str], None] | None = None) -> Graphs:
     """The current graph: read from the output directory (or its cache), or rebuilt when stale.
 
     The graph's triples are stored in sorted order (a ``SimpleMemory`` store, which keeps
     insertion order and unpickles 2-3 times faster than the default one), so that query
     answers come out in the same order whether the graph was parsed, cached or rebuilt.
+
+    When the graph must be rebuilt but the output folder cannot be written (read-only),
+    the graph built in memory is used and ``warn`` (default: ``step``) is told.
     """
     from kgraph.export import sorted_copy
 
-    if not rebuild and is_fresh(project):
-        cache = GraphCache(project.out_dir)
-        graph = cache.get("graph", lambda: sorted_copy(_parse_graph(project.out_dir / GRAPH_FILE)))
+    # one resolution of the publish pointer: the graph read is the build just checked,
+    # even when another build publishes meanwhile
+    built_dir = current_dir(project.out_dir)
+    if not rebuild and is_fresh(project, built_dir):
+        cache = GraphCache(project.out_dir, built_dir)
+        graph = cache.get("graph", lambda: sorted_copy(_parse_graph(built_dir / GRAPH_FILE)))
         return Graphs(graph, rebuilt=False, cache=cache)
     from kgraph.pipeline import build
 
-    result = build(project, step=step or (lambda _: None))
+    note = step or (lambda _: None)
+    result = build(project, step=note, keep_unwritten=True)
+    if result.write_error is not None:
+        # a read-only output folder: answer from the graph built in memory (issue 15)
+        (warn or note)(f"warning: the graph in {project.out_dir} is stale and could not be rewritten "
+             f"({result.write_error.message}); using the graph built in memory")
+        return Graphs(sorted_copy(result.built.graph), result.network, rebuilt=True, cache=None)
     cache = GraphCache(project.out_dir)
     graph = sorted_copy(result.built.graph)
     cache.put("graph", graph)

@@ -7,9 +7,12 @@ Only a file that cannot be parsed at all stops its own loading (again as a probl
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
@@ -44,8 +47,29 @@ class _Seq(list):
     line: int = 0
 
 
+#: Curated records need four levels; far deeper nesting is a mistake (or an attack on
+#: PyYAML's recursive composer, which a few thousand levels crash).
+MAX_DEPTH = 64
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that records line numbers (1-based) on mappings and sequences."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(problem=f"nested more than {MAX_DEPTH} levels deep",
+                               problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):
         mapping = _Map(super().construct_mapping(node, deep=True))
@@ -71,27 +95,152 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _Lin
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence)
 
 
-def read_yaml(path: Path, display: str) -> Any:
-    """Parse one YAML file; a syntax error becomes a :class:`DataError` with its line."""
+# Characters no XML 1.0 document can hold, not even as a character reference (&#x1B; is
+# not well-formed): RDF/XML and GraphML could not be written, so they are refused where
+# they enter. C0 controls but tab, LF and CR; lone surrogates (a YAML "\ud800" escape
+# makes one; no UTF-8 file can write it); the noncharacters U+FFFE and U+FFFF.
+# U+2028, U+2029 and U+0085 are allowed: every writer can escape them.
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+_CONTROL_NAMES = (
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BACKSPACE", "TAB", "LF", "VERTICAL-TAB",
+    "FORM-FEED", "CR", "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM",
+    "SUB", "ESCAPE", "FILE-SEPARATOR", "GROUP-SEPARATOR", "RECORD-SEPARATOR", "UNIT-SEPARATOR",
+)
+
+
+def describe_char(char: str) -> str:
+    """``U+001B (ESCAPE)``: a code point and what it is, for messages."""
+    code = ord(char)
+    if code < 0x20:
+        name = _CONTROL_NAMES[code]
+    elif 0xD800 <= code <= 0xDFFF:
+        name = "a lone surrogate, half of a UTF-16 pair"
+    else:
+        name = unicodedata.name(char, "a noncharacter")
+    return f"U+{code:04X} ({name})"
+
+
+def forbidden_char_problem(text: str) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when ``text`` holds a character kgraph cannot write."""
+    match = FORBIDDEN_CHARS.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    where = f"at position {match.start() + 1}"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return (f"holds {describe_char(char)} {where}, which is not a character",
+                "Write the character itself, or escape it whole as \\UXXXXXXXX, not as two \\u halves.")
+    return (f"holds {describe_char(char)} {where}, which RDF/XML and GraphML cannot hold",
+            "Delete it (it is invisible in most editors), or use a space.")
+
+
+class _Checks:
+    """Problems of a parsed YAML document that PyYAML accepts: duplicate keys (it keeps
+    the last one), characters kgraph cannot write, and numbers that are not finite."""
+
+    def __init__(self, loader: _LineLoader, display: str):
+        self.loader, self.display = loader, display
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()
+
+    def add(self, line: int, message: str, hint: str, code: str) -> None:
+        self.problems.append(Problem("error", Location(self.display, line), message, hint, code=code))
+
+    def walk(self, node: yaml.Node, field: str) -> None:
+        if id(node) in self.seen:  # an alias: checked where it was defined (and no blow-up)
+            return
+        self.seen.add(id(node))
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            self.scalar(node, field, line)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                # a list of records starts the field names afresh ("quote", not "claims.quote")
+                self.walk(item, "" if isinstance(item, yaml.MappingNode) else field)
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                key_line = key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if (key.tag, key.value) in first:
+                        self.add(key_line, f"duplicate key '{name}' (first at line {first[key.tag, key.value]}); "
+                                 "YAML would keep only the last one",
+                                 "Remove one of the two, or rename it.", "duplicate-key")
+                    else:
+                        first[key.tag, key.value] = key_line
+                    if (bad := forbidden_char_problem(name)) is not None:
+                        self.add(key_line, f"key '{name.encode('unicode_escape').decode()}' {bad[0]}", bad[1],
+                                 "forbidden-character")
+                else:
+                    self.walk(key, field)
+                self.walk(value, f"{field}.{name}" if field else name)
+
+    def scalar(self, node: yaml.ScalarNode, field: str, line: int) -> None:
+        what = f"field '{field}'" if field else "a value"
+        if (bad := forbidden_char_problem(node.value)) is not None:
+            self.add(line, f"{what} {bad[0]}", bad[1], "forbidden-character")
+        if node.tag == "tag:yaml.org,2002:float":
+            number = self.loader.construct_yaml_float(node)
+            if not math.isfinite(number):
+                self.add(line, f"{what} is {node.value}, not a finite number",
+                         f"Write a number, or quote it to keep it as text: \"{node.value}\".", "not-finite")
+
+
+def read_yaml_checked(path: Path, display: str) -> tuple[Any, list[Problem]]:
+    """Parse one YAML file and check what PyYAML lets through (see :class:`_Checks`).
+
+    A file that cannot be parsed at all raises :class:`DataError` with its line.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=display,
                         hint="Save the file as UTF-8.") from None
+    loader = None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _LineLoader(text)  # refuses a raw control character right away
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        checks = _Checks(loader, display)
+        checks.walk(node, "")
+        return loader.construct_document(node), checks.problems
+    except _TooDeep as exc:
+        raise DataError(f"malformed YAML: {exc.problem}", path=display, line=exc.problem_mark.line + 1,
+                        hint="Curated records are at most four levels deep; check the indentation and "
+                             "brackets above that line.") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         what = exc.problem or str(exc)
         raise DataError(f"malformed YAML: {what}", path=display, line=line,
                         hint="Fix the YAML syntax at that line (indentation, quotes, colons).") from None
+    except yaml.reader.ReaderError as exc:
+        # a raw control character in the file itself (PyYAML refuses it before parsing)
+        line = text.count("\n", 0, exc.position) + 1
+        raise DataError(f"the file holds {describe_char(chr(exc.character))} (raw), which YAML does not allow",
+                        path=display, line=line,
+                        hint="Delete it (it is invisible in most editors).") from None
     except yaml.YAMLError as exc:
         raise DataError(f"malformed YAML: {exc}", path=display,
                         hint="Fix the YAML syntax.") from None
     except ValueError as exc:  # a value PyYAML cannot construct (e.g. a huge or odd number)
         raise DataError(f"malformed YAML value: {exc}", path=display,
                         hint="Quote the value to keep it as text.") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def read_yaml(path: Path, display: str) -> Any:
+    """Parse one YAML file; any problem becomes a :class:`DataError` with its line."""
+    doc, problems = read_yaml_checked(path, display)
+    if problems:
+        first = problems[0]
+        raise DataError(first.message, path=display, line=getattr(first.where, "line", None), hint=first.hint)
+    return doc
 
 
 # --------------------------------------------------------------------------- records
@@ -233,6 +382,54 @@ def _yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if p.is_file())
 
 
+#: the folders of data/ that hold records, and the files at its top
+RECORD_DIRS = ("entities", "claims")
+TOP_FILES = ("sources.yaml", "xrefs.yaml")
+
+
+def _layout_problems(project: Project) -> list[Problem]:
+    """A missing record folder, or a file the loader would skip: both would silently
+    drop data from the graph (issue 15), so both are errors.
+
+    Hidden files (.gitkeep, editor swap files) and Markdown notes are left alone.
+    """
+    data_dir = project.data_dir
+    problems: list[Problem] = []
+
+    def skipped(path: Path, why: str, hint: str) -> None:
+        problems.append(Problem("error", Location(_display(project, path)), f"{why}; kgraph would not read it",
+                                hint, code="unexpected-file"))
+
+    def ignorable(path: Path) -> bool:
+        return path.name.startswith(".") or (path.is_file() and path.suffix.lower() == ".md")
+
+    for name in RECORD_DIRS:
+        folder = data_dir / name
+        if not folder.is_dir():
+            problems.append(Problem("error", Location(_display(project, folder)), "folder missing",
+                                    f"Create data/{name}/ with the {name} records (*.yaml); without it the "
+                                    f"graph would have no {name}.", code="folder-missing"))
+            continue
+        for path in sorted(folder.iterdir()):
+            if ignorable(path) or (path.suffix == ".yaml" and path.is_file()):
+                continue
+            if path.is_dir():
+                skipped(path, "a folder inside data/" + name, f"Move its files into data/{name}/ itself.")
+            elif path.suffix.lower() in (".yml", ".yaml"):
+                skipped(path, f"'{path.suffix}' is not the '.yaml' suffix", f"Rename it to {path.stem}.yaml.")
+            else:
+                skipped(path, f"not a .yaml file in data/{name}/", "Rename it to .yaml or move it out of data/.")
+    for path in sorted(data_dir.iterdir()):
+        if ignorable(path) or path.name in TOP_FILES or path.name in RECORD_DIRS:
+            continue
+        if path.suffix.lower() in (".yml", ".yaml") and path.stem in ("sources", "xrefs"):
+            skipped(path, f"'{path.suffix}' is not the '.yaml' suffix", f"Rename it to {path.stem}.yaml.")
+        else:
+            skipped(path, "a file kgraph does not know at the top of data/",
+                    "Entities go in data/entities/, claims in data/claims/; move it there or out of data/.")
+    return problems
+
+
 def _display(project: Project, path: Path) -> str:
     try:
         return str(path.relative_to(project.root))
@@ -245,7 +442,9 @@ def _read_each(paths: list[Path], project: Project, problems: list[Problem],
     for path in paths:
         display = _display(project, path)
         try:
-            handle(read_yaml(path, display), display)
+            doc, found = read_yaml_checked(path, display)
+            problems.extend(found)
+            handle(doc, display)
         except DataError as exc:
             problems.append(Problem("error", Location(display, exc.line), exc.detail, exc.hint or "",
                                     code="unreadable-yaml"))
@@ -257,7 +456,7 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
     if not data_dir.is_dir():
         raise DataError(f"data directory not found: {data_dir}",
                         hint="Run kgraph from the project root or pass --data DIR.")
-    problems: list[Problem] = []
+    problems: list[Problem] = _layout_problems(project)
     sources: list[Source] = []
     entities: list[Entity] = []
     xrefs: list[Xref] = []
@@ -327,11 +526,13 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
 
     if sources_file.is_file():
         _read_each([sources_file], project, problems, on_sources)
-    _read_each(_yaml_files(data_dir / "entities"), project, problems, on_entities)
+    if (data_dir / "entities").is_dir():
+        _read_each(_yaml_files(data_dir / "entities"), project, problems, on_entities)
     xrefs_file = data_dir / "xrefs.yaml"
     if xrefs_file.is_file():
         _read_each([xrefs_file], project, problems, on_xrefs)
-    _read_each(_yaml_files(data_dir / "claims"), project, problems, on_claims)
+    if (data_dir / "claims").is_dir():
+        _read_each(_yaml_files(data_dir / "claims"), project, problems, on_claims)
     return Dataset(sources=sources, entities=entities, xrefs=xrefs, claims=claims), problems
 
 
@@ -351,6 +552,7 @@ def _parse_turtle(path: Path, what: str) -> Graph:
     if not path.is_file():
         raise DataError(f"{what} file not found", path=path,
                         hint="Run kgraph from the project root or pass --ontology DIR.")
+    _check_turtle(path, what)
     graph = Graph()
     try:
         graph.parse(path, format="turtle")
@@ -362,6 +564,37 @@ def _parse_turtle(path: Path, what: str) -> Graph:
         raise DataError(f"{what} is not valid Turtle: {text.strip().splitlines()[0]}", path=path, line=line,
                         hint="Fix the Turtle syntax at that line.") from None
     return graph
+
+
+def _check_turtle(path: Path, what: str) -> None:
+    """Refuse a Turtle file rdflib would crash on (a truncated file can raise IndexError
+    inside its parser) or whose literals kgraph could not write back.
+
+    Oxigraph's parser is strict and reports line and column; it reads the file first.
+    """
+    import pyoxigraph
+
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} is not UTF-8 text (byte {exc.start})", path=path,
+                        hint="Save the file as UTF-8.") from None
+    try:
+        quads = list(pyoxigraph.parse(data, format=pyoxigraph.RdfFormat.TURTLE, base_iri=path.resolve().as_uri()))
+    except SyntaxError as exc:
+        message = str(exc.msg if hasattr(exc, "msg") else exc)
+        message = re.sub(r"^Parser error at line \d+ (column \d+|between columns \d+ and \d+): ", "", message)
+        raise DataError(f"{what} is not valid Turtle: {message}", path=path, line=exc.lineno,
+                        hint="Fix the Turtle syntax at that line (a file cut short ends in the middle of a "
+                             "statement).") from None
+    for quad in quads:
+        if isinstance(quad.object, pyoxigraph.Literal):
+            bad = forbidden_char_problem(quad.object.value)
+            if bad is not None:
+                line = next((n for n, ln in enumerate(text.split("\n"), 1) if FORBIDDEN_CHARS.search(ln)), None)
+                raise DataError(f"{what}: the literal of <{quad.subject.value}> <{quad.predicate.value}> {bad[0]}",
+                                path=path, line=line, hint=bad[1])
 
 
 def vocabulary(ontology: Graph) -> Vocabulary:

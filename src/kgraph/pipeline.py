@@ -6,21 +6,23 @@ CLI and reports progress through an optional callback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import networkx as nx
 from rdflib import Graph
 
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info
-from kgraph.errors import CorpusError, ValidationFailed
-from kgraph.export import build_files, write_files
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink
+from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
 from kgraph.project import Project
+from kgraph.publish import DirWriter, publish
+from kgraph.reparse import check_build_folder
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
@@ -56,6 +58,8 @@ class BuildResult:
     stats: dict
     report: Report
     written: list[Path]
+    #: why the output could not be written (only with ``keep_unwritten``)
+    write_error: OutputError | None = None
 
 
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
@@ -96,10 +100,17 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     return checked
 
 
-def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop) -> BuildResult:
-    """Validate, build the RDF and networkx graphs, and write every output file.
+def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
+          allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
+          keep_unwritten: bool = False) -> BuildResult:
+    """Validate, build the RDF and networkx graphs, and publish every output file.
 
-    Nothing is written unless every step succeeds.
+    Nothing is published unless every step succeeds, every RDF file reads back whole
+    (:mod:`kgraph.reparse`) and, unless ``allow_shrink``, the graph keeps most of the
+    claims of the previous build (:func:`kgraph.buildinfo.check_shrink`). The files (and
+    the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
+    ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
+    folder cannot be written, instead of raising.
     """
     checked = check(project, step=step)
     if not checked.report.ok or checked.built is None:
@@ -108,13 +119,31 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     step("Building the network")
     network = to_networkx(built.graph)
     stats = compute_stats(built.graph, network)
+    out = out_dir or project.out_dir
+    if not allow_shrink:
+        check_shrink(out, len(checked.data.claims))
     written: list[Path] = []
+    write_error = None
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
         step("Writing files")
         files = build_files(built, network, stats)
-        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE])
+        counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+                  "triples": len(built.graph)}
+        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
         files[VIEW_FILE] = page
-        written = write_files(out_dir or project.out_dir, files)
-    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written)
+        quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
+
+        def verify(folder: Path) -> None:
+            step("Reading the written files back")
+            check_build_folder(folder, triples=len(built.graph), quads=quads)
+
+        try:
+            written = publish(out, files, dirs, verify=verify).paths
+        except OutputError as exc:
+            if not keep_unwritten:
+                raise
+            write_error = exc
+    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
+                       write_error=write_error)

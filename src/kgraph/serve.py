@@ -14,13 +14,31 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
   the VoID/DCAT description of the dataset (:mod:`kgraph.void`), ``/download/<file>`` the
   network exports (:mod:`kgraph.interchange`: KGX, Neo4j, Cytoscape.js, GraphML).
 
-Safe by default: queries go through :mod:`kgraph.sparql.prepare` (no Update -- 403, no
-SERVICE, no FROM) and a pool of killable worker processes (:mod:`kgraph.sparql.execute`,
-so a time-out stops the work, not only the response); results larger than ``max_results``
-are refused; at most ``max_concurrent`` queries run at once and the rest wait. The server
-binds 127.0.0.1 unless told otherwise, only answers to the Host names of the address it
-serves (so a web page elsewhere cannot reach it by DNS rebinding), and sends no CORS
-headers unless ``cors`` names an origin.
+Safe by default: every step of a query -- parsing and the checks of
+:mod:`kgraph.sparql.prepare` (no Update -- 403, no SERVICE, no FROM), evaluation and
+writing the answer -- runs in a pool of killable worker processes with a deadline and a
+memory limit (:mod:`kgraph.sparql.execute`), so nothing one client sends can hold the event
+loop or a lock. Admission is bounded (:class:`~kgraph.sparql.execute.PoolLimits`): a
+reserve worker answers cheap queries while heavy ones hold the others; a request waits at
+most ``max_wait`` s for a worker, then gets 503 with an honest ``Retry-After``.
+
+Status codes of refusals: 400 a malformed request or query, 403 Update, 404, 406 no
+acceptable format (with the reason), 408 a body sent too slowly, 413 a body, query or
+result over its limit, 415 a content type the protocol does not define, 431 headers too
+large, 503 + ``Retry-After`` busy (retrying later helps), 503 without ``Retry-After`` a
+query stopped at its time or memory limit (retrying the same query does not help).
+
+Format precedence: ``format``/``output``/``results`` parameter values first (the first one
+naming a format for the answer wins; SPARQLWrapper sends a name and a media-type list),
+then the ``Accept`` header per RFC 9110 (see :func:`kgraph.formats.negotiate`).
+
+Connections (:func:`run`): request headers must arrive within ``header_timeout`` s and a
+body within ``body_timeout`` s; idle keep-alive connections close after
+``keep_alive`` s; at most ``max_connections`` are served at once; each kind of refusal is
+logged at most once every ten seconds (with a count), never a traceback per connection.
+The server binds 127.0.0.1 unless told otherwise, only answers to the Host names of the
+address it serves (so a web page elsewhere cannot reach it by DNS rebinding), and sends
+no CORS headers unless ``cors`` names an origin.
 
 Errors are :class:`~kgraph.errors.KgraphError` s carrying their HTTP status; one handler
 answers them all (an HTML page for a browser, plain text otherwise).
@@ -50,7 +68,6 @@ if TYPE_CHECKING:
 
     from kgraph.pages import Pages
     from kgraph.sparql.execute import QueryPool
-    from kgraph.sparql.prepare import PreparedCache
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
 
@@ -65,12 +82,39 @@ class ServeOptions:
     cors: str | None = None
     timeout: float = 30.0
     max_results: int = 10_000
-    #: longer queries are refused (rdflib's parser slows down sharply on very long ones)
+    #: largest answer body, in bytes
+    max_result_bytes: int = 64 << 20
+    #: longer queries (and POST bodies) are refused, while reading
     max_query_bytes: int = 20_000
-    #: query worker processes (each answers one query at a time)
+    #: full query worker processes (each answers one query at a time, up to ``timeout``)
     max_concurrent: int = 4
-    #: seconds a query waits for a free worker before a 503 (None: as long as ``timeout``)
-    max_wait: float | None = None
+    #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
+    reserve: int = 1
+    fast_timeout: float = 1.0
+    #: seconds a query waits for a free worker before a 503
+    max_wait: float = 2.0
+    #: requests one client (address) may have running or waiting
+    per_client: int = 16
+    #: memory each query worker may allocate beyond what it inherited, in bytes
+    worker_memory: int | None = 1 << 30
+    #: seconds for the request headers, then the body, to arrive; idle keep-alive seconds
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keep_alive: float = 5.0
+    #: connections served at once (more get 503); request header bytes (more get 431)
+    max_connections: int = 1000
+    max_header_bytes: int = 16 * 1024
+
+    def __post_init__(self) -> None:
+        import math
+
+        for name in ("timeout", "fast_timeout", "max_wait", "header_timeout", "body_timeout", "keep_alive"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise KgraphError(f"{name} must be a finite number of seconds, not {value!r}",
+                                  "Pass a number such as 30.")
+        if self.timeout <= 0:
+            raise KgraphError("the query time limit must be more than 0 s", "Pass --timeout 30, for example.")
 
 
 @dataclass
@@ -80,11 +124,9 @@ class _State:
     graph: "Graph"
     network: "nx.MultiDiGraph"
     options: ServeOptions
-    limiter: object
     viz_html: str
     named: list[dict]
     pages: "Pages"
-    prepared: "PreparedCache"
     pool: "QueryPool | None" = None
     #: pages and files made on first request (the ontology page, the network exports)
     extra: dict = field(default_factory=dict)
@@ -92,7 +134,6 @@ class _State:
 
 def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None) -> "Starlette":
     """The ASGI app serving ``graph`` (and its ``network``) read-only."""
-    import anyio
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
@@ -102,9 +143,8 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     from kgraph.formats import downloads
     from kgraph.pages import Pages
     from kgraph.prefixes import QUERY_PREFIXES, js_table
-    from kgraph.sparql.execute import QueryPool
+    from kgraph.sparql.execute import PoolLimits, QueryPool
     from kgraph.sparql.named import named_queries
-    from kgraph.sparql.prepare import PreparedCache
     from kgraph.view import entity_types
     from kgraph.viz import render_html
 
@@ -112,10 +152,9 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     pages = Pages(network)
     state = _State(
         graph=graph, network=network, options=options,
-        limiter=anyio.CapacityLimiter(options.max_concurrent * 4),
         viz_html=render_html(network, types=entity_types(graph)),
         named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
-        pages=pages, prepared=PreparedCache(),
+        pages=pages,
     )
     app_page = pages.app()
     query_page = pages.query(list(QUERY_PREFIXES), downloads(), js_table())
@@ -151,7 +190,9 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         # forked before the server starts answering; killed and replaced on time-outs
-        state.pool = QueryPool(graph, options.max_concurrent)
+        state.pool = QueryPool(graph, PoolLimits(
+            size=options.max_concurrent, reserve=options.reserve, fast_timeout=options.fast_timeout,
+            max_wait=options.max_wait, per_client=options.per_client, memory=options.worker_memory))
         try:
             yield
         finally:
@@ -204,12 +245,112 @@ def listen(host: str, port: int):
     return sock
 
 
-def run(app: "Starlette", sock) -> None:
-    """Serve ``app`` with uvicorn on the bound socket until interrupted."""
+def run(app: "Starlette", sock, options: ServeOptions | None = None) -> None:
+    """Serve ``app`` with uvicorn on the bound socket until interrupted (limits of ``options``)."""
+    import logging
+
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    options = options or app.state.kgraph.options
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
+                            timeout_keep_alive=max(1, int(options.keep_alive)),
+                            limit_concurrency=options.max_connections,
+                            h11_max_incomplete_event_size=options.max_header_bytes)
+    server = uvicorn.Server(config)
+    limiter = RefusalLogFilter()
+    logging.getLogger("uvicorn.error").addFilter(limiter)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(limiter)
+
+
+class RefusalLogFilter:
+    """At most one log line per kind of refusal every ``every`` seconds, with how many were dropped.
+
+    A flood of bad connections otherwise writes one warning each (116,735 in 30 s were seen).
+    Records with a traceback always pass: they are bugs.
+    """
+
+    def __init__(self, every: float = 10.0):
+        self.every = every
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def filter(self, record) -> bool:
+        import time
+
+        if record.exc_info:
+            return True
+        key = str(record.msg)
+        now = time.monotonic()
+        last, dropped = self._last.get(key, (-self.every, 0))
+        if now - last < self.every:
+            self._last[key] = (last, dropped + 1)
+            return False
+        self._last[key] = (now, 0)
+        if dropped:
+            record.msg = f"{record.msg} (and {dropped} more like it in the last {now - last:.0f} s)"
+        return True
+
+
+def guarded_protocol(options: ServeOptions):
+    """uvicorn's h11 protocol with deadlines on request headers and a 431 for large ones.
+
+    uvicorn closes a keep-alive connection only after a response; a client that connects
+    and sends nothing (or a header line every few seconds) would hold its socket forever.
+    Here every connection must deliver complete request headers within ``header_timeout``
+    seconds of opening, or of the previous response.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm_header_deadline()
+
+        def _arm_header_deadline(self) -> None:
+            waiting_for = self.cycle  # the deadline passes once a newer request has arrived
+            handle = getattr(self, "_header_deadline", None)
+            if handle is not None:
+                handle.cancel()
+
+            def expire() -> None:
+                if self.cycle is waiting_for and not self.transport.is_closing():
+                    self.logger.warning("Closed a connection that sent no complete request headers in time.")
+                    self.transport.close()
+
+            self._header_deadline = self.loop.call_later(options.header_timeout, expire)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()
+
+        def connection_lost(self, exc) -> None:
+            handle = getattr(self, "_header_deadline", None)
+            if handle is not None:
+                handle.cancel()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            buffered, _ = self.conn.trailing_data
+            if len(buffered) >= options.max_header_bytes:
+                status, text = 431, "Request header fields too large."
+            else:
+                status, text = 400, "Invalid HTTP request."
+            self.logger.warning(f"Refused a request: {text}")
+            reason = h11._util.bytesify({400: "Bad Request", 431: "Request Header Fields Too Large"}[status])
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+            try:
+                self.transport.write(self.conn.send(h11.Response(status_code=status, headers=headers, reason=reason)))
+                self.transport.write(self.conn.send(h11.Data(data=(text + "\n").encode())))
+                self.transport.write(self.conn.send(h11.EndOfMessage()))
+            except h11.LocalProtocolError:
+                pass  # the client broke the exchange before any response could start
+            self.transport.close()
+
+    return GuardedH11Protocol
 
 
 # --------------------------------------------------------------------------- /sparql
@@ -224,34 +365,31 @@ async def _sparql(request: "Request", state: _State) -> "Response":
 
             return RedirectResponse("/query", status_code=303)
         return _service_description(request, state)
-    return await _answer(text, params, request.headers.get("accept"), state)
+    return await _answer(text, params, request, state)
 
 
-async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict]:
-    params = dict(request.query_params)
-    text: str | None = params.get("query")
+async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | None, dict[str, list[str]]]:
+    """The query text and every parameter (all values, in order), or a 4xx for a bad request."""
+    params = _parse_form(request.scope.get("query_string", b""), "the query string")
+    text: str | None = params.get("query", [None])[-1]
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await request.body()
-        if len(body) > options.max_query_bytes:
-            raise RequestTooLarge(f"the request is larger than {options.max_query_bytes} bytes",
-                                  "Send a shorter query.")
         if content_type == "application/sparql-update" or "update" in params:
             raise _update_refused()
-        if content_type == "application/sparql-query":
-            text = body.decode("utf-8", errors="replace")
-        elif content_type == "application/x-www-form-urlencoded":
-            from urllib.parse import parse_qs
-
-            form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
-            if "update" in form:
-                raise _update_refused()
-            params.update(form)
-            text = form.get("query", text)
-        else:
+        if content_type not in ("application/sparql-query", "application/x-www-form-urlencoded"):
             raise UnsupportedMediaType(
                 f"unsupported content type '{content_type}'",
                 "POST application/sparql-query or application/x-www-form-urlencoded (query=...).")
+        body = await _read_body(request, options)
+        if content_type == "application/sparql-query":
+            text = _decode(body, "the request body")
+        else:
+            form = _parse_form(body, "the form body")
+            if "update" in form:
+                raise _update_refused()
+            for key, values in form.items():
+                params.setdefault(key, []).extend(values)
+            text = form.get("query", [text])[-1]
     elif "update" in params:
         raise _update_refused()
     if text is not None and len(text.encode("utf-8")) > options.max_query_bytes:
@@ -259,30 +397,108 @@ async def _read_query(request: "Request", options: ServeOptions) -> tuple[str | 
     return text, params
 
 
+async def _read_body(request: "Request", options: ServeOptions) -> bytes:
+    """The body, read in chunks: refused (413) as soon as it passes the limit, and (408) when
+    it does not arrive within ``body_timeout`` s -- never buffered whole first."""
+    import anyio
+
+    from kgraph.errors import BadRequest, RequestTimeout
+
+    limit = options.max_query_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest(f"the Content-Length header '{declared[:40]}' is not a number", "Send a valid request.")
+        if int(declared) > limit:
+            raise RequestTooLarge(f"the request body ({int(declared)} bytes) is larger than {limit} bytes",
+                                  "Send a shorter query.")
+    chunks, size = [], 0
+    try:
+        with anyio.fail_after(options.body_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RequestTooLarge(f"the request body is larger than {limit} bytes", "Send a shorter query.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {options.body_timeout:g} s",
+                             "Send the whole body at once.") from None
+    except _client_disconnect():
+        raise BadRequest("the client closed the connection before the body was complete",
+                         "Send the whole body.") from None
+    return b"".join(chunks)
+
+
+def _client_disconnect():
+    from starlette.requests import ClientDisconnect
+
+    return ClientDisconnect
+
+
+def _decode(data: bytes, what: str) -> str:
+    from kgraph.errors import BadRequest
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{what} is not valid UTF-8 (byte {exc.start})",
+                         "Send the query encoded as UTF-8.") from None
+
+
+def _parse_form(data: bytes, what: str) -> dict[str, list[str]]:
+    """``a=1&b=2`` (percent-escapes decoded as UTF-8, strictly) as lists of values by name."""
+    from urllib.parse import unquote_to_bytes
+
+    from kgraph.errors import BadRequest
+
+    params: dict[str, list[str]] = {}
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{what} holds bytes that are not percent-encoded",
+                         "Percent-encode the query (as a form or URL does).") from None
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in value and not _valid_escapes(value) or "%" in name and not _valid_escapes(name):
+            raise BadRequest(f"{what} holds a malformed percent-escape", "Encode '%' as %25.")
+        name = _decode(unquote_to_bytes(name.replace("+", " ")), what)
+        params.setdefault(name, []).append(_decode(unquote_to_bytes(value.replace("+", " ")), what))
+    return params
+
+
+def _valid_escapes(text: str) -> bool:
+    import re
+
+    return re.search(r"%(?![0-9A-Fa-f]{2})", text) is None
+
+
 def _update_refused() -> UpdateRefused:
     return UpdateRefused("SPARQL Update is refused: this endpoint is read-only.",
                          "The graph is changed by editing its data files and rebuilding it, not over HTTP.")
 
 
-async def _answer(text: str, params: dict, accept: str | None, state: _State) -> "Response":
-    import anyio
+#: the parameters that name a result format, in the order they are read
+FORMAT_PARAMS = ("format", "output", "results")
+
+
+def format_values(params: dict[str, list[str]]) -> list[str]:
+    return [v for name in FORMAT_PARAMS for v in params.get(name, []) if v]
+
+
+async def _answer(text: str, params: dict[str, list[str]], request: "Request", state: _State) -> "Response":
     from starlette.responses import Response
 
-    from kgraph.formats import RESULT_KIND, negotiate
-    from kgraph.sparql.results import serialize_result
+    from kgraph.sparql.execute import Serialize
 
-    # parsing can take a while for a long query: off the event loop, so others are answered
-    prepared = await anyio.to_thread.run_sync(state.prepared.prepare, text, limiter=state.limiter)
-    fmt = negotiate(RESULT_KIND[prepared.kind], accept, params.get("format") or params.get("output"))
     options = state.options
-    result = await anyio.to_thread.run_sync(lambda: state.pool.run(prepared, options.timeout, options.max_wait),
-                                            limiter=state.limiter)
-    if result.size > options.max_results:
-        raise RequestTooLarge(
-            f"the result has {result.size} rows or triples, more than the limit of {options.max_results}",
-            "Add a LIMIT, or narrow the query.")
-    return Response(serialize_result(result, fmt), media_type=fmt.content_type,
-                    headers={"Vary": "Accept", "Cache-Control": "no-store"})
+    want = Serialize(accept=request.headers.get("accept"), format=format_values(params),
+                     max_results=options.max_results, max_bytes=options.max_result_bytes)
+    client = request.client.host if request.client else ""
+    # parsing, evaluation and serialisation all happen in a worker, under the deadline
+    content_type, body = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
+    return Response(body, media_type=content_type, headers={"Vary": "Accept", "Cache-Control": "no-store"})
 
 
 def _service_description(request: "Request", state: _State) -> "Response":
@@ -311,7 +527,7 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
     g.add((default, VOID.triples, Literal(len(state.graph))))
-    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
+    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.getlist("format"))
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
@@ -382,7 +598,7 @@ def _entity(request: "Request", state: _State) -> "Response":
     if len(described) == 0:
         raise EntityNotFound(f"nothing is known about {iri}",
                              "Entity pages are /id/<id>; the query page (/query) finds ids by name.")
-    fmt_param = request.query_params.get("format")
+    fmt_param = request.query_params.getlist("format")
     if not fmt_param and prefers_html(request.headers.get("accept")):
         return _html(state.pages.entity(path, str(iri), described), headers={"Vary": "Accept"})
     fmt = negotiate("graph", request.headers.get("accept"), fmt_param)

@@ -30,7 +30,7 @@ CLAIM_ID = re.compile(r"^c[0-9]{3}-[0-9]{3,}$")
 YEAR = re.compile(r"^-?[0-9]{4}$")
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
-def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
+def validate_dataset(dataset: Dataset, vocab: Vocabulary) -> list[Problem]:
     """Every structural and semantic check that needs no corpus."""
     problems: list[Problem] = []
     add = problems.append
@@ -41,7 +41,7 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
         ("source", dataset.sources, SLUG, "Use lowercase letters, digits and single hyphens, e.g. src-005."),
         ("claim", dataset.claims, CLAIM_ID, "Use c<NNN>-<number>, e.g. c004-017."),
     ):
-        first: dict[str, "Location"] = {}
+        first: dict[str, Location] = {}
         for rec in records:
             if not pattern.match(rec.id):
                 add(Problem("error", rec.loc, f"{kind} id '{rec.id}' is not valid", hint, code="invalid-id"))
@@ -85,6 +85,10 @@ def validate_dataset(dataset: "Dataset", vocab: "Vocabulary") -> list[Problem]:
 
     # sources
     for src in dataset.sources:
+        if (why := unsafe_source_path(src.file)) is not None:
+            add(Problem("error", src.loc, f"source '{src.id}': file '{src.file}' {why}",
+                        "Name the file relative to the corpus folder, e.g. file: clinic-page.txt.",
+                        code="source-path-outside-corpus"))
         if src.publisher not in entities:
             add(Problem("error", src.loc, f"source '{src.id}' names unknown publisher '{src.publisher}'",
                         suggest(src.publisher), code="unknown-publisher"))
@@ -168,14 +172,13 @@ def _check_qualifiers(c) -> list[Problem]:
         elif key in NUMBER_QUALIFIERS and (isinstance(value, bool) or not isinstance(value, (int, float))):
             out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be a number, not {value!r}",
                                "Write a number without unit.", code="qualifier-not-a-number"))
-        elif key in ENTITY_QUALIFIERS or key in TEXT_QUALIFIERS:
-            if not isinstance(value, str):
-                out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be text, not {value!r}",
-                                   "Write a single string or entity id.", code="qualifier-not-text"))
+        elif (key in ENTITY_QUALIFIERS or key in TEXT_QUALIFIERS) and not isinstance(value, str):
+            out.append(Problem("error", where, f"claim '{c.id}': qualifier '{key}' must be text, not {value!r}",
+                               "Write a single string or entity id.", code="qualifier-not-text"))
     return out
 
 
-def _check_predicate(c, vocab: "Vocabulary", entities, labels) -> list[Problem]:
+def _check_predicate(c, vocab: Vocabulary, entities, labels) -> list[Problem]:
     out: list[Problem] = []
     prop = vocab.properties.get(c.predicate)
     if prop is None:
@@ -230,9 +233,8 @@ def value_type_problem(value, range_iri) -> str | None:
     elif range_iri == XSD.anyURI:
         if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", value):
             return f"needs a URL, got {value!r}"
-    elif range_iri in (XSD.string, None):
-        if not isinstance(value, str):
-            return f"needs text, got {value!r} (quote it)"
+    elif range_iri in (XSD.string, None) and not isinstance(value, str):
+        return f"needs text, got {value!r} (quote it)"
     return None
 
 
@@ -240,7 +242,28 @@ def _local(iri) -> str:
     return str(iri).rsplit("#", 1)[-1] if iri is not None else "anything"
 
 
-def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem], int, int]:
+def unsafe_source_path(name: str) -> str | None:
+    """Why a source's ``file:`` could name something outside the corpus folder (None if it cannot)."""
+    if not name.strip():
+        return "is empty"
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if "\\" in name:
+        return "contains a backslash"
+    if ".." in Path(name).parts:
+        return "climbs out of the corpus folder with '..'"
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every symlink followed, is inside ``root``."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def check_grounding(dataset: Dataset, corpus_dir: Path) -> tuple[list[Problem], int, int]:
     """Check every quote against its source file.
 
     Returns the problems, the number of quotes checked and the number found verbatim.
@@ -250,6 +273,17 @@ def check_grounding(dataset: "Dataset", corpus_dir: Path) -> tuple[list[Problem]
     texts: dict[str, str | None] = {}
     for src in dataset.sources:
         path = corpus_dir / src.file
+        # never read (and so never quote back) a file outside the corpus (issue 15)
+        if unsafe_source_path(src.file) is not None:
+            texts[src.id] = None  # reported by validate_dataset
+            continue
+        if not _inside(path, corpus_dir):
+            problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is a link to a file "
+                                    f"outside the corpus folder {corpus_dir}",
+                                    "Copy the document into the corpus folder instead of linking to it.",
+                                    code="source-path-outside-corpus"))
+            texts[src.id] = None
+            continue
         if not path.is_file():
             problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {corpus_dir}",
                                     "Pass the corpus directory with --corpus DIR.", code="corpus-file-missing"))
@@ -295,4 +329,3 @@ def _nearest_sentence(quote: str, text: str) -> str | None:
     if not best:
         return None
     return best[0] if len(best[0]) <= 160 else best[0][:157] + "..."
-

@@ -1,31 +1,52 @@
-"""Run a prepared query over a graph: read-only, offline, within a time limit.
+"""Run a query over a graph: read-only, offline, within a time and a memory limit.
 
-rdflib evaluates in pure Python, so a thread running a query cannot be stopped. A query
-therefore runs in a forked worker process, killed when its time is up; the worker also
-refuses any socket, in case a query slipped past the checks of :mod:`~kgraph.sparql.prepare`.
+rdflib parses and evaluates in pure Python, so a thread running a query cannot be
+stopped -- and its parser (pyparsing) can take minutes on a short hostile query such as
+``FILTER(1+1+...+1)``. Every step of a query therefore runs in a forked worker process
+killed when its time is up: parsing, the safety checks, algebra translation, evaluation
+and (for the server) serialisation of the answer. Nothing is parsed in the parent, so no
+lock is held there that one client could keep.
 
 * :func:`run_query` (``kgraph query``) forks one worker for one query (about 10 ms);
-* :class:`QueryPool` (``kgraph serve``) forks a few workers when the server starts, each
-  answering queries one after another; a worker past its time limit is killed -- which
-  stops the work, not only the response -- and replaced by a fresh fork.
+  :func:`query_info` forks one to parse a text under the same deadline (kind and notes);
+* :class:`QueryPool` (``kgraph serve``) forks workers when the server starts: ``size``
+  *full* workers that run a query up to the server's time limit, and ``reserve`` *fast*
+  workers that answer any query within ``fast_timeout`` (a lookup takes milliseconds), so
+  cheap questions keep being answered while heavy ones hold every full worker. Admission
+  is bounded: a request waits at most ``max_wait`` seconds for a worker, a client has at
+  most ``per_client`` requests in flight and at most ``max_queue`` wait in all; beyond
+  that the answer is :class:`ServerBusy` with an honest ``Retry-After`` (the soonest
+  deadline of a busy worker). A worker past its deadline, out of memory or dead is
+  killed -- which stops the work, not only the response -- and replaced by a fresh fork.
 
-Both speak one worker protocol (:class:`_Worker`): the parent sends the query text, the
-worker answers ``("ok", QueryResult)`` or ``("error", text)``. The graph is shared with
-the forked worker (copy-on-write); only the answer travels back, pickled.
+A worker is fenced in: it refuses any socket (in case a query slipped past the checks of
+:mod:`~kgraph.sparql.prepare`), replaces every socket it inherited (the server's listening
+socket, client connections, its siblings' pipes) with /dev/null so that clients and a
+restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``) to what
+it had plus ``memory`` bytes, and exits within a second when its parent dies (a watchdog
+thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
+
+Protocol (:class:`_Worker`): the parent sends ``(mode, text, options)``; the worker
+answers ``("ok", payload)`` or ``("error", KgraphError)``. The graph is shared with the
+forked worker (copy-on-write); only the answer travels back, pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import queue
+import math
+import os
 import re
 import sys
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kgraph.errors import QueryError, QueryTimeout, ServerBusy
+from kgraph.errors import KgraphError, QueryError, QueryTimeout, RequestTooLarge, ResourceLimit, ServerBusy
 from kgraph.sparql.results import QueryResult
 
 if TYPE_CHECKING:
@@ -39,6 +60,8 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 30.0
 #: Prepared queries a pool worker keeps (it parses each text it is sent once).
 WORKER_CACHE = 256
+#: Bytes of memory a query worker may allocate beyond what it inherited (RLIMIT_AS).
+WORKER_MEMORY = 1 << 30
 
 
 # --------------------------------------------------------------------------- evaluating
@@ -138,84 +161,227 @@ def timed_out(timeout: float) -> QueryTimeout:
     return QueryTimeout(f"the query was stopped after {timeout:g} s without an answer.",
                         "Narrow it (fewer unbound triple patterns, a LIMIT) or allow longer with --timeout SECONDS.",
                         http_hint=f"Narrow it (fewer unbound triple patterns, a LIMIT): this server stops "
-                                  f"queries after {timeout:g} s.")
+                                  f"queries after {timeout:g} s, so sending it again will not help.")
 
 
-def _failed(outcome: tuple[str, Any]) -> QueryResult:
-    """The result of a worker's answer, or the QueryError it reports."""
-    status, payload = outcome
-    if status == "error":
-        raise QueryError(f"the query failed while running: {payload}",
-                         "Check the query; `kgraph queries` lists working examples.",
-                         http_hint="Check the query; the named questions at /queries.json are working examples.")
-    return payload
+def out_of_memory(memory: int | None, detail: str = "") -> ResourceLimit:
+    limit = f" of {memory / (1 << 20):.0f} MB" if memory else ""
+    return ResourceLimit(f"the query was stopped: it needed more than the memory limit{limit} of one query{detail}.",
+                         "Narrow it: long strings built by nested CONCAT/REPEAT-like expressions or huge "
+                         "intermediate results exhaust memory; add a LIMIT.",
+                         http_hint="Narrow it (shorter computed strings, a LIMIT); the server refuses queries "
+                                   "that outgrow its per-query memory limit, so sending it again will not help.")
 
 
-def _ended(detail: str = "") -> QueryError:
-    return QueryError(f"the query process ended without an answer{detail}.",
-                      "It may have run out of memory; narrow the query or add a LIMIT.")
+def _failed(exc: Exception) -> QueryError:
+    return QueryError(f"the query failed while running: {type(exc).__name__}: {exc}",
+                      "Check the query; `kgraph queries` lists working examples.",
+                      http_hint="Check the query; the named questions at /queries.json are working examples.")
 
 
-# --------------------------------------------------------------------------- the worker protocol
+# --------------------------------------------------------------------------- inside a worker
 
-def _answer(graph: Graph, prepared: PreparedQuery) -> tuple[str, Any]:
+@dataclass(frozen=True)
+class Serialize:
+    """Options of a server request: the worker negotiates the format and writes the bytes."""
+
+    accept: str | None
+    format: str | None
+    max_results: int
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What :func:`query_info` learns from parsing a text: its form and remarks."""
+
+    kind: str
+    notes: tuple[str, ...]
+
+
+def serialize_answer(result: QueryResult, want: Serialize) -> tuple[str, bytes]:
+    """``(content type, body)`` of ``result`` as the request asks: negotiated, checked, capped."""
+    from kgraph.formats import RESULT_KIND, negotiate
+    from kgraph.sparql.results import check_expressible, serialize_result
+
+    fmt = negotiate(RESULT_KIND[result.kind], want.accept, want.format)
+    if result.size > want.max_results:
+        raise RequestTooLarge(
+            f"the result has {result.size} rows or triples, more than the limit of {want.max_results}",
+            "Add a LIMIT, or narrow the query.")
+    check_expressible(result, fmt)
+    data = serialize_result(result, fmt)
+    if len(data) > want.max_bytes:
+        raise ResourceLimit(f"the answer is {len(data)} bytes, more than the limit of {want.max_bytes} bytes",
+                            "Add a LIMIT, or select fewer or shorter values.")
+    return fmt.content_type, data
+
+
+def _handle(graph: Graph | None, known: dict, mode: str, text: str, options: Any) -> Any:
+    """One request in the worker: parse (cached), then answer as ``mode`` says."""
+    from kgraph.sparql.prepare import prepare_query
+
+    prepared = known.get(text)
+    if prepared is None:
+        if len(known) >= WORKER_CACHE:
+            known.clear()
+        prepared = known[text] = prepare_query(text)
+    if mode == "info":
+        return QueryInfo(prepared.kind, prepared.notes)
+    result = evaluate(graph, prepared)
+    if mode == "serialize":
+        return serialize_answer(result, options)
+    return result
+
+
+def _reply(graph, known, request, memory: int | None) -> tuple[str, Any]:
     try:
-        return "ok", evaluate(graph, prepared)
-    except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
-        return "error", f"{type(exc).__name__}: {exc}"
+        return "ok", _handle(graph, known, *request)
+    except KgraphError as exc:
+        return "error", exc
+    except MemoryError:
+        return "error", out_of_memory(memory)
+    except RecursionError:
+        from kgraph.sparql.prepare import too_deep
+
+        return "error", too_deep()
+    except Exception as exc:  # noqa: BLE001 - a failing query is reported to the client, not a server bug
+        return "error", _failed(exc)
 
 
-def _worker_main(graph: Graph, conn: Connection, known: dict[str, PreparedQuery]) -> None:
-    """A worker's loop: receive a query text, answer it; until the parent closes the pipe.
+def _worker_main(graph: Graph | None, conn: Connection, known: dict, memory: int | None, nice: int) -> None:
+    """A worker's loop: receive a request, answer it; until the parent closes the pipe.
 
     ``known`` are queries the parent prepared before the fork (shared, not parsed again).
     """
-    from kgraph.sparql.prepare import prepare_query
-
-    forbid_network()
+    fence_worker(keep={conn.fileno()}, memory=memory, nice=nice)
     while True:
         try:
-            text = conn.recv()
+            request = conn.recv()
         except (EOFError, OSError):
             return
-        if text not in known:
-            if len(known) >= WORKER_CACHE:
-                known.clear()
-            try:
-                known[text] = prepare_query(text)
-            except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
-                conn.send(("error", f"{type(exc).__name__}: {exc}"))
-                continue
-        conn.send(_answer(graph, known[text]))
+        status, payload = _reply(graph, known, request, memory)
+        try:
+            conn.send((status, payload))
+        except MemoryError:  # pickling a huge answer: say so in a small message, then go
+            conn.send(("error", out_of_memory(memory, " (writing the answer)")))
+        if isinstance(payload, ResourceLimit):
+            return  # memory may be fragmented or half-freed: the parent forks a fresh worker
 
+
+def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
+    """Everything a worker does once, right after the fork (see the module notes)."""
+    _release_inherited_sockets(keep)
+    _exit_with_parent(os.getppid())
+    if memory:
+        _limit_memory(memory)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+    forbid_network()
+
+
+def _release_inherited_sockets(keep: set[int]) -> None:
+    """Point every inherited socket (but ``keep``) at /dev/null.
+
+    Closing them would free their numbers for files the worker opens later, which the
+    parent's socket objects (copied by the fork) would then close when collected; a
+    /dev/null duplicate keeps the number taken and lets the real socket go.
+    """
+    import stat
+
+    fd_dir = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+    try:
+        fds = [int(name) for name in os.listdir(fd_dir)]
+    except OSError:
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            if fd in keep or fd == devnull:
+                continue
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+            except OSError:
+                continue
+    finally:
+        os.close(devnull)
+
+
+def _exit_with_parent(parent: int) -> None:
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="kgraph-parent-watchdog", daemon=True).start()
+
+
+def _limit_memory(memory: int) -> None:
+    """Cap the address space at what the worker inherited plus ``memory`` bytes."""
+    try:
+        import resource
+    except ImportError:  # not on Windows (where the worker is a thread anyway)
+        return
+    try:
+        with open("/proc/self/statm") as statm:
+            current = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + memory
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft == resource.RLIM_INFINITY or limit < soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+# --------------------------------------------------------------------------- the parent's side
 
 class _Worker:
     """One forked worker process and its end of the pipe."""
 
-    def __init__(self, graph: Graph, known: dict[str, PreparedQuery] | None = None):
+    def __init__(self, graph: Graph | None, known: dict | None = None, *, memory: int | None = WORKER_MEMORY,
+                 nice: int = 0):
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
+        self.memory = memory
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(graph, child, dict(known or {})), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(graph, child, dict(known or {}), memory, nice),
+                                       daemon=True)
         self.process.start()
         child.close()
+        self.retired = False
 
-    def ask(self, prepared: PreparedQuery, timeout: float) -> QueryResult:
+    def ask(self, request: tuple, timeout: float) -> Any:
         """The answer within ``timeout`` s; past it the worker is killed (the caller replaces it)."""
         try:
-            self.conn.send(prepared.text)
+            self.conn.send(request)
             if not self.conn.poll(timeout):
                 self.kill()
                 raise timed_out(timeout)
-            outcome = self.conn.recv()
+            status, payload = self.conn.recv()
         except (EOFError, OSError):
             self.kill()
-            raise _ended(f" (exit code {self.process.exitcode})") from None
-        return _failed(outcome)
+            code = self.process.exitcode
+            raise out_of_memory(self.memory, f" (the query process ended with exit code {code})") from None
+        if status == "error":
+            if isinstance(payload, ResourceLimit):
+                self.kill()
+            raise payload
+        return payload
+
+    @property
+    def alive(self) -> bool:
+        return not self.retired and self.process.is_alive()
 
     def kill(self) -> None:
         """Stop the process (it may be answering: the parent's ask() then sees the pipe end)."""
+        self.retired = True
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
@@ -224,22 +390,47 @@ class _Worker:
 
 # --------------------------------------------------------------------------- one query
 
-def run_query(graph: Graph, prepared: PreparedQuery, *, timeout: float | None = DEFAULT_TIMEOUT) -> QueryResult:
-    """Evaluate ``prepared`` over ``graph``; stop it and raise :class:`QueryTimeout` after ``timeout`` s.
+def run_query(graph: Graph, query: PreparedQuery | str, *, timeout: float | None = DEFAULT_TIMEOUT,
+              memory: int | None = WORKER_MEMORY) -> QueryResult:
+    """Evaluate ``query`` (a text, or a :class:`PreparedQuery`) over ``graph``; stop it and
+    raise :class:`QueryTimeout` after ``timeout`` s -- parsing a text included.
 
     The query runs in a forked worker, killed at the deadline. Where fork is unavailable
     (Windows) it runs in a thread of this process, abandoned (not killed) past the
     deadline; with ``timeout=None`` it runs here, unbounded.
     """
+    from kgraph.sparql.prepare import prepare_query
+
+    text = query if isinstance(query, str) else query.text
+    known = {} if isinstance(query, str) else {text: query}
     if timeout is None:
-        return evaluate(graph, prepared)
+        return evaluate(graph, known.get(text) or prepare_query(text))
+    _check_timeout(timeout)
     if not _can_fork():
-        return _run_in_thread(graph, prepared, timeout)
-    worker = _Worker(graph, {prepared.text: prepared})
+        return _run_in_thread(lambda: _handle(graph, known, "result", text, None), timeout)
+    worker = _Worker(graph, known, memory=memory)
     try:
-        return worker.ask(prepared, timeout)
+        return worker.ask(("result", text, None), timeout)
     finally:
         worker.kill()
+
+
+def query_info(text: str, *, timeout: float = DEFAULT_TIMEOUT) -> QueryInfo:
+    """Parse and check ``text`` within ``timeout`` s (in a killable worker): its form and notes."""
+    _check_timeout(timeout)
+    if not _can_fork():
+        return _run_in_thread(lambda: _handle(None, {}, "info", text, None), timeout)
+    worker = _Worker(None)
+    try:
+        return worker.ask(("info", text, None), timeout)
+    finally:
+        worker.kill()
+
+
+def _check_timeout(timeout: float) -> None:
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise QueryError(f"the time limit must be a positive number of seconds, not {timeout}",
+                         "Pass --timeout SECONDS, e.g. --timeout 30.")
 
 
 def _can_fork() -> bool:
@@ -248,68 +439,179 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def _run_in_thread(graph: Graph, prepared: PreparedQuery, timeout: float) -> QueryResult:
+def _run_in_thread(work, timeout: float):
     box: dict[str, tuple[str, Any]] = {}
-    thread = threading.Thread(target=lambda: box.setdefault("outcome", _answer(graph, prepared)), daemon=True)
+
+    def target() -> None:
+        try:
+            box["outcome"] = ("ok", work())
+        except KgraphError as exc:
+            box["outcome"] = ("error", exc)
+        except Exception as exc:  # noqa: BLE001 - reported as the query's failure
+            box["outcome"] = ("error", _failed(exc))
+
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
         raise timed_out(timeout)
-    return _failed(box["outcome"])
+    status, payload = box["outcome"]
+    if status == "error":
+        raise payload
+    return payload
 
 
 # --------------------------------------------------------------------------- the server's pool
 
-class QueryPool:
-    """``size`` forked workers answering queries over ``graph``, one query each at a time."""
+@dataclass(frozen=True)
+class PoolLimits:
+    """How :class:`QueryPool` admits queries (the defaults of ``kgraph serve``)."""
 
-    def __init__(self, graph: Graph, size: int):
+    #: full workers: each runs one query at a time, up to the server's time limit
+    size: int = 4
+    #: fast workers, for any query that answers within ``fast_timeout``
+    reserve: int = 1
+    fast_timeout: float = 1.0
+    #: seconds a request waits for a worker before a 503
+    max_wait: float = 2.0
+    #: requests (running or waiting) one client may have at once
+    per_client: int = 16
+    #: requests waiting for a worker, all clients together
+    max_queue: int = 64
+    #: bytes each worker may allocate beyond what it inherited
+    memory: int | None = WORKER_MEMORY
+
+
+class QueryPool:
+    """Worker processes answering queries over ``graph``, with admission control (async API).
+
+    Not thread-safe: every method but :meth:`close` runs on the server's event loop.
+    """
+
+    #: texts stopped at the fast lane's deadline are sent to the full workers only
+    HEAVY_MEMORY = 1024
+
+    def __init__(self, graph: Graph, limits: PoolLimits | None = None):
         self._graph = graph
-        self.size = size
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._workers: set[_Worker] = set()  # idle or answering: close() stops them all
-        self._lock = threading.Lock()
+        self.limits = limits = limits or PoolLimits()
+        self._idle: dict[str, list[_Worker]] = {"full": [], "fast": []}
+        self._deadlines: dict[_Worker, float] = {}  # busy full workers -> when they are free at the latest
+        self._workers: set[_Worker] = set()
+        self._lock = threading.Lock()  # only for _workers: close() may run on another thread
         self._closed = False
-        for _ in range(size):
-            self._idle.put(self._spawn())
+        self._waiting = 0
+        self._clients: dict[str, int] = {}
+        self._heavy: OrderedDict[str, None] = OrderedDict()
+        self._changed = None  # an asyncio.Condition, made on the event loop
+        self._threads = None
+        for _ in range(limits.size):
+            self._idle["full"].append(self._spawn("full"))
+        for _ in range(limits.reserve):
+            self._idle["fast"].append(self._spawn("fast"))
 
     @property
     def busy(self) -> int:
-        """How many workers are answering a query now."""
-        return self.size - self._idle.qsize()
+        """How many full workers are answering a query now."""
+        return self.limits.size - len(self._idle["full"])
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self._graph)
+    def _spawn(self, lane: str) -> _Worker:
+        # full workers run at a lower priority: the fast lane and the server's own loop win the CPU
+        worker = _Worker(self._graph, memory=self.limits.memory, nice=5 if lane == "full" else 0)
+        worker.lane = lane
         with self._lock:
             self._workers.add(worker)
         return worker
 
-    def _retire(self, worker: _Worker) -> None:
-        worker.kill()
-        with self._lock:
-            self._workers.discard(worker)
+    def _busy_error(self, why: str) -> ServerBusy:
+        now = time.monotonic()
+        soonest = min(self._deadlines.values(), default=now + 1.0)
+        retry = max(1, math.ceil(soonest - now))
+        return ServerBusy(f"the server is busy: {why}.", "Try again in a moment.",
+                          http_hint=f"Try again in {retry} s (see Retry-After): a worker is free by then at the latest.",
+                          retry_after=retry)
 
-    def run(self, prepared: PreparedQuery, timeout: float, wait: float | None = None) -> QueryResult:
-        """Answer ``prepared`` within ``timeout`` s, waiting at most ``wait`` (default ``timeout``) for a worker."""
+    async def run(self, mode: str, text: str, options: Any, *, timeout: float, client: str = "") -> Any:
+        """Answer one request (see :func:`_handle`) within ``timeout`` s, or raise why not."""
+        import asyncio
+
+        import anyio
+
+        limits = self.limits
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+            self._threads = anyio.CapacityLimiter(limits.size + limits.reserve + 2)
+        if self._clients.get(client, 0) >= limits.per_client:
+            raise self._busy_error(f"this client already has {limits.per_client} queries running or waiting")
+        if self._waiting >= limits.max_queue:
+            raise self._busy_error(f"{limits.max_queue} queries are already waiting for a worker")
+        self._clients[client] = self._clients.get(client, 0) + 1
         try:
-            worker = self._idle.get(timeout=timeout if wait is None else wait)
-        except queue.Empty:
-            raise ServerBusy("the server is busy: every query worker is taken.", "Try again in a moment.",
-                             http_hint="Try again in a few seconds (see Retry-After).") from None
-        try:
-            return worker.ask(prepared, timeout)
+            worker = await self._acquire(text)
+            lane_timeout = timeout if worker.lane == "full" else min(timeout, limits.fast_timeout)
+            if worker.lane == "full":
+                self._deadlines[worker] = time.monotonic() + lane_timeout
+            try:
+                return await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
+                                                      limiter=self._threads)
+            except QueryTimeout:
+                if lane_timeout >= timeout:
+                    raise
+                self._heavy[text] = None
+                while len(self._heavy) > self.HEAVY_MEMORY:
+                    self._heavy.popitem(last=False)
+                raise self._busy_error(f"every full worker is taken, and this query needs more than the "
+                                       f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
+            finally:
+                await self._release(worker)
         finally:
-            if self._closed or not worker.process.is_alive():  # killed at its deadline, died, or closing
-                self._retire(worker)
-                if not self._closed:
-                    self._idle.put(self._spawn())
-            else:
-                self._idle.put(worker)
+            self._clients[client] -= 1
+            if not self._clients[client]:
+                del self._clients[client]
+
+    async def _acquire(self, text: str) -> _Worker:
+        import asyncio
+
+        if self._closed:
+            raise self._busy_error("the server is shutting down")
+        deadline = time.monotonic() + self.limits.max_wait
+        async with self._changed:
+            self._waiting += 1
+            try:
+                while True:
+                    if self._idle["full"]:
+                        return self._idle["full"].pop()
+                    if self._idle["fast"] and text not in self._heavy:
+                        return self._idle["fast"].pop()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._closed:
+                        raise self._busy_error("every query worker is taken")
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), remaining)
+            finally:
+                self._waiting -= 1
+
+    async def _release(self, worker: _Worker) -> None:
+        import anyio
+
+        self._deadlines.pop(worker, None)
+        if not worker.alive:  # killed at its deadline or for memory, or died
+            with self._lock:
+                self._workers.discard(worker)
+            if self._closed:
+                return
+            worker = await anyio.to_thread.run_sync(self._spawn, worker.lane, limiter=self._threads)
+        if self._closed:
+            worker.kill()
+            return
+        async with self._changed:
+            self._idle[worker.lane].append(worker)
+            self._changed.notify_all()
 
     def close(self) -> None:
         """Stop every worker, those answering a query too."""
         self._closed = True
         with self._lock:
             workers = list(self._workers)
+            self._workers.clear()
         for worker in workers:
-            self._retire(worker)
+            worker.kill()

@@ -14,7 +14,6 @@ HTTP one (``http_hint``) for the server.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,12 +37,6 @@ PREFIX_ALIASES = {"dc": "dcterms", "dct": "dcterms", "sdo": "schema", "kgraph": 
 #: Where an HTTP client finds working examples (instead of `kgraph queries`).
 HTTP_EXAMPLES = "The named questions at /queries.json (or in the list on /query) are working examples."
 
-#: pyparsing, under rdflib's SPARQL parser, keeps parse state in the grammar objects,
-#: which rdflib builds once per process: two threads parsing at once fail with TypeErrors.
-#: The lock is therefore process-wide, like the grammar it guards (it holds no data).
-PARSE_LOCK = threading.Lock()
-
-
 @dataclass(frozen=True)
 class PreparedQuery:
     """A parsed query that passed the safety checks."""
@@ -64,9 +57,13 @@ def prepare_query(text: str) -> PreparedQuery:
     if not text.strip():
         raise QueryError("the query is empty", "Give a SPARQL query inline, with -f FILE, on stdin (-) or --name NAME.",
                          http_hint="Send it as the query parameter (GET ?query=...) or as the POST body.")
-    with PARSE_LOCK:
-        parsed = _parse(text)
-        query = _translate(text, parsed)
+    # a byte-order mark (Windows editors write one) is not SPARQL but means nothing either
+    text = text.removeprefix("\ufeff")
+    # rdflib's parser is pyparsing's, which keeps state in grammar objects shared by the
+    # process: two threads must never parse at once. kgraph parses in single-threaded
+    # worker processes only (kgraph.sparql.execute), so no lock is needed -- or held.
+    parsed = _parse(text)
+    query = _translate(text, parsed)
     _refuse_unsafe(query)
     kind = query.algebra.name.removesuffix("Query").upper()
     if kind == "CONSTRUCT" and query.algebra.get("template") is None:
@@ -92,7 +89,7 @@ def _parse(text: str):
                                           "from its data files.") from None
         raise _syntax_error(text, exc) from None
     except RecursionError:
-        raise _too_deep() from None
+        raise too_deep() from None
 
 
 def _translate(text: str, parsed) -> Query:
@@ -101,12 +98,12 @@ def _translate(text: str, parsed) -> Query:
     try:
         return translateQuery(parsed, initNs=PREFIXES)
     except RecursionError:
-        raise _too_deep() from None
+        raise too_deep() from None
     except Exception as exc:  # noqa: BLE001 - rdflib reports query mistakes as bare Exception
         raise _translation_error(text, exc) from None
 
 
-def _too_deep() -> QueryError:
+def too_deep() -> QueryError:
     return QueryError("the query is nested too deeply (or is too long) for the SPARQL parser",
                       "Flatten nested brackets and groups, or split the query into smaller ones.")
 
@@ -246,30 +243,3 @@ def _walk(node: Any, seen: set[int] | None = None) -> Iterator[Any]:
     elif isinstance(node, (list, tuple)) or type(node).__name__ == "ParseResults":
         for item in node:
             yield from _walk(item, seen)
-
-
-class PreparedCache:
-    """Prepared queries by text, least recently used dropped first: one per server.
-
-    Parsing costs more than answering most queries; a server sees the same texts again
-    (the named questions, a client's polling). Errors are not kept.
-    """
-
-    def __init__(self, size: int = 512):
-        from collections import OrderedDict
-
-        self._size = size
-        self._items: OrderedDict[str, PreparedQuery] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def prepare(self, text: str) -> PreparedQuery:
-        with self._lock:
-            if text in self._items:
-                self._items.move_to_end(text)
-                return self._items[text]
-        prepared = prepare_query(text)
-        with self._lock:
-            self._items[text] = prepared
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return prepared

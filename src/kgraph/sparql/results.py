@@ -3,7 +3,11 @@
 
 SPARQL results are serialised by rdflib's result serializers where they follow the W3C
 formats (JSON, XML, and CSV of a SELECT); by hand only TSV (rdflib can parse it, not write
-it) and CSV of an ASK (which rdflib refuses: CSV has no boolean form). Rows arrive here in
+it) and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
+bare ``true``/``false`` line Oxigraph writes and reads). Before writing,
+:func:`check_expressible` refuses answers a format cannot carry (an IRI with a space, a
+control character in XML, an RDF/XML predicate with no valid XML name), so no malformed
+body is ever sent. Rows arrive here in
 a stable order (see :func:`kgraph.sparql.execute.evaluate`), so the bytes are stable too.
 """
 
@@ -15,7 +19,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kgraph.errors import QueryError
+from kgraph.errors import NotAcceptable, QueryError
 from kgraph.formats import RESULT_KIND, Format, from_extension, from_name, names_for
 from kgraph.prefixes import DISPLAY_PREFIXES, PREFIXES
 
@@ -109,16 +113,16 @@ def _as_rdflib(result: QueryResult):
 
 
 def _ask_to_csv(result: QueryResult) -> bytes:
-    # CSV has no form for a boolean and rdflib refuses to write one; kgraph follows
-    # Apache Jena's convention: one column _askResult, CRLF line ends as in results CSV.
-    return f"_askResult\r\n{'true' if result.boolean else 'false'}\r\n".encode()
+    # the W3C note has no boolean form and rdflib refuses one; Oxigraph writes (and its
+    # TSV reader parses) one bare line, so kgraph writes that, with CSV's CRLF line end
+    return f"{'true' if result.boolean else 'false'}\r\n".encode()
 
 
 def _to_tsv(result: QueryResult) -> bytes:
     # W3C SPARQL 1.1 results TSV: ?-prefixed header, terms in N-Triples form. Written
     # here: rdflib has a TSV results parser but no serializer.
     if result.kind == "ASK":
-        lines = ["?_askResult", "true" if result.boolean else "false"]
+        lines = ["true" if result.boolean else "false"]  # as Oxigraph writes and reads it
     else:
         lines = ["\t".join(f"?{v}" for v in result.variables)]
         lines += ["\t".join(_nt_term(t) for t in row) for row in result.rows]
@@ -128,6 +132,8 @@ def _to_tsv(result: QueryResult) -> bytes:
 def _nt_term(term) -> str:
     from rdflib import BNode, Literal
 
+    from kgraph.export import line_safe
+
     if term is None:
         return ""
     if isinstance(term, BNode):
@@ -136,12 +142,67 @@ def _nt_term(term) -> str:
         text = str(term)
         for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
             text = text.replace(raw, escaped)
+        # TSV is read line by line: no raw U+2028, U+0085, ... either (issue 15)
+        text = line_safe(text)
         if term.language:
             return f'"{text}"@{term.language}'
         if term.datatype is not None:
             return f'"{text}"^^<{term.datatype}>'
         return f'"{text}"'
     return f"<{term}>"
+
+
+# --------------------------------------------------------------------------- what a format can carry
+
+#: characters an IRI may not hold (RFC 3987 / the IRIREF of N-Triples and Turtle)
+_BAD_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+#: characters XML 1.0 cannot carry at all (not even escaped)
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _terms(result: QueryResult):
+    if result.kind == "SELECT":
+        for row in result.rows:
+            yield from (t for t in row if t is not None)
+    elif result.graph is not None:
+        for triple in result.graph:
+            yield from triple
+
+
+def check_expressible(result: QueryResult, fmt: Format) -> None:
+    """Raise a clear error if ``fmt`` cannot carry ``result`` (rather than send a broken body)."""
+    from rdflib import Literal, URIRef
+
+    xml = fmt.name in ("xml", "srx")
+    for term in _terms(result):
+        if isinstance(term, URIRef):
+            if _BAD_IRI.search(term):
+                raise QueryError(f"the answer holds <{term}>, which is not a valid IRI (it contains a space, "
+                                 "a quote or a bracket), so no RDF or SPARQL results format can carry it",
+                                 "Build IRIs from encoded text: IRI(CONCAT(..., ENCODE_FOR_URI(?text))).")
+        elif isinstance(term, Literal):
+            datatype = term.datatype
+            if datatype is not None and _BAD_IRI.search(datatype):
+                raise QueryError(f"the answer holds a literal typed <{datatype}>, which is not a valid IRI",
+                                 "Use a datatype IRI without spaces, quotes or brackets.")
+            if xml and _BAD_XML.search(term):
+                raise NotAcceptable(f"a literal of the answer holds a control character that {fmt.label} "
+                                    "cannot carry (XML 1.0 forbids it)",
+                                    "Ask for JSON, CSV or TSV (SPARQL results) or Turtle, N-Triples or JSON-LD (a graph).")
+    if fmt.name == "xml" and result.graph is not None:
+        _check_rdfxml_predicates(result.graph, fmt)
+
+
+def _check_rdfxml_predicates(graph, fmt: Format) -> None:
+    from rdflib.namespace import split_uri
+
+    for predicate in set(graph.predicates()):
+        try:
+            split_uri(predicate)
+        except ValueError:
+            raise NotAcceptable(f"{fmt.label} cannot carry the predicate <{predicate}>: an XML element name "
+                                "cannot be made from its end (RDF/XML needs a name that does not start with a digit)",
+                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
 
 
 # --------------------------------------------------------------------------- display

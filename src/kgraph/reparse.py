@@ -1,0 +1,63 @@
+"""Read a build back before it is published (issue 15: never publish a corrupt graph).
+
+Every RDF file of a build is parsed again with Oxigraph -- a second implementation, so
+that rdflib's writer is not checked by rdflib's own reader -- and must hold exactly the
+triples (or, for TriG, the quads) that were built. The XML and JSON files must be
+well-formed. This takes a few milliseconds per thousand triples.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.parsers.expat
+from pathlib import Path
+
+from kgraph.errors import OutputError
+
+#: file suffix -> Oxigraph format name, and whether it holds named graphs
+RDF_SUFFIXES = {".nt": ("N_TRIPLES", False), ".ttl": ("TURTLE", False), ".rdf": ("RDF_XML", False),
+                ".jsonld": ("JSON_LD", False), ".trig": ("TRIG", True)}
+
+
+def check_build_folder(folder: Path, *, triples: int, quads: int) -> None:
+    """Raise :class:`OutputError` unless every file in ``folder`` reads back whole.
+
+    ``triples`` is the size of the union graph (N-Triples, Turtle, RDF/XML, JSON-LD must
+    hold that many distinct triples), ``quads`` that of the dataset (TriG).
+    """
+    import pyoxigraph
+
+    for path in sorted(folder.iterdir()):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.suffix in RDF_SUFFIXES:
+            name, named = RDF_SUFFIXES[path.suffix]
+            try:
+                parsed = pyoxigraph.parse(data, format=getattr(pyoxigraph.RdfFormat, name),
+                                          base_iri="https://w3id.org/kgraph/")
+                found = len({(q.subject, q.predicate, q.object, q.graph_name if named else None)
+                             for q in parsed})
+            except (SyntaxError, ValueError) as exc:
+                raise _unreadable(path, str(exc)) from None
+            wanted = quads if named else triples
+            if found != wanted:
+                raise _unreadable(path, f"it reads back as {found} {'quads' if named else 'triples'}, "
+                                        f"not the {wanted} built")
+        elif path.suffix in (".graphml", ".xml"):
+            parser = xml.parsers.expat.ParserCreate()
+            try:
+                parser.Parse(data, True)
+            except xml.parsers.expat.ExpatError as exc:
+                raise _unreadable(path, f"malformed XML: {exc}") from None
+        elif path.suffix == ".json":
+            try:
+                json.loads(data)
+            except ValueError as exc:
+                raise _unreadable(path, f"malformed JSON: {exc}") from None
+
+
+def _unreadable(path: Path, detail: str) -> OutputError:
+    return OutputError(f"kgraph wrote a {path.name} that does not read back ({detail}); nothing was published",
+                       "The previous build is still in place. This is a bug in kgraph: please report it "
+                       "with the data that changed.")

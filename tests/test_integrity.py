@@ -1,0 +1,334 @@
+"""What goes in comes out (issue 15): input kgraph could not write, or would silently drop,
+is refused with file and line; a build shrinking the graph needs --allow-shrink; paths
+stay inside the corpus; a read-only output folder still answers from memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgraph.cli import app
+
+runner = CliRunner()
+
+C1 = "data/claims/001.yaml"
+C2 = "data/claims/002.yaml"
+ENTITIES = "data/entities/all.yaml"
+SOURCES = "data/sources.yaml"
+TTL = "ontology/kgraph.ttl"
+BOTH = ("build", "validate")
+SECRET = "a-line-that-must-never-be-printed"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture changed: {old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def replace(rel: str, old: str, new: str):
+    return lambda root: _edit(root / rel, old, new)
+
+
+def write(rel: str, text: str):
+    def run(root: Path) -> None:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return run
+
+
+def write_bytes(rel: str, data: bytes):
+    return lambda root: (root / rel).write_bytes(data)
+
+
+def remove(rel: str):
+    return lambda root: shutil.rmtree(root / rel) if (root / rel).is_dir() else (root / rel).unlink()
+
+
+def rename(rel: str, to: str):
+    return lambda root: (root / rel).rename(root / to)
+
+
+def truncate(rel: str, fraction: float):
+    def run(root: Path) -> None:
+        data = (root / rel).read_bytes()
+        (root / rel).write_bytes(data[: int(len(data) * fraction)])
+    return run
+
+
+def link_outside(rel: str):
+    """Replace a corpus file by a symlink to a file outside the corpus folder."""
+    def run(root: Path) -> None:
+        outside = root / "outside.txt"
+        outside.write_text(f"{SECRET}\nKetamine is outside.\n", encoding="utf-8")
+        (root / rel).unlink()
+        (root / rel).symlink_to(outside)
+    return run
+
+
+def secret_outside(root: Path) -> None:
+    (root.parent / "secret.txt").write_text(f"{SECRET}\n", encoding="utf-8")
+
+
+def _line_of(path: Path, needle: str, nth: int = 1) -> int:
+    seen = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if needle in line:
+            seen += 1
+            if seen == nth:
+                return number
+    raise AssertionError(needle)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kind of input that must be refused: the edits, the commands that refuse it, the
+    messages (``{line}`` is the line of ``at`` = (file, text, nth occurrence) after the
+    edits, ``{first}`` the line before it) and the problem code in ``validate --json``
+    (None when the input stops the check itself)."""
+
+    edits: tuple
+    messages: tuple[str, ...]
+    code: str | None
+    commands: tuple[str, ...] = BOTH
+    at: tuple[str, str, int] | None = None
+    absent: tuple[str, ...] = ()
+
+
+QUOTE = '    quote: "Ketamine blocks the NMDA receptor."\n'
+CASES = {
+    # characters XML 1.0 cannot hold: refused where they enter, with the code point
+    "ESC in a quote": Case(
+        (replace(C1, QUOTE, '    quote: "Ketamine blocks\\e the NMDA receptor."\n'),),
+        ("data/claims/001.yaml:{line}: field 'quote' holds U+001B (ESCAPE) at position 16",
+         "RDF/XML and GraphML cannot hold"), "forbidden-character", at=(C1, "blocks\\e", 1)),
+    "NUL in a label": Case(
+        (replace(ENTITIES, "label: ketamine", 'label: "keta\\0mine"'),),
+        ("data/entities/all.yaml:{line}: field 'label' holds U+0000 (NUL)",), "forbidden-character",
+        at=(ENTITIES, "keta\\0mine", 1)),
+    "a vertical tab in a description": Case(
+        (replace(ENTITIES, "label: ketamine", 'label: ketamine\n  description: "a\\vb"'),),
+        ("field 'description' holds U+000B (VERTICAL-TAB)",), "forbidden-character"),
+    "a record separator in a note": Case(
+        (replace(C2, "    note: The source denies the effect for some patients.",
+                 '    note: "The source\\x1e denies it."'),),
+        ("holds U+001E (RECORD-SEPARATOR)",), "forbidden-character"),
+    "U+FFFE in a synonym": Case(
+        (replace(ENTITIES, "label: ketamine", 'label: ketamine\n  synonyms: ["k\\uFFFE"]'),),
+        ("data/entities/all.yaml:{line}: field 'synonyms' holds U+FFFE",), "forbidden-character",
+        at=(ENTITIES, "k\\uFFFE", 1)),
+    "a lone surrogate in a qualifier": Case(
+        (replace(C1, "{onset: within hours,", '{onset: "within \\ud800 hours",'),),
+        ("field 'qualifiers.onset' holds U+D800 (a lone surrogate", "which is not a character"),
+        "forbidden-character"),
+    "a raw control byte in the file": Case(
+        (replace(C1, "This leads to", "This\x1b leads to"),),
+        ("data/claims/001.yaml:{line}: the file holds U+001B (ESCAPE) (raw)",), "unreadable-yaml",
+        at=(C1, "This\x1b", 1)),
+    # numbers kgraph cannot write
+    ".nan as a value": Case(
+        (replace(C1, "    value: 8\n", "    value: .nan\n"),),
+        ("data/claims/001.yaml:{line}: field 'value' is .nan, not a finite number", 'quote it'), "not-finite",
+        at=(C1, "value: .nan", 1)),
+    ".inf as a value": Case(
+        (replace(C1, "    value: 8\n", "    value: -.inf\n"),), ("field 'value' is -.inf, not a finite number",),
+        "not-finite"),
+    # structure PyYAML accepts but loses or crashes on
+    "a duplicate key names both lines": Case(
+        (replace(C1, "    object: nmda-receptor\n", "    object: nmda-receptor\n    object: ptsd\n"),),
+        ("data/claims/001.yaml:{line}: duplicate key 'object' (first at line {first})",
+         "keep only the last one"), "duplicate-key", at=(C1, "object: ptsd", 1)),
+    "a duplicate key deep inside": Case(
+        (replace(C1, "{onset: within hours, duration: weeks}", "{onset: within hours, onset: weeks}"),),
+        ("duplicate key 'onset'",), "duplicate-key"),
+    "YAML nested 5,000 deep": Case(
+        (write("data/claims/003.yaml", "source: src-001\nclaims:\n" + "".join(
+            "  " * i + "- \n" for i in range(5000))),),
+        ("data/claims/003.yaml:", "nested more than 64 levels deep"), "unreadable-yaml", absent=("Recursion",)),
+    "a truncated ontology": Case(
+        (truncate(TTL, 0.5),), ("ontology/kgraph.ttl:", "is not valid Turtle", "Unexpected end"), None,
+        absent=("IndexError",)),
+    # files that would be dropped silently
+    "a claims file ending in .yml": Case(
+        (rename(C2, "data/claims/002.yml"),),
+        ("data/claims/002.yml: '.yml' is not the '.yaml' suffix; kgraph would not read it",
+         "Rename it to 002.yaml"), "unexpected-file"),
+    "a file misplaced at the top of data/": Case(
+        (write("data/extra-claims.yaml", "source: src-001\nclaims: []\n"),),
+        ("data/extra-claims.yaml: a file kgraph does not know at the top of data/",), "unexpected-file"),
+    "a folder inside data/claims": Case(
+        (write("data/claims/old/003.yaml", "source: src-001\nclaims: []\n"),),
+        ("data/claims/old: a folder inside data/claims",), "unexpected-file"),
+    "a text file among the entities": Case(
+        (write("data/entities/more.txt", "- id: x\n"),),
+        ("data/entities/more.txt: not a .yaml file in data/entities/",), "unexpected-file"),
+    "data/claims missing": Case(
+        (remove("data/claims"),), ("data/claims: folder missing", "the graph would have no claims"),
+        "folder-missing"),
+    "data/entities missing": Case(
+        (remove("data/entities"),), ("data/entities: folder missing",), "folder-missing"),
+    # paths stay inside the corpus, and nothing outside it is ever printed
+    "a source file climbing out with ..": Case(
+        (secret_outside, replace(SOURCES, "file: beta.txt", "file: ../../secret.txt")),
+        ("data/sources.yaml:{line}: source 'src-002': file '../../secret.txt' climbs out of the corpus folder",),
+        "source-path-outside-corpus", at=(SOURCES, "- id: src-002", 1), absent=(SECRET,)),
+    "an absolute source path": Case(
+        (secret_outside, lambda root: _edit(root / SOURCES, "file: beta.txt",
+                                            f"file: {root.parent / 'secret.txt'}")),
+        ("source 'src-002': file '", "is an absolute path"), "source-path-outside-corpus", absent=(SECRET,)),
+    "a corpus file linking outside the corpus": Case(
+        (link_outside("corpus/beta.txt"),),
+        ("data/sources.yaml:{line}: source 'src-002': beta.txt is a link to a file outside the corpus folder",),
+        "source-path-outside-corpus", at=(SOURCES, "- id: src-002", 1), absent=(SECRET,)),
+}
+
+
+@pytest.mark.parametrize("command,case", [(command, name) for name, case in CASES.items()
+                                          for command in case.commands])
+def test_input_kgraph_cannot_keep_is_refused(mini_root, monkeypatch, command, case):
+    spec = CASES[case]
+    for edit in spec.edits:
+        edit(mini_root)
+    line = _line_of(mini_root / spec.at[0], spec.at[1], spec.at[2]) if spec.at else None
+    monkeypatch.chdir(mini_root)
+    corpus = ["--corpus", str(mini_root / "corpus")]
+    result = runner.invoke(app, [command, *corpus])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    # validate prints "error FILE:LINE: message", build "FILE:LINE: error: message"
+    output = re.sub(r"^(\s*)error (\S+)", r"\1\2", result.output, flags=re.MULTILINE).replace(": error: ", ": ")
+    for message in spec.messages:
+        assert message.format(line=line, first=(line or 1) - 1) in output
+    for text in spec.absent:
+        assert text not in result.output
+    out = mini_root / "output"
+    assert not out.exists() or not any(p.name.startswith("kgraph") for p in out.iterdir())
+    if spec.code is not None:
+        as_json = runner.invoke(app, ["validate", "--json", *corpus])
+        assert as_json.exit_code == 2
+        assert spec.code in {p["code"] for p in json.loads(as_json.output)["problems"]}
+
+
+@pytest.mark.parametrize("text", ["line\u2028separator", "para\u2029graph", "next\x85line", "tab\there",
+                                  "rtl \u202eevil\u202c", "emoji \U0001F600", "del\x7fc1\x9f"])
+def test_characters_every_format_can_write_are_accepted(mini_root, monkeypatch, text):
+    escaped = "".join(c if 32 <= ord(c) < 127 else f"\\U{ord(c):08X}" for c in text)
+    _edit(mini_root / ENTITIES, "label: ketamine", f'label: "{escaped}"')
+    monkeypatch.chdir(mini_root)
+    result = runner.invoke(app, ["validate", "--json", "--corpus", str(mini_root / "corpus")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"]
+
+
+# --------------------------------------------------------------------------- shrinking
+
+def _build(root: Path, monkeypatch, *extra: str):
+    monkeypatch.chdir(root)
+    return runner.invoke(app, ["build", "--corpus", str(root / "corpus"), *extra])
+
+
+def _published(root: Path) -> dict[str, bytes]:
+    out = root / "output"
+    return {p.name: p.read_bytes() for p in out.iterdir() if p.name.startswith(("kgraph", "stats", "build-info"))}
+
+
+def test_build_info_records_the_counts(mini_root, monkeypatch):
+    assert _build(mini_root, monkeypatch).exit_code == 0
+    info = json.loads((mini_root / "output" / "build-info.json").read_text())
+    assert info["counts"]["claims"] == 11 and info["counts"]["entities"] == 11
+    assert info["counts"]["triples"] > 1000
+
+
+def test_losing_claims_against_the_last_build_needs_allow_shrink(mini_root, monkeypatch):
+    assert _build(mini_root, monkeypatch).exit_code == 0
+    before = _published(mini_root)
+    (mini_root / C2).unlink()  # 4 of the 11 claims (36%)
+    refused = _build(mini_root, monkeypatch)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "the graph would lose 4 of the 11 claims of the last build" in refused.output
+    assert "--allow-shrink" in refused.output
+    assert _published(mini_root) == before
+    allowed = _build(mini_root, monkeypatch, "--allow-shrink")
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads((mini_root / "output" / "build-info.json").read_text())["counts"]["claims"] == 7
+
+
+def test_losing_a_few_claims_is_fine(mini_root, monkeypatch):
+    assert _build(mini_root, monkeypatch).exit_code == 0
+    text = (mini_root / C1).read_text()
+    start = text.index("  - id: c001-007")
+    (mini_root / C1).write_text(text[:start])  # 1 of 11 (9%)
+    result = _build(mini_root, monkeypatch)
+    assert result.exit_code == 0, result.output
+
+
+def test_an_empty_dataset_is_refused_even_without_a_previous_build(mini_root, monkeypatch):
+    for rel in (C1, C2):
+        (mini_root / rel).unlink()
+    result = _build(mini_root, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert "the data has no claims: the graph would be empty" in result.output
+    assert not (mini_root / "output" / "kgraph.nt").exists()
+
+
+# --------------------------------------------------------------------------- read-only output
+
+def test_read_only_output_answers_from_memory(mini_root, monkeypatch):
+    from kgraph import publish
+
+    assert _build(mini_root, monkeypatch).exit_code == 0
+    _edit(mini_root / ENTITIES, "label: ketamine", "label: Ketamine-renamed")
+    out = mini_root / "output"
+
+    def read_only(out_dir, wait=0):
+        raise publish._cannot_write(out_dir, PermissionError(13, "Permission denied"))
+
+    os.chmod(out, 0o555)
+    try:
+        if os.access(out, os.W_OK):  # root ignores the mode bits: refuse the lock as the OS would
+            monkeypatch.setattr(publish, "build_lock", read_only)
+        before = _published(mini_root)
+        result = runner.invoke(app, ["query", "SELECT ?l WHERE { kgr:ketamine rdfs:label ?l }", "--format", "csv"])
+        assert result.exit_code == 0, result.output
+        assert "Ketamine-renamed" in result.output
+        assert "is stale and could not be rewritten" in result.output
+        assert _published(mini_root) == before
+
+        from kgraph.graphstore import load_graphs
+        from kgraph.project import Project
+
+        warnings: list[str] = []
+        graphs = load_graphs(Project.at(mini_root, corpus_dir=mini_root / "corpus"), warn=warnings.append)
+        assert graphs.rebuilt and any("stale" in w for w in warnings)  # what serve gets
+    finally:
+        os.chmod(out, 0o755)
+
+
+# --------------------------------------------------------------------------- query command edges
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e10", "-nan"])
+def test_query_timeout_must_be_a_sane_number(mini_root, monkeypatch, value):
+    monkeypatch.chdir(mini_root)
+    result = runner.invoke(app, ["query", "ASK { ?s ?p ?o }", "--timeout", value])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Invalid value for '--timeout'" in result.output
+
+
+def test_query_from_a_closed_stdin(mini_root):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-m", "kgraph", "query", "-"], check=False, cwd=mini_root,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2, done.stderr
+    assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
