@@ -188,3 +188,15 @@ def test_build_writes_void(mini_built):
     titles = {str(g.value(d, DCTERMS.title)) for d in g.objects(dataset, DCAT.distribution)}
     assert {"kgraph.ttl", "kgraph_nodes.tsv", "kgraph.cyjs"} <= titles
     assert int(g.value(dataset, VOID.entities)) >= result.network.number_of_nodes()
+
+
+def test_sparql_endpoint_takes_printed_prefixes(client):
+    """What the results print (kgclaim:, kgsrc:) is predeclared at /sparql too."""
+    query = "SELECT ?src WHERE { kgclaim:c001-001 prov:wasDerivedFrom ?src . ?src a kg:SourceDocument }"
+    r = client.get("/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200, r.text
+    [row] = r.json()["results"]["bindings"]
+    source = row["src"]["value"].rsplit("/", 1)[-1]
+    ask = f"ASK {{ kgclaim:c001-001 prov:wasDerivedFrom kgsrc:{source} }}"
+    r = client.get("/sparql", params={"query": ask}, headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200 and r.json()["boolean"] is True

@@ -41,6 +41,10 @@ DISPLAY_PREFIXES: dict[str, str] = {"kgclaim": str(KGCLAIM), "kgsrc": str(KGSRC)
 #: Vocabularies the ontology aligns its terms to, beyond those above (its documentation
 #: and the network exports name their terms with these prefixes).
 ALIGNED_PREFIXES: dict[str, str] = {"foaf": "http://xmlns.com/foaf/0.1/", "biolink": "https://w3id.org/biolink/vocab/"}
+#: Namespaces a query writer may reach for that kgraph does not predeclare (a PREFIX line
+#: is suggested for them when a query uses one undeclared).
+WELL_KNOWN_PREFIXES: dict[str, str] = {**ALIGNED_PREFIXES, "sh": "http://www.w3.org/ns/shacl#",
+                                       "obo": "http://purl.obolibrary.org/obo/"}
 #: Predeclared in every query (``kgraph query``, ``/sparql``, the query page): whatever
 #: kgraph prints can be pasted back into a query.
 QUERY_PREFIXES: dict[str, str] = {**PREFIXES, **DISPLAY_PREFIXES}

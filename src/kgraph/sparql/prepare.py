@@ -21,17 +21,11 @@ from typing import TYPE_CHECKING, Any
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.names import close_names
 from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
+from kgraph.prefixes import WELL_KNOWN_PREFIXES
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
 
-#: Namespaces a user may reach for that are not predeclared, to suggest a PREFIX line.
-WELL_KNOWN_PREFIXES = {
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "biolink": "https://w3id.org/biolink/vocab/",
-    "sh": "http://www.w3.org/ns/shacl#",
-    "obo": "http://purl.obolibrary.org/obo/",
-}
 #: Common spellings of the predeclared prefixes.
 PREFIX_ALIASES = {"dc": "dcterms", "dct": "dcterms", "sdo": "schema", "kgraph": "kg", "ont": "kg", "onto": "kg"}
 #: Where an HTTP client finds working examples (instead of `kgraph queries`).
