@@ -155,14 +155,20 @@ def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
     return graphml(G, alignment(graph))
 
 
-def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dict[str, bytes]:
-    """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name."""
+def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True) -> dict[str, bytes]:
+    """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
+
+    ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
+    Oxigraph's serialisers: :func:`kgraph.store.export_files`).
+    """
     from kgraph.interchange import network_files
 
     files: dict[str, bytes] = {}
     exports = network_files(built.graph, network)
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
+        if fmt.kind != "network" and not rdf:
+            continue
         if fmt.kind == "network":
             files.update({file: exports[file] for file in fmt.file_names})
         else:
@@ -170,7 +176,9 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dic
     files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     from kgraph.void import build_media_types, void_turtle
 
-    files["void.ttl"] = void_turtle(built.graph, build_media_types(files))
+    # every file of the build, the RDF ones too when the store writes them
+    names = [n for name in BUILD_FORMATS for n in FORMATS_BY_NAME[name].file_names] + ["stats.json"]
+    files["void.ttl"] = void_turtle(built.graph, build_media_types(names))
     return files
 
 
