@@ -219,3 +219,22 @@ def test_alignment_falls_back_to_superclass(built):
     # kg:Receptor has no alignment of its own: kg:Protein's biolink:Protein
     assert al.categories["Receptor"] == "biolink:Protein"
     assert al.predicates["treats"] == "biolink:treats"
+
+
+def test_exports_are_identical_across_hash_seeds(mini_root):
+    """Same data, two interpreters with different hash seeds: byte-identical exports."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib, sys\nfrom kgraph.project import Project\nfrom kgraph.pipeline import build\n"
+            "from kgraph.interchange import network_files\nfrom kgraph.void import void_turtle\n"
+            "root = sys.argv[1]\nr = build(Project.at(root, corpus_dir=root + '/corpus'), write=False)\n"
+            "files = {**network_files(r.built.graph, r.network), 'void.ttl': void_turtle(r.built.graph)}\n"
+            "for name in sorted(files):\n    print(name, hashlib.sha256(files[name]).hexdigest())\n")
+    digests = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO / "src")}
+        run = subprocess.run([sys.executable, "-c", code, str(mini_root)], env=env, capture_output=True, text=True,
+                             check=True)
+        digests.append(run.stdout)
+    assert digests[0] == digests[1] and "kgraph.cyjs" in digests[0]
