@@ -129,9 +129,18 @@ def test_readme_sparql_examples_run_in_oxigraph(corpus):
 def _readme_query_commands() -> list[list[str]]:
     commands = []
     for block in _readme_blocks("sh"):
+        pending = ""
         for line in block.splitlines():
-            if line.startswith("kgraph query"):
-                commands.append(shlex.split(line, comments=True)[1:])
+            if not pending and not line.startswith("kgraph query"):
+                continue
+            pending += line + "\n"
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # a quoted query going on over the next lines
+                continue
+            commands.append(words[1:])
+            pending = ""
+        assert not pending, f"unterminated command in README.md: {pending}"
     return commands
 
 
