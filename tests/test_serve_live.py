@@ -264,3 +264,23 @@ def _this_source() -> dict:
     import os
 
     return {**os.environ, "PYTHONPATH": str(REPO / "src")}
+
+
+@pytest.mark.browser
+def test_query_page_links_ontology_terms_to_the_docs(server, browser):
+    """kg: terms in results link to /ontology#Term on this server; printed kgclaim: ids parse."""
+    context = browser.new_context()
+    context.set_default_timeout(PATIENT * 1000)
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/query")
+        page.fill("#sparql", "SELECT ?type WHERE { kgr:ketamine a ?type . kgclaim:c000-001 a kg:Claim }")
+        page.click("#run")
+        page.wait_for_selector("#results table")
+        link = page.locator("#results td a", has_text="kg:Drug")
+        assert link.get_attribute("href") == "/ontology#Drug"
+        link.click()
+        page.wait_for_selector("#Drug")
+        assert page.url == f"{server}/ontology#Drug"
+    finally:
+        context.close()
