@@ -9,6 +9,7 @@
   var DATA = JSON.parse(document.getElementById("kgraph-data").textContent);
   var PREFIXES = DATA.prefixes;
   var KGR = PREFIXES.filter(function (p) { return p[0] === "kgr"; })[0][1];
+  var KG = PREFIXES.filter(function (p) { return p[0] === "kg"; })[0][1];
   var DOWNLOADS = DATA.downloads;
   var LABELS = DATA.labels || {};
   var PREDECLARED = DATA.predeclared || [];
@@ -54,6 +55,12 @@
         both.appendChild(local);
         both.appendChild(el("span", LABELS[id])).className = "label";
         return both;
+      }
+      // ontology terms link to their entry in this server's documentation
+      if (term.value.indexOf(KG) === 0) {
+        var onto = el("a", shorten(term.value));
+        onto.href = "/ontology#" + encodeURIComponent(term.value.slice(KG.length));
+        return onto;
       }
       if (!/^https?:\/\//i.test(term.value)) return el("span", shorten(term.value));
       var a = el("a", shorten(term.value));
