@@ -422,6 +422,7 @@ def test_claim_and_source_pages_link_their_iris(client):
     # subject and object are entities of the graph: their page, under their label
     assert links.get("ketamine") == "/id/ketamine" and links.get("NMDA receptor") == "/id/nmda-receptor", links
     assert any(href == "/id/source/src-001" for href in links.values()), links
+    assert any(href.startswith("/ontology#") for href in links.values()), links  # kg: terms, offline
     source = client.get("/id/source/src-001", headers={"Accept": "text/html"}).text
     assert re.search(r'<a href="(/id/|https?://)', source.split("<table>", 1)[1]), source
 

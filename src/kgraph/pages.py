@@ -77,11 +77,13 @@ def _term_ref(G, term) -> dict[str, str | None]:
     entity's label), web IRIs link out, anything else (literals, other schemes) is text."""
     from rdflib import URIRef
 
-    from kgraph.prefixes import KGR, contract
+    from kgraph.prefixes import KG, KGR, contract
 
     text = str(term)
     if not isinstance(term, URIRef):
         return {"href": None, "label": text, "iri": None}
+    if text.startswith(str(KG)):  # an ontology term: its entry in this server's /ontology page
+        return {"href": f"/ontology#{quote(text[len(str(KG)):])}", "label": contract(text) or text, "iri": text}
     if text.startswith(str(KGR)):
         local = text[len(str(KGR)):]
         label = G.nodes[local]["label"] if local in G else (contract(text, display=True) or text)
