@@ -174,11 +174,19 @@ def test_failed_build_keeps_previous_output(mini_root, monkeypatch):
     assert ok.exit_code == 0, ok.output
     # the published files, read through their stable names (the build folders are hidden)
     before = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir() if p.is_file()}
+    store_before = _store_dump(mini_root / "output")
     _edit(mini_root / "data" / "claims" / "001.yaml", "    object: nmda-receptor\n", "    object: nowhere\n")
     bad = _run(mini_root, monkeypatch, "build")
     assert bad.exit_code == 2
     after = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir() if p.is_file()}
     assert after == before
+    assert _store_dump(mini_root / "output") == store_before
+
+
+def _store_dump(out):
+    from kgraph import store as S
+
+    return S.serialize_quads(S.open_store(out).quads_for_pattern(None, None, None), "nquads")
 
 
 def test_dates_stay_text_even_impossible_ones(mini_root, monkeypatch):

@@ -286,7 +286,8 @@ def query(
     """Ask the graph a SPARQL question: SELECT, ASK, CONSTRUCT or DESCRIBE.
 
     The prefixes kg, kgr, rdf, rdfs, owl, xsd, skos, prov, dcterms and schema are
-    predeclared. Queries only read: updates, SERVICE and FROM are refused.
+    predeclared. Queries only read: updates and SERVICE are refused; GRAPH ?g ranges over
+    the named graphs (one per source, entities, ontology, catalog) and FROM may only name them.
 
     Example:
 
@@ -295,21 +296,38 @@ def query(
         kgraph query --name treats --format csv --output treats.csv
     """
     from kgraph.graphstore import load_graphs
-    from kgraph.sparql.execute import query_info, run_query
     from kgraph.sparql.results import choose_format
 
     query_text = _query_text(text, file, name)
-    # parsed in a killable worker under the same deadline (a short hostile query can keep
-    # rdflib's parser busy for minutes); again in the evaluating worker below
-    prepared = query_info(query_text, timeout=timeout)
-    fmt_chosen = choose_format(prepared.kind, fmt, output)
+    notes: tuple[str, ...] = ()
+    if reason:
+        # the entailed graph is made in memory (rdflib and owlrl), so rdflib's engine answers
+        from kgraph.sparql.execute import query_info
+
+        # parsed in a killable worker under the same deadline (a short hostile query can keep
+        # rdflib's parser busy for minutes); again in the evaluating worker below
+        prepared = query_info(query_text, timeout=timeout)
+        kind, notes = prepared.kind, prepared.notes
+    else:
+        # Oxigraph answers over the store: checked here first, so that a mistake is reported
+        # before any rebuild, then again against the store's own graphs
+        from kgraph import storequery
+
+        kind = storequery.prepare(query_text, None, timeout=timeout).kind
+    fmt_chosen = choose_format(kind, fmt, output)
     graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
-    graph = graphs.entailed(reason, step=_note) if reason else graphs.graph
-    result = run_query(graph, query_text, timeout=timeout)
+    if reason:
+        from kgraph.sparql.execute import run_query
+
+        result = run_query(graphs.entailed(reason, step=_note), query_text, timeout=timeout)
+    else:
+        checked = storequery.prepare(query_text, graphs.graphs, timeout=timeout)
+        notes = checked.notes
+        result = storequery.run(graphs.path, checked, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
-    for note in prepared.notes if result.empty else ():
+    for note in notes if result.empty else ():
         _note(f"Note: {note}")
     if exit_status and result.kind == "ASK" and not result.boolean:
         raise typer.Exit(1)
@@ -594,6 +612,56 @@ def viz(
 
 
 @app.command()
+def report(
+    entity: Annotated[Optional[str], typer.Argument(
+        help="A condition or drug: id, label or synonym (any case).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="An index and one report per condition, into the --out folder.")]
+    = False,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="html, md or json [default: from the --out suffix, else md].")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write to this file (with --all: this folder) [default: print; --all: output/report].")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """How well backed is each claim about a condition or drug: belief, sources, quotes,
+    contradictions and red flags.
+
+    Beliefs come from the error priors per evidence kind in kgraph's evidence-priors.yaml
+    (data/evidence-priors.yaml overrides them).
+
+    Example:
+
+        kgraph report ptsd --format md | head -40
+
+        kgraph report ketamine --out ketamine.html
+
+        kgraph report --all --out reports
+    """
+    from kgraph.errors import KgraphError
+    from kgraph.evidence_report import choose_format, entity_report, find_report_entity, load_evidence, render, write_all_reports
+
+    if (entity is None) == (not all_):
+        raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")
+    project = _project(data, ontology)
+    chosen = choose_format(fmt, None if all_ else out)
+    evidence = load_evidence(project)
+    if all_:
+        folder = out or project.out_dir / "report"
+        written = write_all_reports(evidence, folder, "html" if fmt is None else chosen)
+        typer.echo(f"Wrote {len(written)} files into {folder}")
+        return
+    text = render(entity_report(evidence, find_report_entity(evidence, entity)), chosen)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from kgraph.export import write_atomic
+
+    write_atomic(out, text.encode("utf-8"))
+    _note(f"Wrote {out}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
@@ -609,7 +677,8 @@ def serve(
 ) -> None:
     """Serve the graph: a SPARQL endpoint, Linked Data pages and a browser app.
 
-    Read-only: SPARQL Update is refused, SERVICE and FROM are refused, every query has a
+    Read-only: SPARQL Update and SERVICE are refused; GRAPH, FROM and default-graph-uri /
+    named-graph-uri select the store's own graphs (one per source); every query has a
     time limit and a result-size limit. Binds 127.0.0.1 unless --host says otherwise.
 
     Example:
@@ -621,16 +690,80 @@ def serve(
 
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
-    app_ = create_app(graphs.graph, graphs.network, options)
+    project = _project(data, ontology, out=out)
+    graphs = load_graphs(project, rebuild=rebuild, warn=_note)
+    from kgraph.evidence_report import load_evidence
+
+    evidence = load_evidence(project)  # for /report/<id>
+    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"kgraph: serving {len(graphs.graph)} triples at http://{shown}:{bound}/ "
+    typer.echo(f"kgraph: serving {graphs.triples} triples at http://{shown}:{bound}/ "
                f"(SPARQL endpoint /sparql); Ctrl+C stops", err=True)
     run(app_, sock, options)
+
+
+@app.command()
+def push(
+    url: Annotated[str, typer.Argument(help="The store's SPARQL 1.1 Graph Store endpoint, e.g. http://127.0.0.1:7878/store.")],
+    graph: Annotated[Optional[str], typer.Option(
+        "--graph", help="Put the whole graph into this one named graph [default: one named graph per source].")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace what each graph held (HTTP PUT) instead of adding to it (POST).")] = False,
+    query_url: Annotated[Optional[str], typer.Option(
+        "--query-url", help="The store's SPARQL query endpoint, to count the triples after the push "
+                            "[default: guessed from URL].")] = None,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Triples per request.")] = 50_000,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Retries of a request that failed with 5xx "
+                                                                 "or a connection error.")] = 5,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    out: OutOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Push the graph into a running triple store (SPARQL 1.1 Graph Store Protocol), then check the counts.
+
+    One named graph per source, plus the entities, the ontology and the catalog of sources.
+    Credentials come from the environment: KGRAPH_PUSH_TOKEN (Bearer), or KGRAPH_PUSH_USER and
+    KGRAPH_PUSH_PASSWORD (Basic, or Digest when the store asks; KGRAPH_PUSH_AUTH=basic|digest forces one).
+
+    Example:
+
+        kgraph push http://127.0.0.1:7878/store --replace
+
+        KGRAPH_PUSH_USER=dba KGRAPH_PUSH_PASSWORD=... kgraph push http://127.0.0.1:8890/sparql-graph-crud-auth
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from kgraph.push import auth_from_env
+    from kgraph.push import push as run_push
+    from kgraph.store import current_store
+
+    auth = auth_from_env()
+    store = current_store(_project(data, ontology, out=out), step=None if quiet else _note)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(stderr=True), disable=quiet or not sys.stderr.isatty()) as bar:
+        tasks: dict[str, object] = {}
+
+        def progress(iri: str, sent: int, total: int) -> None:
+            if iri not in tasks:
+                tasks[iri] = bar.add_task(f"<{iri}>", total=total)
+            bar.update(tasks[iri], completed=sent)
+
+        report = run_push(store, url, graph=graph, replace=replace, query_url=query_url, auth=auth, batch=batch,
+                          retries=retries, progress=progress)
+    for note in report.notes:
+        _note(f"Note: {note}")
+    typer.echo(f"Pushed {report.sent} triples in {len(report.graphs)} graph(s) to {url} in {report.seconds:.1f} s"
+               f"{f' ({report.retries} retried requests)' if report.retries else ''}; counts checked at "
+               f"{report.query_url}")
+    if not _is_tty():
+        for g in report.graphs:
+            typer.echo(f"{g.iri}\t{g.sent}\t{g.remote}")
 
 
 def main() -> None:

@@ -159,11 +159,17 @@ def serialize_network(G: nx.MultiDiGraph) -> bytes:
     return buf.getvalue()
 
 
-def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict) -> dict[str, bytes]:
-    """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name."""
+def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True) -> dict[str, bytes]:
+    """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
+
+    ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
+    Oxigraph's serialisers: :func:`kgraph.store.export_files`).
+    """
     files: dict[str, bytes] = {}
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
+        if fmt.kind != "network" and not rdf:
+            continue
         if fmt.kind == "network":
             files["kgraph" + fmt.suffix] = serialize_network(network)
         else:

@@ -56,20 +56,8 @@ class _TooDeep(yaml.MarkedYAMLError):
     pass
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that records line numbers (1-based) on mappings and sequences."""
-
-    depth = 0
-
-    def compose_node(self, parent, index):
-        self.depth += 1
-        try:
-            if self.depth > MAX_DEPTH:
-                raise _TooDeep(problem=f"nested more than {MAX_DEPTH} levels deep",
-                               problem_mark=self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
+class _Lines:
+    """Mixed into a safe loader: records line numbers (1-based) on mappings and sequences."""
 
     def construct_mapping(self, node, deep=False):
         mapping = _Map(super().construct_mapping(node, deep=True))
@@ -85,14 +73,78 @@ class _LineLoader(yaml.SafeLoader):
         return seq
 
 
+class _LineLoader(_Lines, yaml.SafeLoader):
+    """The pure-Python safe loader with line numbers, and a guard against deep nesting."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(problem=f"nested more than {MAX_DEPTH} levels deep",
+                               problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+#: libyaml's C parser, when PyYAML was built with it: 5-6x faster on big data folders, the
+#: same data and line numbers (tests/test_yaml_fast.py). Its composer recurses in C, so the
+#: nesting depth is checked first on its event stream (libyaml parses events iteratively).
+_FastLineLoader = type("_FastLineLoader", (_Lines, yaml.CSafeLoader), {}) if hasattr(yaml, "CSafeLoader") else None
+
 # Dates stay text ("2021-01-05"): the ontology types them (xsd:date, xsd:gYear), and an
 # impossible date must not crash the loader.
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence)
+for _loader in (_LineLoader, _FastLineLoader):
+    if _loader is None:
+        continue
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _loader.construct_mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _loader.construct_sequence)
+
+
+def _shallow(text: str) -> bool:
+    """Whether the document nests at most MAX_DEPTH collections (libyaml's event stream)."""
+    parser = yaml.cyaml.CParser(text)
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return False
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        parser.dispose()
+    return True
+
+
+def _read_fast(text: str, display: str) -> tuple[Any, list[Problem]] | None:
+    """The document and its problems through libyaml, or None when anything is amiss (the
+    pure-Python loader then reads it again and reports the problem exactly)."""
+    if _FastLineLoader is None:
+        return None
+    loader = None
+    try:
+        if not _shallow(text):
+            return None
+        loader = _FastLineLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        checks = _Checks(loader, display)
+        checks.walk(node, "")
+        return loader.construct_document(node), checks.problems
+    except (yaml.YAMLError, ValueError):
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 # Characters no XML 1.0 document can hold, not even as a character reference (&#x1B; is
@@ -139,7 +191,7 @@ class _Checks:
     """Problems of a parsed YAML document that PyYAML accepts: duplicate keys (it keeps
     the last one), characters kgraph cannot write, and numbers that are not finite."""
 
-    def __init__(self, loader: _LineLoader, display: str):
+    def __init__(self, loader: Any, display: str):
         self.loader, self.display = loader, display
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
@@ -188,16 +240,19 @@ class _Checks:
                          f"Write a number, or quote it to keep it as text: \"{node.value}\".", "not-finite")
 
 
-def read_yaml_checked(path: Path, display: str) -> tuple[Any, list[Problem]]:
+def read_yaml_checked(path: Path, display: str, *, fast: bool = True) -> tuple[Any, list[Problem]]:
     """Parse one YAML file and check what PyYAML lets through (see :class:`_Checks`).
 
     A file that cannot be parsed at all raises :class:`DataError` with its line.
+    ``fast`` tries libyaml first; ``fast=False`` reads with the pure-Python parser only.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=display,
                         hint="Save the file as UTF-8.") from None
+    if fast and (done := _read_fast(text, display)) is not None:
+        return done
     loader = None
     try:
         loader = _LineLoader(text)  # refuses a raw control character right away
@@ -384,7 +439,8 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 #: the folders of data/ that hold records, and the files at its top
 RECORD_DIRS = ("entities", "claims")
-TOP_FILES = ("sources.yaml", "xrefs.yaml")
+# evidence-priors.yaml: the project's own error priors, read by kgraph.assess (issue 12)
+TOP_FILES = ("sources.yaml", "xrefs.yaml", "evidence-priors.yaml")
 
 
 def _layout_problems(project: Project) -> list[Problem]:

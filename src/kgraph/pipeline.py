@@ -1,4 +1,4 @@
-"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> export + viz.
+"""The whole build, step by step: load -> validate -> build -> shapes (SHACL) -> network -> store -> export + viz.
 
 Each step is a function of its own module; this module strings them together for the
 CLI and reports progress through an optional callback.
@@ -13,9 +13,11 @@ from pathlib import Path
 import networkx as nx
 from rdflib import Graph
 
+from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -26,6 +28,7 @@ from kgraph.reparse import check_build_folder
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
+from kgraph.store import STORE_LINK, export_files, quads_from_dataset, stage_store, store_quads
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
@@ -95,6 +98,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if shacl and report.ok:
         step("Building the RDF graph")
         checked.built = build_graph(data, vocab, ontology)
+        step("Assessing the evidence")
+        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
         report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
     return checked
@@ -127,23 +132,40 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             check_shrink(out, len(checked.data.claims))
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
-        step("Writing files")
-        files = build_files(built, network, stats)
-        counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
-                  "triples": len(built.graph)}
-        files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
-        files[VIEW_FILE] = page
-        quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
-
-        def verify(folder: Path) -> None:
-            step("Reading the written files back")
-            check_build_folder(folder, triples=len(built.graph), quads=quads)
-
+        # The store is loaded first (under a temporary name), the RDF files are written from
+        # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
+        # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
+        step("Writing the store")
+        staged = None
         try:
-            written = publish(out, files, dirs, verify=verify).paths
+            staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)),
+                                 inputs_sha256=fingerprint(project))
         except OutputError as exc:
             if not keep_unwritten:
                 raise
             write_error = exc
+        if staged is not None:
+            try:
+                step("Writing files")
+                files = export_files(staged.open())
+                files.update(build_files(built, network, stats, rdf=False))
+                counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+                          "triples": len(built.graph)}
+                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+                files[VIEW_FILE] = page
+                quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
+
+                def verify(folder: Path) -> None:
+                    step("Reading the written files back")
+                    check_build_folder(folder, triples=len(built.graph), quads=quads)
+
+                try:
+                    written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths
+                except OutputError as exc:
+                    if not keep_unwritten:
+                        raise
+                    write_error = exc
+            finally:
+                staged.discard()
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
                        write_error=write_error)

@@ -6,7 +6,7 @@ matches every ``kg:MentalDisorder``) and sub-properties (``kg:antagonistOf`` is 
 (``kg:treatedBy``, ``kg:comorbidWith`` both ways, ``kg:partOf`` chains). The ontology is
 part of the built graph, so no other input is needed.
 
-A closure of the corpus graph takes seconds, so :class:`kgraph.graphstore.Graphs` caches it.
+A closure of the corpus graph takes seconds; it is computed when a query asks for it.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ formats (JSON, XML); by hand TSV (rdflib can parse it, not write it), CSV of a S
 and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
 bare ``true``/``false`` line Oxigraph writes and reads). Before writing,
 :func:`check_expressible` refuses answers a format cannot carry (an IRI with a space, a
-control character in XML, an RDF/XML predicate with no valid XML name), so no malformed
-body is ever sent. Rows arrive here in
+control character in XML), and :func:`serialize_result` turns rdflib's refusal of an
+RDF/XML predicate with no valid XML name into a 406 with the reason, so no malformed body
+(and no 500) is ever sent. Rows arrive here in
 a stable order (see :func:`kgraph.sparql.execute.evaluate`), so the bytes are stable too.
 """
 
@@ -86,7 +87,14 @@ def serialize_result(result: QueryResult, fmt: Format) -> bytes:
     if fmt.kind == "graph":
         from kgraph.export import serialize_graph
 
-        return serialize_graph(result.graph, fmt)
+        try:
+            return serialize_graph(result.graph, fmt)
+        except ValueError as exc:
+            if fmt.name != "xml":
+                raise
+            # RDF/XML writes each predicate as an XML element name, e.g. none for <http://example.org/123>
+            raise NotAcceptable(f"{fmt.label} cannot carry this answer (each predicate must end in an XML name): {exc}",
+                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
     if fmt.kind != "results":
         raise ValueError(f"{fmt.name} cannot hold a query result")
     if fmt.name == "tsv":
@@ -232,20 +240,6 @@ def check_expressible(result: QueryResult, fmt: Format) -> None:
                 raise NotAcceptable(f"a literal of the answer holds a control character that {fmt.label} "
                                     "cannot carry (XML 1.0 forbids it)",
                                     "Ask for JSON, CSV or TSV (SPARQL results) or Turtle, N-Triples or JSON-LD (a graph).")
-    if fmt.name == "xml" and result.graph is not None:
-        _check_rdfxml_predicates(result.graph, fmt)
-
-
-def _check_rdfxml_predicates(graph, fmt: Format) -> None:
-    from rdflib.namespace import split_uri
-
-    for predicate in set(graph.predicates()):
-        try:
-            split_uri(predicate)
-        except ValueError:
-            raise NotAcceptable(f"{fmt.label} cannot carry the predicate <{predicate}>: an XML element name "
-                                "cannot be made from its end (RDF/XML needs a name that does not start with a digit)",
-                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
 
 
 # --------------------------------------------------------------------------- display

@@ -1,0 +1,755 @@
+"""The built graph as a persistent Oxigraph store on disk, and deterministic serialisations.
+
+``output/store`` is a symbolic link to the store directory of the latest build
+(``output/.store-<id>``). A build writes a fresh store into ``output/.store-tmp-<pid>-<id>``
+with Oxigraph's bulk loader, renames it to ``.store-<id>`` once complete, then swaps the
+link atomically (a new link renamed over the old one). A build killed at any point
+therefore leaves ``output/store`` pointing at the old store or at the new one, never at a
+half-written one; the leftovers (unfinished temporary stores, stores no longer linked)
+are removed by the next build. The store of the previous build is kept one build longer,
+for a server that still has it open.
+
+Layout of the store (issue 10):
+
+* the **default graph** holds the union of every named graph, as one set: the graph that
+  ``kgraph query`` answers over (a triple stated by two sources is there once, so COUNT and
+  DISTINCT-free answers equal rdflib's over the union graph);
+* the **named graphs** are those of ``kgraph.trig``: ``kgr:graph/ontology``,
+  ``kgr:graph/entities``, one ``kgr:graph/<source>`` per source, and
+  :data:`CATALOG_GRAPH` for what the TriG file keeps in its default graph (which named
+  graph holds which source's claims), so that ``GRAPH ?g`` reaches every triple.
+
+``kgraph-store.json`` inside the store directory records what was loaded (the inputs'
+fingerprint, the number of triples per graph) and is written before the store is linked.
+
+Opening is :func:`open_store`: ``Store.read_only`` takes milliseconds, whatever the size.
+
+Serialisation (:func:`serialize_triples`, :func:`serialize_quads`) uses Oxigraph's
+serialisers, fed in one order of our own (:func:`triple_key`), so the same graph always
+gives the same bytes. N-Triples and N-Quads are sorted line by line, which gives exactly
+the bytes of :func:`kgraph.export.serialize_graph` for N-Triples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyoxigraph as ox
+
+from kgraph.errors import KgraphError, OutputError
+
+if TYPE_CHECKING:
+    from rdflib import Dataset as RDFDataset
+
+STORE_LINK = "store"
+STORE_PREFIX = ".store-"
+TMP_PREFIX = ".store-tmp-"
+INFO_FILE = "kgraph-store.json"
+#: Bumped when the layout of the store changes: an older store is then rebuilt, not read.
+STORE_FORMAT = 1
+#: The named graph holding what kgraph.trig keeps in its default graph.
+CATALOG_GRAPH = "https://w3id.org/kgraph/id/graph/catalog"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+XSD_DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+class StoreError(KgraphError):
+    """The store in the output folder is missing, unreadable or from another kgraph."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What ``kgraph-store.json`` records about one store."""
+
+    path: Path
+    #: fingerprint of the build's inputs (see :func:`kgraph.buildinfo.fingerprint`)
+    inputs_sha256: str
+    #: triples per graph: "" is the default graph (the union), else the named graph's IRI
+    counts: dict[str, int]
+
+    @property
+    def triples(self) -> int:
+        """Triples of the union (the default graph)."""
+        return self.counts.get("", 0)
+
+
+# --------------------------------------------------------------------------- terms
+
+def term_to_ox(term: Any) -> Any:
+    """An rdflib term as a pyoxigraph term."""
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def term_from_ox(term: Any) -> Any:
+    """A pyoxigraph term as an rdflib term (plain literals stay plain, as rdflib makes them).
+
+    Oxigraph keeps xsd:decimal values in XSD 1.1 canonical form ("8" for "8.0"); they come
+    back in the form kgraph writes (:func:`kgraph.build.decimal_literal`: "8.0"), so that the
+    store answers with the very terms of the files.
+    """
+    from rdflib import BNode, Literal, URIRef
+
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == XSD_STRING:
+            return Literal(term.value)
+        if datatype == XSD_DECIMAL:
+            return Literal(kgraph_decimal(term.value), datatype=URIRef(datatype))
+        return Literal(term.value, datatype=URIRef(datatype))
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def kgraph_decimal(text: str) -> str:
+    """A decimal's lexical form as kgraph writes it: at least one digit after the point,
+    no trailing zeros beyond it ("8" and "8.00" give "8.0")."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        formatted = format(Decimal(text), "f")
+    except InvalidOperation:
+        return text
+    if "." not in formatted:
+        return formatted + ".0"
+    formatted = formatted.rstrip("0")
+    return formatted + "0" if formatted.endswith(".") else formatted
+
+
+def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
+    """The quads of an rdflib dataset as pyoxigraph quads (the default graph as DefaultGraph).
+
+    Terms repeat a lot (every claim names its predicate, source and evidence kind): each
+    distinct rdflib term is converted once.
+    """
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    memo: dict[Any, Any] = {}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None:
+            found = memo[term] = term_to_ox(term)
+        return found
+
+    default = ox.DefaultGraph()
+    for s, p, o, context in ds.quads((None, None, None, None)):
+        name = getattr(context, "identifier", context)
+        graph = default if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
+        yield ox.Quad(conv(s), conv(p), conv(o), graph)
+
+
+def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+    """The quads to load into the store: every named graph as given, the default graph's
+    triples moved to :data:`CATALOG_GRAPH`, and every triple into the default graph too,
+    which becomes the union (the store is a set: a triple of two graphs is there once, with
+    no set of our own in memory)."""
+    catalog = ox.NamedNode(CATALOG_GRAPH)
+    default = ox.DefaultGraph()
+    for quad in quads:
+        if isinstance(quad.graph_name, ox.DefaultGraph):
+            yield ox.Quad(quad.subject, quad.predicate, quad.object, catalog)
+        else:
+            yield quad
+        yield ox.Quad(quad.subject, quad.predicate, quad.object, default)
+
+
+# --------------------------------------------------------------------------- writing
+
+def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
+                progress: Callable[[int], None] | None = None) -> StoreInfo:
+    """Write ``quads`` (see :func:`store_quads`) as a fresh store and link it as ``out_dir/store``.
+
+    The store is bulk-loaded into a temporary directory inside ``out_dir``, renamed, then
+    linked by an atomic rename of the link: readers see the old store or the new one.
+    ``progress`` is called with the number of quads loaded so far, every 100,000 quads.
+    """
+    staged = stage_store(out_dir, quads, inputs_sha256=inputs_sha256, progress=progress)
+    return staged.commit()
+
+
+@dataclass
+class StagedStore:
+    """A complete store not linked yet (still under its temporary name): read it, then
+    :meth:`commit` (rename and link) or :meth:`discard` it."""
+
+    out_dir: Path
+    tmp: Path
+    final: Path
+    counts: dict[str, int]
+    inputs_sha256: str
+
+    def open(self) -> ox.Store:
+        return ox.Store.read_only(str(self.tmp))
+
+    def commit(self) -> StoreInfo:
+        info = StoreInfo(self.final, self.inputs_sha256, self.counts)
+        try:
+            os.rename(self.tmp, self.final)
+            _point_link(self.out_dir, self.final.name)
+        except OSError as exc:
+            _remove_unlinked(self.out_dir, self.tmp, self.final)
+            raise _cannot_write(self.out_dir, exc) from None
+        except BaseException:
+            _remove_unlinked(self.out_dir, self.tmp, self.final)
+            raise
+        try:
+            clean_stale(self.out_dir)
+        except OSError:
+            pass  # leftovers only cost disk space; the next build tries again
+        return info
+
+    def discard(self) -> None:
+        """Remove it (nothing happens once it was moved or committed)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def move_to(self, path: Path) -> None:
+        """Move it to ``path`` (a build folder's ``store``, :func:`kgraph.publish.publish`)."""
+        os.rename(self.tmp, path)
+
+
+def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
+                progress: Callable[[int], None] | None = None) -> StagedStore:
+    """Bulk-load ``quads`` into a new store under a temporary name inside ``out_dir``."""
+    out_dir = Path(out_dir)
+    _check_link(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale(out_dir)
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
+    ident = uuid.uuid4().hex[:12]
+    tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
+    final = out_dir / f"{STORE_PREFIX}{ident}"
+    try:
+        store = ox.Store(str(tmp))
+        store.bulk_extend(_reporting(quads, progress))
+        store.flush()
+        counts = count_triples(store)
+        del store  # closes the database: its files are complete before anything reads or renames them
+        info = StoreInfo(final, inputs_sha256, counts)
+        (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
+        _fsync_dir(tmp)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _cannot_write(out_dir, exc) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return StagedStore(out_dir, tmp, final, counts, inputs_sha256)
+
+
+def _reporting(quads: Iterable[ox.Quad], progress: Callable[[int], None] | None) -> Iterator[ox.Quad]:
+    if progress is None:
+        yield from quads
+        return
+    done = 0
+    for quad in quads:
+        done += 1
+        if done % 100_000 == 0:
+            progress(done)
+        yield quad
+    progress(done)
+
+
+def count_triples(store: ox.Store) -> dict[str, int]:
+    """Triples per graph of ``store``: "" for the default graph, else the graph's IRI (sorted)."""
+    counts = {"": int(next(iter(store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)}
+    per_graph = store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    for row in per_graph:
+        counts[row["g"].value] = int(row["n"].value)
+    return dict(sorted(counts.items()))
+
+
+def _info_json(info: StoreInfo) -> str:
+    doc = {"format": STORE_FORMAT, "inputs_sha256": info.inputs_sha256, "triples": info.counts}
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _remove_unlinked(out_dir: Path, *directories: Path) -> None:
+    current = linked_dir(out_dir)
+    for directory in directories:
+        if directory.exists() and (current is None or directory.resolve() != current.resolve()):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _check_link(out_dir: Path) -> None:
+    link = out_dir / STORE_LINK
+    if link.exists() and not link.is_symlink():
+        # not ours (a folder or file called "store"): never delete what kgraph did not write
+        raise OutputError(f"{link} exists and is not kgraph's store link",
+                          "Move it away (kgraph writes its store there) and build again.")
+
+
+def _point_link(out_dir: Path, target: str) -> None:
+    """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
+    _check_link(out_dir)
+    link = out_dir / STORE_LINK
+    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.symlink(target, new_link, target_is_directory=True)
+    try:
+        os.replace(new_link, link)
+    except BaseException:
+        new_link.unlink(missing_ok=True)
+        raise
+    _fsync_dir(out_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove unfinished temporary stores of builds that are no longer running, and every
+    finished store but the linked one and the one before it (newest modification first)."""
+    removed: list[Path] = []
+    current = linked_dir(out_dir)
+    finished = []
+    for entry in out_dir.iterdir() if out_dir.is_dir() else ():
+        if entry.name.startswith(TMP_PREFIX):
+            if _pid_alive(_tmp_pid(entry.name)):
+                continue  # another build is writing it now
+            if entry.is_symlink() or entry.is_file():
+                entry.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        elif (entry.name.startswith(STORE_PREFIX) and entry.is_dir() and not entry.is_symlink()
+              and (current is None or entry.resolve() != current.resolve())):
+            finished.append(entry)
+    finished.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for entry in finished[1:]:
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _tmp_pid(name: str) -> int | None:
+    rest = name[len(TMP_PREFIX):].removeprefix("link-")
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {exc.strerror or exc} (writing the store)",
+                       "Choose a folder you can write to (--out), with room for the store.")
+
+
+# --------------------------------------------------------------------------- reading
+
+def linked_dir(out_dir: Path) -> Path | None:
+    """The store directory ``out_dir/store`` points at, if it exists."""
+    link = Path(out_dir) / STORE_LINK
+    if not link.is_symlink():
+        return None
+    target = link.resolve()
+    return target if target.is_dir() else None
+
+
+def read_info(out_dir: Path) -> StoreInfo | None:
+    """What the linked store records about itself; None when there is no usable store."""
+    directory = linked_dir(out_dir)
+    if directory is None:
+        return None
+    try:
+        doc = json.loads((directory / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != STORE_FORMAT or not isinstance(doc.get("triples"), dict):
+        return None
+    return StoreInfo(directory, str(doc.get("inputs_sha256", "")), {str(k): int(v) for k, v in doc["triples"].items()})
+
+
+def open_store(out_dir: Path) -> ox.Store:
+    """The linked store, opened read-only (milliseconds: nothing is parsed or loaded)."""
+    info = read_info(out_dir)
+    if info is None:
+        raise StoreError(f"no kgraph store in {out_dir}", "Run `kgraph build` (it writes output/store).")
+    try:
+        return ox.Store.read_only(str(info.path))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {info.path}: {exc}",
+                         "Run `kgraph build` again to rewrite it.") from None
+
+
+# --------------------------------------------------------------------------- serialising
+
+def term_key(term: Any) -> str:
+    """A term's N-Triples form: the order of terms in every serialisation."""
+    return str(term)
+
+
+def triple_key(triple: Any) -> tuple[str, str, str]:
+    return (str(triple.subject), str(triple.predicate), str(triple.object))
+
+
+def quad_key(quad: ox.Quad) -> tuple[bool, str, str, str, str]:
+    """Default graph first, then the named graphs by IRI; within a graph as :func:`triple_key`."""
+    graph = quad.graph_name
+    named = not isinstance(graph, ox.DefaultGraph)
+    return (named, str(graph) if named else "", str(quad.subject), str(quad.predicate), str(quad.object))
+
+
+#: kgraph's format names (kgraph.export.FORMATS) and Oxigraph's serialisers for them.
+OX_FORMATS = {
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "turtle": ox.RdfFormat.TURTLE,
+    "trig": ox.RdfFormat.TRIG,
+    "xml": ox.RdfFormat.RDF_XML,
+    "jsonld": ox.RdfFormat.JSON_LD,
+}
+DATASET_FORMATS = ("nquads", "trig")
+
+
+def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """Triples (pyoxigraph) in format ``fmt`` ("nt", "turtle", "xml", "jsonld"), deterministic.
+
+    The same set of triples always gives the same bytes, whatever order they come in.
+    """
+    if fmt in DATASET_FORMATS:
+        raise ValueError(f"{fmt} holds quads: use serialize_quads")
+    ordered = sorted(set(triples), key=triple_key)
+    if fmt == "nt":
+        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES))
+    return ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+
+
+def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+    """Quads in "nquads" or "trig", deterministic (default graph first, then graphs by IRI)."""
+    if fmt not in DATASET_FORMATS:
+        raise ValueError(f"{fmt} holds triples: use serialize_triples")
+    ordered = sorted(set(quads), key=quad_key)
+    if fmt == "nquads":
+        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_QUADS))
+    return ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=_prefixes(prefixes))
+
+
+def _prefixes(prefixes: dict[str, str] | None) -> dict[str, str]:
+    if prefixes is not None:
+        return dict(sorted(prefixes.items()))
+    from kgraph.prefixes import KGR, PREFIXES
+
+    return dict(sorted({**PREFIXES, "kgclaim": f"{KGR}claim/", "kgsrc": f"{KGR}source/"}.items()))
+
+
+def _sorted_lines(data: bytes) -> bytes:
+    lines = sorted(line for line in data.split(b"\n") if line.strip())
+    return b"\n".join(lines) + b"\n" if lines else b""
+
+
+def graph_triples(store: ox.Store, graph: str | None = None) -> Iterator[ox.Triple]:
+    """The triples of one graph of ``store`` (the union, or a named graph's IRI), with their
+    terms as kgraph wrote them (decimals "8.0", not Oxigraph's canonical "8")."""
+    name = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+    for quad in store.quads_for_pattern(None, None, None, name):
+        obj = quad.object
+        if isinstance(obj, ox.Literal) and obj.datatype.value == XSD_DECIMAL:
+            yield ox.Triple(quad.subject, quad.predicate, as_written(obj))
+        else:
+            yield quad.triple
+
+
+def named_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """Every quad of the store's named graphs (what kgraph.trig holds, the catalog graph
+    standing for its default graph), terms as kgraph wrote them."""
+    for graph in named_graphs(store):
+        name = ox.NamedNode(graph)
+        for triple in graph_triples(store, graph):
+            yield ox.Quad(triple.subject, triple.predicate, triple.object, name)
+
+
+def as_written(literal: ox.Literal) -> ox.Literal:
+    """An xsd:decimal literal in kgraph's lexical form (see :func:`kgraph_decimal`)."""
+    return ox.Literal(kgraph_decimal(literal.value), datatype=literal.datatype)
+
+
+def named_graphs(store: ox.Store) -> list[str]:
+    """The IRIs of the store's named graphs, sorted."""
+    return sorted(g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def quads_from_file(path: Path) -> Iterator[ox.Quad]:
+    """The quads of an RDF file written by kgraph (TriG or N-Quads; triples land in the
+    default graph), parsed by Oxigraph."""
+    fmt = ox.RdfFormat.from_extension(Path(path).suffix.lstrip("."))
+    if fmt is None:
+        raise StoreError(f"cannot tell the RDF format of {path}", "Give a .trig, .nq, .nt or .ttl file.")
+    try:
+        yield from ox.parse(path=str(path), format=fmt)
+    except SyntaxError as exc:
+        raise StoreError(f"{path} is not valid {fmt.name}: {exc}", "Run `kgraph build` to write it again.") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}", "Run `kgraph build` first.") from None
+
+
+def current_store(project: Any, *, step: Callable[[str], None] | None = None) -> ox.Store:
+    """The store of the project's current build, opened read-only (rebuilt first when stale)."""
+    return open_current(project, step=step).store
+
+
+def rdflib_graph(store: ox.Store) -> Any:
+    """The store's default graph (the union) as an rdflib ``Graph`` through oxrdflib, for code
+    written against rdflib: reads go to Oxigraph, writes fail (the store is read-only)."""
+    from oxrdflib import OxigraphStore
+    from rdflib import Graph
+    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+
+    from kgraph.build import bind_prefixes
+
+    graph = Graph(store=OxigraphStore(store=store), identifier=DATASET_DEFAULT_GRAPH_ID)
+    bind_prefixes(graph)
+    return graph
+
+
+def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
+    """One graph of the store (default: the union) copied into an in-memory rdflib ``Graph``,
+    its triples inserted in :func:`triple_key` order (a ``SimpleMemory`` store keeps that
+    order, so answers and serialisations come out the same however often it is read).
+
+    Each distinct term is converted once; plain literals stay plain, as rdflib makes them.
+    """
+    from rdflib import Graph
+
+    from kgraph.build import bind_prefixes
+
+    memo: dict[Any, Any] = {}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None:
+            found = memo[term] = term_from_ox(term)
+        return found
+
+    out = Graph(store="SimpleMemory")
+    bind_prefixes(out)
+    add = out.store.add
+    for triple in sorted(graph_triples(store, graph), key=triple_key):
+        add((conv(triple.subject), conv(triple.predicate), conv(triple.object)), out)
+    return out
+
+
+# --------------------------------------------------------------------------- for reading commands
+
+class StoreGraphs:
+    """What a reading command needs, from the store of the current build.
+
+    The store is opened read-only at once (milliseconds). The rdflib graph (an in-memory
+    copy of the union, :func:`memory_graph`) and the networkx network are made on first use
+    only: ``kgraph query`` needs neither. Nothing is unpickled: there is no cache besides the
+    store itself.
+    """
+
+    def __init__(self, info: StoreInfo, rebuilt: bool = False, network: Any = None):
+        self.info = info
+        self.rebuilt = rebuilt
+        self.store = ox.Store.read_only(str(info.path))
+        self._graph: Any = None
+        self._network = network
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    @property
+    def graphs(self) -> list[str]:
+        """The IRIs of the named graphs (one per source, entities, ontology, catalog)."""
+        return [g for g in self.info.counts if g]
+
+    @property
+    def triples(self) -> int:
+        """Triples of the union, without walking them."""
+        return self.info.triples
+
+    @property
+    def graph(self) -> Any:
+        if self._graph is None:
+            self._graph = memory_graph(self.store)
+        return self._graph
+
+    @property
+    def network(self) -> Any:
+        if self._network is None:
+            from kgraph.network import to_networkx
+
+            self._network = to_networkx(self.graph)
+        return self._network
+
+    def entailed(self, regime: str, step: Callable[[str], None] | None = None) -> Any:
+        """The graph plus what ``regime`` ("rdfs" or "owl-rl") entails (computed each time)."""
+        from kgraph.reason import entail
+
+        if step is not None:
+            step(f"Computing the {regime.upper()} closure of the graph")
+        return entail(self.graph, regime)
+
+
+def is_current(project: Any) -> bool:
+    """Whether the linked store was built from the project's current inputs."""
+    from kgraph.buildinfo import fingerprint
+
+    info = read_info(project.out_dir)
+    return info is not None and info.inputs_sha256 == fingerprint(project)
+
+
+def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
+                      step: Callable[[str], None] | None = None) -> StoreInfo:
+    """The store of a build (:class:`kgraph.build.BuiltGraph`), linked as ``<out>/store`` and
+    marked with the fingerprint of the project's inputs."""
+    from kgraph.buildinfo import fingerprint
+
+    if step is not None:
+        step("Writing the store")
+    return write_store(out_dir or project.out_dir, store_quads(quads_from_dataset(built.dataset)),
+                       inputs_sha256=fingerprint(project))
+
+
+def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> StoreGraphs:
+    """The current build's store, opened read-only; the project is rebuilt first (files and
+    store) when its inputs changed since, or when the store is missing or unreadable."""
+    if not rebuild and is_current(project):
+        try:
+            return StoreGraphs(read_info(project.out_dir))
+        except (OSError, TypeError):
+            pass  # a damaged store: rebuild it
+    from kgraph.pipeline import build
+
+    note = step or (lambda _: None)
+    result = build(project, step=note, keep_unwritten=True)
+    if result.write_error is not None:
+        # a read-only output folder: answer from a store of the graph built in memory (issue 15)
+        import atexit
+        import tempfile
+
+        (warn or note)(f"warning: the graph in {project.out_dir} is stale and could not be rewritten "
+                       f"({result.write_error.message}); using the graph built in memory")
+        scratch = Path(tempfile.mkdtemp(prefix="kgraph-store-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        info = write_build_store(project, result.built, scratch)
+        return StoreGraphs(info, rebuilt=True, network=result.network)
+    info = read_info(project.out_dir)
+    if info is None:
+        raise StoreError(f"the build wrote no store in {project.out_dir}", "Run `kgraph build` again.")
+    return StoreGraphs(info, rebuilt=True, network=result.network)
+
+
+# --------------------------------------------------------------------------- the build's files, by Oxigraph
+
+def dataset_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """The dataset of ``kgraph.trig``: every named graph, and the catalog graph's triples back
+    in the default graph (terms as kgraph wrote them)."""
+    for quad in named_quads(store):
+        if quad.graph_name.value == CATALOG_GRAPH:
+            yield ox.Quad(quad.subject, quad.predicate, quad.object, ox.DefaultGraph())
+        else:
+            yield quad
+
+
+def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = None) -> bytes:
+    """Compact JSON-LD (a context of the prefixes, one node object per subject, keys and
+    values sorted): what :func:`kgraph.export.serialize_graph` writes, without rdflib."""
+    context = _prefixes(prefixes)
+    namespaces = sorted(context.items(), key=lambda item: -len(item[1]))
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+    def compact(iri: str) -> str:
+        for prefix, namespace in namespaces:
+            if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z0-9_][\w.\-]*", iri[len(namespace):]):
+                return f"{prefix}:{iri[len(namespace):]}"
+        return iri
+
+    def node_id(term: Any) -> str:
+        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
+
+    def value(term: Any) -> Any:
+        if not isinstance(term, ox.Literal):
+            return {"@id": node_id(term)}
+        if term.language:
+            return {"@language": term.language, "@value": term.value}
+        if term.datatype.value == XSD_STRING:
+            return term.value
+        return {"@type": compact(term.datatype.value), "@value": term.value}
+
+    nodes: dict[str, dict[str, list[Any]]] = {}
+    for triple in triples:
+        node = nodes.setdefault(node_id(triple.subject), {})
+        if triple.predicate.value == rdf_type and not isinstance(triple.object, ox.Literal):
+            node.setdefault("@type", []).append(node_id(triple.object))
+        else:
+            node.setdefault(compact(triple.predicate.value), []).append(value(triple.object))
+
+    def one_or_many(values: list[Any]) -> Any:
+        values = sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
+        return values[0] if len(values) == 1 else values
+
+    graph = [{"@id": subject, **{key: one_or_many(values) for key, values in properties.items()}}
+             for subject, properties in sorted(nodes.items())]
+    doc = {"@context": context, "@graph": graph}
+    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+#: The build's RDF files and how each is written from the store.
+EXPORTS = {"kgraph.nt": "nt", "kgraph.ttl": "turtle", "kgraph.rdf": "xml", "kgraph.jsonld": "jsonld",
+           "kgraph.trig": "trig"}
+
+
+def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
+    """``kgraph.nt``, ``.ttl``, ``.rdf``, ``.jsonld`` and ``.trig`` from the store, by Oxigraph's
+    serialisers (and :func:`serialize_jsonld`): deterministic, the triples of rdflib's files."""
+    triples = sorted(graph_triples(store), key=triple_key)
+    files = {}
+    for name, fmt in EXPORTS.items():
+        if fmt == "trig":
+            files[name] = serialize_quads(dataset_quads(store), "trig", prefixes)
+        elif fmt == "jsonld":
+            files[name] = serialize_jsonld(triples, prefixes)
+        else:
+            files[name] = serialize_triples(triples, fmt, prefixes)
+    return files

@@ -1,0 +1,428 @@
+"""The on-disk Oxigraph store (kgraph.store): written whole or not at all, opened read-only,
+the same triples as the built graph, and deterministic serialisations."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rdflib import Graph
+
+from kgraph import store as S
+from kgraph import storequery as SQ
+from kgraph.errors import OutputError, QueryError, QueryTimeout, UpdateRefused
+
+EX = "https://example.org/"
+
+
+def quads(graph: str, n: int, tag: str = "") -> list[ox.Quad]:
+    g = ox.NamedNode(EX + graph)
+    return [ox.Quad(ox.NamedNode(f"{EX}s{i}"), ox.NamedNode(f"{EX}p"), ox.Literal(f"{tag}{i}"), g) for i in range(n)]
+
+
+def counts_of(out: Path) -> dict[str, int]:
+    return S.count_triples(S.open_store(out))
+
+
+def test_write_and_open(tmp_path):
+    info = S.write_store(tmp_path, S.store_quads(quads("a", 5) + quads("b", 3)), inputs_sha256="abc")
+    assert (tmp_path / "store").is_symlink() and S.linked_dir(tmp_path) == info.path
+    assert info.counts == {"": 8 - 3, EX + "a": 5, EX + "b": 3}  # the union is a set: s0..s2 "0".."2" shared
+    assert S.read_info(tmp_path) == info
+    store = S.open_store(tmp_path)
+    assert S.named_graphs(store) == [EX + "a", EX + "b"]
+    with pytest.raises(RuntimeError, match="read-write"):
+        store.add(ox.Quad(ox.NamedNode(EX + "x"), ox.NamedNode(EX + "p"), ox.Literal("read-only")))
+
+
+def test_default_graph_triples_go_to_the_catalog(tmp_path):
+    described = ox.Quad(ox.NamedNode(EX + "g"), ox.NamedNode(EX + "from"), ox.NamedNode(EX + "doc"), ox.DefaultGraph())
+    info = S.write_store(tmp_path, S.store_quads([described, *quads("g", 2)]))
+    assert info.counts == {"": 3, S.CATALOG_GRAPH: 1, EX + "g": 2}
+
+
+def test_a_new_store_replaces_the_old_and_leftovers_are_removed(tmp_path):
+    first = S.write_store(tmp_path, S.store_quads(quads("a", 4)))
+    second = S.write_store(tmp_path, S.store_quads(quads("b", 2)))
+    assert counts_of(tmp_path) == {"": 2, EX + "b": 2}
+    assert first.path.is_dir()  # kept one build longer, for a server that has it open
+    stale = tmp_path / f"{S.TMP_PREFIX}999999999-dead"  # an unfinished store of a build that died
+    stale.mkdir()
+    third = S.write_store(tmp_path, S.store_quads(quads("c", 1)))
+    assert not stale.exists() and not first.path.exists()
+    assert second.path.is_dir() and S.linked_dir(tmp_path) == third.path
+
+
+def test_missing_or_foreign_store(tmp_path):
+    with pytest.raises(S.StoreError, match="kgraph build"):
+        S.open_store(tmp_path)
+    (tmp_path / "store").mkdir()  # not kgraph's link: never deleted or replaced
+    with pytest.raises(OutputError, match="not kgraph's store link"):
+        S.write_store(tmp_path, S.store_quads(quads("a", 1)))
+    assert (tmp_path / "store").is_dir() and not (tmp_path / "store").is_symlink()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(S.STORE_PREFIX)]
+
+
+WRITER = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import pyoxigraph as ox
+from kgraph import store as S
+n, tag = int(sys.argv[3]), sys.argv[4]
+g = ox.NamedNode("https://example.org/" + tag)
+def quads():
+    for i in range(n):
+        yield ox.Quad(ox.NamedNode(f"https://example.org/s{i}"), ox.NamedNode("https://example.org/p"),
+                      ox.Literal(f"{tag} {i} " + "x" * 200), g)
+print("writing", flush=True)
+S.write_store(sys.argv[2], S.store_quads(quads()))
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5, 3.0])
+def test_killed_while_writing_leaves_old_or_new(tmp_path, delay):
+    """kill -9 at some moment of writing a store: the store is the old one or the new one,
+    complete, never a mix; the next write cleans up what the killed one left."""
+    old_n, new_n = 1_000, 120_000
+    S.write_store(tmp_path, S.store_quads(quads("old", old_n, "old ")))
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(REPO / "src"), str(tmp_path), str(new_n), "new"],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    time.sleep(delay)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=60)
+    counts = counts_of(tmp_path)
+    assert counts in ({"": old_n, EX + "old": old_n}, {"": new_n, EX + "new": new_n})
+    assert S.read_info(tmp_path).counts == counts
+    S.write_store(tmp_path, S.store_quads(quads("again", 3)))
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(S.TMP_PREFIX)]
+    assert leftovers == []
+
+
+# --------------------------------------------------------------------------- the built graph
+
+@pytest.fixture(scope="module")
+def corpus_store(corpus_built):
+    project, result = corpus_built
+    S.write_store(project.out_dir, S.store_quads(S.quads_from_dataset(result.built.dataset)), inputs_sha256="t")
+    return project, result, S.open_store(project.out_dir)
+
+
+def test_store_holds_the_built_graph(corpus_store):
+    _, result, store = corpus_store
+    union = {tuple(S.term_from_ox(t) for t in (q.subject, q.predicate, q.object))
+             for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    assert len(union) == len(result.built.graph)
+    # the store keeps xsd:decimal values canonical ("8" for "8.0"): compare those as numbers
+    assert {_value_key(t) for t in union} == {_value_key(t) for t in result.built.graph}
+    for graph in result.built.dataset.graphs():
+        name = str(graph.identifier)
+        if name.startswith("https://w3id.org/kgraph/id/graph/"):
+            assert sum(1 for _ in S.graph_triples(store, name)) == len(graph), name
+
+
+def _value_key(triple):
+    from decimal import Decimal
+
+    from rdflib import XSD, Literal
+
+    s, p, o = triple
+    if isinstance(o, Literal) and o.datatype == XSD.decimal:
+        o = ("decimal", Decimal(str(o)).normalize())
+    return (s, p, o)
+
+
+def test_same_ntriples_as_rdflib_from_the_same_triples(corpus_store):
+    project, _, _ = corpus_store
+    nt = project.out_dir / "kgraph.nt"
+    parsed = ox.parse(path=str(nt), format=ox.RdfFormat.N_TRIPLES)
+    assert S.serialize_triples(parsed, "nt") == nt.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["turtle", "xml", "jsonld", "nt"])
+def test_serialisations_are_deterministic_and_equivalent(corpus_store, fmt):
+    _, result, store = corpus_store
+    triples = list(S.graph_triples(store))
+    data = S.serialize_triples(triples, fmt)
+    assert S.serialize_triples(reversed(triples), fmt) == data  # input order does not matter
+    rdflib_name = {"turtle": "turtle", "xml": "xml", "jsonld": "json-ld", "nt": "nt"}[fmt]
+    again = Graph().parse(data=data, format=rdflib_name)
+    assert {_value_key(t) for t in again} == {_value_key(t) for t in result.built.graph}
+
+
+def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
+    _, _, store = corpus_store
+    all_quads = list(store.quads_for_pattern(None, None, None))
+    data = S.serialize_quads(all_quads, "trig")
+    assert S.serialize_quads(reversed(all_quads), "trig") == data
+    back = list(ox.parse(data, format=ox.RdfFormat.TRIG))
+    assert set(back) == set(all_quads)
+    assert S.serialize_quads(all_quads, "nquads").count(b"\n") == len(set(all_quads))
+
+
+# --------------------------------------------------------------------------- SPARQL over the store
+
+
+SRC0 = "https://w3id.org/kgraph/id/graph/src-000"
+
+
+@pytest.fixture(scope="module")
+def both(corpus_store):
+    """The rdflib graph parsed from kgraph.nt, and the store with its graphs."""
+    project, _, store = corpus_store
+    graph = Graph().parse(project.out_dir / "kgraph.nt", format="nt")
+    info = S.read_info(project.out_dir)
+    return graph, store, info
+
+
+def answers(result):
+    return (result.kind, result.variables, result.rows, result.boolean,
+            None if result.graph is None else sorted(result.graph))
+
+
+def test_named_questions_same_answers_as_rdflib(both):
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.named import named_queries
+    from kgraph.sparql.prepare import prepare_query
+
+    graph, _, info = both
+    graphs = [g for g in info.counts if g]
+    for name, named in named_queries().items():
+        expected = evaluate(graph, prepare_query(named.text))
+        got = SQ.run(info.path, SQ.prepare(named.text, graphs), timeout=120)
+        assert answers(got) == answers(expected), name
+
+
+def _pattern_pool(graph):
+    from rdflib import RDF
+
+    predicates = sorted({p for _, p, _ in graph if p != RDF.type})
+    classes = sorted({o for _, _, o in graph.triples((None, RDF.type, None))})
+    return predicates, classes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_basic_graph_patterns_same_answers(both, data):
+    """Chains and stars of 1-3 triple patterns over the graph's own predicates and classes."""
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.prepare import prepare_query
+
+    graph, _, info = both
+    predicates, classes = _pattern_pool(graph)
+    n = data.draw(st.integers(1, 3))
+    patterns, variables = [], ["?v0"]
+    if data.draw(st.booleans()):
+        patterns.append(f"?v0 a {data.draw(st.sampled_from(classes)).n3()}")
+    for i in range(1, n + 1):
+        subject = data.draw(st.sampled_from(variables))
+        predicate = data.draw(st.sampled_from(predicates)).n3()
+        obj = f"?v{i}"
+        if data.draw(st.booleans()):
+            patterns.append(f"{subject} {predicate} {obj}")
+        else:
+            patterns.append(f"{obj} {predicate} {subject}")
+        variables.append(obj)
+    distinct = "DISTINCT " if data.draw(st.booleans()) else ""
+    text = f"SELECT {distinct}{' '.join(variables)} WHERE {{ {' . '.join(patterns)} }}"
+    expected = evaluate(graph, prepare_query(text))
+    got = SQ.evaluate(S.open_store(info.path.parent), SQ.prepare(text, [g for g in info.counts if g]))
+    assert answers(got) == answers(expected), text
+
+
+def test_graph_and_dataset_per_source(both):
+    _, store, info = both
+    graphs = [g for g in info.counts if g]
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+    def n(query):
+        return int(SQ.evaluate(store, query).rows[0][0])
+
+    assert n(SQ.prepare(count, graphs)) == info.counts[""]
+    assert n(SQ.prepare(count, graphs, default_graph_uri=[SRC0])) == info.counts[SRC0]
+    assert n(SQ.prepare(count.replace("WHERE", f"FROM <{SRC0}> WHERE"), graphs)) == info.counts[SRC0]
+    per_graph = SQ.evaluate(store, SQ.prepare(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", graphs))
+    assert {str(g): int(c) for g, c in per_graph.rows} == {g: c for g, c in info.counts.items() if g}
+    only = SQ.evaluate(store, SQ.prepare("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", graphs,
+                                         named_graph_uri=[SRC0]))
+    assert [str(r[0]) for r in only.rows] == [SRC0]
+
+
+@pytest.mark.parametrize(("text", "error", "says"), [
+    ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", QueryError, "SERVICE is refused"),
+    ("select * where { service silent <http://x.example/> { ?s ?p ?o } }", QueryError, "SERVICE is refused"),
+    ("SELECT * FROM <http://remote.example/data.ttl> WHERE { ?s ?p ?o }", QueryError, "not a graph of the store"),
+    ("SELECT * FROM NAMED <file:///etc/passwd> WHERE { GRAPH ?g { ?s ?p ?o } }", QueryError, "not a graph"),
+    ("LOAD <http://remote.example/data.ttl>", UpdateRefused, "Update"),
+    ("INSERT DATA { kgr:a kg:treats kgr:b }", UpdateRefused, "Update"),
+    ("PREFIX x: <http://x/> DELETE WHERE { ?s ?p ?o }", UpdateRefused, "Update"),
+    ("SELECT ?s WHERE { ?s kgx:treats ?o }", QueryError, "unknown prefix 'kgx:'"),
+    ("SELECT ?s WHERE {\n  ?s kg:treats ?o\n", QueryError, "line 3"),
+    ("", QueryError, "empty"),
+])
+def test_refused_and_wrong_queries(both, text, error, says):
+    _, _, info = both
+    with pytest.raises(error) as raised:
+        SQ.prepare(text, [g for g in info.counts if g])
+    assert says in str(raised.value)
+
+
+def test_keywords_inside_strings_and_iris_do_not_count(both):
+    _, store, info = both
+    text = ('SELECT ?q WHERE { ?c kg:quote ?q FILTER(CONTAINS(?q, "SERVICE") || ?q = "FROM <x>" '
+            '|| ?c = <https://example.org/SERVICE>) } # SERVICE in a comment')
+    assert SQ.evaluate(store, SQ.prepare(text, [g for g in info.counts if g])).kind == "SELECT"
+
+
+def test_unknown_dataset_graph_is_refused(both):
+    _, _, info = both
+    with pytest.raises(QueryError, match="no graph <https://example.org/nope>"):
+        SQ.prepare("ASK { ?s ?p ?o }", [g for g in info.counts if g], default_graph_uri=["https://example.org/nope"])
+
+
+def test_timeout_stops_the_engine(both):
+    _, _, info = both
+    endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
+                         [g for g in info.counts if g])
+    began = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        SQ.run(info.path, endless, timeout=1.0)
+    assert time.monotonic() - began < 60
+    import multiprocessing
+
+    assert multiprocessing.active_children() == []  # the worker was killed, not left running
+
+
+def test_pool_answers_and_survives_a_timeout(both):
+    graph, _, info = both
+    graphs = [g for g in info.counts if g]
+    pool = SQ.StoreQueryPool(info.path, 2)
+    try:
+        ask = SQ.prepare("ASK { kgr:ketamine kg:treats ?c }", graphs)
+        assert pool.run(ask, timeout=60).boolean is True
+        before = pool.pids
+        endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", graphs)
+        with pytest.raises(QueryTimeout):
+            pool.run(endless, timeout=1.0)
+        assert len(pool.pids) == 2 and pool.pids != before  # the stuck worker was killed and replaced
+        count = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs)
+        assert int(pool.run(count, timeout=60).rows[0][0]) == len(graph)
+    finally:
+        pool.close()
+
+
+def test_exported_files_hold_what_rdflib_writes(corpus_store):
+    """Every RDF file of the build, written from the store, holds the triples (TriG: the
+    quads) of the file rdflib wrote; N-Triples byte for byte; twice the same bytes."""
+    from rdflib import Dataset
+
+    project, _, store = corpus_store
+    files = S.export_files(store)
+    assert S.export_files(store) == files
+    out = project.out_dir
+    assert files["kgraph.nt"] == (out / "kgraph.nt").read_bytes()
+    for name, fmt in (("kgraph.ttl", "turtle"), ("kgraph.rdf", "xml"), ("kgraph.jsonld", "json-ld")):
+        assert set(Graph().parse(data=files[name], format=fmt)) == set(Graph().parse(out / name, format=fmt)), name
+
+    def quads_of(**source):
+        ds = Dataset()
+        ds.parse(format="trig", **source)
+        return {(s, p, o, str(getattr(c, "identifier", c))) for s, p, o, c in ds.quads((None, None, None, None))}
+
+    assert quads_of(data=files["kgraph.trig"]) == quads_of(source=str(out / "kgraph.trig"))
+
+
+# --------------------------------------------------------------------------- the build writes the store
+
+def _dump(out: Path) -> bytes:
+    store = S.open_store(out)
+    return S.serialize_quads(store.quads_for_pattern(None, None, None), "nquads")
+
+
+def _kgraph(root: Path, *args: str, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-m", "kgraph", *args, "--data", str(root / "data"),
+                             "--out", str(root / "output")], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _build(root: Path) -> None:
+    process = _kgraph(root, "build", "--quiet", "--corpus", str(root / "corpus"))
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory):
+    """The mini project built as it is (old) and with a changed label (new), as store dumps."""
+    import shutil
+
+    from conftest import FIXTURE
+
+    dumps = []
+    for version in ("old", "new"):
+        root = tmp_path_factory.mktemp(version) / "mini"
+        shutil.copytree(FIXTURE, root)
+        shutil.copytree(REPO / "ontology", root / "ontology")
+        if version == "new":
+            _change_label(root)
+        _build(root)
+        dumps.append(_dump(root / "output"))
+    assert dumps[0] != dumps[1]
+    return dumps
+
+
+def _change_label(root: Path) -> None:
+    entities = root / "data" / "entities" / "all.yaml"
+    entities.write_text(entities.read_text(encoding="utf-8").replace("label: ketamine", "label: ketamine (new)", 1),
+                        encoding="utf-8")
+
+
+def test_build_writes_the_store_and_readers_use_it(mini_built):
+    project, result = mini_built
+    info = S.read_info(project.out_dir)
+    assert info is not None and info.triples == len(result.built.graph)
+    assert S.is_current(project)
+    from kgraph.graphstore import load_graphs
+
+    graphs = load_graphs(project)
+    assert not graphs.rebuilt and graphs.path == info.path
+    assert set(graphs.graph) == set(result.built.graph)
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.0, 4.0, 7.0])
+def test_build_killed_leaves_the_old_store_or_the_new(tmp_path, two_versions, delay):
+    import shutil
+
+    from conftest import FIXTURE
+
+    old, new = two_versions
+    root = tmp_path / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    _build(root)
+    assert _dump(root / "output") == old
+    _change_label(root)
+    process = _kgraph(root, "build", "--quiet", "--corpus", str(root / "corpus"))
+    time.sleep(delay)
+    process.kill()  # SIGKILL: no clean-up of any kind
+    process.wait(timeout=60)
+    assert _dump(root / "output") in (old, new)
+    # the next reader sees the new data: the old store is stale for the changed inputs
+    reader = _kgraph(root, "query", "ASK { kgr:ketamine rdfs:label \"ketamine (new)\" }", "--exit-status")
+    _, err = reader.communicate(timeout=600)
+    assert reader.returncode == 0, err
+    assert _dump(root / "output") == new
+    assert not [p for p in (root / "output").iterdir() if p.name.startswith(S.TMP_PREFIX)]
