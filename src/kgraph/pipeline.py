@@ -138,8 +138,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         step("Writing the store")
         staged = None
         try:
-            staged = stage_store(out, store_quads(quads_from_dataset(built.dataset)),
-                                 inputs_sha256=fingerprint(project))
+            built_quads = list(quads_from_dataset(built.dataset))
+            staged = stage_store(out, store_quads(built_quads), inputs_sha256=fingerprint(project))
         except OutputError as exc:
             if not keep_unwritten:
                 raise
@@ -157,7 +157,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")
-                    check_build_folder(folder, triples=len(built.graph), quads=quads)
+                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=built_quads)
 
                 try:
                     written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths
