@@ -194,6 +194,10 @@ def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, Ent
                    "color": _node_colour(colour)}
         if node in positions:
             options["x"], options["y"] = positions[node]
+        if attrs.get("candidate"):  # kgraph build --with-candidates: not reviewed yet
+            options["color"] = _node_colour(_paler(colour))
+            options["shapeProperties"] = {"borderDashes": [4, 3]}
+            options["title"] += " - candidate"
         net.add_node(node, label=attrs["label"], shape=shape, **options)
     # Edges between the same two nodes curve apart, each a little more than the last.
     parallel = Counter(frozenset((s, o)) for s, o in G.edges())
@@ -204,9 +208,13 @@ def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, Ent
         smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
                   if parallel[pair] > 1 else {"enabled": False})
         seen[pair] += 1
+        extra = {"dashes": True} if attrs.get("candidate") else {}
+        if extra:
+            colour = _paler(colour)
         net.add_edge(s, o, id=f"{s}|{key}|{o}", label=attrs["label"], width=width, color={"color": colour},
                      smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}"
-                     + (f" (belief {belief_text(attrs['belief'])}, {attrs['level']})" if "belief" in attrs else ""))
+                     + (f" (belief {belief_text(attrs['belief'])}, {attrs['level']})" if "belief" in attrs else ""),
+                     **extra)
     return net.nodes, net.edges
 
 
@@ -231,6 +239,12 @@ def _documents(network: nx.MultiDiGraph, view: View) -> dict[str, dict]:
         d = described.get(sid, {})
         out[sid] = {"file": file, "title": d.get("title") or file, "publisher": d.get("publisher_label") or ""}
     return out
+
+
+def _paler(colour: str) -> str:
+    """``colour`` (#rrggbb) mixed 55% with white: how candidates are drawn."""
+    channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * 0.55):02x}" for c in channels)
 
 
 class _IdList(list):
