@@ -215,7 +215,8 @@ def sizes(out: Path) -> list[list[str]]:
 
 
 def timed(cmd: list[str], repeat: int, env: dict, stdin: str | None = None) -> tuple[float, float, str, float]:
-    """Minimum and median wall time, the last output, and the minimum CPU time (user + system of the command and its children: what the wall time comes to on
+    """Minimum and median wall time, the last output, and the minimum CPU time (user +
+    system of the command and its children: what the wall time comes to on
     an idle machine; on a busy one the wall time grows with the load, the CPU time much less)."""
     times, out, cpu = [], "", []
     for _ in range(repeat):
