@@ -57,9 +57,10 @@ def rename(rel: str, to: str):
 
 
 def truncate(rel: str, fraction: float):
+    """Cut the file short about ``fraction`` in, inside a string (as a copy that stopped)."""
     def run(root: Path) -> None:
         data = (root / rel).read_bytes()
-        (root / rel).write_bytes(data[: int(len(data) * fraction)])
+        (root / rel).write_bytes(data[: data.index(b'"', int(len(data) * fraction)) + 3])
     return run
 
 

@@ -267,3 +267,108 @@ def test_the_xss_fixture_builds_and_every_file_reads_back(tmp_path, monkeypatch)
     label = next(str(o) for o in built.graph.objects(URIRef("https://w3id.org/kgraph/id/ketamine"),
                                                       URIRef("http://www.w3.org/2000/01/rdf-schema#label")))
     assert_round_trips(built, files, [label])
+
+
+# --------------------------------------------------------------------------- query answers
+
+ANSWER_STRINGS = ["line\u2028separator", "para\u2029graph", "next\x85line", "tab\tand\rreturn\r\nand\nnewline",
+                  'quotes " \' """ and \\ backslash', "\n@prefix x: <http://x/> .\n", "rtl \u202eevil\u202c \u200f",
+                  "emoji \U0001F600 and \U0010FFFD", "del \x7f c1 \x9f", "<tag> & ]]>", "ends with \\"]
+
+
+def _answer_values(data: bytes, fmt_name: str) -> list[set]:
+    """The values in a SELECT answer, read by rdflib and by Oxigraph (two readers)."""
+    from rdflib.query import Result
+
+    ox_format = {"json": "JSON", "srx": "XML", "tsv": "TSV"}.get(fmt_name)
+    by_oxigraph = None if ox_format is None else {
+        solution["o"].value
+        for solution in pyoxigraph.parse_query_results(data, format=getattr(pyoxigraph.QueryResultsFormat, ox_format))}
+    if fmt_name == "tsv":
+        # rdflib's TSV reader knows no \uXXXX escape (valid in SPARQL TSV, which has terms
+        # in Turtle syntax) and splits lines at U+2028: Oxigraph only, and line-safe
+        assert not any(c in data.decode("utf-8") for c in "\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e")
+        return [by_oxigraph]
+    rdflib_name = {"json": "json", "srx": "xml", "csv": "csv"}[fmt_name]
+    # CSV cannot tell an empty string from an unbound value: rdflib reads both as None
+    by_rdflib = {"" if row[1] is None else str(row[1]) for row in Result.parse(io.BytesIO(data), format=rdflib_name)}
+    if fmt_name == "csv":  # Oxigraph refuses to read CSV results (lossy): Python's csv reader
+        import csv
+
+        return [by_rdflib, {row["o"] for row in csv.DictReader(io.StringIO(data.decode("utf-8"), newline=""))}]
+    return [by_rdflib, by_oxigraph]
+
+
+@settings(max_examples=40, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(text, min_size=1, max_size=5))
+def test_every_answer_format_holds_any_writable_string(values):
+    from kgraph.formats import FORMATS
+    from kgraph.sparql.results import QueryResult, serialize_result
+
+    values = [*values, *ANSWER_STRINGS]
+    subject = URIRef("https://w3id.org/kgraph/id/ketamine")
+    rows = [(subject, Literal(v)) for v in values]
+    select = QueryResult(kind="SELECT", variables=["s", "o"], rows=rows)
+    graph = Graph()
+    for i, v in enumerate(values):
+        graph.add((subject, URIRef(f"https://w3id.org/kgraph/ontology#p{i}"), Literal(v)))
+    construct = QueryResult(kind="CONSTRUCT", graph=graph)
+    for fmt in FORMATS:
+        if fmt.kind == "results":
+            data = serialize_result(select, fmt)
+            for read in _answer_values(data, fmt.name):
+                # CSV keeps no line ends apart (RFC 4180 readers may turn CR LF into LF)
+                want = {v.replace("\r\n", "\n") for v in values} if fmt.name == "csv" else set(values)
+                got = {v.replace("\r\n", "\n") for v in read} if fmt.name == "csv" else read
+                assert got == want, f"{fmt.name}: {sorted(got ^ want)[:3]}"
+        elif fmt.kind == "graph":
+            data = serialize_result(construct, fmt)
+            by_rdflib = _rdflib_values(Graph().parse(data=data, format=fmt.rdflib_name.replace("pretty-", "")))
+            by_oxigraph = _oxigraph_values(pyoxigraph.parse(data, format=pyoxigraph.RdfFormat.from_media_type(
+                fmt.media_type)))
+            assert by_rdflib == by_oxigraph == _rdflib_values(graph), fmt.name
+
+
+def test_served_answers_read_back_whole(tmp_path):
+    """/sparql and /id/ answer in every format of the registry; each answer, for an entity
+    whose label and description hold line separators and controls, reads back whole."""
+    from starlette.testclient import TestClient
+
+    from kgraph.formats import FORMATS
+    from kgraph.serve import ServeOptions, create_app
+
+    fields = {"label": "L\u2028abel \U0001F600", "synonym": "S\x85yn", "description": "D\u2029\n@prefix x: <y> .",
+              "quote": "Q\tquote \"x\" \\", "note": "N\u202enote", "value": "V\rvalue", "qualifier": "O\x7f"}
+    project = _project(tmp_path / "mini", fields, "8")
+    onto = load_ontology(project)
+    vocab = vocabulary(onto)
+    data, problems = load_dataset(project)
+    assert not [p for p in problems + validate_dataset(data, vocab) if p.level == "error"]
+    built = build_graph(data, vocab, onto)
+    app = create_app(built.graph, to_networkx(built.graph), ServeOptions(timeout=10, max_results=10_000))
+    ketamine = URIRef("https://w3id.org/kgraph/id/ketamine")
+    wanted = _rdflib_values((ketamine, p, o) for p, o in built.graph.predicate_objects(ketamine))
+    construct = "CONSTRUCT { kgr:ketamine ?p ?o } WHERE { kgr:ketamine ?p ?o }"
+    select = "SELECT ?s ?o WHERE { BIND(kgr:ketamine AS ?s) kgr:ketamine ?p ?o }"
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        for fmt in FORMATS:
+            if fmt.kind == "graph":
+                for path, params in (("/sparql", {"query": construct}), ("/id/ketamine", {})):
+                    r = client.get(path, params=params, headers={"Accept": fmt.media_type})
+                    assert r.status_code == 200 and r.headers["content-type"].startswith(fmt.media_type), path
+                    got = _oxigraph_values(pyoxigraph.parse(r.content, format=pyoxigraph.RdfFormat.from_media_type(
+                        fmt.media_type)))
+                    rdflib_got = _rdflib_values(Graph().parse(data=r.content,
+                                                              format=fmt.rdflib_name.replace("pretty-", "")))
+                    if path == "/sparql":
+                        assert got == rdflib_got == wanted, fmt.name
+                    else:  # /id/ adds the claims about it
+                        assert wanted <= got and wanted <= rdflib_got, fmt.name
+            elif fmt.kind == "results":
+                r = client.get("/sparql", params={"query": select}, headers={"Accept": fmt.media_type})
+                assert r.status_code == 200, fmt.name
+                expected = {t[2][1] for t in wanted}
+                for read in _answer_values(r.content, fmt.name):
+                    got = {v.replace("\r\n", "\n") for v in read}
+                    assert got == {v.replace("\r\n", "\n") for v in expected}, (fmt.name, got ^ expected)

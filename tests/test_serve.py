@@ -196,7 +196,8 @@ def test_entity_iris_resolve(client, built):
     html = client.get("/id/ketamine", headers={"Accept": "text/html"})
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     assert "Ketamine can relieve PTSD within hours" in html.text
-    assert "alpha.txt" in html.text and "CHEBI_6121" in html.text
+    # sources by publisher and title, not file name (issue 12)
+    assert "Alpha Clinic, “Alpha Clinic page” (src-001)" in html.text and "CHEBI_6121" in html.text
     turtle = client.get("/id/ketamine", headers={"Accept": "text/turtle"})
     g = Graph().parse(data=turtle.text, format="turtle")
     assert (URIRef(f"{KGR}ketamine"), URIRef("http://www.w3.org/2000/01/rdf-schema#label"), None) in g

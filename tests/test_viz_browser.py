@@ -167,7 +167,8 @@ def test_clicking_a_node_shows_its_claims_and_quotes(open_view, mini_view):
     viewer.assert_shows("entity", "ketamine", network.nodes["ketamine"]["claims"], network)
     text = viewer.details()
     for expected in ("ketamine", "drug", "A dissociative anaesthetic.", "Ketamine, special-K", "CHEBI:6121",
-                     "alpha.txt (src-001)", "cites a randomized controlled trial", "clinic statement without citation",
+                     "Alpha Clinic, “Alpha Clinic page” (src-001)", "cites a randomized controlled trial",
+                     "clinic statement without citation",
                      "The source denies the effect for some patients.", "negated", "hedged"):
         assert expected in text
     link = viewer.page.locator("#details a[href^='http']")
@@ -312,4 +313,41 @@ def test_an_empty_graph_opens_too(open_view, tmp_path):
     viewer = open_view(_render(empty, tmp_path / "empty.html"))
     assert viewer.drawn() == (0, 0)
     assert viewer.page.inner_text("#summary").startswith("0 entities, 0 relations")
+    viewer.assert_clean()
+
+
+def test_details_say_belief_evidence_kinds_and_sources_in_words(open_view, mini_view):
+    """Issue 12: belief and level, evidence kinds by name, sources by title and publisher,
+    claims grouped by relation with the best-backed relation first."""
+    path, network = mini_view
+    viewer = open_view(path)
+    viewer.click_edge("ketamine|treats|ptsd")
+    text = viewer.details()
+    edge = network.edges["ketamine", "ptsd", "treats"]
+    from kgraph.assess import belief_text
+
+    assert f"Belief {belief_text(edge['belief'])} ({edge['level']})" in text
+    assert "strongest evidence: cites a randomized controlled trial" in text and " of 5" not in text
+    assert "Beta Lab" in text or "Beta Research Notes" in text
+    viewer.click_node("ketamine")
+    groups = viewer.page.locator("#details .relation-group")
+    shown = [float(t.split()[1]) for t in groups.locator(".belief").all_inner_texts()]
+    assert len(shown) >= 3 and shown == sorted(shown, reverse=True)
+    viewer.assert_clean()
+
+
+def test_edge_width_grows_with_belief(open_view, mini_view):
+    path, network = mini_view
+    viewer = open_view(path)
+    widths = {e["id"]: e["width"] for e in viewer.js("() => kgraph.edges.get()")}
+    beliefs = {f"{s}|{k}|{o}": a["belief"] for s, o, k, a in network.edges(keys=True, data=True)}
+    by_belief = sorted(beliefs, key=beliefs.get)
+    assert beliefs[by_belief[0]] < beliefs[by_belief[-1]]
+    assert widths[by_belief[0]] < widths[by_belief[-1]]
+    assert [widths[e] for e in by_belief] == sorted(widths[e] for e in by_belief)
+    from kgraph.viz import BELIEF_WIDTH
+
+    low, high = BELIEF_WIDTH
+    for e, b in beliefs.items():  # the width is the belief's, not the strongest evidence's
+        assert widths[e] == pytest.approx(low + (high - low) * b, abs=0.01)
     viewer.assert_clean()

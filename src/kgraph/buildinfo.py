@@ -27,9 +27,19 @@ SHRINK_LIMIT = 0.2
 
 
 def input_files(project: Project) -> list[Path]:
-    """Every file a build reads (data YAML, ontology and shapes), in a stable order."""
-    files = sorted(p for p in project.data_dir.rglob("*.yaml") if p.is_file())
+    """Every file a build reads (data YAML, ontology, shapes, packaged priors), in a stable order."""
+    # data/candidates/ is kgraph extract's and review's, never read by a build
+    files = sorted(p for p in project.data_dir.rglob("*.yaml")
+                   if p.is_file() and p.relative_to(project.data_dir).parts[0] != "candidates")
     files += [p for p in (project.ontology_file, project.shapes_file) if p.is_file()]
+    # the packaged error priors shape the evidence graph too (issue 12)
+    from importlib import resources
+
+    from kgraph.assess import PRIORS_FILE
+
+    packaged = Path(str(resources.files("kgraph") / PRIORS_FILE))
+    if packaged.is_file():
+        files.append(packaged)
     return files
 
 

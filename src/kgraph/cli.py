@@ -123,6 +123,9 @@ def build(
     allow_shrink: Annotated[bool, typer.Option(
         "--allow-shrink", help="Build even when the graph has no claims or loses over 20% of the claims of the "
                                "last build (a missing or renamed data file otherwise stops the build).")] = False,
+    with_candidates: Annotated[bool, typer.Option(
+        "--with-candidates", help="Also write kgraph-preview.html: the view with the pending candidates "
+                                  "(kgraph extract) drawn dashed and paler. They never enter the other files.")] = False,
 ) -> None:
     """Validate the data and write the graph files to the output directory.
 
@@ -133,12 +136,15 @@ def build(
     Example:
 
         kgraph build --out output
+
+        kgraph build --with-candidates   # then open output/kgraph-preview.html
     """
     from kgraph.pipeline import build as run_build
 
     project = _project(data, ontology, corpus, out)
+    extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
-        result = run_build(project, step=steps, allow_shrink=allow_shrink)
+        result = run_build(project, step=steps, allow_shrink=allow_shrink, extra_files=extra)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)
@@ -148,6 +154,22 @@ def build(
                f"({s['triples']} triples) into {out_dir}")
     for path in result.written:
         typer.echo(f"  {path.name}")
+
+
+def _candidates_preview(project):
+    """The extra_files hook of build for --with-candidates."""
+
+    def preview(built, network) -> dict[str, bytes]:
+        from kgraph.load import load_dataset, load_ontology, vocabulary
+        from kgraph.preview import PREVIEW_FILE, preview_network
+        from kgraph.view import entity_types
+        from kgraph.viz import render_html
+
+        dataset, _ = load_dataset(project)
+        G, _ = preview_network(network, project, dataset, vocabulary(load_ontology(project)))
+        return {PREVIEW_FILE: render_html(G, types=entity_types(built.graph)).encode("utf-8")}
+
+    return preview
 
 
 @app.command()
@@ -612,6 +634,56 @@ def viz(
 
 
 @app.command()
+def report(
+    entity: Annotated[Optional[str], typer.Argument(
+        help="A condition or drug: id, label or synonym (any case).", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="An index and one report per condition, into the --out folder.")]
+    = False,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help="html, md or json [default: from the --out suffix, else md].")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write to this file (with --all: this folder) [default: print; --all: output/report].")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """How well backed is each claim about a condition or drug: belief, sources, quotes,
+    contradictions and red flags.
+
+    Beliefs come from the error priors per evidence kind in kgraph's evidence-priors.yaml
+    (data/evidence-priors.yaml overrides them).
+
+    Example:
+
+        kgraph report ptsd --format md | head -40
+
+        kgraph report ketamine --out ketamine.html
+
+        kgraph report --all --out reports
+    """
+    from kgraph.errors import KgraphError
+    from kgraph.evidence_report import choose_format, entity_report, find_report_entity, load_evidence, render, write_all_reports
+
+    if (entity is None) == (not all_):
+        raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")
+    project = _project(data, ontology)
+    chosen = choose_format(fmt, None if all_ else out)
+    evidence = load_evidence(project)
+    if all_:
+        folder = out or project.out_dir / "report"
+        written = write_all_reports(evidence, folder, "html" if fmt is None else chosen)
+        typer.echo(f"Wrote {len(written)} files into {folder}")
+        return
+    text = render(entity_report(evidence, find_report_entity(evidence, entity)), chosen)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from kgraph.export import write_atomic
+
+    write_atomic(out, text.encode("utf-8"))
+    _note(f"Wrote {out}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8000,
@@ -640,8 +712,12 @@ def serve(
 
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, warn=_note)
-    app_ = create_app(graphs.graph, graphs.network, options)
+    project = _project(data, ontology, out=out)
+    graphs = load_graphs(project, rebuild=rebuild, warn=_note)
+    from kgraph.evidence_report import load_evidence
+
+    evidence = load_evidence(project)  # for /report/<id>
+    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)
@@ -710,6 +786,233 @@ def push(
     if not _is_tty():
         for g in report.graphs:
             typer.echo(f"{g.iri}\t{g.sent}\t{g.remote}")
+
+
+# --------------------------------------------------------------------------- new documents (issue 11)
+
+@app.command()
+def extract(
+    files: Annotated[list[Path], typer.Argument(
+        help="Documents: plain text (.txt, .md) or saved web pages (.html, .htm), or folders of them.",
+        show_default=False)],
+    out: Annotated[Optional[str], typer.Option(
+        "--out", help="Where the candidates go: a .yaml file (one document), a folder (several), or - for "
+                      "stdout [default: data/candidates/<source-id>.yaml].")] = None,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    corpus: CorpusOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Propose candidate claims and entities from new documents, for a curator's review.
+
+    Per document: a candidates file with the proposed source record, new entities and
+    candidate claims (quotes with offsets, evidence kind, modality, confidence), and the
+    document's text beside it (<source-id>.txt; for a web page, its main text). The
+    extractor learns from the curated data. Nothing is written into the curated data:
+    `kgraph review` does that. Candidates decided in an earlier review are not proposed
+    again.
+
+    Example:
+
+        kgraph extract article.html
+
+        kgraph extract saved-pages/ --out review/
+
+        kgraph extract article.txt --out - | less
+    """
+    from kgraph.candidates import dump_candidates
+    from kgraph.propose import (
+        STDOUT,
+        candidate_files,
+        extract_documents,
+        write_candidate_files,
+    )
+
+    project = _project(data, ontology, corpus)
+    with _Bar(quiet, "Extracting") as bar:
+        results = extract_documents(project, files, out=out, progress=bar.update, step=bar.step)
+    if out == STDOUT:
+        typer.echo(dump_candidates(results[0].candidates), nl=False)
+    else:
+        write_candidate_files(candidate_files(results))
+    stream = sys.stderr if out == STDOUT else sys.stdout
+    for r in results:
+        c = r.candidates
+        where = "stdout" if r.planned.out is None else str(r.planned.out) if c.claims else "nothing to review"
+        line = (f"{c.source_id}  {r.planned.document.path}: {len(c.claims)} candidate claims, "
+                f"{len(c.entities)} new entities -> {where}")
+        if r.decided:
+            line += f" ({r.decided} decided before, not proposed again)"
+        print(line, file=stream)
+        if r.planned.reused:
+            print(f"  {r.planned.reused}", file=sys.stderr)
+        if r.dropped:
+            print(f"  left out {len(r.dropped)} candidate(s) the data or ontology refuse, e.g. {r.dropped[0]}",
+                  file=sys.stderr)
+    pending = [r.candidates.source_id for r in results if r.candidates.claims]
+    if out != STDOUT and pending:
+        print("Next: kgraph review " + " ".join(pending), file=sys.stderr)
+
+
+class _Bar:
+    """A progress bar over documents (on stderr; silent when not a terminal)."""
+
+    def __init__(self, quiet: bool, what: str):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=_console(stderr=True),
+                                 disable=quiet or not sys.stderr.isatty())
+        self.what = what
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def step(self, name: str) -> None:
+        self.task = self.progress.add_task(name, total=None)
+
+    def update(self, done: int, total: int, path) -> None:
+        if self.task is None or self.progress.tasks[-1].description != self.what:
+            if self.task is not None:
+                self.progress.update(self.task, completed=1, total=1)
+            self.task = self.progress.add_task(self.what, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+
+@app.command()
+def review(
+    sources: Annotated[Optional[list[str]], typer.Argument(
+        help="Source ids (src-005) or candidates files to review [default: every pending one].",
+        show_default=False)] = None,
+    accept_all: Annotated[bool, typer.Option("--accept-all", help="Accept every candidate, without asking.")] = False,
+    decisions_file: Annotated[Optional[Path], typer.Option(
+        "--decisions", help="Apply the decisions in this YAML file (claims: {ID: accept|reject|skip|"
+                            "{edit: {field: value}}}, entities:, source:, default:) without asking.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    data: DataOpt = None,
+    ontology: OntologyOpt = None,
+    corpus: CorpusOpt = None,
+) -> None:
+    """Accept, edit or reject candidates (from kgraph extract), moving them into the data.
+
+    Shows each candidate claim with its sentence in context (the quote highlighted) and
+    the entities it uses, and asks: accept, edit (field: value lines), reject, skip or
+    quit (which keeps the decisions made so far; end of input keeps none). Accepted claims
+    go to data/claims/<NNN>.yaml and their new entities to
+    data/entities/, with new stable ids, checked like `kgraph validate` first; the new
+    source goes to data/sources.yaml with its text in data/documents/. Every decision is
+    remembered (data/candidates/<source-id>.decisions.yaml), so extracting the document
+    again never proposes a rejected candidate. All files are written in one step.
+
+    Example:
+
+        kgraph review src-005
+
+        kgraph review --accept-all
+
+        kgraph review src-005 --decisions decisions.yaml --dry-run
+    """
+    from kgraph.load import load_dataset, load_ontology, vocabulary
+    from kgraph.review import (
+        JOURNAL,
+        Decisions,
+        apply_review,
+        candidates_dir,
+        commit_files,
+        find_candidates,
+        pending_files,
+        read_decisions,
+        recover,
+        review_all,
+    )
+
+    project = _project(data, ontology, corpus)
+    if recover(project):
+        _note("Finished an interrupted review's writes first.")
+    paths = [find_candidates(project, source) for source in sources] if sources else pending_files(project)
+    if not paths:
+        typer.echo(f"Nothing to review: no candidates in {candidates_dir(project)}. Run kgraph extract FILE first.")
+        return
+    given = read_decisions(decisions_file) if decisions_file is not None else None
+    if given is not None and accept_all:
+        raise typer.BadParameter("give --accept-all or --decisions, not both")
+    console = _console()
+    vocab = vocabulary(load_ontology(project))
+    if len(paths) > 1 and (given is not None or accept_all):
+        # the same decisions for many documents: applied in turn, validated once, written in one step
+        results, files = review_all(project, paths, given or Decisions(default="accept"), vocab=vocab)
+        if not dry_run:
+            commit_files(files, candidates_dir(project) / JOURNAL)
+        for result in results:
+            _review_summary(project, result, dry_run, files=False)
+        _review_files(project, files, dry_run)
+        return
+    for path in paths:
+        dataset, _ = load_dataset(project)
+        if given is not None:
+            decisions = given
+        elif accept_all:
+            decisions = Decisions(default="accept")
+        else:
+            decisions = _ask(project, path, dataset, vocab, console)
+        result = apply_review(project, path, decisions, dataset=dataset, vocab=vocab)
+        if not dry_run:
+            commit_files(result.files, candidates_dir(project) / JOURNAL)
+        _review_summary(project, result, dry_run)
+
+
+def _review_summary(project, result, dry_run: bool, files: bool = True) -> None:
+    typer.echo(f"{result.source_id}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, "
+               f"{len(result.skipped)} left for later; {len(result.entities_added)} new entities"
+               + (" and the source record" if result.source_added else ""))
+    for cand, cid in result.accepted:
+        typer.echo(f"  {cand} -> {cid}")
+    if files:
+        _review_files(project, result.files, dry_run)
+
+
+def _review_files(project, files, dry_run: bool) -> None:
+    verb = "Would write" if dry_run else "Wrote"
+    for file, content in sorted(files.items()):
+        shown = file.relative_to(project.root) if file.is_relative_to(project.root) else file
+        typer.echo(f"  {verb if content is not None else 'Would remove' if dry_run else 'Removed'} {shown}")
+
+
+def _ask(project, path, dataset, vocab, console):
+    from rich.text import Text
+
+    from kgraph.candidates import (
+        check_candidates,
+        read_candidates,
+        settle_known_entities,
+    )
+    from kgraph.review_ui import ask_decisions
+
+    cset = read_candidates(path, str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path))
+    settle_known_entities(cset, dataset)
+    check_candidates(cset, dataset, vocab)
+
+    def read(prompt: str) -> str:
+        try:
+            return console.input(Text(prompt))  # Text: "[a]ccept" is not markup
+        except EOFError:
+            _note("\nReview stopped at the end of the input: nothing written.")
+            raise typer.Exit(1) from None
+
+    console.print(f"Reviewing {len(cset.claims)} candidate claims of {cset.source_id} "
+                  f"({cset.source.get('title') or cset.source.get('original')})", markup=False)
+    return ask_decisions(cset, dataset, vocab, console, read)
 
 
 def main() -> None:

@@ -439,7 +439,11 @@ def _yaml_files(directory: Path) -> list[Path]:
 
 #: the folders of data/ that hold records, and the files at its top
 RECORD_DIRS = ("entities", "claims")
-TOP_FILES = ("sources.yaml", "xrefs.yaml")
+# evidence-priors.yaml: the project's own error priors, read by kgraph.assess (issue 12)
+TOP_FILES = ("sources.yaml", "xrefs.yaml", "evidence-priors.yaml")
+#: Folders of kgraph extract and review (issue 11): the texts of added documents, and
+#: the candidates and decisions; read by grounding and review, never as records.
+TOOL_DIRS = ("documents", "candidates")
 
 
 def _layout_problems(project: Project) -> list[Problem]:
@@ -475,7 +479,8 @@ def _layout_problems(project: Project) -> list[Problem]:
             else:
                 skipped(path, f"not a .yaml file in data/{name}/", "Rename it to .yaml or move it out of data/.")
     for path in sorted(data_dir.iterdir()):
-        if ignorable(path) or path.name in TOP_FILES or path.name in RECORD_DIRS:
+        if ignorable(path) or path.name in TOP_FILES or path.name in RECORD_DIRS or \
+                (path.name in TOOL_DIRS and path.is_dir()):
             continue
         if path.suffix.lower() in (".yml", ".yaml") and path.stem in ("sources", "xrefs"):
             skipped(path, f"'{path.suffix}' is not the '.yaml' suffix", f"Rename it to {path.stem}.yaml.")

@@ -4,9 +4,13 @@ Nodes are entities (attributes: ``label``, ``type``, ``type_label``, ``descripti
 ``synonyms``, ``xrefs``, ``sources``). Edges are relations asserted by at least one
 non-negated claim between two entities, one edge per (subject, predicate, object), keyed
 by the predicate; attributes: ``predicate``, ``label``, ``claims`` (ids), ``sources``,
-``evidence`` (kinds) and ``strength`` (the strongest evidence behind the edge). Every
-claim, including value claims (statistics, dates) and negated ones, is kept in
-``G.graph["claims"]`` keyed by id, and listed on the nodes it mentions.
+``evidence`` (kinds), ``strength`` (the strongest evidence behind the edge), and, when the
+graph holds the build's ``kg:Assessment`` nodes (issue 12), ``belief`` (0-1) and ``level``
+(high / moderate / low / very low). Every claim, including value claims (statistics, dates)
+and negated ones, is kept in ``G.graph["claims"]`` keyed by id, and listed on the nodes it
+mentions. ``G.graph["sources"]`` describes each source document (file, titles, publisher
+and its label) by source id. ``G.graph["assessments"]`` holds every assessment, value relations included, as
+:class:`AssessmentRecord` keyed by ``relation_id(subject, predicate, object or value)``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,47 @@ class ClaimRecord(TypedDict):
     attributed_to: list[str]
     #: ontology property name -> entity id or text
     qualifiers: dict[str, str | None]
+
+
+class AssessmentRecord(TypedDict):
+    """How well one relation is backed (``G.graph["assessments"][relation_id]``)."""
+
+    subject: str | None
+    predicate: str
+    object: str | None
+    value: Any
+    belief: float
+    level: str
+    explanation: str
+    supporting: list[str]
+    opposing: list[str]
+
+
+def relation_id(subject, predicate: str, obj) -> str:
+    """The key of a relation in ``G.graph["assessments"]``: "subject predicate object" (tab-separated)."""
+    return f"{subject}\t{predicate}\t{obj}"
+
+
+def _assessments(graph: Graph) -> dict[str, AssessmentRecord]:
+    found: dict[str, AssessmentRecord] = {}
+    for node in graph.subjects(RDF.type, KG.Assessment):
+        subj, pred, obj = (graph.value(node, p) for p in (KG.assessedSubject, KG.assessedPredicate, KG.assessedObject))
+        belief, level = graph.value(node, KG.belief), graph.value(node, KG.level)
+        if subj is None or pred is None or obj is None or belief is None:
+            continue
+        ent = entity_id(obj) if isinstance(obj, URIRef) else None
+        value = _literal_value(obj) if isinstance(obj, Literal) else None
+        record: AssessmentRecord = {
+            "subject": entity_id(subj), "predicate": local_name(pred), "object": ent, "value": value,
+            "belief": float(belief.toPython()), "level": str(level or ""),
+            "explanation": _text(graph, node, KG.explanation),
+            "supporting": sorted(_text(graph, c, DCTERMS.identifier) or local_name(c)
+                                 for c in graph.objects(node, KG.supportingClaim)),
+            "opposing": sorted(_text(graph, c, DCTERMS.identifier) or local_name(c)
+                               for c in graph.objects(node, KG.opposingClaim)),
+        }
+        found[relation_id(record["subject"], record["predicate"], ent if ent is not None else value)] = record
+    return dict(sorted(found.items()))
 
 
 def local_name(iri) -> str:
@@ -152,14 +197,35 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
             edge["evidence"].add(record["evidence"])
             edge["strength"] = max(edge["strength"], record["strength"])
 
+    assessments = _assessments(graph)
     for (s, p, o), attrs in sorted(edges.items()):
         if s in G and o in G:
+            assessed = assessments.get(relation_id(s, p, o))
+            belief = {"belief": assessed["belief"], "level": assessed["level"]} if assessed else {}
             G.add_edge(s, o, key=p, **{**attrs, "sources": sorted(attrs["sources"]),
-                                       "evidence": sorted(attrs["evidence"])})
+                                       "evidence": sorted(attrs["evidence"]), **belief})
     for ent, cids in node_claims.items():
         G.nodes[ent]["claims"] = sorted(cids)
     G.graph["claims"] = claims
+    G.graph["assessments"] = assessments
+    G.graph["sources"] = _sources(graph, labels)
     return G
+
+
+def _sources(graph: Graph, labels: dict) -> dict[str, dict]:
+    """Each source document by id: file, titles, publisher id and label (for pages that name
+    a source by its title and publisher, not its file name)."""
+    found = {}
+    for node in sorted(graph.subjects(RDF.type, KG.SourceDocument)):
+        publisher = graph.value(node, DCTERMS.publisher)
+        titles = sorted(str(t) for t in graph.objects(node, DCTERMS.title))
+        file = _text(graph, node, DCTERMS.identifier)
+        found[local_name(node)] = {
+            "file": file, "titles": titles, "title": titles[0] if titles else file,
+            "publisher": entity_id(publisher) if publisher is not None else None,
+            "publisher_label": labels.get(publisher, entity_id(publisher) or "") if publisher is not None else "",
+        }
+    return found
 
 
 def _literal_value(obj: Literal):

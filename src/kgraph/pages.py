@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class Pages:
     """The page renderer of one server (its own Jinja2 environment; templates parsed once)."""
 
-    def __init__(self, network: nx.MultiDiGraph):
+    def __init__(self, network: nx.MultiDiGraph, reports=None):
         from jinja2 import (
             Environment,
             PackageLoader,
@@ -29,6 +29,8 @@ class Pages:
         )
 
         self.network = network
+        #: :class:`kgraph.viz.Reports` when the server has evidence reports
+        self.reports = reports
         self.env: Environment = Environment(
             loader=PackageLoader("kgraph", "templates"),
             autoescape=select_autoescape(["html"], default_for_string=True, default=True),
@@ -54,6 +56,9 @@ class Pages:
         G = self.network
         if path in G:
             node = _node_view(G, path)
+            reports = self.reports
+            node["report"] = (f"{reports.base}{quote(path)}" if reports is not None and path in reports.entities
+                              else None)
             return self.render("entity.html", title=node["label"], current="", iri=iri, node=node, rows=[])
         from rdflib import URIRef
 
@@ -87,7 +92,43 @@ def _node_view(G, path: str) -> dict[str, Any]:
                   for x in node.get("xrefs") or []],
         "relations": relations,
         "claims": [_claim_view(claims[cid], G) for cid in node.get("claims", [])],
+        "groups": _claim_groups(G, [claims[cid] for cid in node.get("claims", [])]),
     }
+
+
+def _claim_groups(G, claims: list[dict]) -> list[dict[str, Any]]:
+    """The claims grouped by the relation they state, best-backed relation first (issue 12);
+    within a relation, strongest evidence first."""
+    from kgraph.assess import belief_text
+    from kgraph.network import relation_id
+
+    assessments = G.graph.get("assessments", {})
+    groups: dict[str, list[dict]] = {}
+    for c in claims:
+        key = relation_id(c["subject"], c["predicate"], c["object"] if c["object"] is not None else c["value"])
+        groups.setdefault(key, []).append(c)
+    out = []
+    for key, members in groups.items():
+        assessed = assessments.get(key)
+        members.sort(key=lambda c: (-c.get("strength", 0), c["id"]))
+        out.append({
+            "belief": assessed["belief"] if assessed else None,
+            "belief_text": belief_text(assessed["belief"]) if assessed else None,
+            "level": assessed["level"] if assessed else None,
+            "explanation": assessed["explanation"] if assessed else "",
+            "claims": [_claim_view(c, G) for c in members],
+        })
+    out.sort(key=lambda g: (-(g["belief"] if g["belief"] is not None else -1), g["claims"][0]["id"]))
+    return out
+
+
+def _source_name(G, source_id: str, file: str) -> str:
+    """A source by its publisher and title ("Privvy, “Ketamine Therapy: ...” (src-002)"), not its file name."""
+    d = G.graph.get("sources", {}).get(source_id)
+    if not d:
+        return f"{file} ({source_id})"
+    publisher = f"{d['publisher_label']}, " if d.get("publisher_label") else ""
+    return f"{publisher}“{d['title']}” ({source_id})"
 
 
 def _claim_view(claim: dict, G) -> dict[str, Any]:
@@ -106,6 +147,7 @@ def _claim_view(claim: dict, G) -> dict[str, Any]:
         "flag": claim.get("flag"),
         "quote": claim["quote"],
         "source_file": claim["source_file"],
+        "source": _source_name(G, claim["source"], claim["source_file"]),
         "evidence": claim["evidence_label"],
         "note": claim.get("note"),
     }

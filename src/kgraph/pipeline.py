@@ -13,9 +13,11 @@ from pathlib import Path
 import networkx as nx
 from rdflib import Graph
 
+from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
+from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -82,7 +84,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if quotes:
         step("Checking quotes against the corpus")
         if project.corpus_available:
-            found, checked, grounded = check_grounding(data, project.corpus_dir)
+            found, checked, grounded = check_grounding(data, project.corpus_dir, project.data_dir)
             report.extend(found)
             report.quotes_checked, report.quotes_grounded = checked, grounded
         elif require_corpus or project.corpus_explicit:
@@ -96,6 +98,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     if shacl and report.ok:
         step("Building the RDF graph")
         checked.built = build_graph(data, vocab, ontology)
+        step("Assessing the evidence")
+        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
         report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
     return checked
@@ -103,7 +107,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
 
 def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
-          keep_unwritten: bool = False) -> BuildResult:
+          keep_unwritten: bool = False,
+          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and publish every output file.
 
     Nothing is published unless every step succeeds, every RDF file reads back whole
@@ -111,7 +116,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     claims of the previous build (:func:`kgraph.buildinfo.check_shrink`). The files (and
     the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
     ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
-    folder cannot be written, instead of raising.
+    folder cannot be written, instead of raising. ``extra_files`` adds files published
+    with the others (``build --with-candidates``: the preview page).
     """
     checked = check(project, step=step)
     if not checked.report.ok or checked.built is None:
@@ -128,6 +134,9 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if write:
         step("Drawing the HTML view")
         page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
+        # extra pages (the candidates preview) are made before anything is written: a bad
+        # candidates file must leave the output folder untouched
+        extras = extra_files(built, network) if extra_files is not None else {}
         # The store is loaded first (under a temporary name), the RDF files are written from
         # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
         # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
@@ -149,6 +158,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
                 files[VIEW_FILE] = page
+                files.update(extras)
                 quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
 
                 def verify(folder: Path) -> None:

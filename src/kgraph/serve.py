@@ -10,6 +10,9 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
   resolves: HTML for a browser (:mod:`kgraph.pages`), RDF in any graph format otherwise.
 * ``/`` the interactive graph (from :mod:`kgraph.viz`) and ``/query`` a query page, both
   with assets served from the package: they work with no internet.
+* ``/report/<id>`` -- the evidence report of a condition or intervention
+  (:mod:`kgraph.evidence_report`; ``?format=json`` for its JSON), when the app was given
+  the computed evidence; entity pages and the graph's details panel link to it.
 
 Safe by default: every step of a query -- parsing and the checks of
 :mod:`kgraph.sparql.prepare` (no Update -- 403, no SERVICE, no FROM), evaluation and
@@ -63,10 +66,13 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from kgraph.evidence_report import Evidence
     from kgraph.pages import Pages
     from kgraph.sparql.execute import QueryPool
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
+#: Where the evidence reports are (``/report/<entity id>``).
+REPORT_BASE = "/report/"
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ class ServeOptions:
     max_concurrent: int = 4
     #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
     reserve: int = 1
-    fast_timeout: float = 1.0
+    fast_timeout: float = 2.0
     #: seconds a query waits for a free worker before a 503
     max_wait: float = 2.0
     #: requests one client (address) may have running or waiting
@@ -125,10 +131,15 @@ class _State:
     named: list[dict]
     pages: "Pages"
     pool: "QueryPool | None" = None
+    #: the evidence behind /report/<id> (None: no reports)
+    evidence: "Evidence | None" = None
+    reportable: frozenset[str] = frozenset()
 
 
-def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None) -> "Starlette":
-    """The ASGI app serving ``graph`` (and its ``network``) read-only."""
+def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None,
+               evidence: "Evidence | None" = None) -> "Starlette":
+    """The ASGI app serving ``graph`` (and its ``network``) read-only; with ``evidence``
+    (:func:`kgraph.evidence_report.load_evidence`) also the evidence reports."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
@@ -141,13 +152,19 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     from kgraph.sparql.execute import PoolLimits, QueryPool
     from kgraph.sparql.named import named_queries
     from kgraph.view import entity_types
-    from kgraph.viz import render_html
+    from kgraph.viz import Reports, render_html
 
     options = options or ServeOptions()
-    pages = Pages(network)
+    reports = None
+    if evidence is not None:
+        from kgraph.evidence_report import reportable
+
+        reports = Reports(base=REPORT_BASE, entities=tuple(reportable(evidence)))
+    pages = Pages(network, reports=reports)
     state = _State(
         graph=graph, network=network, options=options,
-        viz_html=render_html(network, types=entity_types(graph)),
+        viz_html=render_html(network, types=entity_types(graph), reports=reports),
+        evidence=evidence, reportable=frozenset(reports.entities if reports else ()),
         named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
         pages=pages,
     )
@@ -159,6 +176,12 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
     async def entity(request: "Request") -> "Response":
         return _entity(request, state)
+
+    async def report(request: "Request") -> "Response":
+        import anyio
+
+        # a report takes a few milliseconds to a second to assemble: off the event loop
+        return await anyio.to_thread.run_sync(_report, request, state)
 
     async def handle(request: "Request", exc: Exception) -> "Response":
         return _error_response(request, exc, state)
@@ -172,8 +195,10 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         Route("/static/{name}", _static),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/id/{path:path}", entity),
+        Route(REPORT_BASE + "{entity}", report),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
+    middleware = [Middleware(HeaderLimit, max_bytes=options.max_header_bytes),
+                  Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
     if options.cors:
         middleware.append(Middleware(CORSMiddleware, allow_origins=[options.cors], allow_methods=["GET", "POST"],
                                      allow_headers=["Accept", "Content-Type"]))
@@ -193,6 +218,29 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
                     exception_handlers={KgraphError: handle})
     app.state.kgraph = state
     return app
+
+
+class HeaderLimit:
+    """431 for request headers over ``max_bytes`` in all.
+
+    h11 (under uvicorn) bounds headers only while they are incomplete: a large header block
+    that arrives in one piece passes it, so the app checks the total too.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_bytes:
+            from starlette.responses import PlainTextResponse
+
+            response = PlainTextResponse(f"the request headers are larger than {self.max_bytes} bytes\n"
+                                         "  Send fewer or shorter headers (cookies?).\n", status_code=431,
+                                         headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _error_response(request: "Request", exc: KgraphError, state: _State) -> "Response":
@@ -236,18 +284,24 @@ def listen(host: str, port: int):
     return sock
 
 
+def server_config(app: "Starlette", options: ServeOptions | None = None):
+    """uvicorn's configuration with the connection limits of ``options`` (see the module notes)."""
+    import uvicorn
+
+    options = options or app.state.kgraph.options
+    return uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
+                          timeout_keep_alive=max(1, int(options.keep_alive)),
+                          limit_concurrency=options.max_connections,
+                          h11_max_incomplete_event_size=options.max_header_bytes)
+
+
 def run(app: "Starlette", sock, options: ServeOptions | None = None) -> None:
     """Serve ``app`` with uvicorn on the bound socket until interrupted (limits of ``options``)."""
     import logging
 
     import uvicorn
 
-    options = options or app.state.kgraph.options
-    config = uvicorn.Config(app, log_level="warning", access_log=False, http=guarded_protocol(options),
-                            timeout_keep_alive=max(1, int(options.keep_alive)),
-                            limit_concurrency=options.max_connections,
-                            h11_max_incomplete_event_size=options.max_header_bytes)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, options))
     limiter = RefusalLogFilter()
     logging.getLogger("uvicorn.error").addFilter(limiter)
     try:
@@ -544,6 +598,27 @@ def _entity(request: "Request", state: _State) -> "Response":
         return _html(state.pages.entity(path, str(iri), described), headers={"Vary": "Accept"})
     fmt = negotiate("graph", request.headers.get("accept"), fmt_param)
     return Response(serialize_graph(described, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+# --------------------------------------------------------------------------- /report/<id>
+
+def _report(request: "Request", state: _State) -> "Response":
+    from kgraph.evidence_report import entity_report, page_csp, render, render_html
+
+    entity = request.path_params["entity"]
+    if state.evidence is None:
+        raise NotFound("this server has no evidence reports",
+                       "Start it with `kgraph serve` from the project folder (it reads data/ for them).")
+    if entity not in state.reportable:
+        raise NotFound(f"no evidence report for '{entity}'",
+                       "Reports are about conditions and interventions: /report/ptsd, /report/ketamine.")
+    report = entity_report(state.evidence, entity)
+    if request.query_params.get("format") == "json":
+        from starlette.responses import Response
+
+        return Response(render(report, "json"), media_type="application/json")
+    # the page carries its own policy (the hash of its one inline style); the header says the same
+    return _html(render_html(report, entity_links="/id/"), csp=page_csp() + "; frame-ancestors 'self'")
 
 
 def _describe(graph: "Graph", iri) -> "Graph":

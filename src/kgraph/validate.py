@@ -263,29 +263,41 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def check_grounding(dataset: Dataset, corpus_dir: Path) -> tuple[list[Problem], int, int]:
+def check_grounding(dataset: Dataset, corpus_dir: Path,
+                    data_dir: Path | None = None) -> tuple[list[Problem], int, int]:
     """Check every quote against its source file.
 
     Returns the problems, the number of quotes checked and the number found verbatim.
     Whitespace is compared exactly: a quote with a different space is not grounded.
+    A ``file`` of ``documents/<name>`` is read from ``data_dir`` (added by kgraph review).
     """
+    from kgraph.documents import source_path
+
     problems: list[Problem] = []
     texts: dict[str, str | None] = {}
     for src in dataset.sources:
-        path = corpus_dir / src.file
         # never read (and so never quote back) a file outside the corpus (issue 15)
         if unsafe_source_path(src.file) is not None:
             texts[src.id] = None  # reported by validate_dataset
             continue
-        if not _inside(path, corpus_dir):
+        path = source_path(src.file, corpus_dir, data_dir)
+        if path is None:
+            problems.append(Problem("error", src.loc, f"source '{src.id}': file '{src.file}' is not allowed",
+                                    "Give a file name in the corpus folder, or documents/<name> for a document "
+                                    "in data/documents/.", code="source-file-not-allowed"))
+            texts[src.id] = None
+            continue
+        folder = path.parent  # the corpus folder, or data/documents/
+        if not _inside(path, folder):
+            named = f"the corpus folder {corpus_dir}" if folder == corpus_dir else f"its folder {folder}"
             problems.append(Problem("error", src.loc, f"source '{src.id}': {src.file} is a link to a file "
-                                    f"outside the corpus folder {corpus_dir}",
+                                    f"outside {named}",
                                     "Copy the document into the corpus folder instead of linking to it.",
                                     code="source-path-outside-corpus"))
             texts[src.id] = None
             continue
         if not path.is_file():
-            problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {corpus_dir}",
+            problems.append(Problem("error", src.loc, f"source '{src.id}': file {src.file} not found in {path.parent}",
                                     "Pass the corpus directory with --corpus DIR.", code="corpus-file-missing"))
             texts[src.id] = None
             continue

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from kgraph.assess import belief_text
 from kgraph.assets import template, vis_asset
 from kgraph.layout import force_layout
-from kgraph.network import ClaimRecord
+from kgraph.network import ClaimRecord, relation_id
 from kgraph.prefixes import contract
 from kgraph.view import (
     EntityType,
@@ -68,7 +69,10 @@ GROUP_STYLES: dict[str, tuple[str, str]] = {
 #: For classes outside the table (an ontology grown since): taken in order of name.
 FALLBACK_STYLES = (("#843c39", "dot"), ("#637939", "diamond"), ("#3182bd", "square"), ("#e7969c", "triangle"),
                    ("#7b4173", "star"), ("#bd9e39", "hexagon"), ("#393b79", "triangleDown"))
-#: Width and colour of an edge by the strength (1-5) of the strongest evidence behind it.
+#: Edge width for belief 0 and belief 1: a relation's width grows with its belief (issue 12).
+BELIEF_WIDTH = (0.8, 6.0)
+#: Width and colour of an edge by the strength (1-5) of the strongest evidence behind it
+#: (the width only when the graph has no beliefs).
 STRENGTH_STYLES = {0: (1.0, "#c9ccd1"), 1: (1.0, "#b3b7bd"), 2: (1.8, "#8e949b"), 3: (2.6, "#686e75"),
                    4: (3.4, "#43484e"), 5: (4.2, "#1f2124")}
 @dataclass
@@ -83,13 +87,22 @@ class Rendered:
 
 
 def render_html(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
-                types: dict[str, EntityType] | None = None) -> str:
+                types: dict[str, EntityType] | None = None, reports: Reports | None = None) -> str:
     """The page for a view of the network (see :func:`render_view`)."""
-    return render_view(network, options, types=types).html
+    return render_view(network, options, types=types, reports=reports).html
+
+
+@dataclass(frozen=True)
+class Reports:
+    """Where evidence reports are served (``kgraph serve``: ``/report/``) and for which
+    entities; the details panel links to them. A page written to a file has none."""
+
+    base: str
+    entities: tuple[str, ...]
 
 
 def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
-                types: dict[str, EntityType] | None = None) -> Rendered:
+                types: dict[str, EntityType] | None = None, reports: Reports | None = None) -> Rendered:
     """Select the view, lay it out and render the page.
 
     ``types`` (from :func:`entity_types`) groups subclasses under their top-level class
@@ -101,6 +114,9 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     precomputed = view.network.number_of_nodes() > options.physics_limit
     crowded = view.network.number_of_nodes() > options.crowded
     payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded)
+    if reports is not None:
+        payload["report_base"] = reports.base
+        payload["reportable"] = sorted(set(reports.entities) & set(view.network.nodes))
     return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
                     precomputed_layout=precomputed, crowded=crowded)
 
@@ -123,8 +139,18 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
             "degree": network.degree(node),
         }
     relations = {f"{s}|{key}|{o}": {"from": s, "to": o, "label": a["label"], "claims": a["claims"],
-                                     "strength": a["strength"]}
+                                     "strength": a["strength"], "belief": a.get("belief"), "level": a.get("level"),
+                                     "explanation": _assessment(network, s, key, o).get("explanation", "")}
                  for s, o, key, a in G.edges(keys=True, data=True)}
+    # Claims grouped by the relation they state, each group with its belief (issue 12).
+    claim_relations = {cid: relation_id(c["subject"], c["predicate"],
+                                        c["object"] if c["object"] is not None else c["value"])
+                       for cid, c in view.claims.items()}
+    assessments = {}
+    for rid in sorted(set(claim_relations.values())):
+        found = network.graph.get("assessments", {}).get(rid)
+        if found:
+            assessments[rid] = {k: found[k] for k in ("belief", "level", "explanation")}
     referenced = {ref for c in view.claims.values() for ref in _entity_refs(c)}
     names = {ref: network.nodes[ref]["label"] for ref in sorted(referenced) if ref in network and ref not in G}
     counts = Counter(attrs["type"] for _, attrs in G.nodes(data=True))
@@ -147,9 +173,10 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
         "vis": {"nodes": vis_nodes, "edges": vis_edges, "options": _vis_options(precomputed)},
         "entities": entities,
         "relations": relations,
-        "claims": {cid: _claim_record(c) for cid, c in view.claims.items()},
+        "claims": {cid: {**_claim_record(c), "relation": claim_relations[cid]} for cid, c in view.claims.items()},
+        "assessments": assessments,
         "names": names,
-        "documents": source_documents(view.claims),
+        "documents": _documents(network, view),
     }
 
 
@@ -167,23 +194,57 @@ def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, Ent
                    "color": _node_colour(colour)}
         if node in positions:
             options["x"], options["y"] = positions[node]
+        if attrs.get("candidate"):  # kgraph build --with-candidates: not reviewed yet
+            options["color"] = _node_colour(_paler(colour))
+            options["shapeProperties"] = {"borderDashes": [4, 3]}
+            options["title"] += " - candidate"
         net.add_node(node, label=attrs["label"], shape=shape, **options)
     # Edges between the same two nodes curve apart, each a little more than the last.
     parallel = Counter(frozenset((s, o)) for s, o in G.edges())
     seen: Counter = Counter()
     for s, o, key, attrs in G.edges(keys=True, data=True):
-        width, colour = _edge_style(attrs["strength"])
+        width, colour = _edge_style(attrs["strength"], attrs.get("belief"))
         pair = frozenset((s, o))
         smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
                   if parallel[pair] > 1 else {"enabled": False})
         seen[pair] += 1
+        extra = {"dashes": True} if attrs.get("candidate") else {}
+        if extra:
+            colour = _paler(colour)
         net.add_edge(s, o, id=f"{s}|{key}|{o}", label=attrs["label"], width=width, color={"color": colour},
-                     smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}")
+                     smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}"
+                     + (f" (belief {belief_text(attrs['belief'])}, {attrs['level']})" if "belief" in attrs else ""),
+                     **extra)
     return net.nodes, net.edges
 
 
-def _edge_style(strength: int) -> tuple[float, str]:
-    return STRENGTH_STYLES.get(strength, STRENGTH_STYLES[0])
+def _edge_style(strength: int, belief: float | None = None) -> tuple[float, str]:
+    """Width from the relation's belief when the graph has one (issue 12), else from the
+    strongest evidence; colour from the strongest evidence."""
+    width, colour = STRENGTH_STYLES.get(strength, STRENGTH_STYLES[0])
+    if belief is not None:
+        width = round(BELIEF_WIDTH[0] + (BELIEF_WIDTH[1] - BELIEF_WIDTH[0]) * belief, 2)
+    return width, colour
+
+
+def _assessment(network: nx.MultiDiGraph, s: str, predicate: str, o: str) -> dict:
+    return network.graph.get("assessments", {}).get(relation_id(s, predicate, o), {})
+
+
+def _documents(network: nx.MultiDiGraph, view: View) -> dict[str, dict]:
+    """Each source document of the view by id, named by its title and publisher."""
+    described = network.graph.get("sources", {})
+    out = {}
+    for sid, file in sorted(source_documents(view.claims).items()):
+        d = described.get(sid, {})
+        out[sid] = {"file": file, "title": d.get("title") or file, "publisher": d.get("publisher_label") or ""}
+    return out
+
+
+def _paler(colour: str) -> str:
+    """``colour`` (#rrggbb) mixed 55% with white: how candidates are drawn."""
+    channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * 0.55):02x}" for c in channels)
 
 
 class _IdList(list):

@@ -59,6 +59,7 @@ def prepare_query(text: str) -> PreparedQuery:
                          http_hint="Send it as the query parameter (GET ?query=...) or as the POST body.")
     # a byte-order mark (Windows editors write one) is not SPARQL but means nothing either
     text = text.removeprefix("\ufeff")
+    _check_depth(text)
     # rdflib's parser is pyparsing's, which keeps state in grammar objects shared by the
     # process: two threads must never parse at once. kgraph parses in single-threaded
     # worker processes only (kgraph.sparql.execute), so no lock is needed -- or held.
@@ -101,6 +102,37 @@ def _translate(text: str, parsed) -> Query:
         raise too_deep() from None
     except Exception as exc:  # noqa: BLE001 - rdflib reports query mistakes as bare Exception
         raise _translation_error(text, exc) from None
+
+
+#: deepest bracket nesting accepted: the parser recurses per level (and per triple pattern
+#: of a block, which the worker's raised recursion limit allows for: width is not depth)
+MAX_DEPTH = 64
+_SKIPPED = re.compile(r'<[^<>\s]*>|"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|'
+                      r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*')
+
+
+def nesting_depth(text: str) -> tuple[int, int]:
+    """The deepest nesting of (), {} and [] outside IRIs, strings and comments, and where it is."""
+    code = _SKIPPED.sub(lambda m: " " * len(m.group()), text)
+    depth = deepest = where = 0
+    for index, char in enumerate(code):
+        if char in "({[":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, index
+        elif char in ")}]":
+            depth = max(0, depth - 1)
+    return deepest, where
+
+
+def _check_depth(text: str) -> None:
+    deepest, where = nesting_depth(text)
+    if deepest > MAX_DEPTH:
+        line = text.count("\n", 0, where) + 1
+        column = where - (text.rfind("\n", 0, where) + 1) + 1
+        raise QueryError(f"the query nests brackets {deepest} levels deep (at line {line}, column {column}); "
+                         f"at most {MAX_DEPTH} are accepted",
+                         "Flatten nested brackets and groups, or split the query into smaller ones.")
 
 
 def too_deep() -> QueryError:
@@ -220,7 +252,9 @@ def _refuse_unsafe(query: Query) -> None:
         if node.name == "ServiceGraphPattern":
             raise QueryError("SERVICE is refused: kgraph queries never contact other endpoints.",
                              "Remove the SERVICE block; only the local graph can be queried.")
-        if node.name == "Graph":
+        # "GraphGraphPattern" is how a GRAPH inside FILTER (NOT) EXISTS stays: rdflib leaves
+        # those patterns untranslated until evaluation
+        if node.name in ("Graph", "GraphGraphPattern"):
             raise QueryError("GRAPH patterns are not supported: the graph is the union of all sources.",
                              "Ask for a claim's source with prov:wasDerivedFrom instead "
                              "(`kgraph query --name treats` shows how).",

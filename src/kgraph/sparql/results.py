@@ -2,12 +2,14 @@
 :mod:`kgraph.formats`, or as short display rows for a table.
 
 SPARQL results are serialised by rdflib's result serializers where they follow the W3C
-formats (JSON, XML, and CSV of a SELECT); by hand only TSV (rdflib can parse it, not write
-it) and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
+formats (JSON, XML); by hand TSV (rdflib can parse it, not write it), CSV of a SELECT
+(rdflib's writer leaves Unicode line separators unquoted, which its own reader then cuts)
+and CSV/TSV of an ASK (the W3C CSV/TSV note defines no boolean form; kgraph writes the
 bare ``true``/``false`` line Oxigraph writes and reads). Before writing,
 :func:`check_expressible` refuses answers a format cannot carry (an IRI with a space, a
-control character in XML, an RDF/XML predicate with no valid XML name), so no malformed
-body is ever sent. Rows arrive here in
+control character in XML), and :func:`serialize_result` turns rdflib's refusal of an
+RDF/XML predicate with no valid XML name into a 406 with the reason, so no malformed body
+(and no 500) is ever sent. Rows arrive here in
 a stable order (see :func:`kgraph.sparql.execute.evaluate`), so the bytes are stable too.
 """
 
@@ -85,17 +87,48 @@ def serialize_result(result: QueryResult, fmt: Format) -> bytes:
     if fmt.kind == "graph":
         from kgraph.export import serialize_graph
 
-        return serialize_graph(result.graph, fmt)
+        try:
+            return serialize_graph(result.graph, fmt)
+        except ValueError as exc:
+            if fmt.name != "xml":
+                raise
+            # RDF/XML writes each predicate as an XML element name, e.g. none for <http://example.org/123>
+            raise NotAcceptable(f"{fmt.label} cannot carry this answer (each predicate must end in an XML name): {exc}",
+                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
     if fmt.kind != "results":
         raise ValueError(f"{fmt.name} cannot hold a query result")
     if fmt.name == "tsv":
         return _to_tsv(result)
-    if fmt.name == "csv" and result.kind == "ASK":
-        return _ask_to_csv(result)
+    if fmt.name == "csv":
+        return _ask_to_csv(result) if result.kind == "ASK" else _to_csv(result)
     out = BytesIO()
     _as_rdflib(result).serialize(out, format=fmt.rdflib_name, encoding="utf-8")
     data = out.getvalue()
+    if fmt.name == "srx":
+        data = _srx_exact(data)
     return data if data.endswith(b"\n") else data + b"\n"
+
+
+_LITERAL = re.compile(rb"(<literal[^>]*>)(.*?)(</literal>)", re.DOTALL)
+
+
+def _srx_exact(data: bytes) -> bytes:
+    """SPARQL results XML that every reader takes back whole (issue 15).
+
+    rdflib's writer leaves CR raw, which XML readers turn into LF; and Oxigraph's reader
+    trims the whitespace around a literal's text. Both are written as character
+    references instead (CR occurs only inside values there).
+    """
+    def exact(match: re.Match) -> bytes:
+        text = match.group(2).replace(b"\r", b"&#13;")
+        body = text.strip(b" \t\n")
+        if body != text:
+            start = text.index(body) if body else len(text)
+            lead, tail = text[:start], text[start + len(body):]
+            text = b"".join(b"&#%d;" % c for c in lead) + body + b"".join(b"&#%d;" % c for c in tail)
+        return match.group(1) + text + match.group(3)
+
+    return _LITERAL.sub(exact, data)
 
 
 def _as_rdflib(result: QueryResult):
@@ -116,6 +149,24 @@ def _ask_to_csv(result: QueryResult) -> bytes:
     # the W3C note has no boolean form and rdflib refuses one; Oxigraph writes (and its
     # TSV reader parses) one bare line, so kgraph writes that, with CSV's CRLF line end
     return f"{'true' if result.boolean else 'false'}\r\n".encode()
+
+
+def _to_csv(result: QueryResult) -> bytes:
+    # W3C SPARQL 1.1 results CSV (RFC 4180, CRLF). Written here rather than by rdflib's
+    # csv.writer, which leaves U+2028, U+0085, VT, FF ... unquoted: readers that split
+    # lines the Unicode way (rdflib's own CSV reader) then cut the value (issue 15).
+    from kgraph.export import line_safe
+
+    def cell(term) -> str:
+        from rdflib import BNode
+
+        text = "" if term is None else f"_:{term}" if isinstance(term, BNode) else str(term)
+        if any(c in text for c in ',"\r\n') or line_safe(text) != text:
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    lines = [",".join(result.variables)] + [",".join(cell(t) for t in row) for row in result.rows]
+    return ("".join(line + "\r\n" for line in lines)).encode("utf-8")
 
 
 def _to_tsv(result: QueryResult) -> bytes:
@@ -189,20 +240,6 @@ def check_expressible(result: QueryResult, fmt: Format) -> None:
                 raise NotAcceptable(f"a literal of the answer holds a control character that {fmt.label} "
                                     "cannot carry (XML 1.0 forbids it)",
                                     "Ask for JSON, CSV or TSV (SPARQL results) or Turtle, N-Triples or JSON-LD (a graph).")
-    if fmt.name == "xml" and result.graph is not None:
-        _check_rdfxml_predicates(result.graph, fmt)
-
-
-def _check_rdfxml_predicates(graph, fmt: Format) -> None:
-    from rdflib.namespace import split_uri
-
-    for predicate in set(graph.predicates()):
-        try:
-            split_uri(predicate)
-        except ValueError:
-            raise NotAcceptable(f"{fmt.label} cannot carry the predicate <{predicate}>: an XML element name "
-                                "cannot be made from its end (RDF/XML needs a name that does not start with a digit)",
-                                "Ask for Turtle, N-Triples or JSON-LD instead.") from None
 
 
 # --------------------------------------------------------------------------- display

@@ -232,12 +232,14 @@
     }
     if (entity.sources.length) {
       facts.append(el("dt", {text: "Mentioned in"}),
-        el("dd", {text: entity.sources.map((s) => data.documents[s] || s).join(", ")}));
+        el("dd", {}, entity.sources.map((s) => el("div", {className: "document", text: documentName(s)}))));
     }
     const shown = network.getConnectedEdges(id).length;
     facts.append(el("dt", {text: "Relations"}),
       el("dd", {text: `${entity.degree} in the whole graph` + (shown !== entity.degree ? `, ${shown} shown` : "")}));
     parts.push(facts);
+    const link = reportLink(id);
+    if (link) parts.push(link);
     parts.push(...claimList(entity.claims));
     details.replaceChildren(...parts);
     details.dataset.entity = id;
@@ -248,22 +250,70 @@
   function showRelation(id) {
     const relation = relations[id];
     const details = document.getElementById("details");
-    const strongest = Math.max(0, ...relation.claims.map((c) => (claims[c] ? claims[c].strength : 0)));
-    details.replaceChildren(
+    const best = relation.claims.filter((c) => claims[c])
+      .sort((a, b) => claims[b].strength - claims[a].strength)[0];
+    const parts = [
       el("h2", {}, [entityRef(relation.from), ` ${relation.label} `, entityRef(relation.to)]),
-      el("p", {className: "kind", text: `Relation backed by ${plural(relation.claims.length, "claim")};`
-        + ` strongest evidence: ${strongest} of 5`}),
-      ...claimList(relation.claims),
-    );
+      el("p", {className: "kind", text: (relation.belief === null || relation.belief === undefined ? ""
+        : `Belief ${beliefText(relation.belief)} (${relation.level}) \u00b7 `)
+        + `backed by ${plural(relation.claims.length, "claim")}`
+        + (best ? `; strongest evidence: ${claims[best].evidence_label}` : "")}),
+    ];
+    if (relation.explanation) parts.push(el("p", {className: "description", text: relation.explanation}));
+    for (const end of [relation.from, relation.to]) {
+      const link = reportLink(end);
+      if (link) parts.push(link);
+    }
+    parts.push(...claimList(relation.claims));
+    details.replaceChildren(...parts);
     details.dataset.relation = id;
     delete details.dataset.entity;
     details.scrollTop = 0;
   }
 
+  function beliefText(belief) {
+    // two decimals rounded down, as the reports print it: 0.996 is 0.99, never a certain 1.00
+    return (Math.floor(belief * 100 + 1e-9) / 100).toFixed(2);
+  }
+
+  function documentName(sid) {
+    const doc = data.documents[sid];
+    if (!doc) return sid;
+    return (doc.publisher ? `${doc.publisher}, ` : "") + `\u201c${doc.title}\u201d (${sid})`;
+  }
+
+  function reportLink(id) {
+    // only the server has reports (/report/<id>); a page opened from a file has none
+    if (!data.report_base || !entities[id] || !data.reportable || !data.reportable.includes(id)) return null;
+    // the graph is shown in a frame of the app: the report opens in the whole window
+    return el("p", {className: "report-link"}, [el("a", {href: data.report_base + encodeURIComponent(id), target: "_top",
+      text: `Evidence report: ${entities[id].label}`})]);
+  }
+
+  // Claims grouped by the relation they state, best-backed relation first (issue 12).
   function claimList(ids) {
     const sorted = ids.filter((c) => claims[c]).sort((a, b) => claims[b].strength - claims[a].strength
       || (a < b ? -1 : a > b ? 1 : 0));
-    return [el("h3", {text: `Claims (${sorted.length})`}), ...sorted.map(claimCard)];
+    const groups = new Map();
+    for (const cid of sorted) {
+      const key = claims[cid].relation || cid;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(cid);
+    }
+    const beliefOf = (key) => (data.assessments && data.assessments[key] ? data.assessments[key].belief : -1);
+    const keys = [...groups.keys()].sort((a, b) => beliefOf(b) - beliefOf(a) || (a < b ? -1 : a > b ? 1 : 0));
+    const out = [el("h3", {text: `Claims (${sorted.length})`})];
+    for (const key of keys) {
+      const assessed = data.assessments ? data.assessments[key] : null;
+      const group = el("section", {className: "relation-group", "data-relation": key});
+      if (assessed) {
+        group.append(el("p", {className: "belief", text: `Belief ${beliefText(assessed.belief)} (${assessed.level})`
+          + ` \u00b7 ${plural(groups.get(key).length, "claim")}`}));
+      }
+      group.append(...groups.get(key).map(claimCard));
+      out.push(group);
+    }
+    return out;
   }
 
   function claimCard(cid) {
@@ -279,7 +329,7 @@
     const card = el("div", {className: "claim", "data-claim": cid}, [
       statement,
       el("blockquote", {className: "quote", text: claim.quote}),
-      el("p", {className: "meta", text: `Source: ${claim.source_file} (${claim.source}) \u00b7 `
+      el("p", {className: "meta", text: `Source: ${documentName(claim.source)} \u00b7 `
         + `Evidence: ${claim.evidence_label}`}),
     ]);
     const qualifiers = Object.entries(claim.qualifiers || {});
@@ -393,11 +443,10 @@
 
   legend.append(el("h3", {text: "Relations"}));
   legend.append(el("p", {className: "note",
-    text: "Arrows point from subject to object and carry the predicate. Width and darkness: the strongest"
-      + " evidence behind the relation."}));
+    text: "Arrows point from subject to object and carry the predicate. Width: the belief in the relation,"
+      + " from its claims; darkness: the strongest evidence behind it."}));
   for (const kind of data.evidence) {
-    legend.append(el("div", {className: "edge-key"}, [lineSwatch(kind.width, kind.color),
-      `${kind.label} (${kind.strength})`]));
+    legend.append(el("div", {className: "edge-key"}, [lineSwatch(kind.width, kind.color), kind.label]));
   }
   legend.append(el("h3", {text: "Nodes"}));
   legend.append(el("p", {className: "note", text: "Size: number of relations in the whole graph."

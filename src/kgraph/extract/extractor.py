@@ -1,0 +1,459 @@
+"""The extractor: a gazetteer, value patterns, a learned relation classifier, a learned
+evidence-kind classifier and ConText modality, trained from the curated data."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
+from kgraph.extract.features import evidence_features, pair_features
+from kgraph.extract.gazetteer import Gazetteer, Mention
+from kgraph.extract.modality import ModalityTagger, SpanContext
+from kgraph.extract.newents import head_types
+from kgraph.extract.values import ValueMention
+from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
+
+NONE = "-"
+#: Properties about claims, documents or the vocabulary itself: never predicted.
+_META_DOMAINS = {"Claim", "SourceDocument", "EvidenceKind"}
+#: Which value kinds fit a datatype property's range.
+_RANGE_KINDS = {
+    "decimal": {"percent", "count", "ratio"},
+    "integer": {"count"},
+    "gYear": {"year"},
+    "date": {"date"},
+    "anyURI": {"url"},
+    "string": {"duration", "speed", "decade", "phone", "year"},
+}
+MODEL_VERSION = "v1"
+
+
+@dataclass
+class Extraction:
+    title: str | None  # guessed from the text
+    publisher: str | None  # guessed from the text
+    entities: list[dict]  # new-entity candidates: {id, type, label, synonyms, mentions}
+    claims: list[dict]  # candidate claims (data/claims format + offsets)
+    #: every mention of a known entity, {id, start, end}: context for a reviewer
+    mentions: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    info: SentenceInfo
+    subject: Mention
+    obj: Mention | ValueMention
+    kind: str  # "entity" or a value kind
+    #: why an unmentioned subject is a candidate: "" (it is mentioned), "recent", "topic", "we"
+    implicit: str = ""
+
+
+def _local(iri) -> str | None:
+    return str(iri).rsplit("#", 1)[-1] if iri is not None else None
+
+
+class Extractor:
+    """Proposes candidate claims; build one with :meth:`train`."""
+
+    #: a pair becomes a candidate when its best allowed predicate is at least this
+    #: probable (or more probable than "no claim"); below 0.5 because a curator
+    #: rejects a wrong candidate faster than they find a missed statement
+    min_confidence = 0.3
+
+    def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: dict[str, str],
+                 relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
+                 modality: ModalityTagger):
+        self.vocab = vocab
+        self.gazetteer = gazetteer
+        self.heads = heads
+        self._relation = relation_model
+        self._evidence = evidence_model
+        self._qualifier_rates = qualifier_rates
+        self._modality = modality
+        self._chains: dict[str, list[str]] = {}
+        self._valid: dict[tuple[str, str], set[str]] = {}
+
+    # ------------------------------------------------------------------ vocabulary
+
+    def type_chain(self, cls: str) -> list[str]:
+        """``cls`` and its superclasses, most specific first."""
+        if cls not in self._chains:
+            iri = self.vocab.classes.get(cls)
+            sups = self.vocab.superclasses.get(iri, {iri}) if iri is not None else set()
+            names = [n for n in (_local(s) for s in sups) if n in self.vocab.classes]
+            depth = {n: len(self.vocab.superclasses.get(self.vocab.classes[n], ())) for n in names}
+            self._chains[cls] = sorted(names, key=lambda n: -depth[n]) or [cls]
+        return self._chains[cls]
+
+    def valid_predicates(self, subject_type: str, kind: str, object_type: str | None = None) -> set[str]:
+        """Predicates allowed by domain and range for this subject and object (or value kind)."""
+        key = (subject_type, f"{kind}:{object_type}")
+        if key not in self._valid:
+            out = set()
+            for name, p in self.vocab.properties.items():
+                if _local(p.domain) in _META_DOMAINS or _local(p.range) in _META_DOMAINS:
+                    continue
+                if not self.vocab.is_a(subject_type, p.domain):
+                    continue
+                if kind == "entity":
+                    if p.kind == "object" and self.vocab.is_a(object_type, p.range):
+                        out.add(name)
+                elif p.kind == "datatype" and kind in _RANGE_KINDS.get(_local(p.range) or "string", set()):
+                    out.add(name)
+            self._valid[key] = out
+        return self._valid[key]
+
+    # ------------------------------------------------------------------ training
+
+    @classmethod
+    def train(cls, dataset: Dataset, vocab: Vocabulary, texts: dict[str, str]) -> Extractor:
+        """Learn from curated data; ``texts`` maps source id -> that source's full text."""
+        uses = Counter(r for c in dataset.claims for _, r in c.entity_refs())
+        gaz = Gazetteer.from_entities(dataset.entities, uses)
+        names = dict(gaz.labels)
+        for e in dataset.entities:
+            for s in e.synonyms:
+                names[f"{e.id}\0{s}"] = s
+        heads = head_types({k: v for k, v in names.items()},
+                           {k: gaz.types[k.split("\0")[0]] for k in names})
+        self = cls(vocab, gaz, heads, None, None, {}, ModalityTagger())
+
+        by_source: dict[str, list[Claim]] = defaultdict(list)
+        for c in dataset.claims:
+            by_source[c.source].append(c)
+        X_rel, y_rel, X_ev, y_ev = [], [], [], []
+        qual_counts: dict[str, Counter] = defaultdict(Counter)
+        pred_counts: Counter = Counter()
+        for source_id, claims in sorted(by_source.items()):
+            text = texts.get(source_id)
+            if not text:
+                continue
+            doc = analyse(text, gaz, new_entities=False)
+            located = _locate(text, claims)
+            for cand in self._candidates(doc):
+                gold = _gold_label(cand, located)
+                X_rel.append(self._features(cand))
+                y_rel.append(gold)
+            for claim, spans in located:
+                pred_counts[claim.predicate] += 1
+                for k in claim.qualifiers:
+                    qual_counts[claim.predicate][k] += 1
+                info = _sentence_at(doc, spans[0][0]) if spans else None
+                if info is None:
+                    continue
+                X_ev.append(self._evidence_features(doc, info, claim.predicate,
+                                                    gaz.types.get(claim.subject, "Entity")))
+                y_ev.append(claim.evidence)
+        if len(set(y_rel)) >= 2:
+            # balanced: "no claim" outnumbers each predicate a hundred to one, and
+            # unweighted it wins every pair of a document the model has not seen
+            self._relation = _LinearModel(C=0.5, class_weight="balanced").fit(X_rel, y_rel)
+        if len(set(y_ev)) >= 2:
+            self._evidence = _LinearModel(C=1.0).fit(X_ev, y_ev)
+        elif y_ev:
+            self._evidence = y_ev[0]
+        self._qualifier_rates = {p: {k: n / pred_counts[p] for k, n in c.items()} for p, c in qual_counts.items()}
+        return self
+
+    # ------------------------------------------------------------------ candidates
+
+    def _candidates(self, doc: DocAnalysis):
+        """Every (subject, object or value) pair a predicate allows, per sentence.
+
+        Pages often leave the subject unsaid ("It enhances the growth of ...", "Our
+        clinic offers ..."): entities of the last sentences, the page's main
+        intervention and, after "we"/"our", its publisher stand in as implicit subjects.
+        """
+        topic = self._topic(doc)
+        publisher = self._publisher_mention(doc)
+        recent: list[Mention] = []
+        paragraph = -1
+        for info in doc.sentences:
+            ms = info.mentions
+            pairs = [(a, "") for a in ms]
+            here = {m.entity for m in ms}
+            if info.sent.paragraph != paragraph and paragraph >= 0 and info.mentions:
+                recent = recent[-2:]  # a new paragraph keeps only the last few
+            paragraph = info.sent.paragraph
+            extra: dict[str, tuple[Mention, str]] = {}
+            for m in reversed(recent):
+                if m.entity not in here and m.entity not in extra and len(extra) < 3:
+                    extra[m.entity] = (m, "recent")
+            if topic is not None and topic.entity not in here:
+                extra.setdefault(topic.entity, (topic, "topic"))
+            if publisher is not None and publisher.entity not in here and \
+                    any(t.norm in ("we", "our", "us") for t in info.tokens):
+                extra[publisher.entity] = (publisher, "we")
+            for m, why in extra.values():
+                pairs.append((Mention(info.sent.start, info.sent.start, m.entity, m.type, m.known, m.by), why))
+            for a, why in pairs:
+                for b in ms:
+                    if a is b or a.entity == b.entity:
+                        continue
+                    if self.valid_predicates(a.type, "entity", b.type):
+                        yield _Candidate(info, a, b, "entity", why)
+                for v in info.values:
+                    if self.valid_predicates(a.type, v.kind):
+                        yield _Candidate(info, a, v, v.kind, why)
+            for m in ms:
+                recent = [r for r in recent if r.entity != m.entity] + [m]
+            recent = recent[-8:]
+
+    def _topic(self, doc: DocAnalysis) -> Mention | None:
+        """The intervention the page mentions most."""
+        intervention = self.vocab.classes.get("Intervention")
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, intervention))
+        if not counts:
+            return None
+        eid = counts.most_common(1)[0][0]
+        return next(m for m in doc.mentions() if m.entity == eid)
+
+    def _publisher_mention(self, doc: DocAnalysis) -> Mention | None:
+        org = self.vocab.classes.get("Organization")
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, org))
+        if not counts:
+            return None
+        eid = counts.most_common(1)[0][0]
+        return next(m for m in doc.mentions() if m.entity == eid)
+
+    def _features(self, cand: _Candidate) -> dict[str, float]:
+        tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
+        return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
+                             cand.implicit)
+
+    def _evidence_features(self, doc: DocAnalysis, info: SentenceInfo, predicate: str, subject_type: str):
+        before = [s for s in doc.sentences if s.sent.paragraph == info.sent.paragraph and s.sent.end <= info.sent.start]
+        para_text = " ".join(doc.text[s.sent.start:s.sent.end] for s in before[-2:])
+        mtypes = {t for m in info.mentions for t in self.type_chain(m.type)[:2]}
+        ptypes = {t for s in before[-2:] for m in s.mentions for t in self.type_chain(m.type)[:2]}
+        return evidence_features(doc.text, info, para_text, predicate, self.type_chain(subject_type),
+                                 mtypes, ptypes)
+
+    # ------------------------------------------------------------------ extraction
+
+    def extract(self, text: str, *, source_id: str, progress=None) -> Extraction:
+        """Candidate claims and new entities of ``text``.
+
+        ``progress``, when given, is called as ``progress(done, total)`` while sentences
+        are read.
+        """
+        doc = analyse(text, self.gazetteer, heads=self.heads, progress=progress)
+        cands = list(self._candidates(doc))
+        claims: list[dict] = []
+        if cands and self._relation is not None:
+            probs = self._relation.predict_proba([self._features(c) for c in cands])
+            classes = list(self._relation.classes_)
+            modality_cache: dict = {}
+            for cand, row in zip(cands, probs):
+                valid = self.valid_predicates(cand.subject.type, cand.kind,
+                                              cand.obj.type if cand.kind == "entity" else None)
+                best, best_p = NONE, row[classes.index(NONE)] if NONE in classes else 0.0
+                for cls_name, p in zip(classes, row):
+                    if cls_name != NONE and cls_name in valid and p > best_p:
+                        best, best_p = cls_name, p
+                if best == NONE:
+                    best_p = 0.0
+                    for cls_name, p in zip(classes, row):
+                        if cls_name != NONE and cls_name in valid and p > best_p:
+                            best, best_p = cls_name, p
+                    if best_p < self.min_confidence:
+                        best = NONE
+                if best != NONE:
+                    claims.append(self._claim(doc, cand, best, float(best_p), modality_cache))
+        claims = _dedupe(claims)
+        entities = []
+        for eid, ne in sorted(doc.new_entities.items()):
+            spans = [[m.start, m.end] for m in doc.mentions() if m.entity == eid]
+            if spans:
+                entities.append({"id": eid, "type": ne.type, "label": ne.label, "synonyms": list(ne.synonyms),
+                                 "mentions": spans})
+        mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
+        return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
+
+    def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
+               modality_cache: dict) -> dict[str, Any]:
+        info = cand.info
+        start, end = info.sent.start, info.sent.end
+        claim: dict[str, Any] = {"subject": cand.subject.entity, "predicate": predicate}
+        if cand.kind == "entity":
+            claim["object"] = cand.obj.entity
+        else:
+            claim["value"] = cand.obj.value
+            if cand.obj.unit:
+                claim["unit"] = cand.obj.unit
+        claim["quote"] = doc.text[start:end]
+        claim["start"], claim["end"] = start, end
+        claim["evidence"] = self._predict_evidence(doc, info, predicate, cand.subject.type)
+        claim["modality"] = self._predict_modality(doc, cand, modality_cache)
+        qualifiers = self._qualifiers(cand, predicate)
+        if qualifiers:
+            claim["qualifiers"] = qualifiers
+        claim["confidence"] = round(confidence, 3)
+        claim["by"] = f"classifier:{MODEL_VERSION}"
+        claim["status"] = "candidate"
+        return claim
+
+    def _predict_evidence(self, doc, info, predicate, subject_type) -> str:
+        if isinstance(self._evidence, str):
+            return self._evidence
+        if self._evidence is None:
+            return "clinic-statement"
+        return str(self._evidence.predict([self._evidence_features(doc, info, predicate, subject_type)])[0])
+
+    def _predict_modality(self, doc: DocAnalysis, cand: _Candidate, cache: dict) -> str:
+        info = cand.info
+        s0 = info.sent.start
+        if s0 not in cache:  # one ConText run per sentence, for all its targets
+            spans = [(m.start - s0, m.end - s0) for m in info.mentions] + \
+                    [(v.start - s0, v.end - s0) for v in info.values]
+            cache[s0] = self._modality.tag(doc.text[s0:info.sent.end], spans)
+        ctx = cache[s0]
+        plain = SpanContext(False, False, False)
+        subject = ctx.get((cand.subject.start - s0, cand.subject.end - s0), plain)
+        target = ctx.get((cand.obj.start - s0, cand.obj.end - s0), plain)
+        if target.negated:
+            return "negated"
+        if target.uncertain or subject.uncertain:
+            return "hedged"
+        return "asserted"
+
+    def _qualifiers(self, cand: _Candidate, predicate: str) -> dict[str, Any]:
+        """Qualifiers the curated claims of this predicate usually carry, when the
+        sentence names a fitting entity."""
+        rates = self._qualifier_rates.get(predicate, {})
+        out: dict[str, Any] = {}
+        used = {cand.subject.entity, getattr(cand.obj, "entity", None)}
+        for key, rate in sorted(rates.items()):
+            if rate < 0.3 or key not in ENTITY_QUALIFIERS or key == "comparator":
+                continue
+            rng = self.vocab.properties.get(ENTITY_QUALIFIERS[key])
+            if rng is None:
+                continue
+            for m in cand.info.mentions:
+                if m.entity not in used and self.vocab.is_a(m.type, rng.range):
+                    out[key] = m.entity
+                    used.add(m.entity)
+                    break
+        if isinstance(cand.obj, ValueMention) and cand.obj.max_value is not None:
+            out["max_value"] = cand.obj.max_value
+        return out
+
+    def _guess_publisher(self, doc: DocAnalysis) -> str | None:
+        counts: Counter = Counter()
+        labels = {}
+        for m in doc.mentions():
+            if self.vocab.is_a(m.type, self.vocab.classes.get("Organization")):
+                counts[m.entity] += 1
+                labels.setdefault(m.entity, doc.text[m.start:m.end])
+        if not counts:
+            return None
+        eid = counts.most_common(1)[0][0]
+        return self.gazetteer.labels.get(eid) or labels[eid]
+
+
+# ---------------------------------------------------------------------- helpers
+
+class _LinearModel:
+    """Feature dicts -> one-vs-rest logistic regression (liblinear: seconds, not minutes,
+    for a hundred classes and tens of thousands of sparse features)."""
+
+    def __init__(self, C: float, class_weight=None):
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        self.vectorizer = DictVectorizer()
+        self.model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C, class_weight=class_weight))
+
+    def _matrix(self, X, fit: bool = False):
+        import numpy as np
+
+        m = self.vectorizer.fit_transform(X) if fit else self.vectorizer.transform(X)
+        # liblinear accepts 32-bit sparse indices only; DictVectorizer may give 64-bit
+        m.indices = m.indices.astype(np.int32)
+        m.indptr = m.indptr.astype(np.int32)
+        return m
+
+    def fit(self, X, y) -> _LinearModel:
+        self.model.fit(self._matrix(X, fit=True), y)
+        self.classes_ = list(self.model.classes_)
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._matrix(X))
+
+    def predict(self, X):
+        return self.model.predict(self._matrix(X))
+
+
+def _locate(text: str, claims: list[Claim]) -> list[tuple[Claim, list[tuple[int, int]]]]:
+    out = []
+    for c in claims:
+        spans, pos = [], 0
+        while c.quote and (i := text.find(c.quote, pos)) >= 0:
+            spans.append((i, i + len(c.quote)))
+            pos = i + 1
+        out.append((c, spans))
+    return out
+
+
+def _sentence_at(doc: DocAnalysis, offset: int) -> SentenceInfo | None:
+    for s in doc.sentences:
+        if s.sent.start <= offset < s.sent.end:
+            return s
+    return None
+
+
+def value_matches(gold: Any, found: Any) -> bool:
+    """Whether a found value is the curated one (numbers equal; texts overlapping)."""
+    if isinstance(gold, (int, float)) and isinstance(found, (int, float)):
+        return abs(float(gold) - float(found)) < 1e-6 * max(1.0, abs(float(gold)))
+    g, f = _norm_value(gold), _norm_value(found)
+    if not g or not f:
+        return False
+    if g == f or g in f or f in g:
+        return True
+    gw, fw = set(g.split()), set(f.split())
+    return len(gw & fw) / len(gw | fw) >= 0.5
+
+
+def _norm_value(v: Any) -> str:
+    s = str(v).casefold()
+    s = re.sub(r"^https?://(www\.)?", "", s)
+    return " ".join(re.findall(r"[^\W_]+", s))
+
+
+def _gold_label(cand: _Candidate, located) -> str:
+    s0, s1 = cand.info.sent.start, cand.info.sent.end
+    for claim, spans in located:
+        if claim.subject != cand.subject.entity:
+            continue
+        if not any(a < s1 and s0 < b for a, b in spans):
+            continue
+        if cand.kind == "entity":
+            if claim.object == cand.obj.entity:
+                return claim.predicate
+        elif claim.value is not None and value_matches(claim.value, cand.obj.value):
+            return claim.predicate
+    return NONE
+
+
+def _dedupe(claims: list[dict]) -> list[dict]:
+    best: dict[tuple, dict] = {}
+    for c in claims:
+        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["start"])
+        if key not in best or c["confidence"] > best[key]["confidence"]:
+            best[key] = c
+    return sorted(best.values(), key=lambda c: (c["start"], c["subject"], c["predicate"], str(c.get("object"))))
+
+
+def _guess_title(text: str) -> str | None:
+    """The first heading-like line: short, no final full stop."""
+    for line in text.splitlines()[:15]:
+        s = line.strip()
+        if 12 <= len(s) <= 150 and not s.endswith((".", ",", ";")) and len(s.split()) >= 3:
+            return s
+    return None
