@@ -130,6 +130,8 @@ def build(
     """Validate the data and write the graph files to the output directory.
 
     Writes kgraph.ttl, kgraph.nt, kgraph.jsonld, kgraph.rdf, kgraph.trig, kgraph.graphml,
+    the network for other tools (KGX kgraph_nodes.tsv / kgraph_edges.tsv, Neo4j
+    kgraph-neo4j-*.csv and kgraph-neo4j.cypher, Cytoscape kgraph.cyjs), void.ttl,
     stats.json and kgraph.html (the interactive view) -- all or nothing: the build goes
     into a fresh folder, is read back, and replaces the previous one in one step.
 
@@ -1022,3 +1024,30 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command()
+def docs(
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="HTML file to write [default: output/ontology.html].")] = None,
+    ontology: OntologyOpt = None,
+) -> None:
+    """Write the ontology's documentation as one HTML page that works offline.
+
+    Classes with their hierarchy, properties with domains, ranges and inverses, the
+    alignments to schema.org, PROV and Biolink, and the evidence kinds with their
+    strengths. `kgraph serve` shows the same page at /ontology.
+
+    Example:
+
+        kgraph docs --out ontology.html
+    """
+    from kgraph.export import write_atomic
+    from kgraph.load import load_ontology
+    from kgraph.ontodoc import render_docs
+
+    project = _project(None, ontology)
+    page = render_docs(load_ontology(project))
+    path = out or project.out_dir / "ontology.html"
+    write_atomic(path, page.encode("utf-8"))
+    typer.echo(f"Wrote {path}")

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import tempfile
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not
 
 
 #: The files ``kgraph build`` writes (besides stats.json and the HTML view), by format name.
-BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml")
+BUILD_FORMATS = ("turtle", "nt", "jsonld", "xml", "trig", "graphml", "kgx", "neo4j", "cytoscape")
 
 
 def sorted_copy(graph: Graph) -> Graph:
@@ -149,14 +148,11 @@ def serialize(graph: Graph, fmt: Format) -> bytes:
     return serialize_graph(graph, fmt)
 
 
-def serialize_network(G: nx.MultiDiGraph) -> bytes:
-    import networkx as nx
+def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
+    """GraphML of the network (``graph`` holds the ontology: Biolink terms, colours)."""
+    from kgraph.interchange import alignment, graphml
 
-    from kgraph.network import for_graphml
-
-    buf = BytesIO()
-    nx.write_graphml(for_graphml(G), buf, encoding="utf-8", prettyprint=True)
-    return buf.getvalue()
+    return graphml(G, alignment(graph))
 
 
 def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True) -> dict[str, bytes]:
@@ -165,16 +161,24 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf
     ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
     Oxigraph's serialisers: :func:`kgraph.store.export_files`).
     """
+    from kgraph.interchange import network_files
+
     files: dict[str, bytes] = {}
+    exports = network_files(built.graph, network)
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
         if fmt.kind != "network" and not rdf:
             continue
         if fmt.kind == "network":
-            files["kgraph" + fmt.suffix] = serialize_network(network)
+            files.update({file: exports[file] for file in fmt.file_names})
         else:
             files["kgraph" + fmt.suffix] = serialize(built.dataset if fmt.kind == "dataset" else built.graph, fmt)
     files["stats.json"] = (json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    from kgraph.void import build_media_types, void_turtle
+
+    # every file of the build, the RDF ones too when the store writes them
+    names = [n for name in BUILD_FORMATS for n in FORMATS_BY_NAME[name].file_names] + ["stats.json"]
+    files["void.ttl"] = void_turtle(built.graph, build_media_types(names))
     return files
 
 

@@ -46,6 +46,13 @@ class Format:
     aliases: tuple[str, ...] = ()
     #: other media types that ask for it in an Accept header or ``?format=``
     media_aliases: tuple[str, ...] = ()
+    #: the files a build writes in this format, when not the one ``kgraph.<extension>``
+    files: tuple[str, ...] = ()
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        """The file names of this format in a build's output folder."""
+        return self.files or ("kgraph" + self.suffix,)
 
     @property
     def suffix(self) -> str:
@@ -85,6 +92,13 @@ FORMATS: tuple[Format, ...] = (
            "trig"),
     Format("graphml", "GraphML of the entity network", "network", "application/graphml+xml", "graphml", None,
            None),
+    # The entity network for graph tools outside RDF (kgraph.interchange writes them).
+    Format("kgx", "KGX TSV (Biolink nodes and edges)", "network", "text/tab-separated-values", "tsv", None, None,
+           ("biolink",), files=("kgraph_nodes.tsv", "kgraph_edges.tsv")),
+    Format("neo4j", "Neo4j import CSVs and a LOAD CSV script", "network", "text/csv", "csv", None, None,
+           files=("kgraph-neo4j-nodes.csv", "kgraph-neo4j-relationships.csv", "kgraph-neo4j.cypher")),
+    Format("cytoscape", "Cytoscape.js JSON of the entity network", "network", "application/json", "cyjs", None,
+           None, ("cytoscapejs", "cyjs")),
     Format("csv", "SPARQL results CSV", "results", "text/csv", "csv", W3C + "SPARQL_Results_CSV", "csv"),
     Format("tsv", "SPARQL results TSV", "results", "text/tab-separated-values", "tsv",
            W3C + "SPARQL_Results_TSV", None),

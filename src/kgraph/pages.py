@@ -85,6 +85,7 @@ def _node_view(G, path: str) -> dict[str, Any]:
     return {
         "label": node["label"],
         "type_label": node["type_label"],
+        "type": node["type"],
         "description": node.get("description"),
         "synonyms": node.get("synonyms") or [],
         # only web links are links; any other scheme is shown as text

@@ -1,7 +1,8 @@
 """The one prefix map: every CURIE kgraph writes or reads is expanded and contracted here.
 
-``PREFIXES`` are bound in every graph kgraph writes and predeclared in queries;
-``DISPLAY_PREFIXES`` only shorten claim and source IRIs for people; ``XREFS`` are the
+``PREFIXES`` are bound in every graph kgraph writes; ``DISPLAY_PREFIXES`` shorten claim
+and source IRIs; both are predeclared in queries (``QUERY_PREFIXES``), so that a printed
+``kgclaim:c001-001`` can be pasted back into one; ``XREFS`` are the
 external identifier schemes a curator may cross-reference, each with the pattern of its
 local part, its standard IRI form and the short name shown on pages. :func:`js_table`
 is the same table for the pages' scripts, so no script carries prefix logic of its own.
@@ -37,6 +38,16 @@ PREFIXES: dict[str, str] = {
 }
 #: Also bound in the written graphs, but not predeclared in queries: claim and source IRIs.
 DISPLAY_PREFIXES: dict[str, str] = {"kgclaim": str(KGCLAIM), "kgsrc": str(KGSRC)}
+#: Vocabularies the ontology aligns its terms to, beyond those above (its documentation
+#: and the network exports name their terms with these prefixes).
+ALIGNED_PREFIXES: dict[str, str] = {"foaf": "http://xmlns.com/foaf/0.1/", "biolink": "https://w3id.org/biolink/vocab/"}
+#: Namespaces a query writer may reach for that kgraph does not predeclare (a PREFIX line
+#: is suggested for them when a query uses one undeclared).
+WELL_KNOWN_PREFIXES: dict[str, str] = {**ALIGNED_PREFIXES, "sh": "http://www.w3.org/ns/shacl#",
+                                       "obo": "http://purl.obolibrary.org/obo/"}
+#: Predeclared in every query (``kgraph query``, ``/sparql``, the query page): whatever
+#: kgraph prints can be pasted back into a query.
+QUERY_PREFIXES: dict[str, str] = {**PREFIXES, **DISPLAY_PREFIXES}
 
 _OBO = "http://purl.obolibrary.org/obo/{prefix}_{local}"
 
@@ -123,3 +134,12 @@ def js_table() -> list[list[str]]:
     """``[[prefix, namespace], ...]`` longest namespace first, for a page's script to
     contract IRIs exactly as :func:`contract` does (cross-references by their label)."""
     return [[XREFS[p].label if p in XREFS else p, ns] for p, ns in _namespaces()]
+
+
+def sparql_prologue(text: str) -> str:
+    """The ``PREFIX`` lines a query needs to run outside kgraph (no predeclared prefixes):
+    one for each of :data:`QUERY_PREFIXES` it uses and does not declare itself."""
+    code = re.sub(r'<[^>\s]*>|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*', " ", text)
+    declared = {m.lower() for m in re.findall(r"(?i)PREFIX\s+([\w-]*):", code)}
+    used = set(re.findall(r"(?<![\w:?$.-])([A-Za-z][\w-]*):", code))
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in QUERY_PREFIXES.items() if p in used and p not in declared)

@@ -13,6 +13,9 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
 * ``/report/<id>`` -- the evidence report of a condition or intervention
   (:mod:`kgraph.evidence_report`; ``?format=json`` for its JSON), when the app was given
   the computed evidence; entity pages and the graph's details panel link to it.
+* ``/ontology`` the ontology's documentation (:mod:`kgraph.ontodoc`), ``/.well-known/void``
+  the VoID/DCAT description of the dataset (:mod:`kgraph.void`), ``/download/<file>`` the
+  network exports (:mod:`kgraph.interchange`: KGX, Neo4j, Cytoscape.js, GraphML).
 
 Safe by default: every step of a query -- parsing and the checks of
 :mod:`kgraph.sparql.prepare` (no Update -- 403, no SERVICE, no FROM), evaluation and
@@ -48,7 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kgraph.errors import (
@@ -92,7 +95,7 @@ class ServeOptions:
     #: full query worker processes (each answers one query at a time, up to ``timeout``)
     max_concurrent: int = 4
     #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
-    reserve: int = 1
+    reserve: int = 2
     fast_timeout: float = 2.0
     #: seconds a query waits for a free worker before a 503
     max_wait: float = 2.0
@@ -131,6 +134,8 @@ class _State:
     named: list[dict]
     pages: "Pages"
     pool: "QueryPool | None" = None
+    #: pages and files made on first request (the ontology page, the network exports)
+    extra: dict = field(default_factory=dict)
     #: the evidence behind /report/<id> (None: no reports)
     evidence: "Evidence | None" = None
     reportable: frozenset[str] = frozenset()
@@ -148,7 +153,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
     from kgraph.formats import downloads
     from kgraph.pages import Pages
-    from kgraph.prefixes import PREFIXES, js_table
+    from kgraph.prefixes import QUERY_PREFIXES, js_table
     from kgraph.sparql.execute import PoolLimits, QueryPool
     from kgraph.sparql.named import named_queries
     from kgraph.view import entity_types
@@ -169,7 +174,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         pages=pages,
     )
     app_page = pages.app()
-    query_page = pages.query(list(PREFIXES), downloads(), js_table())
+    query_page = pages.query(list(QUERY_PREFIXES), downloads(), js_table())
 
     async def sparql(request: "Request") -> "Response":
         return await _sparql(request, state)
@@ -195,6 +200,10 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
         Route("/static/{name}", _static),
         Route("/sparql", sparql, methods=["GET", "POST"]),
         Route("/id/{path:path}", entity),
+        # issue 13: the ontology's documentation, the dataset's VoID, the network exports
+        Route("/ontology", lambda r: _ontology(state)),
+        Route("/.well-known/void", lambda r: _void(r, state)),
+        Route("/download/{name}", lambda r: _download(r, state)),
         Route(REPORT_BASE + "{entity}", report),
     ]
     middleware = [Middleware(HeaderLimit, max_bytes=options.max_header_bytes),
@@ -574,6 +583,56 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((default, VOID.triples, Literal(len(state.graph))))
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.getlist("format"))
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def _ontology(state: _State) -> "Response":
+    from kgraph.ontodoc import content_security_policy, render_docs
+
+    if "ontology" not in state.extra:
+        state.extra["ontology"] = render_docs(state.graph)
+    return _html(state.extra["ontology"], csp=content_security_policy(header=True))
+
+
+def _void(request: "Request", state: _State) -> "Response":
+    """The VoID/DCAT description, with this server's endpoint and downloads (Turtle unless asked)."""
+    from rdflib import URIRef
+    from starlette.responses import Response
+
+    from kgraph.export import serialize_graph
+    from kgraph.formats import negotiate
+    from kgraph.void import DATASET, DCAT, describe
+
+    names = _download_names()
+    g = describe(state.graph, {n: t for n, t in names.items()}, endpoint=str(request.base_url) + "sparql")
+    for name in names:
+        g.add((URIRef(f"{DATASET}/{name}"), DCAT.downloadURL, URIRef(f"{request.base_url}download/{name}")))
+    fmt = negotiate("graph", request.headers.get("accept"), request.query_params.get("format"))
+    return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def _download_names() -> dict[str, str]:
+    """The network exports a server offers (file name -> media type), from the format registry."""
+    from kgraph.formats import of_kind
+    from kgraph.void import build_media_types
+
+    return build_media_types([name for fmt in of_kind("network") for name in fmt.file_names])
+
+
+def _download(request: "Request", state: _State) -> "Response":
+    from starlette.responses import Response
+
+    from kgraph.interchange import network_files
+
+    name = request.path_params["name"]
+    types = _download_names()
+    if name not in types:
+        raise NotFound(f"no download called '{name}'", f"Downloads: {', '.join(sorted(types))}.")
+    if "downloads" not in state.extra:
+        state.extra["downloads"] = network_files(state.graph, state.network)
+    media = types[name] + ("; charset=utf-8" if types[name].startswith(("text/", "application/json")) else "")
+    return Response(state.extra["downloads"][name], media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Content-Type-Options": "nosniff"})
 
 
 # --------------------------------------------------------------------------- /id/...

@@ -32,7 +32,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from kgraph.errors import QueryError, UpdateRefused
-from kgraph.prefixes import PREFIXES
+from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
 
 QUERY_KINDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")

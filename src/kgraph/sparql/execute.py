@@ -491,7 +491,7 @@ class PoolLimits:
     #: full workers: each runs one query at a time, up to the server's time limit
     size: int = 4
     #: fast workers, for any query that answers within ``fast_timeout``
-    reserve: int = 1
+    reserve: int = 2
     fast_timeout: float = 2.0
     #: seconds a request waits for a worker before a 503
     max_wait: float = 2.0
@@ -501,6 +501,12 @@ class PoolLimits:
     max_queue: int = 64
     #: bytes each worker may allocate beyond what it inherited
     memory: int | None = WORKER_MEMORY
+
+
+def _demote(worker: _Worker) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, worker.process.pid, 19)
+        worker.demoted = True
 
 
 class QueryPool:
@@ -513,8 +519,21 @@ class QueryPool:
     #: (they may only have been unlucky on a loaded machine)
     HEAVY_MEMORY = 1024
     HEAVY_SECONDS = 60.0
+    #: seconds after which a running query's worker drops to the lowest CPU priority (nice
+    #: 19 weighs 15 against 1024 for nice 0), so lookups in other workers get the CPU at
+    #: once; a demoted worker is replaced after its query (priority cannot be raised again)
+    DEMOTE_AFTER = 0.5
 
     def __init__(self, graph: Graph, limits: PoolLimits | None = None):
+        # imported (not used) here, before any fork: building rdflib's SPARQL grammar costs
+        # about a second of CPU, which every fresh worker -- one after each stopped query --
+        # would otherwise pay again while a client waits
+        import rdflib.plugins.sparql.algebra  # noqa: F401
+        import rdflib.plugins.sparql.evaluate  # noqa: F401
+        import rdflib.plugins.sparql.parser  # noqa: F401
+
+        import kgraph.sparql.prepare  # noqa: F401
+
         self._graph = graph
         self.limits = limits = limits or PoolLimits()
         self._idle: dict[str, list[_Worker]] = {"full": [], "fast": []}
@@ -539,9 +558,7 @@ class QueryPool:
 
     def _spawn(self, lane: str) -> _Worker:
         # full workers run at a lower priority: the fast lane and the server's own loop win the CPU
-        # the lowest priority (nice 19 weighs 15 against 1024 for nice 0): a fast-lane lookup
-        # then gets the CPU at once even when every full worker computes a cross product
-        worker = _Worker(self._graph, memory=self.limits.memory, nice=19 if lane == "full" else 0)
+        worker = _Worker(self._graph, memory=self.limits.memory)
         worker.lane = lane
         with self._lock:
             self._workers.add(worker)
@@ -573,8 +590,10 @@ class QueryPool:
         try:
             worker = await self._acquire(text)
             lane_timeout = timeout if worker.lane == "full" else min(timeout, limits.fast_timeout)
+            demote = None
             if worker.lane == "full":
                 self._deadlines[worker] = time.monotonic() + lane_timeout
+                demote = asyncio.get_running_loop().call_later(self.DEMOTE_AFTER, _demote, worker)
             try:
                 return await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
                                                       limiter=self._threads)
@@ -587,6 +606,8 @@ class QueryPool:
                 raise self._busy_error(f"every full worker is taken, and this query needs more than the "
                                        f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
             finally:
+                if demote is not None:
+                    demote.cancel()
                 await self._release(worker)
         finally:
             self._clients[client] -= 1
@@ -628,6 +649,8 @@ class QueryPool:
         import anyio
 
         self._deadlines.pop(worker, None)
+        if getattr(worker, "demoted", False) and worker.alive:
+            worker.kill()
         if not worker.alive:  # killed at its deadline or for memory, or died
             with self._lock:
                 self._workers.discard(worker)

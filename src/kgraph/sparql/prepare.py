@@ -1,7 +1,7 @@
 """Parse a SPARQL query and check, on its parsed algebra, that it only reads the local graph.
 
 :func:`prepare_query` parses the text with the standard prefixes predeclared (the
-``PREFIXES`` of :mod:`kgraph.project`) and refuses what a read-only, offline query must
+``QUERY_PREFIXES`` of :mod:`kgraph.prefixes`, claim and source prefixes included) and refuses what a read-only, offline query must
 not do: SPARQL Update, ``SERVICE`` (rdflib would open a network connection), ``FROM`` /
 ``FROM NAMED`` (rdflib loads those IRIs over the network or from files when given a
 dataset) and ``GRAPH`` (the graph is the union of all sources; claims name their source
@@ -20,18 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.names import close_names
-from kgraph.prefixes import PREFIXES
+from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
+from kgraph.prefixes import WELL_KNOWN_PREFIXES
 
 if TYPE_CHECKING:
     from rdflib.plugins.sparql.sparql import Query
 
-#: Namespaces a user may reach for that are not predeclared, to suggest a PREFIX line.
-WELL_KNOWN_PREFIXES = {
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "biolink": "https://w3id.org/biolink/vocab/",
-    "sh": "http://www.w3.org/ns/shacl#",
-    "obo": "http://purl.obolibrary.org/obo/",
-}
 #: Common spellings of the predeclared prefixes.
 PREFIX_ALIASES = {"dc": "dcterms", "dct": "dcterms", "sdo": "schema", "kgraph": "kg", "ont": "kg", "onto": "kg"}
 #: Where an HTTP client finds working examples (instead of `kgraph queries`).

@@ -9,6 +9,7 @@
   var DATA = JSON.parse(document.getElementById("kgraph-data").textContent);
   var PREFIXES = DATA.prefixes;
   var KGR = PREFIXES.filter(function (p) { return p[0] === "kgr"; })[0][1];
+  var KG = PREFIXES.filter(function (p) { return p[0] === "kg"; })[0][1];
   var DOWNLOADS = DATA.downloads;
 
   var editor = document.getElementById("sparql");
@@ -43,6 +44,12 @@
         var local = el("a", shorten(term.value));
         local.href = "/id/" + term.value.slice(KGR.length);
         return local;
+      }
+      // ontology terms link to their entry in this server's documentation
+      if (term.value.indexOf(KG) === 0) {
+        var onto = el("a", shorten(term.value));
+        onto.href = "/ontology#" + encodeURIComponent(term.value.slice(KG.length));
+        return onto;
       }
       if (!/^https?:\/\//i.test(term.value)) return el("span", shorten(term.value));
       var a = el("a", shorten(term.value));
