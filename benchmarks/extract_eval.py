@@ -143,7 +143,7 @@ def score_document(text: str, gold_claims, result, full_gaz: Gazetteer, known: s
     relaxed = match(False)
     c["strict_ok"] = len(strict)
     c["relaxed_ok"] = len(relaxed)
-    for i, j in strict:
+    for _i, j in strict:
         per_pred[gold[j][0].predicate]["ok"] += 1
     for i, j in relaxed:
         p, g = ordered[i], gold[j][0]

@@ -333,3 +333,46 @@ def test_query_from_a_closed_stdin(mini_root):
                           preexec_fn=lambda: os.close(0))
     assert done.returncode == 4, done.stderr
     assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
+
+
+# --------------------------------------------------------------------------- reading the build back
+
+def _folder(tmp_path: Path, **files: bytes) -> Path:
+    folder = tmp_path / "build"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name.replace("_", ".")).write_bytes(data)
+    return folder
+
+
+NT = b'<http://x/s> <http://x/p> "a\\u2028b" .\n<http://x/s> <http://x/q> <http://x/o> .\n'
+RDF = (b'<?xml version="1.0"?>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+       b'xmlns:x="http://x/"><rdf:Description rdf:about="http://x/s"><x:p>a\rb</x:p></rdf:Description></rdf:RDF>\n')
+
+
+def _expected():
+    import pyoxigraph
+
+    return list(pyoxigraph.parse(NT, format=pyoxigraph.RdfFormat.N_TRIPLES))
+
+
+@pytest.mark.parametrize("files,message", [
+    ({"kgraph_nt": b'<http://x/s> <http://x/p> "a\n" .\n'}, "kgraph.nt that does not read back"),
+    ({"kgraph_nt": NT.replace(b"a\\u2028b", b"a b")}, "reads back 1 statement(s) that were not built"),
+    ({"kgraph_nt": NT.split(b"\n")[0] + b"\n"}, "reads back as 1 triples, not the 2 built"),
+    ({"kgraph_nt": NT, "kgraph_rdf": RDF}, "a raw carriage return at line 2"),
+    ({"kgraph_nt": NT, "kgraph_graphml": b"<graphml><node></graphml>"}, "kgraph.graphml that does not read back"),
+    ({"kgraph_nt": NT, "stats_json": b"{"}, "stats.json that does not read back (malformed JSON"),
+])
+def test_a_build_that_does_not_read_back_is_refused(tmp_path, files, message):
+    from kgraph.errors import OutputError
+    from kgraph.reparse import check_build_folder
+
+    with pytest.raises(OutputError, match=re.escape(message)):
+        check_build_folder(_folder(tmp_path, **files), triples=2, quads=2, expected=_expected())
+
+
+def test_a_build_that_reads_back_passes(tmp_path):
+    from kgraph.reparse import check_build_folder
+
+    check_build_folder(_folder(tmp_path, kgraph_nt=NT, stats_json=b"{}"), triples=2, quads=2, expected=_expected())

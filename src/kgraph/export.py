@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -71,7 +72,7 @@ def serialize_graph(graph: Graph, fmt: Format) -> bytes:
         return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     data = sorted_copy(graph).serialize(format=fmt.rdflib_name, encoding="utf-8")
     if fmt.name == "xml":
-        data = _sort_xmlns(data)
+        data = _xml_exact(_sort_xmlns(data))
     elif fmt.name == "turtle":
         data = line_safe(data.decode("utf-8")).encode("utf-8")
     return data
@@ -85,6 +86,22 @@ def _sort_jsonld(node):
         items = [_sort_jsonld(i) for i in node]
         return sorted(items, key=lambda i: json.dumps(i, sort_keys=True, ensure_ascii=False))
     return node
+
+
+_CDATA = re.compile(rb"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+
+
+def _xml_exact(data: bytes) -> bytes:
+    """RDF/XML whose every value reads back whole (issue 15).
+
+    rdflib writes a literal holding both "<" and "&" as a CDATA section, where a CR cannot
+    be escaped and every XML reader turns it into LF: such sections become escaped text,
+    and every raw CR becomes ``&#13;`` (CR occurs only inside values there).
+    """
+    def escaped(match: re.Match) -> bytes:
+        return match.group(1).replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;")
+
+    return _CDATA.sub(escaped, data).replace(b"\r", b"&#13;")
 
 
 def _sort_xmlns(data: bytes) -> bytes:

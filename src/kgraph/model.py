@@ -78,6 +78,9 @@ TEXT_QUALIFIERS = {
 YEAR_QUALIFIERS = {"year": "year"}
 NUMBER_QUALIFIERS = {"max_value": "maxValue"}
 
+#: How a claim states its fact: as said, with a hedge ("may", "can help"), or denied.
+MODALITIES = ("asserted", "hedged", "negated")
+
 @dataclass
 class Claim:
     id: str

@@ -461,8 +461,13 @@ def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str]
         raise ValueError(f"{fmt} holds quads: use serialize_quads")
     ordered = sorted(set(triples), key=triple_key)
     if fmt == "nt":
-        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES))
-    return ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+        return _sorted_lines(_line_safe(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES)))
+    data = ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+    if fmt == "xml":
+        # Oxigraph leaves CR raw, and every XML reader turns it into LF: a character
+        # reference keeps it (CR occurs only inside values there) (issue 15)
+        return data.replace(b"\r", b"&#13;")
+    return _line_safe(data) if fmt == "turtle" else data
 
 
 def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
@@ -471,8 +476,16 @@ def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str]
         raise ValueError(f"{fmt} holds triples: use serialize_triples")
     ordered = sorted(set(quads), key=quad_key)
     if fmt == "nquads":
-        return _sorted_lines(ox.serialize(ordered, format=ox.RdfFormat.N_QUADS))
-    return ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=_prefixes(prefixes))
+        return _sorted_lines(_line_safe(ox.serialize(ordered, format=ox.RdfFormat.N_QUADS)))
+    return _line_safe(ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=_prefixes(prefixes)))
+
+
+def _line_safe(data: bytes) -> bytes:
+    """Oxigraph writes U+2028, U+2029, U+0085 (and controls) raw inside literals: valid,
+    but line-based tools cut the statement there; escape them as rdflib's files do (issue 15)."""
+    from kgraph.export import line_safe
+
+    return line_safe(data.decode("utf-8")).encode("utf-8")
 
 
 def _prefixes(prefixes: dict[str, str] | None) -> dict[str, str]:

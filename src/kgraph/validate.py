@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from rdflib import XSD
 
+from kgraph.model import MODALITIES
 from kgraph.names import close_names, did_you_mean
 from kgraph.prefixes import XREFS
 from kgraph.report import Problem
@@ -131,9 +132,9 @@ def validate_dataset(dataset: Dataset, vocab: Vocabulary) -> list[Problem]:
         if ev not in vocab.evidence_kinds:
             add(Problem("error", c.where("evidence"), f"claim '{c.id}': unknown evidence kind '{ev}'",
                         f"Use one of {', '.join(vocab.evidence_kinds)}.", code="unknown-evidence"))
-        if c.modality not in ("asserted", "hedged", "negated"):
+        if c.modality not in MODALITIES:
             add(Problem("error", c.where("modality"), f"claim '{c.id}': unknown modality '{c.modality}'",
-                        "Use asserted, hedged or negated.", code="unknown-modality"))
+                        f"Use one of: {', '.join(MODALITIES)}.", code="unknown-modality"))
         if c.flag and not c.note:
             add(Problem("error", c.where("flag"), f"claim '{c.id}' is flagged '{c.flag}' without a note",
                         "Explain the flag in 'note:'.", code="flag-without-note"))
