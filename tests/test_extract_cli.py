@@ -133,7 +133,7 @@ def test_out_file_folder_and_stdout(mini_root, monkeypatch, tmp_path):
 def test_out_refuses_several_documents_for_one_file(mini_root, monkeypatch, out, needle):
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(TXT), str(HTML), "--out", out)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 5, result.output
     assert needle in result.output
     assert _snapshot(mini_root) == before
 
