@@ -90,7 +90,7 @@ def main() -> None:
     try:
         for name in (BUILD_INFO, GRAPH_FILE):
             shutil.copy2(project.out_dir / name, work / name)
-        out = ["--out", str(work)]
+        out = ["--graph-dir", str(work)]
 
         print(f"kgraph query benchmark: {root} (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.2f}, {args.repeat} runs each, times in ms)")

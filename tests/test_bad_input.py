@@ -1,4 +1,4 @@
-"""Every kind of bad input gets a message naming the file and line (or id), exit 2, no files."""
+"""Every kind of bad input gets a message naming the file and line (or id), exit 3, no files."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def _assert_failed_cleanly(result, root: Path) -> None:
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     out = root / "output"
@@ -165,7 +165,7 @@ def test_bad_input_is_refused_with_a_clear_message(mini_root, monkeypatch, comma
         assert message.format(line=line) in result.output
     if spec.code is not None:
         as_json = runner.invoke(app, ["validate", "--json", *corpus])
-        assert as_json.exit_code == 2
+        assert as_json.exit_code == 3
         assert spec.code in {p["code"] for p in json.loads(as_json.output)["problems"]}
 
 
@@ -177,7 +177,7 @@ def test_failed_build_keeps_previous_output(mini_root, monkeypatch):
     store_before = _store_dump(mini_root / "output")
     _edit(mini_root / "data" / "claims" / "001.yaml", "    object: nmda-receptor\n", "    object: nowhere\n")
     bad = _run(mini_root, monkeypatch, "build")
-    assert bad.exit_code == 2
+    assert bad.exit_code == 3
     after = {p.name: p.read_bytes() for p in (mini_root / "output").iterdir() if p.is_file()}
     assert after == before
     assert _store_dump(mini_root / "output") == store_before
@@ -209,7 +209,7 @@ def test_output_folder_that_cannot_be_written(mini_root, monkeypatch, tmp_path):
     blocker.write_text("not a folder")
     monkeypatch.chdir(mini_root)
     result = runner.invoke(app, ["build", "--out", str(blocker / "out"), "--corpus", str(mini_root / "corpus")])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == 5 and "Traceback" not in result.output
     assert f"cannot write {blocker / 'out'}" in result.output
     assert "--out" in result.output
 
@@ -222,6 +222,21 @@ def test_query_output_that_cannot_be_written(mini_root, monkeypatch, target, mes
     monkeypatch.chdir(mini_root)
     result = runner.invoke(app, ["query", "ASK { ?s ?p ?o }", "--format", "json", "--output",
                                  str(mini_root / target)])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 5, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (mini_root / "missing-folder").exists()
+
+
+def test_a_file_that_does_not_parse_is_reported_first_and_alone(mini_root, monkeypatch):
+    # issue 13: one malformed entities file gave 205 errors (every reference to its entities),
+    # the real cause near the end
+    entities = mini_root / "data" / "entities" / "all.yaml"
+    text = entities.read_text(encoding="utf-8")
+    entities.write_text(text.replace("label: ", "label: [unclosed ", 1), encoding="utf-8")
+    result = _run(mini_root, monkeypatch, "validate")
+    _assert_failed_cleanly(result, mini_root)
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("error", "warning"))]
+    assert lines and "malformed YAML" in lines[0] and "data/entities/all.yaml:" in lines[0], result.stdout
+    assert len(lines) == 1, result.stdout
+    as_json = json.loads(runner.invoke(app, ["validate", "--json", "--corpus", str(mini_root / "corpus")]).output)
+    assert [p["code"] for p in as_json["problems"]] == ["unreadable-yaml"]

@@ -104,7 +104,7 @@ def test_stats_command_plain_and_json(corpus_graph, monkeypatch):
     project, result = corpus_graph
     monkeypatch.chdir(REPO)
     runner = CliRunner()
-    out = ["--out", str(project.out_dir)]
+    out = ["--graph-dir", str(project.out_dir)]
     plain = runner.invoke(app, ["stats", "--top", "3", *out])
     assert plain.exit_code == 0, plain.output
     lines = plain.output.splitlines()

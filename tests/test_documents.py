@@ -123,6 +123,6 @@ def test_validate_refuses_a_source_file_outside_the_folders(mini_root, monkeypat
                        encoding="utf-8")
     monkeypatch.chdir(mini_root)
     result = CliRunner().invoke(app, ["validate", "--corpus", str(mini_root / "corpus")])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "data/sources.yaml:6" in result.output
     assert f"source 'src-002': {message}" in result.output

@@ -133,7 +133,7 @@ def test_out_file_folder_and_stdout(mini_root, monkeypatch, tmp_path):
 def test_out_refuses_several_documents_for_one_file(mini_root, monkeypatch, out, needle):
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(TXT), str(HTML), "--out", out)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 5, result.output
     assert needle in result.output
     assert _snapshot(mini_root) == before
 
@@ -173,7 +173,7 @@ def test_bad_documents(mini_root, monkeypatch, tmp_path, name, content, needle):
     path = _bad(tmp_path, name, content)
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(TXT), str(path))  # a good one first: nothing written
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert needle in result.output
     assert _snapshot(mini_root) == before
@@ -185,7 +185,7 @@ def test_a_huge_document_is_refused(mini_root, monkeypatch, tmp_path):
     path = _bad(tmp_path, "huge.txt", b"Ketamine blocks the NMDA receptor.\n" * (MAX_BYTES // 35 + 1))
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(path))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert f"huge.txt: too large ({path.stat().st_size:,} bytes; the limit is {MAX_BYTES:,})" in result.output
     assert _snapshot(mini_root) == before
 
@@ -193,10 +193,10 @@ def test_a_huge_document_is_refused(mini_root, monkeypatch, tmp_path):
 def test_missing_paths_and_empty_folders(mini_root, monkeypatch, tmp_path):
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(tmp_path / "nope.txt"))
-    assert result.exit_code == 2 and "nope.txt: file not found" in result.output
+    assert result.exit_code == 3 and "nope.txt: file not found" in result.output
     (tmp_path / "empty").mkdir()
     result = _run(mini_root, monkeypatch, "extract", str(tmp_path / "empty"))
-    assert result.exit_code == 2 and "empty: the folder holds no documents" in result.output
+    assert result.exit_code == 3 and "empty: the folder holds no documents" in result.output
     assert _snapshot(mini_root) == before
 
 
@@ -205,12 +205,12 @@ def test_a_document_already_added_is_refused(mini_root, monkeypatch, tmp_path):
     shutil.copy(mini_root / "corpus" / "alpha.txt", copy)
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(copy))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "alpha-again.txt: already added: the same text as source 'src-001' (alpha.txt, data/sources.yaml:1)" \
         in result.output
     twice = shutil.copy(TXT, tmp_path / "twice.txt")
     result = _run(mini_root, monkeypatch, "extract", str(TXT), str(twice))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "twice.txt: the same document as" in result.output
     assert _snapshot(mini_root) == before
 
@@ -221,7 +221,7 @@ def test_a_broken_pending_candidates_file_is_named(mini_root, monkeypatch):
     (folder / "src-003.yaml").write_text("source: [\n", encoding="utf-8")
     before = _snapshot(mini_root)
     result = _run(mini_root, monkeypatch, "extract", str(TXT))
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "src-003.yaml:2: malformed YAML" in result.output
     assert _snapshot(mini_root) == before
 

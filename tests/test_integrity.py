@@ -201,7 +201,7 @@ def test_input_kgraph_cannot_keep_is_refused(mini_root, monkeypatch, command, ca
     monkeypatch.chdir(mini_root)
     corpus = ["--corpus", str(mini_root / "corpus")]
     result = runner.invoke(app, [command, *corpus])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     # validate prints "error FILE:LINE: message", build "FILE:LINE: error: message"
@@ -214,7 +214,7 @@ def test_input_kgraph_cannot_keep_is_refused(mini_root, monkeypatch, command, ca
     assert not out.exists() or not any(p.name.startswith("kgraph") for p in out.iterdir())
     if spec.code is not None:
         as_json = runner.invoke(app, ["validate", "--json", *corpus])
-        assert as_json.exit_code == 2
+        assert as_json.exit_code == 3
         assert spec.code in {p["code"] for p in json.loads(as_json.output)["problems"]}
 
 
@@ -253,7 +253,7 @@ def test_losing_claims_against_the_last_build_needs_allow_shrink(mini_root, monk
     before = _published(mini_root)
     (mini_root / C2).unlink()  # 4 of the 11 claims (36%)
     refused = _build(mini_root, monkeypatch)
-    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.exit_code == 3 and "Traceback" not in refused.output
     assert "the graph would lose 4 of the 11 claims of the last build" in refused.output
     assert "--allow-shrink" in refused.output
     assert _published(mini_root) == before
@@ -275,7 +275,7 @@ def test_an_empty_dataset_is_refused_even_without_a_previous_build(mini_root, mo
     for rel in (C1, C2):
         (mini_root / rel).unlink()
     result = _build(mini_root, monkeypatch)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     assert "the data has no claims: the graph would be empty" in result.output
     assert not (mini_root / "output" / "kgraph.nt").exists()
 
@@ -331,7 +331,7 @@ def test_query_from_a_closed_stdin(mini_root):
     done = subprocess.run([sys.executable, "-m", "kgraph", "query", "-"], check=False, cwd=mini_root,
                           env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
                           preexec_fn=lambda: os.close(0))
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 4, done.stderr
     assert "standard input is closed" in done.stderr and "Traceback" not in done.stderr
 
 

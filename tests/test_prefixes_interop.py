@@ -155,6 +155,6 @@ def test_readme_query_example_runs(corpus, monkeypatch, args):
 
     project, _, _ = corpus
     monkeypatch.chdir(REPO)
-    result = CliRunner().invoke(app, [*args, "--out", str(project.out_dir)])
+    result = CliRunner().invoke(app, [*args, "--graph-dir", str(project.out_dir)])
     assert result.exit_code == 0, result.output
     assert result.output.strip()

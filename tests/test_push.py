@@ -463,7 +463,7 @@ class _EmptySparql:
 def test_cli_push(oxigraph_server, corpus_store):
     project, _ = corpus_store
     done = subprocess.run([sys.executable, "-m", "kgraph", "push", oxigraph_server.store_url, "--replace",  # noqa: PLW1510
-                           "--out", str(project.out_dir), "--quiet"], cwd=REPO, capture_output=True, text=True,
+                           "--graph-dir", str(project.out_dir), "--quiet"], cwd=REPO, capture_output=True, text=True,
                           timeout=600, env=_env())
     assert done.returncode == 0, done.stderr
     assert f"to {oxigraph_server.store_url}" in done.stdout
@@ -474,7 +474,7 @@ def test_cli_push(oxigraph_server, corpus_store):
 def test_cli_push_error_has_no_traceback(corpus_store):
     project, _ = corpus_store
     url = f"http://127.0.0.1:{free_port()}/store"
-    done = subprocess.run([sys.executable, "-m", "kgraph", "push", url, "--retries", "0", "--out",  # noqa: PLW1510
+    done = subprocess.run([sys.executable, "-m", "kgraph", "push", url, "--retries", "0", "--graph-dir",  # noqa: PLW1510
                            str(project.out_dir), "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=600,
                           env=_env())
     assert done.returncode == 2

@@ -46,8 +46,8 @@ def kgraph(built_root, monkeypatch):
     return run
 
 
-def _clean_failure(result, *parts: str) -> None:
-    assert result.exit_code == 2, result.output
+def _clean_failure(result, *parts: str, code: int = 4) -> None:
+    assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     for part in parts:
@@ -162,7 +162,30 @@ def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     inverse = "ASK { kgr:ptsd kg:treatedBy kgr:ketamine }"
     assert kgraph("query", inverse).stdout.strip() == "false"
     assert kgraph("query", inverse, "--reason", "owl-rl").stdout.strip() == "true"
-    assert not list((built_root / "output").rglob("*.pickle"))  # closures are computed, never pickled
+    assert not list((built_root / "output").rglob("*.pickle"))  # closures are cached as N-Triples, never pickled
+    assert list((built_root / "output").rglob("entailed-owl-rl-*.nt"))
+
+
+def test_the_closure_is_cached_as_ntriples(kgraph, built_root):
+    # issue 13: --reason owl-rl took a minute each first time; the closure is kept as
+    # N-Triples (never a pickle) keyed by the build, and read back on the next query
+    ask = "ASK { kgr:ptsd kg:treatedBy kgr:glutamate }"
+    first = kgraph("query", ask, "--reason", "owl-rl")
+    assert first.stdout.strip() == "false"
+    [cached] = (built_root / "output").rglob("entailed-owl-rl-*.nt")
+    with cached.open("a", encoding="utf-8") as fh:  # a triple only the cache file holds
+        fh.write(f"<{_kgr()}ptsd> <{KG}treatedBy> <{_kgr()}glutamate> .\n")
+    second = kgraph("query", ask, "--reason", "owl-rl")
+    assert second.stdout.strip() == "true" and "Computing" not in second.stderr
+    cached.write_text("not N-Triples <<<\n", encoding="utf-8")  # damaged: made again
+    third = kgraph("query", ask, "--reason", "owl-rl")
+    assert third.exit_code == 0 and third.stdout.strip() == "false" and "Computing" in third.stderr
+
+
+def _kgr() -> str:
+    from kgraph.prefixes import KGR
+
+    return str(KGR)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -250,14 +273,14 @@ def test_broken_data_is_explained_not_queried(mini_root, monkeypatch):
     claims.write_text(claims.read_text(encoding="utf-8").replace("object: synaptogenesis", "object: synaptogenesys"),
                       encoding="utf-8")
     result = runner.invoke(app, ["query", TREATS])
-    _clean_failure(result, "002.yaml", "synaptogenesys")
+    _clean_failure(result, "002.yaml", "synaptogenesys", code=3)
     assert not (mini_root / "output" / "kgraph.nt").exists()
 
 
 def test_outside_a_project_is_explained(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for args in (["query", TREATS], ["show", "ketamine"]):
-        _clean_failure(runner.invoke(app, args), "data directory not found", "pass --data DIR")
+        _clean_failure(runner.invoke(app, args), "data directory not found", "pass --data DIR", code=3)
 
 
 # --------------------------------------------------------------------------- named queries list
@@ -297,7 +320,7 @@ def test_show_json(kgraph):
 
 
 def test_show_unknown_entity_suggests(kgraph):
-    _clean_failure(kgraph("show", "ketamin"), "no entity called 'ketamin'", "Did you mean: ketamine (ketamine)")
+    _clean_failure(kgraph("show", "ketamin"), "no entity called 'ketamin'", "Did you mean: ketamine (ketamine)", code=2)
 
 
 def test_neighbors(kgraph):

@@ -375,7 +375,10 @@ def test_query_page_downloads_come_from_the_registry(client):
 
     page = client.get("/query").text
     block = re.search(r'<script type="application/json" id="kgraph-data">(.*?)</script>', page, re.S)
-    assert json.loads(block.group(1)) == {"downloads": downloads(), "prefixes": js_table()}
+    payload = json.loads(block.group(1))
+    assert {k: payload[k] for k in ("downloads", "prefixes")} == {"downloads": downloads(), "prefixes": js_table()}
+    # labels beside ids in results, and the prefix names the editor completes (issue 13)
+    assert payload["labels"]["ketamine"] == "ketamine" and "kg" in payload["predeclared"]
     assert [d["name"] for d in downloads()["results"]] == ["csv", "tsv", "json", "srx"]
 
 
@@ -409,3 +412,27 @@ def test_error_pages_escape_what_the_client_sent(client):
     r = client.get("/sparql", params={"query": "SELECT <script>alert(1)</script>"}, headers={"Accept": "text/html"})
     assert r.status_code == 400
     assert "<script>alert" not in r.text and "&lt;script&gt;" in r.text
+
+
+def test_claim_and_source_pages_link_their_iris(client):
+    import re
+
+    page = client.get("/id/claim/c001-001", headers={"Accept": "text/html"}).text
+    links = dict((text, href) for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', page))
+    # subject and object are entities of the graph: their page, under their label
+    assert links.get("ketamine") == "/id/ketamine" and links.get("NMDA receptor") == "/id/nmda-receptor", links
+    assert any(href == "/id/source/src-001" for href in links.values()), links
+    assert any(href.startswith("/ontology#") for href in links.values()), links  # kg: terms, offline
+    source = client.get("/id/source/src-001", headers={"Accept": "text/html"}).text
+    assert re.search(r'<a href="(/id/|https?://)', source.split("<table>", 1)[1]), source
+
+
+def test_unknown_paths_get_the_styled_error_page(client):
+    r = client.get("/no/such/page", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert '<link rel="stylesheet" href="/static/app.css">' in r.text and 'class="bar"' in r.text
+    assert "no page at /no/such/page" in r.text and 'href="/query"' in r.text
+    plain = client.get("/no/such/page", headers={"Accept": "text/plain"})
+    assert plain.status_code == 404 and "no page at /no/such/page" in plain.text
+    escaped = client.get("/<script>x</script>", headers={"Accept": "text/html"})
+    assert escaped.status_code == 404 and "<script>x" not in escaped.text

@@ -234,7 +234,7 @@ def test_kgraph_serve_command_answers_on_the_port_it_reports(corpus_built):
     """The real command: binds a free port (--port 0), says which, answers, stops on SIGTERM."""
     project, _ = corpus_built
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kgraph", "serve", "--port", "0", "--out", str(project.out_dir)],
+        [sys.executable, "-m", "kgraph", "serve", "--port", "0", "--graph-dir", str(project.out_dir)],
         cwd=REPO, env=_this_source(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()  # printed once the graph is loaded, before serving

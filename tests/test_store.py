@@ -353,8 +353,10 @@ def _dump(out: Path) -> bytes:
 
 def _kgraph(root: Path, *args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    # build writes the folder (--out); reading commands name it with --graph-dir
+    where = "--out" if args[0] == "build" else "--graph-dir"
     return subprocess.Popen([sys.executable, "-m", "kgraph", *args, "--data", str(root / "data"),
-                             "--out", str(root / "output")], cwd=root, env=env,
+                             where, str(root / "output")], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
 
 

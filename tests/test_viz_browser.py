@@ -316,6 +316,141 @@ def test_an_empty_graph_opens_too(open_view, tmp_path):
     viewer.assert_clean()
 
 
+# --------------------------------------------------------------------------- issue 13: readability
+
+LABEL_BOXES = """() => {
+    const net = kgraph.network, scale = net.getScale(), out = [];
+    for (const id of kgraph.nodes.getIds({filter: (n) => !n.hidden && n.label})) {
+        const label = net.body.nodes[id].labelModule, size = label.size;
+        if (!size || !size.width) continue;
+        const a = net.canvasToDOM({x: size.left, y: size.top});
+        const b = net.canvasToDOM({x: size.left + size.width, y: size.top + size.height});
+        out.push({id, px: label.fontOptions.size * scale, x1: a.x, y1: a.y, x2: b.x, y2: b.y});
+    }
+    return out; }"""
+
+
+def _overlaps(boxes: list[dict], slack: float = 1.0) -> list[tuple[str, str]]:
+    return [(a["id"], b["id"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if a["x1"] + slack < b["x2"] and b["x1"] + slack < a["x2"] and a["y1"] + slack < b["y2"]
+            and b["y1"] + slack < a["y2"]]
+
+
+def _settle(viewer) -> list[dict]:
+    viewer.js("() => { kgraph.placeLabels(); kgraph.network.redraw(); }")
+    viewer.page.wait_for_timeout(250)  # the next frame measures the labels
+    return viewer.js(LABEL_BOXES)
+
+
+def test_labels_are_readable_at_the_default_zoom_and_apart_at_zoom_one(open_view, corpus_built):
+    project, result = corpus_built
+    viewer = open_view(project.out_dir / VIEW_FILE)
+    boxes = _settle(viewer)
+    # before issue 13 the fitted view drew every label under vis-network's 5 px threshold
+    assert len(boxes) >= 8, boxes
+    assert all(b["px"] >= 11 for b in boxes), boxes
+    assert _overlaps(boxes) == []
+    best = max(result.network.nodes, key=result.network.degree)
+    assert best in {b["id"] for b in boxes}  # the best connected entity is always named
+    viewer.js("() => kgraph.network.moveTo({scale: 1.0, position: kgraph.network.getPosition('ketamine')})")
+    boxes = _settle(viewer)
+    assert boxes and _overlaps(boxes) == [] and all(b["px"] >= 11 for b in boxes)
+    viewer.assert_clean()
+
+
+def _shown_inside(viewer) -> bool:
+    return viewer.js("""() => {
+        const net = kgraph.network, el = document.getElementById("graph");
+        return kgraph.nodes.getIds({filter: (n) => !n.hidden}).every((id) => {
+            const p = net.canvasToDOM(net.getPosition(id));
+            return p.x >= 0 && p.y >= 0 && p.x <= el.clientWidth && p.y <= el.clientHeight; }); }""")
+
+
+def test_fit_button_and_refit_after_filtering(open_view, corpus_built):
+    project, _ = corpus_built
+    viewer = open_view(project.out_dir / VIEW_FILE)
+    viewer.js("() => kgraph.network.moveTo({scale: 4, position: {x: 5000, y: 5000}})")
+    assert not _shown_inside(viewer)
+    viewer.page.click("#fit")
+    assert _shown_inside(viewer)
+    viewer.js("() => kgraph.network.moveTo({scale: 4, position: {x: 5000, y: 5000}})")
+    viewer.page.click("text=Hide all")
+    viewer.page.check("input[data-type=Drug]")  # a filter fits what it leaves shown
+    assert _shown_inside(viewer)
+    viewer.assert_clean()
+
+
+def test_a_hidden_edge_takes_its_tooltip_along(open_view, mini_view):
+    path, _ = mini_view
+    viewer = open_view(path)
+    edge = viewer.js("() => kgraph.edges.getIds().find((id) => id.startsWith('ketamine|treats|'))")
+    x, y = viewer.js("""(id) => {
+        const net = kgraph.network, [a, b] = net.getConnectedNodes(id);
+        const pa = net.getPosition(a), pb = net.getPosition(b);
+        const at = net.canvasToDOM({x: pa.x + (pb.x - pa.x) * 0.4, y: pa.y + (pb.y - pa.y) * 0.4});
+        const box = document.getElementById("graph").getBoundingClientRect();
+        return [box.left + at.x, box.top + at.y]; }""", edge)
+    viewer.page.mouse.move(x - 3, y - 3)
+    viewer.page.mouse.move(x, y)
+    tooltip = viewer.page.locator("div.vis-tooltip")
+    tooltip.wait_for(state="visible", timeout=10_000)
+    assert "treats" in tooltip.inner_text()
+    viewer.js("() => kgraph.setTypeVisible('Drug', false)")
+    assert tooltip.is_hidden()
+    viewer.assert_clean()
+
+
+def test_the_legend_does_not_repeat_a_name(open_view, corpus_built):
+    project, _ = corpus_built
+    viewer = open_view(project.out_dir / VIEW_FILE)
+    rows = viewer.js("""() => [...document.querySelectorAll("#legend .group")].map((g) => [
+        g.querySelector(":scope > label").textContent.replace(/\\d+$/, "").trim(),
+        [...g.querySelectorAll(".subtypes label")].map((l) => l.textContent.replace(/\\d+$/, "").trim())])""")
+    assert any(subs for _, subs in rows), rows
+    for group, subs in rows:
+        assert group not in subs, (group, subs)
+    viewer.assert_clean()
+
+
+@pytest.mark.parametrize("typed,found", [
+    ("relive PTSD", ("claim", "c001-003")),      # a quote, with a typo
+    ("Ketamine can relieve", ("claim", "c001-003")),
+    ("c001-001", ("claim", "c001-001")),         # a claim id
+    ("ketamne", ("entity", "ketamine")),         # a label, with a typo
+    ("speical-K", ("entity", "ketamine")),       # a synonym, letters swapped
+])
+def test_search_finds_quotes_claim_ids_and_typos(open_view, mini_view, typed, found):
+    path, network = mini_view
+    assert network.graph["claims"]["c001-003"]["quote"] == "Ketamine can relieve PTSD within hours"
+    viewer = open_view(path)
+    viewer.page.fill("#search-input", typed)
+    first = viewer.page.locator("#search-results li").first
+    kind, name = found
+    assert first.get_attribute(f"data-{kind}") == name, viewer.page.inner_text("#search-results")
+    viewer.page.press("#search-input", "Enter")
+    if kind == "claim":
+        card = viewer.page.locator(f'#details .claim[data-claim="{name}"]')
+        assert card.count() == 1 and "found" in card.get_attribute("class")
+    else:
+        assert viewer.js("() => kgraph.network.getSelectedNodes()") == [name]
+    viewer.assert_clean()
+
+
+def test_the_selected_node_is_in_the_url(open_view, mini_view):
+    path, _ = mini_view
+    viewer = open_view(path)
+    viewer.js("() => kgraph.selectEntity('ptsd')")
+    assert viewer.js("() => location.hash") == "#node=ptsd"
+    again = open_view(Path(path))
+    again.page.goto(path.as_uri() + "#node=nmda-receptor")
+    again.page.reload()
+    again.page.wait_for_selector("html[data-stabilised=true]", state="attached", timeout=60_000)
+    assert again.js("() => kgraph.network.getSelectedNodes()") == ["nmda-receptor"]
+    assert again.page.get_attribute("#details", "data-entity") == "nmda-receptor"
+    viewer.assert_clean()
+    again.assert_clean()
+
+
 def test_details_say_belief_evidence_kinds_and_sources_in_words(open_view, mini_view):
     """Issue 12: belief and level, evidence kinds by name, sources by title and publisher,
     claims grouped by relation with the best-backed relation first."""

@@ -1,13 +1,18 @@
 """The ``kgraph`` command line: parse arguments, call one library function, print.
 
 Library modules are imported inside the commands so that ``kgraph --help`` stays fast.
-Only :class:`kgraph.errors.KgraphError` is caught (message to stderr, exit code 2);
-any other exception is a bug and keeps its traceback.
+Only :class:`kgraph.errors.KgraphError` is caught (message to stderr, the error's
+``exit_code``); any other exception is a bug and keeps its traceback.
+
+Option names mean one thing in every command (issue 13): ``--out`` is the file or folder
+the command writes (``-`` is stdout where it writes one file), ``--graph-dir`` the built
+graph a command reads.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -15,7 +20,7 @@ from typing import Annotated, Literal, Optional
 import typer
 from typer.core import TyperGroup
 
-from kgraph.errors import KgraphError
+from kgraph.errors import EXIT_CODES, KgraphError
 from kgraph.explore import CENTRALITY_MEASURES
 from kgraph.formats import accepted_names, format_help
 from kgraph.reason import REGIMES
@@ -32,12 +37,17 @@ class _Group(TyperGroup):
             ctx.exit(exc.exit_code)
 
 
+# \b keeps click from re-wrapping the table into one paragraph
+_EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
+
 app = typer.Typer(
     name="kgraph",
     cls=_Group,
     help="Build, check and explore a knowledge graph of the evidence around ketamine therapy.",
+    epilog=_EPILOG,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -47,7 +57,8 @@ OntologyOpt = Annotated[Optional[Path], typer.Option("--ontology", help="Ontolog
 CorpusOpt = Annotated[Optional[Path], typer.Option(
     "--corpus", help="Corpus directory with the source .txt files [default: ../shared/corpus if it exists].")]
 OutOpt = Annotated[Optional[Path], typer.Option(
-    "--out", help="Directory of the built graph; rebuilt there when data/ or ontology/ changed [default: ./output].")]
+    "--graph-dir", help="Directory of the built graph; rebuilt there when data/ or ontology/ changed "
+                        "[default: ./output].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -69,10 +80,32 @@ def _project(data: Path | None, ontology: Path | None, corpus: Path | None = Non
     return Project.at(".", data_dir=data, ontology_dir=ontology, corpus_dir=corpus, out_dir=out)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from kgraph import __version__
+
+        typer.echo(f"kgraph {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Build, check and explore a knowledge graph of the evidence around ketamine therapy."""
+
+
+def _no_color() -> bool:
+    # https://no-color.org: any non-empty NO_COLOR; rich drops colours but keeps bold and italic
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    plain = {"color_system": None, "no_color": True} if _no_color() else {}
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, **plain)
 
 
 def _is_tty() -> bool:
@@ -106,16 +139,21 @@ class _Steps:
 
 
 def _print_problems(report, console) -> None:
+    from rich.markup import escape
+
     for p in report.sorted():
         style = "red" if p.level == "error" else "yellow"
-        console.print(f"[{style}]{p.level}[/{style}] {p.where}: {p.message}", markup=True, highlight=False)
+        # data (file names, messages quoting the data) is escaped: only our own styles are markup
+        console.print(f"[{style}]{p.level}[/{style}] {escape(str(p.where))}: {escape(p.message)}",
+                      markup=True, highlight=False)
         if p.hint:
             console.print(f"    {p.hint}", markup=False)
 
 
 @app.command()
 def build(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output directory [default: ./output].")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Directory to write the graph files to [default: ./output].")] = None,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
     corpus: CorpusOpt = None,
@@ -183,7 +221,7 @@ def validate(
 ) -> None:
     """Check the data, that every quote occurs verbatim in its source, and the SHACL shapes.
 
-    Reports every problem with its file and line; exits 2 when there are errors.
+    Reports every problem with its file and line; exits 3 when there are errors.
 
     Example:
 
@@ -210,7 +248,7 @@ def validate(
                    f"{report.quotes_grounded}/{report.quotes_checked} quotes grounded in {project.corpus_dir}; "
                    f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     if not report.ok:
-        raise typer.Exit(2)
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -254,6 +292,7 @@ def stats(
             typer.echo(f"most connected\t{row['id']}\t{row['degree']}")
         return
     from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     console.print(f"{s['entities']} entities, {s['relations']} relations, {s['claims']} claims "
@@ -263,13 +302,13 @@ def stats(
         table.add_column(col)
         table.add_column("count", justify="right")
         for name, n in sorted(counts.items(), key=lambda t: (-t[1], t[0])):
-            table.add_row(name, str(n))
+            table.add_row(Text(name), str(n))
         console.print(table)
     table = Table(title="Most connected entities", title_justify="left")
     for col in ("id", "label", "type", "degree"):
         table.add_column(col, justify="right" if col == "degree" else "left")
     for row in s["most_connected"]:
-        table.add_row(row["id"], row["label"], row["type"], str(row["degree"]))
+        table.add_row(Text(row["id"]), Text(row["label"]), Text(row["type"]), str(row["degree"]))
     console.print(table)
 
 
@@ -293,7 +332,8 @@ def query(
     fmt: Annotated[Optional[Literal[QUERY_FORMAT_NAMES]], typer.Option(
         "--format", help=format_help(), show_choices=False, metavar="<name>")] = None,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="Write the answer to this file (format from --format or the suffix).")] = None,
+        "--out", "-o", "--output",
+        help="Write the answer to this file (format from --format or the suffix); - is stdout.")] = None,
     exit_status: Annotated[bool, typer.Option("--exit-status", help="ASK: exit 0 when true, 1 when false.")] = False,
     reason: Annotated[Optional[Literal[REGIMES]], typer.Option(
         "--reason",
@@ -317,11 +357,13 @@ def query(
 
         kgraph query 'SELECT ?c WHERE { kgr:ketamine kg:treats ?c }'
 
-        kgraph query --name treats --format csv --output treats.csv
+        kgraph query --name treats --format csv --out treats.csv
     """
     from kgraph.graphstore import load_graphs
     from kgraph.sparql.results import choose_format
 
+    if output is not None and str(output) == "-":
+        output = None  # `-o -` is stdout, the same as no --out
     query_text = _query_text(text, file, name)
     notes: tuple[str, ...] = ()
     if reason:
@@ -438,12 +480,14 @@ def _print_table(header: list[str], rows: list[list[str]], title: str | None = N
             typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line))
         return
     from rich.table import Table
+    from rich.text import Text
 
+    # Text cells: rich would read "[to be]" in a quote as markup and drop it (issue 13)
     table = Table(title=title, title_justify="left")
     for column in header:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     _console().print(table)
 
 
@@ -591,8 +635,8 @@ def central(
 @app.command()
 def viz(
     out: Annotated[Optional[Path], typer.Option(
-        "--out", help="HTML file to write [default: output/kgraph.html; output/kgraph-view.html for a "
-                      "focused or filtered view].")] = None,
+        "--out", "-o", help="HTML file to write; - is stdout [default: output/kgraph.html; "
+                            "output/kgraph-view.html for a focused or filtered view].")] = None,
     focus: Annotated[Optional[str], typer.Option(
         "--focus", help="Draw this entity (id, label or synonym, any case) and what surrounds it.")] = None,
     depth: Annotated[int, typer.Option("--depth", min=0, help="With --focus: how many relations away.")] = 1,
@@ -628,6 +672,10 @@ def viz(
     options = ViewOptions(focus=focus, depth=depth, types=tuple(t.strip() for t in (types or "").split(",") if t.strip()),
                           source=source, predicate=predicate, evidence=evidence)
     page = render_view(graphs.network, options, types=entity_types(graphs.graph))
+    if out is not None and str(out) == "-":
+        sys.stdout.write(page.html)
+        sys.stdout.flush()
+        return
     path = out or project.out_dir / (VIEW_FILE if options.is_whole_graph else PARTIAL_VIEW_FILE)
     write_atomic(path, page.html.encode("utf-8"))
     typer.echo(f"Wrote {path}: {page.nodes} entities, {page.edges} relation{'' if page.edges == 1 else 's'}")
@@ -644,7 +692,8 @@ def report(
     fmt: Annotated[Optional[str], typer.Option(
         "--format", help="html, md or json [default: from the --out suffix, else md].")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", help="Write to this file (with --all: this folder) [default: print; --all: output/report].")] = None,
+        "--out", help="Write to this file, - for stdout (with --all: this folder) "
+                      "[default: print; --all: output/report].")] = None,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
 ) -> None:
@@ -667,6 +716,8 @@ def report(
 
     if (entity is None) == (not all_):
         raise KgraphError("give one condition or drug, or --all", "Example: kgraph report ptsd; kgraph report --all")
+    if out is not None and str(out) == "-" and not all_:
+        out = None  # - is stdout: printed, as with no --out
     project = _project(data, ontology)
     chosen = choose_format(fmt, None if all_ else out)
     evidence = load_evidence(project)

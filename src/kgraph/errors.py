@@ -9,10 +9,21 @@ client.
 
 from __future__ import annotations
 
+#: the exit codes of the ``kgraph`` command, listed in ``kgraph --help`` (issue 13)
+EXIT_CODES = (
+    (0, "success (ASK with --exit-status: true)"),
+    (1, "ASK with --exit-status answered false"),
+    (2, "usage error or bad input (unknown option, entity or name)"),
+    (3, "the data or ontology is invalid or cannot be read"),
+    (4, "the query cannot be run (syntax, refused form, time-out)"),
+    (5, "an output file or folder cannot be written"),
+)
+
 
 class KgraphError(Exception):
     """Base of every error kgraph reports to a user (bad input, not a bug)."""
 
+    #: the CLI's exit status for this error (see EXIT_CODES)
     exit_code = 2
     #: the HTTP status of the answer when the server reports it
     http_status = 400
@@ -52,6 +63,8 @@ def _restore(cls, args, state):
 class DataError(KgraphError):
     """A data or ontology file cannot be read (missing, not YAML/Turtle, wrong shape)."""
 
+    exit_code = 3
+
     def __init__(self, message: str, *, path=None, line: int | None = None, hint: str | None = None):
         where = ""
         if path is not None:
@@ -65,6 +78,8 @@ class DataError(KgraphError):
 class ValidationFailed(KgraphError):
     """The data has errors; ``report`` lists every one of them."""
 
+    exit_code = 3
+
     def __init__(self, report):
         errors = report.errors
         lines = [f"{len(errors)} error(s) in the data:"]
@@ -76,15 +91,21 @@ class ValidationFailed(KgraphError):
 class OutputError(KgraphError):
     """An output file or directory cannot be written."""
 
+    exit_code = 5
+
     http_status = 500
 
 
 class CorpusError(KgraphError):
     """The corpus directory or one of its files is missing."""
 
+    exit_code = 3
+
 
 class QueryError(KgraphError):
     """A query cannot be run: syntax error, refused form, time-out."""
+
+    exit_code = 4
 
 
 class UpdateRefused(QueryError):

@@ -44,8 +44,12 @@ class Pages:
 
     def query(self, prefixes: list[str], downloads: dict, curies: list[list[str]]) -> str:
         """The query page; its script gets the download formats and the prefix map as data."""
+        # labels: results show an entity's label next to its id (issue 13); the predeclared
+        # prefix names feed the editor's completion
+        labels = {node: data["label"] for node, data in sorted(self.network.nodes(data=True)) if "label" in data}
         return self.render("query.html", title="SPARQL query", current="/query", prefixes=prefixes,
-                           page_data={"downloads": downloads, "prefixes": curies})
+                           page_data={"downloads": downloads, "prefixes": curies, "labels": labels,
+                                      "predeclared": list(prefixes)})
 
     def error(self, status: int, reason: str, message: str, hint: str | None) -> str:
         return self.render("error.html", title=f"{status} {reason}", current="", status=status, reason=reason,
@@ -64,8 +68,29 @@ class Pages:
 
         from kgraph.network import local_name
 
-        rows = [(local_name(p), str(o)) for _, p, o in sorted(described.triples((URIRef(iri), None, None)))]
+        rows = [(local_name(p), _term_ref(G, o)) for _, p, o in sorted(described.triples((URIRef(iri), None, None)))]
         return self.render("entity.html", title=path, current="", iri=iri, node=None, rows=rows)
+
+
+def _term_ref(G, term) -> dict[str, str | None]:
+    """A value on a claim or source page: IRIs of this graph link to their page (with the
+    entity's label), web IRIs link out, anything else (literals, other schemes) is text."""
+    from rdflib import URIRef
+
+    from kgraph.prefixes import KG, KGR, contract
+
+    text = str(term)
+    if not isinstance(term, URIRef):
+        return {"href": None, "label": text, "iri": None}
+    if text.startswith(str(KG)):  # an ontology term: its entry in this server's /ontology page
+        return {"href": f"/ontology#{quote(text[len(str(KG)):])}", "label": contract(text) or text, "iri": text}
+    if text.startswith(str(KGR)):
+        local = text[len(str(KGR)):]
+        label = G.nodes[local]["label"] if local in G else (contract(text, display=True) or text)
+        return {"href": f"/id/{quote(local, safe='/')}", "label": label, "iri": text}
+    if text.startswith(("http://", "https://")):
+        return {"href": text, "label": contract(text, display=True) or text, "iri": text}
+    return {"href": None, "label": text, "iri": None}
 
 
 def _ref(G, node_id) -> dict[str, str | None]:

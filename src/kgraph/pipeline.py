@@ -79,6 +79,11 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     vocab = vocabulary(ontology)
     data, problems = load_dataset(project)
     report = Report(problems=list(problems))
+    if any(p.code == "unreadable-yaml" for p in problems):
+        # A file that does not parse leaves all its records out, and every reference to them
+        # would be reported again (issue 13: one malformed file gave 205 errors, the cause near
+        # the end). Report what could not be read, alone; the rest is checked once it parses.
+        return Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     step("Validating")
     report.extend(validate_dataset(data, vocab))
     if quotes:

@@ -55,6 +55,7 @@ class Report:
             where = p.where
             path = getattr(where, "path", str(where))
             line = getattr(where, "line", None) or 0
-            return (path, line, p.message)
+            # a file that cannot be read is the cause of what follows: it comes first
+            return (p.code != "unreadable-yaml", path, line, p.message)
 
         return sorted(self.problems, key=key)

@@ -191,6 +191,12 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     async def handle(request: "Request", exc: Exception) -> "Response":
         return _error_response(request, exc, state)
 
+    async def no_route(request: "Request", exc: Exception) -> "Response":
+        # Starlette's own 404 is one unstyled line: answer it like any other error (issue 13)
+        return _error_response(request, NotFound(f"no page at {request.url.path}",
+                                                 "The graph is at /, the query page at /query, "
+                                                 "entity pages at /id/<id>."), state)
+
     routes = [
         Route("/", lambda r: _html(app_page)),
         # the graph page carries its own strict CSP (hashes of its inline code) in a meta tag
@@ -224,7 +230,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
             state.pool.close()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
-                    exception_handlers={KgraphError: handle})
+                    exception_handlers={KgraphError: handle, 404: no_route})
     app.state.kgraph = state
     return app
 

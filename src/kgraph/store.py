@@ -66,6 +66,10 @@ class StoreError(KgraphError):
     """The store in the output folder is missing, unreadable or from another kgraph."""
 
 
+#: where a build keeps its --reason closures (N-Triples), beside its store
+CLOSURE_DIR = ".closures"
+
+
 @dataclass(frozen=True)
 class StoreInfo:
     """What ``kgraph-store.json`` records about one store."""
@@ -635,12 +639,16 @@ class StoreGraphs:
         return self._network
 
     def entailed(self, regime: str, step: Callable[[str], None] | None = None) -> Any:
-        """The graph plus what ``regime`` ("rdfs" or "owl-rl") entails (computed each time)."""
-        from kgraph.reason import entail
+        """The graph plus what ``regime`` ("rdfs" or "owl-rl") entails, computed once per build.
 
-        if step is not None:
-            step(f"Computing the {regime.upper()} closure of the graph")
-        return entail(self.graph, regime)
+        The closure is kept as N-Triples beside the store, keyed by the build's fingerprint
+        (issue 13: ``--reason owl-rl`` took a minute every time; see
+        :func:`kgraph.reason.entail_cached`, which never writes or reads a pickle).
+        """
+        from kgraph.reason import entail_cached
+
+        return entail_cached(self.graph, regime, self.info.path.resolve().parent / CLOSURE_DIR,
+                             self.info.inputs_sha256, step=step)
 
 
 def is_current(project: Any) -> bool:

@@ -11,6 +11,8 @@
   var KGR = PREFIXES.filter(function (p) { return p[0] === "kgr"; })[0][1];
   var KG = PREFIXES.filter(function (p) { return p[0] === "kg"; })[0][1];
   var DOWNLOADS = DATA.downloads;
+  var LABELS = DATA.labels || {};
+  var PREDECLARED = DATA.predeclared || [];
 
   var editor = document.getElementById("sparql");
   var examples = document.getElementById("examples");
@@ -19,6 +21,9 @@
   var results = document.getElementById("results");
   var downloads = document.getElementById("downloads");
   var networkBox = document.getElementById("network");
+  var highlight = document.getElementById("highlight");
+  var completions = document.getElementById("completions");
+  var share = document.getElementById("share");
   var named = [];
   var network = null;
 
@@ -41,9 +46,15 @@
       // entity IRIs resolve on this server; http(s) IRIs are links out; any other
       // scheme (javascript:, data:, file:) is shown as text only
       if (term.value.indexOf(KGR) === 0) {
+        var id = term.value.slice(KGR.length);
         var local = el("a", shorten(term.value));
-        local.href = "/id/" + term.value.slice(KGR.length);
-        return local;
+        local.href = "/id/" + id;
+        if (!Object.prototype.hasOwnProperty.call(LABELS, id)) return local;
+        // the id links to the entity; its label beside it says what it is (issue 13)
+        var both = el("span");
+        both.appendChild(local);
+        both.appendChild(el("span", LABELS[id])).className = "label";
+        return both;
       }
       // ontology terms link to their entry in this server's documentation
       if (term.value.indexOf(KG) === 0) {
@@ -183,8 +194,135 @@
     return triples.length;
   }
 
+  // ---------------------------------------------------------------- highlighting
+  // One pass of a tokenizer over the text; every token becomes a span whose text is set
+  // with textContent, so a query can never become markup.
+  var KEYWORD_SET = {};
+  ("SELECT CONSTRUCT DESCRIBE ASK WHERE PREFIX BASE DISTINCT REDUCED FROM NAMED OPTIONAL UNION " +
+   "MINUS FILTER BIND VALUES GRAPH SERVICE SILENT GROUP BY HAVING ORDER ASC DESC LIMIT OFFSET AS NOT IN EXISTS " +
+   "COUNT SUM MIN MAX AVG SAMPLE GROUP_CONCAT SEPARATOR STR LANG LANGMATCHES DATATYPE BOUND IRI URI BNODE " +
+   "REGEX CONTAINS STRSTARTS STRENDS LCASE UCASE STRLEN SUBSTR REPLACE CONCAT COALESCE IF ISIRI ISURI " +
+   "ISBLANK ISLITERAL ISNUMERIC SAMETERM TRUE FALSE A").split(" ").forEach(function (k) { KEYWORD_SET[k] = true; });
+  // 1 comment, 2 string, 3 IRI, 4 variable, 5-6 prefixed name, 7 word, 8 number
+  var TOKEN = /(#[^\n]*)|("""[\s\S]*?"""|'''[\s\S]*?'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|(<[^<>"{}|^`\\\s]*>)|([?$][A-Za-z_]\w*)|([A-Za-z][\w.-]*)?:([\w%-]*(?:\.[\w%-]+)*)|([A-Za-z_]\w*)|([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)/g;
+
+  function span(cls, text) {
+    var node = el("span", text);
+    node.className = cls;
+    return node;
+  }
+
+  function declared(text, prefix) {
+    return new RegExp("PREFIX\\s+" + prefix.replace(/[.-]/g, "\\$&") + ":", "i").test(text);
+  }
+
+  function renderHighlight() {
+    var text = editor.value;
+    var out = document.createDocumentFragment();
+    var last = 0;
+    var m;
+    TOKEN.lastIndex = 0;
+    while ((m = TOKEN.exec(text)) !== null) {
+      if (m[0] === "") { TOKEN.lastIndex++; continue; }
+      if (m.index > last) out.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var cls = null;
+      if (m[1]) cls = "tok-comment";
+      else if (m[2]) cls = "tok-str";
+      else if (m[3]) cls = "tok-iri";
+      else if (m[4]) cls = "tok-var";
+      else if (m[6] !== undefined) {
+        var prefix = m[5] || "";
+        // a prefix neither predeclared nor declared in the query is underlined
+        cls = "tok-pname" + (PREDECLARED.indexOf(prefix) >= 0 || declared(text, prefix) ? "" : " tok-bad");
+      }
+      else if (m[7]) cls = KEYWORD_SET[m[7].toUpperCase()] ? "tok-kw" : null;
+      else if (m[8]) cls = "tok-num";
+      out.appendChild(cls ? span(cls, m[0]) : document.createTextNode(m[0]));
+      last = m.index + m[0].length;
+    }
+    out.appendChild(document.createTextNode(text.slice(last) + "\n"));  // keeps a last empty line's height
+    highlight.textContent = "";
+    highlight.appendChild(out);
+    highlight.scrollTop = editor.scrollTop;
+  }
+
+  // ---------------------------------------------------------------- prefix completion
+  // Typing the start of a prefix name offers the prefixes of the server's one table
+  // (predeclared first); Tab or Enter takes the highlighted one.
+  var COMPLETABLE = PREDECLARED.concat(PREFIXES.map(function (p) { return p[0]; }).filter(function (p) {
+    return /^[A-Za-z][\w-]*$/.test(p) && PREDECLARED.indexOf(p) < 0;
+  }));
+  var choices = [];
+  var chosen = 0;
+
+  function wordBeforeCaret() {
+    var before = editor.value.slice(0, editor.selectionStart);
+    var m = /(^|[^\w:?$<"'.-])([A-Za-z][\w-]*)$/.exec(before);
+    return m ? m[2] : null;
+  }
+
+  function hideCompletions() {
+    completions.hidden = true;
+    completions.textContent = "";
+    choices = [];
+  }
+
+  function showCompletions() {
+    var word = wordBeforeCaret();
+    hideCompletions();
+    if (!word || editor.selectionStart !== editor.selectionEnd) return;
+    var lower = word.toLowerCase();
+    choices = COMPLETABLE.filter(function (p) { return p.toLowerCase().indexOf(lower) === 0 && p !== word; });
+    if (!choices.length) return;
+    chosen = 0;
+    choices.forEach(function (p, i) {
+      var li = el("li", p + ":");
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", i === chosen ? "true" : "false");
+      var ns = PREFIXES.filter(function (q) { return q[0] === p; })[0];
+      if (ns) li.appendChild(span("ns", ns[1]));
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); complete(p); });
+      completions.appendChild(li);
+    });
+    completions.hidden = false;
+  }
+
+  function complete(prefix) {
+    var word = wordBeforeCaret() || "";
+    var at = editor.selectionStart;
+    var text = editor.value;
+    editor.value = text.slice(0, at - word.length) + prefix + ":" + text.slice(at);
+    var caret = at - word.length + prefix.length + 1;
+    editor.setSelectionRange(caret, caret);
+    hideCompletions();
+    renderHighlight();
+  }
+
+  function moveChoice(by) {
+    chosen = (chosen + by + choices.length) % choices.length;
+    Array.prototype.forEach.call(completions.children, function (li, i) {
+      li.setAttribute("aria-selected", i === chosen ? "true" : "false");
+    });
+  }
+
+  // ---------------------------------------------------------------- shareable URLs
+  // #query=<text> (or ?query=<text>) fills the editor and runs it: a link carries a query.
+  function queryFromUrl() {
+    var fromHash = new URLSearchParams(location.hash.replace(/^#/, "")).get("query");
+    return fromHash || new URLSearchParams(location.search).get("query");
+  }
+
+  function rememberInUrl(query) {
+    var link = "#" + new URLSearchParams({query: query}).toString();
+    history.replaceState(null, "", link);
+    share.href = link;
+    share.hidden = false;
+  }
+
   function run() {
     var query = editor.value;
+    rememberInUrl(query);
+    hideCompletions();
     clearResults();
     setStatus("Running…", false);
     var started = performance.now();
@@ -229,9 +367,26 @@
     if (!q) { description.textContent = ""; return; }
     editor.value = q.text;
     description.textContent = q.description;
+    renderHighlight();
   });
   document.getElementById("run").addEventListener("click", run);
   editor.addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); return; }
+    if (!choices.length) return;
+    if (e.key === "Tab" || e.key === "Enter") { e.preventDefault(); complete(choices[chosen]); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); moveChoice(1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); moveChoice(-1); }
+    else if (e.key === "Escape") { hideCompletions(); }
   });
+  editor.addEventListener("input", function () { renderHighlight(); showCompletions(); });
+  editor.addEventListener("scroll", function () { highlight.scrollTop = editor.scrollTop; });
+  editor.addEventListener("blur", hideCompletions);
+  window.addEventListener("hashchange", function () {
+    var q = queryFromUrl();
+    if (q && q !== editor.value) { editor.value = q; renderHighlight(); run(); }
+  });
+  var shared = queryFromUrl();
+  if (shared) editor.value = shared;
+  renderHighlight();
+  if (shared) run();
 }());

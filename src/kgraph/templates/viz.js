@@ -94,9 +94,115 @@
   function markStabilised() {
     if (state.stabilised !== null) return;
     state.stabilised = performance.now();
+    placeLabels();
+    const fromUrl = nodeFromUrl();
+    if (fromUrl) selectEntity(fromUrl, {zoom: true});
+    else if (data.focus) selectEntity(data.focus, {zoom: false});
     document.documentElement.dataset.stabilised = "true";
-    if (data.focus) selectEntity(data.focus, {zoom: false});
   }
+
+  // -- labels: readable at any zoom, never on top of each other (issue 13) ---------------
+  // vis-network draws a label at its font size times the zoom, and not at all under 5 px:
+  // zoomed out to fit, no label was readable; at zoom 1.0 they overlapped. After each zoom,
+  // every shown label is drawn at LABEL_PX on screen, the best connected first, and a label
+  // whose box would cover one already placed is left out until one zooms in.
+  const LABEL_PX = 13;
+  const MAX_LABELS = 150;
+  const baseLabel = new Map(data.vis.nodes.map((n) => [n.id, n.label]));
+  const labelOrder = data.vis.nodes.map((n) => n.id).sort((a, b) =>
+    (entities[b] ? entities[b].degree : 0) - (entities[a] ? entities[a].degree : 0)
+    || (baseLabel.get(a) < baseLabel.get(b) ? -1 : baseLabel.get(a) > baseLabel.get(b) ? 1 : 0));
+  // id -> font size (canvas units), 0 when left out; -1: as drawn from the data (cleared first)
+  const labelState = new Map(data.vis.nodes.map((n) => [n.id, -1]));
+  let labelsQueued = null;
+
+  function placeLabels() {
+    const scale = network.getScale();
+    const size = LABEL_PX / scale;
+    const width = {maximum: 180 / scale};  // vis-network wraps at this width, in canvas units
+    const positions = network.getPositions();
+    const view = document.getElementById("graph");
+    const margin = 40;
+    const onScreen = (p) => p.x > -margin && p.y > -margin && p.x < view.clientWidth + margin
+      && p.y < view.clientHeight + margin;
+    const shown = new Set(nodes.getIds({filter: (n) => !n.hidden}));
+    // at most MAX_LABELS are tried (a screen holds fewer without overlap): restyling a node
+    // costs ~0.1 ms in vis-network, too much for thousands on every zoom
+    const candidates = labelOrder.filter((id) => shown.has(id) && positions[id]
+      && onScreen(network.canvasToDOM(positions[id]))).slice(0, MAX_LABELS);
+    // 1: every candidate label at the size for this zoom, so vis-network measures it
+    const first = [];
+    for (const id of candidates) {
+      if (labelState.get(id) === size) continue;
+      labelState.set(id, size);
+      first.push({id, label: baseLabel.get(id), font: {size}, widthConstraint: width});
+    }
+    const candidateSet = new Set(candidates);
+    for (const [id, was] of labelState) {
+      if (was && !candidateSet.has(id)) { labelState.set(id, 0); first.push({id, label: ""}); }
+    }
+    if (first.length) nodes.update(first);
+    network.redraw();
+    // 2: the best connected first; a label that would cover a placed one is left out
+    const placed = [];
+    const second = [];
+    for (const id of candidates) {
+      const box = network.body.nodes[id] && network.body.nodes[id].labelModule.size;
+      const free = box && box.width > 0 && !placed.some((b) => b.left < box.left + box.width
+        && box.left < b.left + b.width && b.top < box.top + box.height && box.top < b.top + b.height);
+      if (free) { placed.push({left: box.left, top: box.top, width: box.width, height: box.height}); continue; }
+      labelState.set(id, 0);
+      second.push({id, label: ""});
+    }
+    if (second.length) nodes.update(second);
+    document.documentElement.dataset.labels = String(placed.length);
+  }
+
+  function queueLabels() {
+    clearTimeout(labelsQueued);
+    labelsQueued = setTimeout(placeLabels, 120);
+  }
+
+  network.on("zoom", queueLabels);
+  network.on("dragEnd", queueLabels);
+  network.on("animationFinished", placeLabels);
+
+  // -- fit: the shown nodes fill the canvas --------------------------------------------------
+  function fitShown() {
+    const shown = nodes.getIds({filter: (n) => !n.hidden});
+    if (!shown.length) return;
+    network.fit({nodes: shown, animation: false});
+    placeLabels();
+  }
+
+  // a hidden edge's tooltip would stay on screen: vis-network only hides it on mouse move
+  function hideTooltip() {
+    const handler = network.interactionHandler;
+    if (handler && handler.popup !== undefined) {
+      handler.popup.hide();
+      handler.popupObj = undefined;
+    }
+  }
+
+  // -- the selected node lives in the URL (#node=<id>), so a link opens on it ------------------
+  function nodeFromUrl() {
+    const id = new URLSearchParams(location.hash.replace(/^#/, "")).get("node");
+    return id && entities[id] ? id : null;
+  }
+
+  function rememberNode(id) {
+    const hash = id ? "#" + new URLSearchParams({node: id}).toString() : " ";
+    try {
+      history.replaceState(null, "", hash === " " ? location.pathname + location.search : hash);
+    } catch (e) {
+      // some file:// pages refuse replaceState: the URL then just does not follow
+    }
+  }
+
+  window.addEventListener("hashchange", () => {
+    const id = nodeFromUrl();
+    if (id && !(state.selected && state.selected.id === id)) selectEntity(id, {zoom: true});
+  });
 
   network.once("afterDrawing", () => {
     state.interactive = performance.now();
@@ -161,6 +267,7 @@
     if (!entities[id]) return;
     if (state.hiddenTypes.has(typeOf(id))) setTypeVisible(typeOf(id), true);
     state.selected = {kind: "entity", id};
+    rememberNode(id);
     network.selectNodes([id]);
     const around = new Set([id, ...network.getConnectedNodes(id)]);
     highlight(around, new Set(network.getConnectedEdges(id)));
@@ -182,6 +289,7 @@
 
   function clearSelection() {
     state.selected = null;
+    rememberNode(null);
     network.unselectAll();
     highlight(null, null);
     const details = document.getElementById("details");
@@ -390,6 +498,8 @@
     if (state.selected && state.selected.kind === "entity" && state.hiddenTypes.has(typeOf(state.selected.id))) {
       clearSelection();
     }
+    hideTooltip();
+    fitShown();
   }
 
   legend.append(el("h2", {text: "Entity types"}));
@@ -405,7 +515,9 @@
     typeBoxes.forEach((box, type) => { state.hiddenTypes.add(type); box.checked = false; });
     applyTypeFilter();
   });
-  buttons.append(showAll, hideAll);
+  const fit = el("button", {type: "button", id: "fit", text: "Fit", title: "Zoom so that every shown node fits"});
+  fit.addEventListener("click", fitShown);
+  buttons.append(showAll, hideAll, fit);
   legend.append(buttons);
 
   for (const group of data.groups) {
@@ -434,7 +546,9 @@
         const sub = checkbox({"data-type": t.name});
         typeBoxes.set(t.name, sub);
         sub.addEventListener("change", () => setTypeVisible(t.name, sub.checked));
-        subtypes.append(el("label", {}, [sub, t.label, el("span", {className: "count", text: String(t.count)})]));
+        // the group's own type under its own name read "condition > condition" (issue 13)
+        const name = t.name === group.name ? "other" : t.label;
+        subtypes.append(el("label", {}, [sub, name, el("span", {className: "count", text: String(t.count)})]));
       }
       block.append(subtypes);
     }
@@ -453,58 +567,168 @@
     + " Click a node or an edge to read its claims; click the background to clear."}));
 
   // -- search ----------------------------------------------------------------------------
+  // Labels, ids and synonyms of entities; claim ids and quotes too (issue 13), a claim
+  // found opening its relation (or its subject). A word may be mistyped: one edit in a
+  // word of up to 5 letters, two in a longer one (Damerau-Levenshtein, bounded).
   const searchIndex = [];
+  const relationOfClaim = new Map();
+  for (const [rid, relation] of Object.entries(relations)) {
+    for (const cid of relation.claims) relationOfClaim.set(cid, rid);
+  }
+  const words = (text) => normalize(text).split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   for (const [id, entity] of Object.entries(entities)) {
-    searchIndex.push({id, name: entity.label, key: normalize(entity.label), synonym: false});
-    searchIndex.push({id, name: id, key: normalize(id), synonym: true});
+    searchIndex.push({id, kind: "label", name: entity.label, key: normalize(entity.label), words: words(entity.label)});
+    searchIndex.push({id, kind: "id", name: id, key: normalize(id), words: words(id)});
     for (const synonym of entity.synonyms) {
-      searchIndex.push({id, name: synonym, key: normalize(synonym), synonym: true});
+      searchIndex.push({id, kind: "synonym", name: synonym, key: normalize(synonym), words: words(synonym)});
     }
+  }
+  for (const [cid, claim] of Object.entries(claims)) {
+    const target = claim.subject && entities[claim.subject] ? claim.subject : null;
+    if (!target && !relationOfClaim.has(cid)) continue;
+    const entry = {id: target, claim: cid, relation: relationOfClaim.get(cid) || null};
+    searchIndex.push({...entry, kind: "claim", name: cid, key: normalize(cid), words: [normalize(cid)]});
+    if (claim.quote) {
+      searchIndex.push({...entry, kind: "quote", name: claim.quote, key: normalize(claim.quote),
+        words: words(claim.quote)});
+    }
+  }
+
+  function editDistance(a, b, limit) {
+    // Damerau-Levenshtein (optimal string alignment), giving up past ``limit``
+    if (Math.abs(a.length - b.length) > limit) return limit + 1;
+    let before = null;
+    let previous = Array.from({length: b.length + 1}, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      let best = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        let d = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost);
+        if (before && i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+        row.push(d);
+        best = Math.min(best, d);
+      }
+      if (best > limit) return limit + 1;
+      before = previous;
+      previous = row;
+    }
+    return previous[b.length];
+  }
+
+  const allowed = (word) => (word.length <= 2 ? 0 : word.length <= 5 ? 1 : 2);
+
+  // How well ``wanted`` (its words ``asked``) matches an entry: lower is better, null is none.
+  function matchScore(entry, wanted, asked) {
+    const at = entry.key.indexOf(wanted);
+    if (at >= 0) return entry.key === wanted ? 0 : at === 0 ? 1 : entry.key[at - 1] === " " ? 2 : 3;
+    // every asked word close to some word of the entry (the last may be a prefix being typed)
+    let typos = 0;
+    for (let i = 0; i < asked.length; i++) {
+      const word = asked[i];
+      const limit = allowed(word);
+      let best = limit + 1;
+      for (const candidate of entry.words) {
+        if (i === asked.length - 1 && word.length >= 3 && candidate.startsWith(word)) { best = 0; break; }
+        const cut = i === asked.length - 1 && candidate.length > word.length + limit
+          ? candidate.slice(0, word.length) : candidate;
+        best = Math.min(best, editDistance(word, cut, limit));
+        if (best === 0) break;
+      }
+      if (best > limit) return null;
+      typos += best;
+    }
+    return 4 + typos;
   }
   const input = document.getElementById("search-input");
   const results = document.getElementById("search-results");
   let matches = [];
   let active = 0;
 
+  const KIND_RANK = {label: 0, id: 1, synonym: 1, claim: 2, quote: 3};
+
   function search(query) {
     const wanted = normalize(query);
     if (!wanted) return [];
+    const asked = words(query);
+    if (!asked.length) return [];
     const best = new Map();
     for (const entry of searchIndex) {
-      const at = entry.key.indexOf(wanted);
-      if (at < 0) continue;
-      const rank = entry.key === wanted ? 0 : at === 0 ? 1 : entry.key[at - 1] === " " ? 2 : 3;
-      const score = rank * 2 + (entry.synonym ? 1 : 0);
-      const previous = best.get(entry.id);
-      if (!previous || score < previous.score) best.set(entry.id, {id: entry.id, entry, score});
+      const rank = matchScore(entry, wanted, asked);
+      if (rank === null) continue;
+      const score = rank * 4 + KIND_RANK[entry.kind];
+      // one result per entity, and one per claim found by its id or quote
+      const key = entry.claim ? `claim:${entry.claim}` : `entity:${entry.id}`;
+      const previous = best.get(key);
+      if (!previous || score < previous.score) best.set(key, {id: entry.id, entry, score});
     }
+    const nameOf = (m) => (m.entry.claim ? m.entry.name : entities[m.id].label);
     return [...best.values()].sort((a, b) => a.score - b.score
-      || entities[a.id].label.length - entities[b.id].label.length
-      || (entities[a.id].label < entities[b.id].label ? -1 : 1)).slice(0, 12);
+      || nameOf(a).length - nameOf(b).length
+      || (nameOf(a) < nameOf(b) ? -1 : nameOf(a) > nameOf(b) ? 1 : 0)).slice(0, 12);
+  }
+
+  function snippet(text, query) {
+    const at = normalize(text).indexOf(normalize(query));
+    const start = Math.max(0, (at >= 0 ? at : 0) - 30);
+    return (start > 0 ? "\u2026" : "") + text.slice(start, start + 90) + (start + 90 < text.length ? "\u2026" : "");
   }
 
   function showMatches() {
     results.replaceChildren(...matches.map((match, i) => {
-      const entity = entities[match.id];
-      const item = el("li", {role: "option", "aria-selected": String(i === active), "data-entity": match.id}, [
-        entity.label,
-        match.entry.synonym && match.entry.name !== entity.label
-          ? el("span", {className: "match", text: ` \u2014 ${match.entry.name}`}) : null,
-        el("span", {className: "match", text: ` (${entity.type_label})`}),
-      ]);
+      const entry = match.entry;
+      let item;
+      if (entry.claim) {
+        const claim = claims[entry.claim];
+        item = el("li", {role: "option", "aria-selected": String(i === active), "data-claim": entry.claim}, [
+          el("span", {text: `${entityName(claim.subject)} ${claim.predicate_label} `
+            + (claim.object ? entityName(claim.object) : String(claim.value === null ? "" : claim.value))}),
+          el("span", {className: "match", text: entry.kind === "quote"
+            ? ` \u2014 \u201c${snippet(entry.name, input.value)}\u201d` : ` \u2014 claim ${entry.claim}`}),
+        ]);
+      } else {
+        const entity = entities[match.id];
+        item = el("li", {role: "option", "aria-selected": String(i === active), "data-entity": match.id}, [
+          entity.label,
+          entry.kind !== "label" && entry.name !== entity.label
+            ? el("span", {className: "match", text: ` \u2014 ${entry.name}`}) : null,
+          el("span", {className: "match", text: ` (${entity.type_label})`}),
+        ]);
+      }
       item.addEventListener("mousedown", (event) => {
         event.preventDefault();
-        choose(match.id);
+        choose(match);
       });
       return item;
     }));
     results.hidden = matches.length === 0;
   }
 
-  function choose(id) {
+  function choose(match) {
     results.hidden = true;
-    input.value = entities[id].label;
-    selectEntity(id, {zoom: true});
+    const entry = match.entry;
+    if (!entry.claim) {
+      input.value = entities[match.id].label;
+      selectEntity(match.id, {zoom: true});
+      return;
+    }
+    // a claim: its relation when drawn, else its subject; then its card comes into view
+    if (entry.relation && edges.get(entry.relation)) {
+      const relation = relations[entry.relation];
+      for (const end of [relation.from, relation.to]) {
+        if (state.hiddenTypes.has(typeOf(end))) setTypeVisible(typeOf(end), true);
+      }
+      selectRelation(entry.relation);
+      network.focus(relation.from, {scale: Math.max(network.getScale(), 1.0), animation: false});
+      placeLabels();
+    } else if (entry.id) {
+      selectEntity(entry.id, {zoom: true});
+    }
+    const card = document.querySelector(`#details [data-claim="${CSS.escape(entry.claim)}"]`);
+    if (card) {
+      card.classList.add("found");
+      card.scrollIntoView({block: "nearest"});
+    }
   }
 
   input.addEventListener("input", () => {
@@ -520,7 +744,7 @@
       event.preventDefault();
     } else if (event.key === "Enter") {
       matches = matches.length ? matches : search(input.value);
-      if (matches.length) choose(matches[active] ? matches[active].id : matches[0].id);
+      if (matches.length) choose(matches[active] || matches[0]);
       event.preventDefault();
     } else if (event.key === "Escape") {
       results.hidden = true;
@@ -535,5 +759,7 @@
     clearSelection,
     setTypeVisible,
     search,
+    fitShown,
+    placeLabels,
   };
 })();
