@@ -305,6 +305,17 @@ def test_timeout_stops_the_engine(both):
     assert multiprocessing.active_children() == []  # the worker was killed, not left running
 
 
+def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(both):
+    """Store workers carry the server's fences (issue 16): the address space is capped, so
+    27 doublings of a string (1 GiB, and its copies) end the worker: without the cap it answers."""
+    _, _, info = both
+    binds = ['BIND("abcdefgh" AS ?v0)'] + [f"BIND(CONCAT(?v{i}, ?v{i}) AS ?v{i + 1})" for i in range(27)]
+    bomb = SQ.prepare("SELECT (STRLEN(?v27) AS ?n) WHERE { " + " ".join(binds) + " }",
+                      [g for g in info.counts if g])
+    with pytest.raises(QueryError, match="ended without an answer"):
+        SQ.run(info.path, bomb, timeout=120)
+
+
 def test_pool_answers_and_survives_a_timeout(both):
     graph, _, info = both
     graphs = [g for g in info.counts if g]

@@ -333,9 +333,11 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
 
 
 def _worker(store_path: str, query: StoreQuery, sender) -> None:
-    from kgraph.sparql.execute import forbid_network
+    from kgraph.sparql.execute import WORKER_MEMORY, fence_worker
 
-    forbid_network()
+    # the same fences as the server's workers (issue 16): inherited sockets released, gone
+    # with the parent, memory capped, no network
+    fence_worker(keep={sender.fileno()}, memory=WORKER_MEMORY, warm_up=False)
     try:
         outcome: tuple[str, Any] = ("ok", evaluate(ox.Store.read_only(store_path), query))
     except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
@@ -434,9 +436,9 @@ class StoreQueryPool:
 
 
 def _serve_store_queries(store_path: str, conn) -> None:
-    from kgraph.sparql.execute import forbid_network
+    from kgraph.sparql.execute import WORKER_MEMORY, fence_worker
 
-    forbid_network()
+    fence_worker(keep={conn.fileno()}, memory=WORKER_MEMORY, warm_up=False)
     store = ox.Store.read_only(store_path)
     while True:
         try:

@@ -278,8 +278,12 @@ def _worker_main(graph: Graph | None, conn: Connection, known: dict, memory: int
             return  # memory may be fragmented or half-freed: the parent forks a fresh worker
 
 
-def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
-    """Everything a worker does once, right after the fork (see the module notes)."""
+def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0, warm_up: bool = True) -> None:
+    """Everything a worker does once, right after the fork (see the module notes).
+
+    ``warm_up`` parses a small query with rdflib's parser; workers that answer through
+    Oxigraph (:mod:`kgraph.storequery`) skip it.
+    """
     _release_inherited_sockets(keep)
     _exit_with_parent(os.getppid())
     if memory:
@@ -291,7 +295,8 @@ def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
     # Python's default limit of 1000 frames. Depth is capped by prepare.MAX_DEPTH instead.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     forbid_network()
-    _warm_up()
+    if warm_up:
+        _warm_up()
 
 
 def _warm_up() -> None:
