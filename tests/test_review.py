@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kgraph.cli import app
+from kgraph.errors import DataError
 
 runner = CliRunner()
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "extract-docs"
@@ -191,7 +192,8 @@ def test_dry_run_writes_nothing(mini_root, monkeypatch):
 
 
 def _assert_refused(result, root: Path, before: dict[str, bytes], *needles: str) -> None:
-    assert result.exit_code == 2, result.output
+    # bad candidates, decisions or edits are data errors: exit 3 (kgraph.errors.EXIT_CODES)
+    assert result.exit_code == DataError.exit_code == 3, result.output
     assert "Traceback" not in result.output
     for needle in needles:
         assert needle in result.output

@@ -29,7 +29,9 @@ def built(mini_built):
 
 @pytest.fixture(scope="module")
 def client(built):
-    app = create_app(built.built.graph, built.network, ServeOptions(timeout=5, max_results=500))
+    # generous limits: on a busy machine a whole-graph SELECT must reach its 413 (too many
+    # results), not a time-out or a busy 503; the time-out tests build their own apps
+    app = create_app(built.built.graph, built.network, ServeOptions(timeout=60, max_results=500, max_wait=30))
     with starlette_testclient.TestClient(app, base_url=BASE) as c:
         yield c
 

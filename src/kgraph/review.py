@@ -65,7 +65,12 @@ EDITABLE_ENTITY = ENTITY_ORDER
 
 
 class ReviewError(KgraphError):
-    """The decisions cannot be applied: they name no candidate, or the result would not validate."""
+    """The decisions cannot be applied: they name no candidate, or the result would not validate.
+
+    A refusal about the data under review, so the data's exit status (3, see EXIT_CODES).
+    """
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,8 @@ def find_candidates(project: Project, wanted: str) -> Path:
     if named.is_file():
         return named
     known = ", ".join(p.stem for p in pending_files(project)) or "none"
-    raise ReviewError(f"no candidates for '{wanted}' in {candidates_dir(project)}",
+    # an unknown name, like an unknown entity: a usage error (exit 2), not bad data
+    raise KgraphError(f"no candidates for '{wanted}' in {candidates_dir(project)}",
                       f"Pending: {known}. Run kgraph extract FILE first.")
 
 
