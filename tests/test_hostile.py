@@ -113,3 +113,30 @@ def test_admission_is_bounded_per_client(built):
         assert elapsed < 3
         for thread in threads:
             thread.join(60)
+
+
+def test_the_last_reserve_worker_is_kept_for_known_lookups(built):
+    # one full worker, two reserve workers with a long fast limit: unknown heavy queries may
+    # take one reserve worker, never the last, which a look-up answered before gets at once
+    options = ServeOptions(timeout=8.0, max_concurrent=1, reserve=2, fast_timeout=6.0, max_wait=1.0)
+    with serving(built.built.graph, built.network, options) as (_, port, app):
+        pool = app.state.kgraph.pool
+        assert _post(port, LIGHT)[0] == 200  # now a known look-up
+        answers, threads = _attack(port, HEAVY_JOIN, 1)
+        _wait_busy(app, 1)
+        variants = [HEAVY_JOIN.replace("?l }", f"?l . ?m{i} ?n ?o }}") for i in range(2)]
+        more = [_attack(port, v, 1) for v in variants]
+        deadline = time.monotonic() + 30
+        while len(pool._idle["fast"]) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the second variant is waiting now, not holding the last reserve worker
+        assert len(pool._idle["fast"]) == 1
+        status, _, _, elapsed = _post(port, LIGHT)
+        assert status == 200 and elapsed < 4.0  # not after the 6 s a heavy query holds a reserve worker
+        for extra, extra_threads in more:
+            for thread in extra_threads:
+                thread.join(60)
+        statuses = sorted(a[0] for extra, _ in more for a in extra)
+        assert statuses == [503, 503]  # one stopped in the reserve lane, one never admitted
+        for thread in threads:
+            thread.join(60)

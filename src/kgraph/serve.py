@@ -96,7 +96,7 @@ class ServeOptions:
     max_concurrent: int = 4
     #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
     reserve: int = 2
-    fast_timeout: float = 2.0
+    fast_timeout: float = 0.5
     #: seconds a query waits for a free worker before a 503
     max_wait: float = 2.0
     #: requests one client (address) may have running or waiting

@@ -497,7 +497,8 @@ class PoolLimits:
     size: int = 4
     #: fast workers, for any query that answers within ``fast_timeout``
     reserve: int = 2
-    fast_timeout: float = 2.0
+    #: short, so that a heavy query in a fast worker holds it for half a second at most
+    fast_timeout: float = 0.5
     #: seconds a request waits for a worker before a 503
     max_wait: float = 2.0
     #: requests (running or waiting) one client may have at once
@@ -528,6 +529,10 @@ class QueryPool:
     #: 19 weighs 15 against 1024 for nice 0), so lookups in other workers get the CPU at
     #: once; a demoted worker is replaced after its query (priority cannot be raised again)
     DEMOTE_AFTER = 0.5
+    #: texts answered by a worker within ``fast_timeout`` are remembered as light for a while:
+    #: the last idle fast worker is kept for them, so a burst of unknown (possibly heavy)
+    #: queries cannot take every reserve worker from the look-ups that keep coming
+    LIGHT_MEMORY = 4096
 
     def __init__(self, graph: Graph, limits: PoolLimits | None = None):
         # imported (not used) here, before any fork: building rdflib's SPARQL grammar costs
@@ -549,6 +554,7 @@ class QueryPool:
         self._waiting = 0
         self._clients: dict[str, int] = {}
         self._heavy: OrderedDict[str, float] = OrderedDict()
+        self._light: OrderedDict[str, float] = OrderedDict()
         self._changed = None  # an asyncio.Condition, made on the event loop
         self._threads = None
         for _ in range(limits.size):
@@ -600,14 +606,17 @@ class QueryPool:
                 self._deadlines[worker] = time.monotonic() + lane_timeout
                 demote = asyncio.get_running_loop().call_later(self.DEMOTE_AFTER, _demote, worker)
             try:
-                return await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
-                                                      limiter=self._threads)
+                started = time.monotonic()
+                answer = await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
+                                                        limiter=self._threads)
+                if time.monotonic() - started < limits.fast_timeout:
+                    self._remember(self._light, text)
+                return answer
             except QueryTimeout:
                 if lane_timeout >= timeout:
                     raise
-                self._heavy[text] = time.monotonic()
-                while len(self._heavy) > self.HEAVY_MEMORY:
-                    self._heavy.popitem(last=False)
+                self._remember(self._heavy, text)
+                self._light.pop(text, None)
                 raise self._busy_error(f"every full worker is taken, and this query needs more than the "
                                        f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
             finally:
@@ -618,6 +627,19 @@ class QueryPool:
             self._clients[client] -= 1
             if not self._clients[client]:
                 del self._clients[client]
+
+    def _remember(self, seen: OrderedDict[str, float], text: str) -> None:
+        seen[text] = time.monotonic()
+        seen.move_to_end(text)
+        while len(seen) > (self.HEAVY_MEMORY if seen is self._heavy else self.LIGHT_MEMORY):
+            seen.popitem(last=False)
+
+    def _may_take_fast(self, text: str) -> bool:
+        idle = len(self._idle["fast"])
+        if not idle or self._known_heavy(text):
+            return False
+        # the last idle fast worker goes to known look-ups only (unless there is just one)
+        return idle > 1 or self.limits.reserve < 2 or text in self._light
 
     def _known_heavy(self, text: str) -> bool:
         since = self._heavy.get(text)
@@ -640,7 +662,7 @@ class QueryPool:
                 while True:
                     if self._idle["full"]:
                         return self._idle["full"].pop()
-                    if self._idle["fast"] and not self._known_heavy(text):
+                    if self._may_take_fast(text):
                         return self._idle["fast"].pop()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self._closed:
