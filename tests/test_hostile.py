@@ -133,7 +133,7 @@ def test_the_last_reserve_worker_is_kept_for_known_lookups(built):
         assert len(pool._idle["fast"]) == 1
         status, _, _, elapsed = _post(port, LIGHT)
         assert status == 200 and elapsed < 4.0  # not after the 6 s a heavy query holds a reserve worker
-        for extra, extra_threads in more:
+        for _, extra_threads in more:
             for thread in extra_threads:
                 thread.join(60)
         statuses = sorted(a[0] for extra, _ in more for a in extra)
