@@ -366,7 +366,7 @@ def test_every_candidate_is_grounded_and_valid_whatever_the_layout(trained, tmp_
     planned = plan_extraction(project, [doc], dataset, out=str(folder / "out"))
     result = propose(planned[0], extractor.extract(text, source_id=planned[0].source_id), dataset, vocab)
     assert result.dropped == []  # nothing the checks refuse (propose would leave it out)
-    write_candidate_files(candidate_files([result]))
+    write_candidate_files(candidate_files([result]), folder / ".journal.json")
     if not result.candidates.claims:
         return
     back = read_candidates(planned[0].out)
@@ -374,3 +374,62 @@ def test_every_candidate_is_grounded_and_valid_whatever_the_layout(trained, tmp_
     for c in back.claims:
         assert text[c["start"]:c["end"]] == c["quote"]
     assert validate_candidates(back, dataset, vocab) == []
+
+
+KILLED_EXTRACT = """
+import os, signal, sys
+import kgraph.export, kgraph.review
+where = sys.argv[1]
+if where == "before-journal":  # the journal is the only file written with write_atomic
+    kgraph.export.write_atomic = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+else:  # after the journal's rename (write_atomic's) and the first of the files'
+    real, calls = os.replace, []
+    def replace(src, dst):
+        real(src, dst)
+        calls.append(dst)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace
+from kgraph.cli import main
+sys.argv = ["kgraph", *sys.argv[2:]]
+main()
+"""
+
+
+def _consistent(folder: Path) -> None:
+    """Every candidates file names the sha256 of the text beside it."""
+    for path in sorted(folder.glob("*.yaml")):
+        text = path.with_suffix(".txt").read_bytes()
+        assert _load(path)["source"]["sha256"] == hashlib.sha256(text).hexdigest(), path
+
+
+@pytest.mark.parametrize("where", ["before-journal", "after-first-rename"])
+def test_kill_9_during_extract_leaves_the_old_candidates_or_the_new_ones(mini_root, monkeypatch, tmp_path, where):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = mini_root / "data" / "candidates"
+    edited = tmp_path / "gamma-clinic.txt"
+    shutil.copy(TXT, edited)
+    assert _run(mini_root, monkeypatch, "extract", str(edited)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    # the same document, edited: both of its files change
+    edited.write_text(TXT.read_text(encoding="utf-8") + "Ketamine can cause a headache.\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILLED_EXTRACT, where, "extract", str(edited), "--quiet",
+                           "--corpus", str(mini_root / "corpus")], cwd=mini_root, env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    journal = folder / ".review-journal.json"
+    visible = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    if where == "before-journal":
+        assert visible == before and not journal.exists()  # the old state, whole
+    else:
+        assert journal.is_file() and visible != before  # a mix on disk, with the journal to finish it
+    # the next run finishes (or ignores) what the killed one left, and its result is whole
+    result = _run(mini_root, monkeypatch, "extract", str(edited))
+    assert result.exit_code == 0, result.output
+    assert not journal.exists()
+    _consistent(folder)
+    assert (folder / "src-003.txt").read_text(encoding="utf-8").endswith("Ketamine can cause a headache.\n")

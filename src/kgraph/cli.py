@@ -887,7 +887,11 @@ def extract(
     if out == STDOUT:
         typer.echo(dump_candidates(results[0].candidates), nl=False)
     else:
-        write_candidate_files(candidate_files(results))
+        from kgraph.review import journal_for
+
+        files = candidate_files(results)
+        if files:
+            write_candidate_files(files, journal_for(files))
     stream = sys.stderr if out == STDOUT else sys.stdout
     for r in results:
         c = r.candidates

@@ -374,6 +374,8 @@ def extract_documents(project: Project, paths: list[Path], *, out: str | None = 
 
         raise ValidationFailed(Report(problems=errors))
     planned = plan_extraction(project, paths, dataset, out=out)
+    for folder in sorted({p.out.parent for p in planned if p.out is not None}):
+        recover(project, folder)  # an extract into --out killed after its journal was written
     from kgraph.extract import (
         Extractor,  # after the documents are read: bad input stops the run early
     )
@@ -415,8 +417,11 @@ def candidate_files(results: list[Proposed]) -> dict[Path, bytes | None]:
     return files
 
 
-def write_candidate_files(files: dict[Path, bytes | None]) -> list[Path]:
-    from kgraph.export import write_atomic
+def write_candidate_files(files: dict[Path, bytes | None], journal: Path) -> list[Path]:
+    """Write every candidates file and its text as one step (see
+    :func:`kgraph.review.commit_files`): a run killed before its journal is written leaves
+    the old files, one killed after it is finished by the next ``extract`` or ``review``."""
+    from kgraph.review import commit_files
 
     for path in files:
         if not path.parent.is_dir():
@@ -424,13 +429,8 @@ def write_candidate_files(files: dict[Path, bytes | None]) -> list[Path]:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"cannot create {path.parent}: {exc.strerror}", "Give another --out.") from None
-    written = []
-    for path, data in sorted(files.items()):
-        if data is None:
-            path.unlink(missing_ok=True)
-        else:
-            written.append(write_atomic(path, data))
-    return written
+    commit_files(files, journal, what="the candidates")
+    return sorted(path for path, data in files.items() if data is not None)
 
 
 __all__ = ["CANDIDATE_ID", "Planned", "Proposed", "candidate_files", "extract_documents", "plan_extraction",

@@ -633,7 +633,7 @@ def _strip(problem, scratch: Path) -> str:
 
 # --------------------------------------------------------------------------- writing
 
-def commit_files(files: dict[Path, bytes | None], journal: Path) -> None:
+def commit_files(files: dict[Path, bytes | None], journal: Path, *, what: str = "the reviewed data") -> None:
     """Write (or delete) every file as one step: temporary files beside their targets,
     then a journal of the renames (atomically), then the renames, then the journal goes.
     :func:`recover` completes a commit whose journal was written."""
@@ -662,7 +662,7 @@ def commit_files(files: dict[Path, bytes | None], journal: Path) -> None:
     except OSError as exc:
         for tmp in made:
             Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write the reviewed data: {exc}", "Check the permissions of data/.") from None
+        raise OutputError(f"cannot write {what}: {exc}", "Check the permissions of the folder named.") from None
     except BaseException:
         for tmp in made:
             Path(tmp).unlink(missing_ok=True)
@@ -680,13 +680,19 @@ def _finish(journal: Path) -> None:
     journal.unlink()
 
 
-def recover(project: Project) -> bool:
-    """Finish a review commit that was interrupted after its journal was written."""
-    journal = candidates_dir(project) / JOURNAL
+def recover(project: Project, folder: Path | None = None) -> bool:
+    """Finish a review (or extract) commit that was interrupted after its journal was
+    written in ``folder`` (default: the candidates folder)."""
+    journal = (folder or candidates_dir(project)) / JOURNAL
     if not journal.is_file():
         return False
     _finish(journal)
     return True
+
+
+def journal_for(paths) -> Path:
+    """Where a commit of ``paths`` keeps its journal: their common folder."""
+    return Path(os.path.commonpath([str(Path(p).parent) for p in paths])) / JOURNAL
 
 
 def review(project: Project, candidates_path: Path, decisions: Decisions, *, dataset: Dataset,
