@@ -376,22 +376,22 @@ def test_every_candidate_is_grounded_and_valid_whatever_the_layout(trained, tmp_
     assert validate_candidates(back, dataset, vocab) == []
 
 
-KILLED_EXTRACT = """
+#: runs the CLI and kills itself with SIGKILL at a point of its writes (argv: where, journal, --, args)
+KILLED = """
 import os, signal, sys
 import kgraph.export, kgraph.review
-where = sys.argv[1]
+where, journal = sys.argv[1], sys.argv[2]
 if where == "before-journal":  # the journal is the only file written with write_atomic
     kgraph.export.write_atomic = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-else:  # after the journal's rename (write_atomic's) and the first of the files'
-    real, calls = os.replace, []
+else:  # after the first file renamed once the journal is written
+    real = os.replace
     def replace(src, dst):
         real(src, dst)
-        calls.append(dst)
-        if len(calls) == 2:
+        if not str(dst).endswith(".review-journal.json") and os.path.exists(journal):
             os.kill(os.getpid(), signal.SIGKILL)
     os.replace = replace
 from kgraph.cli import main
-sys.argv = ["kgraph", *sys.argv[2:]]
+sys.argv = ["kgraph", *sys.argv[4:]]
 main()
 """
 
@@ -418,10 +418,10 @@ def test_kill_9_during_extract_leaves_the_old_candidates_or_the_new_ones(mini_ro
     # the same document, edited: both of its files change
     edited.write_text(TXT.read_text(encoding="utf-8") + "Ketamine can cause a headache.\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
-    proc = subprocess.run([sys.executable, "-c", KILLED_EXTRACT, where, "extract", str(edited), "--quiet",
-                           "--corpus", str(mini_root / "corpus")], cwd=mini_root, env=env, capture_output=True)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     journal = folder / ".review-journal.json"
+    proc = subprocess.run([sys.executable, "-c", KILLED, where, str(journal), "--", "extract", str(edited),
+                           "--quiet", "--corpus", str(mini_root / "corpus")], cwd=mini_root, env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     visible = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
     if where == "before-journal":
         assert visible == before and not journal.exists()  # the old state, whole

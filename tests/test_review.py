@@ -318,6 +318,35 @@ def test_a_killed_review_leaves_the_old_state_or_the_new_one(mini_root, monkeypa
     _validates_and_builds(mini_root, monkeypatch)
 
 
+@pytest.mark.parametrize("where", ["before-journal", "after-first-rename"])
+def test_kill_9_during_review_leaves_the_old_data_or_the_new(mini_root, monkeypatch, where):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from test_extract_cli import KILLED
+
+    _stage(mini_root)
+    before = _snapshot(mini_root)
+    journal = mini_root / "data" / "candidates" / ".review-journal.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILLED, where, str(journal), "--", "review", "--accept-all",
+                           "--corpus", str(mini_root / "corpus")], cwd=mini_root, env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    after = {k: v for k, v in _snapshot(mini_root).items() if not Path(k).name.startswith(".")}
+    if where == "before-journal":
+        assert after == {k: v for k, v in before.items() if not Path(k).name.startswith(".")}
+        assert not journal.exists()
+    else:
+        assert journal.is_file() and after != before
+    result = _run(mini_root, monkeypatch, "review", "--accept-all")
+    assert result.exit_code == 0, result.output
+    assert not journal.exists()
+    assert len(_claims(mini_root)) == 7  # every candidate accepted, once
+    _validates_and_builds(mini_root, monkeypatch)
+
+
 def test_review_without_a_publisher_asks_for_one(mini_root, monkeypatch):
     path = _stage(mini_root)
     path.write_text(path.read_text(encoding="utf-8").replace("  publisher: gamma-clinic\n", ""), encoding="utf-8")
