@@ -100,6 +100,8 @@ def run_attack(port: int, name: str, attack, seconds: float) -> dict:
         if latencies else "-"
     result["light max ms"] = f"{latencies[-1] * 1000:.0f}" if latencies else "-"
     result["light errors"] = str(len(failures)) + (f" {sorted(set(failures))}" if failures else "")
+    result["_light"] = latencies
+    result["_failures"] = len(failures)
     return result
 
 
@@ -115,6 +117,7 @@ def heavy(port: int, query: str, count: int):
         time.sleep(2)  # a little calm after, still measured
         result["heavy statuses"] = " ".join(str(s) for s, _ in sorted(answers))
         result["heavy stopped after s"] = " ".join(f"{e:.1f}" for _, e in sorted(answers, key=lambda a: a[1]))
+        result.setdefault("_heavy", []).extend(e for _, e in answers)
     return attack
 
 
@@ -216,6 +219,27 @@ def main() -> None:
     print(f"{'server log lines':<22} | {len(text.splitlines())}")
     print(f"targets: light p95 < 1000 ms and max < 3000 ms; heavy stopped within {args.timeout:g} + 2 s; "
           "0 tracebacks; RSS within 10%")
+    checks = verdict(rows, args.timeout, text.count("Traceback"), rss_before, rss_after)
+    for name, ok in checks:
+        print(f"  {'met ' if ok else 'MISSED'}  {name}")
+    print("all targets met" if all(ok for _, ok in checks) else "some targets missed")
+    sys.exit(0 if all(ok for _, ok in checks) else 1)
+
+
+def verdict(rows: list[dict], timeout: float, tracebacks: int, rss_before: float, rss_after: float) -> list:
+    """Each target of the issue, and whether this run met it."""
+    checks = []
+    for r in rows:
+        light = r["_light"]
+        p95 = light[min(len(light) - 1, int(0.95 * len(light)))] if light else float("inf")
+        checks.append((f"{r['attack']}: light p95 < 1 s, max < 3 s, no error",
+                       p95 < 1.0 and (light[-1] if light else float("inf")) < 3.0 and not r["_failures"]))
+        if r.get("_heavy"):
+            checks.append((f"{r['attack']}: every heavy query stopped within {timeout:g} + 2 s",
+                           max(r["_heavy"]) <= timeout + 2))
+    checks.append(("0 tracebacks in the server log", tracebacks == 0))
+    checks.append(("server RSS back within 10%", rss_after <= rss_before * 1.1))
+    return checks
 
 
 def _both(port: int, result: dict, seconds: float) -> None:
@@ -229,6 +253,7 @@ def _both(port: int, result: dict, seconds: float) -> None:
     result["heavy statuses"] = bombs.get("heavy statuses", "") + " / " + joins.get("heavy statuses", "")
     result["heavy stopped after s"] = bombs.get("heavy stopped after s", "") + " / " + \
         joins.get("heavy stopped after s", "")
+    result["_heavy"] = bombs.get("_heavy", []) + joins.get("_heavy", [])
 
 
 if __name__ == "__main__":
