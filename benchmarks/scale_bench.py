@@ -306,13 +306,23 @@ def serialise_rows(root: Path) -> list[list[str]]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def project_args(root: Path) -> list[str]:
+    """The generated project as the build saw it (Project.at(root): the packaged ontology),
+    so that reading commands find its build current instead of rebuilding it."""
+    sys.path.insert(0, str(SRC))
+    from kgraph.project import Project
+
+    project = Project.at(root)
+    return ["--data", str(project.data_dir), "--ontology", str(project.ontology_file.parent),
+            "--graph-dir", str(root / "output")]
+
+
 def query_rows(root: Path, repeat: int, env: dict) -> list[list[str]]:
     sys.path.insert(0, str(SRC))
     from kgraph.prefixes import PREFIXES
 
     out = root / "output"
-    kgraph = [sys.executable, "-m", "kgraph", "query", "--data", str(root / "data"), "--out", str(out),
-              "--format", "csv"]
+    kgraph = [sys.executable, "-m", "kgraph", "query", *project_args(root), "--format", "csv"]
     prefix_args = [f"{k}={v}" for k, v in PREFIXES.items()]
     store = store_dir(out)
     rows = []
@@ -346,8 +356,8 @@ def serve_rows(root: Path, env: dict, clients: int, requests: int) -> list[list[
     base = f"http://127.0.0.1:{port}/sparql"
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the server below
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port), "--data",
-                               str(root / "data"), "--out", str(root / "output")], stdout=subprocess.DEVNULL,
+    server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port), *project_args(root)],
+                              stdout=subprocess.DEVNULL,
                               stderr=log, env=env)
     rows = []
     try:
