@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kgraph.extract.gazetteer import Gazetteer, Mention
-from kgraph.extract.newents import NewEntity, find_new_entities
+from kgraph.extract.newents import EntityCues, NewEntity, find_new_entities
 from kgraph.extract.text import Sentence, Token, sentences, tokens
 from kgraph.extract.values import ValueMention, find_values
 
@@ -32,7 +32,7 @@ class DocAnalysis:
         return [m for s in self.sentences for m in s.mentions]
 
 
-def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads: dict[str, str] | None = None,
+def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads: EntityCues | dict[str, str] | None = None,
             progress=None) -> DocAnalysis:
     """Split ``text`` into sentences and find what each one mentions.
 

@@ -12,7 +12,7 @@ from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
 from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
-from kgraph.extract.newents import head_types
+from kgraph.extract.newents import EntityCues, learn_cues
 from kgraph.extract.values import ValueMention
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
@@ -63,7 +63,7 @@ class Extractor:
     #: rejects a wrong candidate faster than they find a missed statement
     min_confidence = 0.3
 
-    def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: dict[str, str],
+    def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: EntityCues,
                  relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
                  modality: ModalityTagger):
         self.vocab = vocab
@@ -117,8 +117,8 @@ class Extractor:
         for e in dataset.entities:
             for s in e.synonyms:
                 names[f"{e.id}\0{s}"] = s
-        heads = head_types({k: v for k, v in names.items()},
-                           {k: gaz.types[k.split("\0")[0]] for k in names})
+        heads = learn_cues(names, {k: gaz.types[k.split("\0")[0]] for k in names},
+                           [texts[k] for k in sorted(texts)], gaz)
         self = cls(vocab, gaz, heads, None, None, {}, ModalityTagger())
 
         by_source: dict[str, list[Claim]] = defaultdict(list)
