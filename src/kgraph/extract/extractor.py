@@ -28,7 +28,7 @@ _RANGE_KINDS = {
     "anyURI": {"url"},
     "string": {"duration", "speed", "decade", "phone", "year"},
 }
-MODEL_VERSION = "v1"
+MODEL_VERSION = "v2"
 
 
 @dataclass
@@ -58,10 +58,10 @@ def _local(iri) -> str | None:
 class Extractor:
     """Proposes candidate claims; build one with :meth:`train`."""
 
-    #: a pair becomes a candidate when its best allowed predicate is at least this
-    #: probable (or more probable than "no claim"); below 0.5 because a curator
-    #: rejects a wrong candidate faster than they find a missed statement
-    min_confidence = 0.3
+    #: a pair becomes a candidate when the first stage says it states a claim with at
+    #: least this probability; :meth:`train` sets it by cross-validation over the
+    #: training documents (this value is for an extractor trained on one document)
+    min_confidence = 0.5
 
     def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: EntityCues,
                  relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
@@ -125,6 +125,8 @@ class Extractor:
         for c in dataset.claims:
             by_source[c.source].append(c)
         X_rel, y_rel, X_ev, y_ev = [], [], [], []
+        doc_of: list[int] = []  # which training document each candidate comes from
+        gold_claims: list[int] = []  # located curated claims per training document
         qual_counts: dict[str, Counter] = defaultdict(Counter)
         pred_counts: Counter = Counter()
         for source_id, claims in sorted(by_source.items()):
@@ -133,10 +135,12 @@ class Extractor:
                 continue
             doc = analyse(text, gaz, new_entities=False)
             located = _locate(text, claims)
+            gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
                 gold = _gold_label(cand, located)
-                X_rel.append(self._features(cand))
+                X_rel.append(self._features(cand, text))
                 y_rel.append(gold)
+                doc_of.append(len(gold_claims) - 1)
             for claim, spans in located:
                 pred_counts[claim.predicate] += 1
                 for k in claim.qualifiers:
@@ -148,9 +152,8 @@ class Extractor:
                                                     gaz.types.get(claim.subject, "Entity")))
                 y_ev.append(claim.evidence)
         if len(set(y_rel)) >= 2:
-            # balanced: "no claim" outnumbers each predicate a hundred to one, and
-            # unweighted it wins every pair of a document the model has not seen
-            self._relation = _LinearModel(C=0.5, class_weight="balanced").fit(X_rel, y_rel)
+            self._relation = _RelationModel.fit(X_rel, y_rel, doc_of, gold_claims)
+            self.min_confidence = self._relation.threshold
         if len(set(y_ev)) >= 2:
             self._evidence = _LinearModel(C=1.0).fit(X_ev, y_ev)
         elif y_ev:
@@ -219,10 +222,10 @@ class Extractor:
         eid = counts.most_common(1)[0][0]
         return next(m for m in doc.mentions() if m.entity == eid)
 
-    def _features(self, cand: _Candidate) -> dict[str, float]:
+    def _features(self, cand: _Candidate, text: str) -> dict[str, float]:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
         return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
-                             cand.implicit)
+                             cand.implicit, text)
 
     def _evidence_features(self, doc: DocAnalysis, info: SentenceInfo, predicate: str, subject_type: str):
         before = [s for s in doc.sentences if s.sent.paragraph == info.sent.paragraph and s.sent.end <= info.sent.start]
@@ -244,25 +247,23 @@ class Extractor:
         cands = list(self._candidates(doc))
         claims: list[dict] = []
         if cands and self._relation is not None:
-            probs = self._relation.predict_proba([self._features(c) for c in cands])
-            classes = list(self._relation.classes_)
+            X = [self._features(c, text) for c in cands]
+            is_claim = self._relation.claim_proba(X)
+            probs = self._relation.predicate_proba(X)
+            classes = self._relation.predicates
             modality_cache: dict = {}
-            for cand, row in zip(cands, probs):
+            for cand, p_claim, row in zip(cands, is_claim, probs):
+                if p_claim < self.min_confidence:
+                    continue
                 valid = self.valid_predicates(cand.subject.type, cand.kind,
                                               cand.obj.type if cand.kind == "entity" else None)
-                best, best_p = NONE, row[classes.index(NONE)] if NONE in classes else 0.0
+                # the predicate: the most probable one the ontology allows for this pair
+                best, best_p = NONE, 0.0
                 for cls_name, p in zip(classes, row):
-                    if cls_name != NONE and cls_name in valid and p > best_p:
+                    if cls_name in valid and p > best_p:
                         best, best_p = cls_name, p
-                if best == NONE:
-                    best_p = 0.0
-                    for cls_name, p in zip(classes, row):
-                        if cls_name != NONE and cls_name in valid and p > best_p:
-                            best, best_p = cls_name, p
-                    if best_p < self.min_confidence:
-                        best = NONE
                 if best != NONE:
-                    claims.append(self._claim(doc, cand, best, float(best_p), modality_cache))
+                    claims.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
         claims = _dedupe(claims)
         entities = []
         for eid, ne in sorted(doc.new_entities.items()):
@@ -356,17 +357,87 @@ class Extractor:
 
 # ---------------------------------------------------------------------- helpers
 
+class _RelationModel:
+    """Two stages: whether a (subject, object or value) pair of a sentence states a claim
+    at all (one binary model, trained on every pair: each predicate's few examples add up),
+    then which predicate (trained on the pairs that state one; the caller keeps the
+    predicates the ontology allows for the pair).
+
+    The threshold on the first stage is chosen by cross-validation over the training
+    documents (leave one out), maximising F1 against their curated claims, so it follows
+    the data rather than a constant.
+    """
+
+    C_CLAIM = 0.5
+    C_PREDICATE = 1.0
+
+    def __init__(self, claim_model, predicate_model, predicates: list[str], threshold: float):
+        self._claim = claim_model
+        self._predicate = predicate_model
+        self.predicates = predicates
+        self.threshold = threshold
+
+    @classmethod
+    def fit(cls, X, y, doc_of: list[int], gold_claims: list[int]) -> _RelationModel:
+        binary = [int(v != NONE) for v in y]
+        claim_model = _LinearModel(C=cls.C_CLAIM, class_weight="balanced", binary=True).fit(X, binary)
+        pos = [i for i, v in enumerate(y) if v != NONE]
+        labels = [y[i] for i in pos]
+        if len(set(labels)) >= 2:
+            predicate_model = _LinearModel(C=cls.C_PREDICATE).fit([X[i] for i in pos], labels)
+            predicates = list(predicate_model.classes_)
+        else:
+            predicate_model, predicates = None, sorted(set(labels))
+        threshold = cls._threshold(X, binary, doc_of, gold_claims)
+        return cls(claim_model, predicate_model, predicates, threshold)
+
+    @classmethod
+    def _threshold(cls, X, binary, doc_of, gold_claims, default: float = 0.5) -> float:
+        docs = sorted(set(doc_of))
+        if len(docs) < 2:
+            return default
+        scores: list[tuple[float, int]] = []
+        for d in docs:
+            train = [i for i, k in enumerate(doc_of) if k != d]
+            test = [i for i, k in enumerate(doc_of) if k == d]
+            if len({binary[i] for i in train}) < 2 or not test:
+                continue
+            model = _LinearModel(C=cls.C_CLAIM, class_weight="balanced", binary=True).fit(
+                [X[i] for i in train], [binary[i] for i in train])
+            scores += zip(model.positive_proba([X[i] for i in test]), (binary[i] for i in test))
+        gold = sum(gold_claims)
+        if not scores or not gold:
+            return default
+        best_t, best_f = default, -1.0
+        for t in [x / 100 for x in range(5, 96)]:
+            tp = sum(1 for p, b in scores if p >= t and b)
+            fp = sum(1 for p, b in scores if p >= t and not b)
+            f = 2 * tp / (2 * tp + fp + max(gold - tp, 0)) if tp else 0.0
+            if f > best_f + 1e-9:
+                best_t, best_f = t, f
+        return best_t
+
+    def claim_proba(self, X) -> list[float]:
+        return list(self._claim.positive_proba(X))
+
+    def predicate_proba(self, X):
+        if self._predicate is None:
+            return [[1.0] * len(self.predicates) for _ in X]
+        return self._predicate.predict_proba(X)
+
+
 class _LinearModel:
     """Feature dicts -> one-vs-rest logistic regression (liblinear: seconds, not minutes,
     for a hundred classes and tens of thousands of sparse features)."""
 
-    def __init__(self, C: float, class_weight=None):
+    def __init__(self, C: float, class_weight=None, binary: bool = False):
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
         self.vectorizer = DictVectorizer()
-        self.model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C, class_weight=class_weight))
+        lr = LogisticRegression(solver="liblinear", C=C, class_weight=class_weight)
+        self.model = lr if binary else OneVsRestClassifier(lr)
 
     def _matrix(self, X, fit: bool = False):
         import numpy as np
@@ -387,6 +458,10 @@ class _LinearModel:
 
     def predict(self, X):
         return self.model.predict(self._matrix(X))
+
+    def positive_proba(self, X):
+        """P(class 1) of a binary model."""
+        return self.model.predict_proba(self._matrix(X))[:, self.classes_.index(1)]
 
 
 def _locate(text: str, claims: list[Claim]) -> list[tuple[Claim, list[tuple[int, int]]]]:
@@ -442,9 +517,11 @@ def _gold_label(cand: _Candidate, located) -> str:
 
 
 def _dedupe(claims: list[dict]) -> list[dict]:
+    """One candidate per statement: the same triple read off the same words again (a
+    page repeating its boilerplate) is proposed once, where it is most probable or first."""
     best: dict[tuple, dict] = {}
     for c in claims:
-        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["start"])
+        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["quote"])
         if key not in best or c["confidence"] > best[key]["confidence"]:
             best[key] = c
     return sorted(best.values(), key=lambda c: (c["start"], c["subject"], c["predicate"], str(c.get("object"))))
