@@ -26,7 +26,7 @@ _RANGE_KINDS = {
     "gYear": {"year"},
     "date": {"date"},
     "anyURI": {"url"},
-    "string": {"duration", "speed", "decade", "phone", "year"},
+    "string": {"duration", "speed", "decade", "phone", "year", "phrase"},
 }
 MODEL_VERSION = "v2"
 
@@ -309,7 +309,7 @@ class Extractor:
         s0 = info.sent.start
         if s0 not in cache:  # one ConText run per sentence, for all its targets
             spans = [(m.start - s0, m.end - s0) for m in info.mentions] + \
-                    [(v.start - s0, v.end - s0) for v in info.values]
+                    [(v.start - s0, v.end - s0) for v in info.values if v.kind != "phrase"]
             cache[s0] = self._modality.tag(doc.text[s0:info.sent.end], spans)
         ctx = cache[s0]
         plain = SpanContext(False, False, False)
