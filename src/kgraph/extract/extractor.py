@@ -75,6 +75,9 @@ class Extractor:
         self._modality = modality
         self._chains: dict[str, list[str]] = {}
         self._valid: dict[tuple[str, str], set[str]] = {}
+        #: predicate -> the units its curated value claims use ("" for none): a count of
+        #: people is an affectedCount, never a prevalence (percent)
+        self._units: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -143,6 +146,8 @@ class Extractor:
                 doc_of.append(len(gold_claims) - 1)
             for claim, spans in located:
                 pred_counts[claim.predicate] += 1
+                if claim.value is not None and not isinstance(claim.value, str):
+                    self._units.setdefault(claim.predicate, set()).add(claim.unit or "")
                 for k in claim.qualifiers:
                     qual_counts[claim.predicate][k] += 1
                 info = _sentence_at(doc, spans[0][0]) if spans else None
@@ -259,9 +264,11 @@ class Extractor:
                 valid = self.valid_predicates(cand.subject.type, cand.kind,
                                               cand.obj.type if cand.kind == "entity" else None)
                 # the predicate: the most probable one the ontology allows for this pair
+                unit = None if cand.kind == "entity" else (cand.obj.unit or "")
                 best, best_p = NONE, 0.0
                 for cls_name, p in zip(classes, row):
-                    if cls_name in valid and p > best_p:
+                    if cls_name in valid and p > best_p and \
+                            (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
                         best, best_p = cls_name, p
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
@@ -378,6 +385,7 @@ class _RelationModel:
 
     C_CLAIM = 0.5
     C_PREDICATE = 1.0
+    CLAIM_WEIGHT: str | None = "balanced"
 
     def __init__(self, claim_model, predicate_model, predicates: list[str], threshold: float):
         self._claim = claim_model
@@ -388,7 +396,7 @@ class _RelationModel:
     @classmethod
     def fit(cls, X, y, doc_of: list[int], gold_claims: list[int]) -> _RelationModel:
         binary = [int(v != NONE) for v in y]
-        claim_model = _LinearModel(C=cls.C_CLAIM, class_weight="balanced", binary=True).fit(X, binary)
+        claim_model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(X, binary)
         pos = [i for i, v in enumerate(y) if v != NONE]
         labels = [y[i] for i in pos]
         if len(set(labels)) >= 2:
@@ -410,7 +418,7 @@ class _RelationModel:
             test = [i for i, k in enumerate(doc_of) if k == d]
             if len({binary[i] for i in train}) < 2 or not test:
                 continue
-            model = _LinearModel(C=cls.C_CLAIM, class_weight="balanced", binary=True).fit(
+            model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(
                 [X[i] for i in train], [binary[i] for i in train])
             scores += zip(model.positive_proba([X[i] for i in test]), (binary[i] for i in test))
         gold = sum(gold_claims)

@@ -46,6 +46,13 @@ def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str]
     n = len(between)
     f["dist=" + ("0" if n == 0 else "1-2" if n <= 2 else "3-5" if n <= 5 else "6-10" if n <= 10 else "11+")] = 1
     f["kind=" + b_kind] = 1
+    if b_kind != "entity":
+        # a value's own words and the two before it: "within hours" is an onset, "up to two
+        # weeks" or "can last weeks" a duration
+        for w in words(info, b.start, b.end)[:6]:
+            f["vw=" + w] = 1
+        for w in words(info, s0, b.start)[-2:]:
+            f["vpre=" + w] = 1
     if implicit:
         # an unmentioned subject: what matters is the object's side and the opening words
         f["implicit=" + implicit] = 1
