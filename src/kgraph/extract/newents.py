@@ -37,7 +37,8 @@ _STOP = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "wi
 
 
 #: rules for capitalised proper names
-_PROPER = {"rule:title", "rule:degree", "rule:journal", "rule:organization", "rule:brand", "rule:place"}
+_PROPER = {"rule:title", "rule:degree", "rule:journal", "rule:organization", "rule:brand", "rule:place",
+           "rule:capitalised"}
 
 
 @dataclass
@@ -146,6 +147,24 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
             else:
                 typ_here = typ
             propose(label, typ_here, by, start, m.end())
+
+    # a capitalised name after a lower-case word, typed by its last word: a learned head
+    # noun or a known one-word name ("Prolonged Exposure Therapy", "Ketamine-Assisted
+    # Psychotherapy"); in a heading too, where the type is what keeps "Improved Outcomes" out
+    single_types = {name.norms[0]: name.type for names in gazetteer.index.values() for name in names
+                    if len(name.norms) == 1 and not name.cased}
+    for line in re.finditer(r"[^\n]+", text):
+        for m in re.finditer(r"(?:(?<=[a-z,;(] )|(?<=vs\. ))[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+(?:-[A-Z][a-z]+)?)+\b",
+                             line.group()):
+            last = norm_token(re.split(r"[\s-]", m.group())[-1])
+            typ = heads.get(last) or single_types.get(last)
+            a, b = line.start() + m.start(), line.start() + m.end()
+            # a known name inside may only be its head or part of a compound ("Ketamine-Assisted"):
+            # "Anxiety Symptoms" and "Chronic Pain Without Opioids" are headings about known things
+            if any(norm_token(w) in cues.context or norm_token(w) in _STOP for w in re.split(r"[\s-]", m.group())):
+                continue  # "Better Understand Depression": a heading's verb phrase
+            if typ and not any(x < b and a < y and y != b and text[y:y + 1] != "-" for x, y in known_spans):
+                propose(m.group(), typ, "rule:capitalised", a, b)
 
     # a brand written in one word with inner capitals ("PointHealth"): an organization
     for m in re.finditer(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", text):
