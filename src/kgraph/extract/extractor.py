@@ -78,6 +78,9 @@ class Extractor:
         #: predicate -> the units its curated value claims use ("" for none): a count of
         #: people is an affectedCount, never a prevalence (percent)
         self._units: dict[str, set[str]] = {}
+        #: (subject, object or "value:<predicate>") -> predicate -> sources that claim it
+        self._prior: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._prior_by_subject: dict[str, list] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -127,6 +130,16 @@ class Extractor:
         by_source: dict[str, list[Claim]] = defaultdict(list)
         for c in dataset.claims:
             by_source[c.source].append(c)
+        # what the curated claims already say of a pair (entity, entity) or (entity, kind
+        # of value), per source: a page tends to repeat what other pages say
+        for c in dataset.claims:
+            if c.object is not None:
+                key = (c.subject, c.object)
+            elif c.value is not None:
+                key = (c.subject, "value:" + c.predicate)
+            else:
+                continue
+            self._prior.setdefault(key, {}).setdefault(c.predicate, set()).add(c.source)
         X_rel, y_rel, X_ev, y_ev = [], [], [], []
         doc_of: list[int] = []  # which training document each candidate comes from
         gold_claims: list[int] = []  # located curated claims per training document
@@ -141,7 +154,8 @@ class Extractor:
             gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
                 gold = _gold_label(cand, located)
-                X_rel.append(self._features(cand, text))
+                # the document's own claims are not prior knowledge about it
+                X_rel.append(self._features(cand, text, exclude=source_id))
                 y_rel.append(gold)
                 doc_of.append(len(gold_claims) - 1)
             for claim, spans in located:
@@ -227,10 +241,31 @@ class Extractor:
         eid = counts.most_common(1)[0][0]
         return next(m for m in doc.mentions() if m.entity == eid)
 
-    def _features(self, cand: _Candidate, text: str) -> dict[str, float]:
+    def _features(self, cand: _Candidate, text: str, exclude: str | None = None) -> dict[str, float]:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
-        return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
-                             cand.implicit, text)
+        f = pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
+                          cand.implicit, text)
+        # prior knowledge: other sources' curated claims about the same pair
+        if cand.kind == "entity":
+            priors = [self._prior.get((cand.subject.entity, cand.obj.entity), {})]
+        else:
+            priors = [v for _, v in self._prior_values(cand.subject.entity)]
+        sources: set[str] = set()
+        for prior in priors:
+            for predicate, srcs in prior.items():
+                others = srcs - {exclude}
+                if others:
+                    sources |= others
+                    f["prior_pred=" + predicate] = 1
+        if sources:
+            f["prior=" + ("1" if len(sources) == 1 else "2+")] = 1
+        return f
+
+    def _prior_values(self, subject: str):
+        if subject not in self._prior_by_subject:
+            self._prior_by_subject[subject] = [(k, v) for k, v in self._prior.items()
+                                               if k[0] == subject and k[1].startswith("value:")]
+        return self._prior_by_subject[subject]
 
     def _evidence_features(self, doc: DocAnalysis, info: SentenceInfo, predicate: str, subject_type: str):
         before = [s for s in doc.sentences if s.sent.paragraph == info.sent.paragraph and s.sent.end <= info.sent.start]
