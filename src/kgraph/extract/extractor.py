@@ -81,6 +81,7 @@ class Extractor:
         #: (subject, object or "value:<predicate>") -> predicate -> sources that claim it
         self._prior: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._prior_by_subject: dict[str, list] = {}
+        self._roles: dict[tuple[str, str], set[str]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -140,6 +141,9 @@ class Extractor:
             else:
                 continue
             self._prior.setdefault(key, {}).setdefault(c.predicate, set()).add(c.source)
+            self._roles.setdefault(("s", c.subject), set()).add(c.source)
+            if c.object is not None:
+                self._roles.setdefault(("o", c.object), set()).add(c.source)
         X_rel, y_rel, X_ev, y_ev = [], [], [], []
         doc_of: list[int] = []  # which training document each candidate comes from
         gold_claims: list[int] = []  # located curated claims per training document
@@ -257,8 +261,15 @@ class Extractor:
                 if others:
                     sources |= others
                     f["prior_pred=" + predicate] = 1
+                    if len(others) >= 2:
+                        f["prior_pred2=" + predicate] = 1
         if sources:
             f["prior=" + ("1" if len(sources) == 1 else "2+")] = 1
+        # whether other sources' claims have this subject as subject, this object as object
+        if self._roles.get(("s", cand.subject.entity), set()) - {exclude}:
+            f["subject_seen"] = 1
+        if cand.kind == "entity" and self._roles.get(("o", cand.obj.entity), set()) - {exclude}:
+            f["object_seen"] = 1
         return f
 
     def _prior_values(self, subject: str):
