@@ -307,15 +307,7 @@ class Extractor:
             modality_cache: dict = {}
             for i, row in zip(kept, probs):
                 cand, p_claim = cands[i], is_claim[i]
-                valid = self.valid_predicates(cand.subject.type, cand.kind,
-                                              cand.obj.type if cand.kind == "entity" else None)
-                # the predicate: the most probable one the ontology allows for this pair
-                unit = None if cand.kind == "entity" else (cand.obj.unit or "")
-                best, best_p = NONE, 0.0
-                for cls_name, p in zip(classes, row):
-                    if cls_name in valid and p > best_p and \
-                            (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
-                        best, best_p = cls_name, p
+                best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
             kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
@@ -331,6 +323,19 @@ class Extractor:
                                  "mentions": spans})
         mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
         return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
+
+    def _choose_predicate(self, cand: _Candidate, classes: list[str], probs) -> str:
+        """The most probable predicate the ontology allows for this pair (and, for a value,
+        one whose curated claims use its unit), or NONE."""
+        valid = self.valid_predicates(cand.subject.type, cand.kind,
+                                      cand.obj.type if cand.kind == "entity" else None)
+        unit = None if cand.kind == "entity" else (cand.obj.unit or "")
+        best, best_p = NONE, 0.0
+        for cls_name, p in zip(classes, probs):
+            if cls_name in valid and p > best_p and \
+                    (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
+                best, best_p = cls_name, p
+        return best
 
     def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
                modality_cache: dict) -> tuple[dict[str, Any], _Candidate]:
