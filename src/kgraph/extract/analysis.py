@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kgraph.extract.gazetteer import Gazetteer, Mention
-from kgraph.extract.newents import NewEntity, find_new_entities
+from kgraph.extract.newents import EntityCues, NewEntity, find_new_entities
 from kgraph.extract.text import Sentence, Token, sentences, tokens
-from kgraph.extract.values import ValueMention, find_values
+from kgraph.extract.values import ValueMention, find_phrases, find_values
 
 
 @dataclass
@@ -32,7 +32,7 @@ class DocAnalysis:
         return [m for s in self.sentences for m in s.mentions]
 
 
-def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads: dict[str, str] | None = None,
+def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads: EntityCues | dict[str, str] | None = None,
             progress=None) -> DocAnalysis:
     """Split ``text`` into sentences and find what each one mentions.
 
@@ -77,6 +77,7 @@ def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads
             k += 1
         vals = [v for v in find_values(text, s.start, s.end)
                 if not any(m.start < v.end and v.start < m.end for m in ms)]
+        vals += find_phrases(text, s.start, s.end)
         out.append(SentenceInfo(s, toks, ms, vals))
         if progress is not None:
             progress(n + 1, len(sents))

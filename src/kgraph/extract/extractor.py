@@ -12,7 +12,7 @@ from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
 from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
-from kgraph.extract.newents import head_types
+from kgraph.extract.newents import EntityCues, learn_cues
 from kgraph.extract.values import ValueMention
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
@@ -26,9 +26,9 @@ _RANGE_KINDS = {
     "gYear": {"year"},
     "date": {"date"},
     "anyURI": {"url"},
-    "string": {"duration", "speed", "decade", "phone", "year"},
+    "string": {"duration", "speed", "decade", "phone", "year", "phrase"},
 }
-MODEL_VERSION = "v1"
+MODEL_VERSION = "v2"
 
 
 @dataclass
@@ -58,12 +58,12 @@ def _local(iri) -> str | None:
 class Extractor:
     """Proposes candidate claims; build one with :meth:`train`."""
 
-    #: a pair becomes a candidate when its best allowed predicate is at least this
-    #: probable (or more probable than "no claim"); below 0.5 because a curator
-    #: rejects a wrong candidate faster than they find a missed statement
-    min_confidence = 0.3
+    #: a pair becomes a candidate when the first stage says it states a claim with at
+    #: least this probability; :meth:`train` sets it by cross-validation over the
+    #: training documents (this value is for an extractor trained on one document)
+    min_confidence = 0.5
 
-    def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: dict[str, str],
+    def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: EntityCues,
                  relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
                  modality: ModalityTagger):
         self.vocab = vocab
@@ -75,6 +75,13 @@ class Extractor:
         self._modality = modality
         self._chains: dict[str, list[str]] = {}
         self._valid: dict[tuple[str, str], set[str]] = {}
+        #: predicate -> the units its curated value claims use ("" for none): a count of
+        #: people is an affectedCount, never a prevalence (percent)
+        self._units: dict[str, set[str]] = {}
+        #: (subject, object or "value:<predicate>") -> predicate -> sources that claim it
+        self._prior: dict[tuple[str, str], dict[str, set[str]]] = {}
+        self._prior_by_subject: dict[str, list] = {}
+        self._roles: dict[tuple[str, str], set[str]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -117,14 +124,29 @@ class Extractor:
         for e in dataset.entities:
             for s in e.synonyms:
                 names[f"{e.id}\0{s}"] = s
-        heads = head_types({k: v for k, v in names.items()},
-                           {k: gaz.types[k.split("\0")[0]] for k in names})
+        heads = learn_cues(names, {k: gaz.types[k.split("\0")[0]] for k in names},
+                           [texts[k] for k in sorted(texts)], gaz)
         self = cls(vocab, gaz, heads, None, None, {}, ModalityTagger())
 
         by_source: dict[str, list[Claim]] = defaultdict(list)
         for c in dataset.claims:
             by_source[c.source].append(c)
+        # what the curated claims already say of a pair (entity, entity) or (entity, kind
+        # of value), per source: a page tends to repeat what other pages say
+        for c in dataset.claims:
+            if c.object is not None:
+                key = (c.subject, c.object)
+            elif c.value is not None:
+                key = (c.subject, "value:" + c.predicate)
+            else:
+                continue
+            self._prior.setdefault(key, {}).setdefault(c.predicate, set()).add(c.source)
+            self._roles.setdefault(("s", c.subject), set()).add(c.source)
+            if c.object is not None:
+                self._roles.setdefault(("o", c.object), set()).add(c.source)
         X_rel, y_rel, X_ev, y_ev = [], [], [], []
+        doc_of: list[int] = []  # which training document each candidate comes from
+        gold_claims: list[int] = []  # located curated claims per training document
         qual_counts: dict[str, Counter] = defaultdict(Counter)
         pred_counts: Counter = Counter()
         for source_id, claims in sorted(by_source.items()):
@@ -133,12 +155,17 @@ class Extractor:
                 continue
             doc = analyse(text, gaz, new_entities=False)
             located = _locate(text, claims)
+            gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
                 gold = _gold_label(cand, located)
-                X_rel.append(self._features(cand))
+                # the document's own claims are not prior knowledge about it
+                X_rel.append(self._features(cand, text, exclude=source_id))
                 y_rel.append(gold)
+                doc_of.append(len(gold_claims) - 1)
             for claim, spans in located:
                 pred_counts[claim.predicate] += 1
+                if claim.value is not None and not isinstance(claim.value, str):
+                    self._units.setdefault(claim.predicate, set()).add(claim.unit or "")
                 for k in claim.qualifiers:
                     qual_counts[claim.predicate][k] += 1
                 info = _sentence_at(doc, spans[0][0]) if spans else None
@@ -148,9 +175,8 @@ class Extractor:
                                                     gaz.types.get(claim.subject, "Entity")))
                 y_ev.append(claim.evidence)
         if len(set(y_rel)) >= 2:
-            # balanced: "no claim" outnumbers each predicate a hundred to one, and
-            # unweighted it wins every pair of a document the model has not seen
-            self._relation = _LinearModel(C=0.5, class_weight="balanced").fit(X_rel, y_rel)
+            self._relation = _RelationModel.fit(X_rel, y_rel, doc_of, gold_claims)
+            self.min_confidence = self._relation.threshold
         if len(set(y_ev)) >= 2:
             self._evidence = _LinearModel(C=1.0).fit(X_ev, y_ev)
         elif y_ev:
@@ -219,10 +245,38 @@ class Extractor:
         eid = counts.most_common(1)[0][0]
         return next(m for m in doc.mentions() if m.entity == eid)
 
-    def _features(self, cand: _Candidate) -> dict[str, float]:
+    def _features(self, cand: _Candidate, text: str, exclude: str | None = None) -> dict[str, float]:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
-        return pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
-                             cand.implicit)
+        f = pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
+                          cand.implicit, text)
+        # prior knowledge: other sources' curated claims about the same pair
+        if cand.kind == "entity":
+            priors = [self._prior.get((cand.subject.entity, cand.obj.entity), {})]
+        else:
+            priors = [v for _, v in self._prior_values(cand.subject.entity)]
+        sources: set[str] = set()
+        for prior in priors:
+            for predicate, srcs in prior.items():
+                others = srcs - {exclude}
+                if others:
+                    sources |= others
+                    f["prior_pred=" + predicate] = 1
+                    if len(others) >= 2:
+                        f["prior_pred2=" + predicate] = 1
+        if sources:
+            f["prior=" + ("1" if len(sources) == 1 else "2+")] = 1
+        # whether other sources' claims have this subject as subject, this object as object
+        if self._roles.get(("s", cand.subject.entity), set()) - {exclude}:
+            f["subject_seen"] = 1
+        if cand.kind == "entity" and self._roles.get(("o", cand.obj.entity), set()) - {exclude}:
+            f["object_seen"] = 1
+        return f
+
+    def _prior_values(self, subject: str):
+        if subject not in self._prior_by_subject:
+            self._prior_by_subject[subject] = [(k, v) for k, v in self._prior.items()
+                                               if k[0] == subject and k[1].startswith("value:")]
+        return self._prior_by_subject[subject]
 
     def _evidence_features(self, doc: DocAnalysis, info: SentenceInfo, predicate: str, subject_type: str):
         before = [s for s in doc.sentences if s.sent.paragraph == info.sent.paragraph and s.sent.end <= info.sent.start]
@@ -243,26 +297,23 @@ class Extractor:
         doc = analyse(text, self.gazetteer, heads=self.heads, progress=progress)
         cands = list(self._candidates(doc))
         claims: list[dict] = []
+        pending: list[tuple[dict, _Candidate]] = []
         if cands and self._relation is not None:
-            probs = self._relation.predict_proba([self._features(c) for c in cands])
-            classes = list(self._relation.classes_)
+            X = [self._features(c, text) for c in cands]
+            is_claim = self._relation.claim_proba(X)
+            kept = [i for i, p in enumerate(is_claim) if p >= self.min_confidence]
+            probs = self._relation.predicate_proba([X[i] for i in kept]) if kept else []
+            classes = self._relation.predicates
             modality_cache: dict = {}
-            for cand, row in zip(cands, probs):
-                valid = self.valid_predicates(cand.subject.type, cand.kind,
-                                              cand.obj.type if cand.kind == "entity" else None)
-                best, best_p = NONE, row[classes.index(NONE)] if NONE in classes else 0.0
-                for cls_name, p in zip(classes, row):
-                    if cls_name != NONE and cls_name in valid and p > best_p:
-                        best, best_p = cls_name, p
-                if best == NONE:
-                    best_p = 0.0
-                    for cls_name, p in zip(classes, row):
-                        if cls_name != NONE and cls_name in valid and p > best_p:
-                            best, best_p = cls_name, p
-                    if best_p < self.min_confidence:
-                        best = NONE
+            for i, row in zip(kept, probs):
+                cand, p_claim = cands[i], is_claim[i]
+                best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
-                    claims.append(self._claim(doc, cand, best, float(best_p), modality_cache))
+                    pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
+            kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
+            for (c, _), kind in zip(pending, kinds):
+                c["evidence"] = kind
+                claims.append(c)
         claims = _dedupe(claims)
         entities = []
         for eid, ne in sorted(doc.new_entities.items()):
@@ -273,8 +324,22 @@ class Extractor:
         mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
         return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
 
+    def _choose_predicate(self, cand: _Candidate, classes: list[str], probs) -> str:
+        """The most probable predicate the ontology allows for this pair (and, for a value,
+        one whose curated claims use its unit), or NONE."""
+        valid = self.valid_predicates(cand.subject.type, cand.kind,
+                                      cand.obj.type if cand.kind == "entity" else None)
+        unit = None if cand.kind == "entity" else (cand.obj.unit or "")
+        best, best_p = NONE, 0.0
+        for cls_name, p in zip(classes, probs):
+            if cls_name in valid and p > best_p and \
+                    (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
+                best, best_p = cls_name, p
+        return best
+
     def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
-               modality_cache: dict) -> dict[str, Any]:
+               modality_cache: dict) -> tuple[dict[str, Any], _Candidate]:
+        """The candidate claim (its evidence kind still to predict, in one batch) and ``cand``."""
         info = cand.info
         start, end = info.sent.start, info.sent.end
         claim: dict[str, Any] = {"subject": cand.subject.entity, "predicate": predicate}
@@ -286,7 +351,7 @@ class Extractor:
                 claim["unit"] = cand.obj.unit
         claim["quote"] = doc.text[start:end]
         claim["start"], claim["end"] = start, end
-        claim["evidence"] = self._predict_evidence(doc, info, predicate, cand.subject.type)
+        claim["evidence"] = None
         claim["modality"] = self._predict_modality(doc, cand, modality_cache)
         qualifiers = self._qualifiers(cand, predicate)
         if qualifiers:
@@ -294,21 +359,23 @@ class Extractor:
         claim["confidence"] = round(confidence, 3)
         claim["by"] = f"classifier:{MODEL_VERSION}"
         claim["status"] = "candidate"
-        return claim
+        return claim, cand
 
-    def _predict_evidence(self, doc, info, predicate, subject_type) -> str:
+    def _predict_evidence(self, doc, asked: list[tuple[SentenceInfo, str, str]]) -> list[str]:
+        """The evidence kind of each (sentence, predicate, subject type)."""
         if isinstance(self._evidence, str):
-            return self._evidence
-        if self._evidence is None:
-            return "clinic-statement"
-        return str(self._evidence.predict([self._evidence_features(doc, info, predicate, subject_type)])[0])
+            return [self._evidence] * len(asked)
+        if self._evidence is None or not asked:
+            return ["clinic-statement"] * len(asked)
+        X = [self._evidence_features(doc, info, predicate, subject_type) for info, predicate, subject_type in asked]
+        return [str(k) for k in self._evidence.predict(X)]
 
     def _predict_modality(self, doc: DocAnalysis, cand: _Candidate, cache: dict) -> str:
         info = cand.info
         s0 = info.sent.start
         if s0 not in cache:  # one ConText run per sentence, for all its targets
             spans = [(m.start - s0, m.end - s0) for m in info.mentions] + \
-                    [(v.start - s0, v.end - s0) for v in info.values]
+                    [(v.start - s0, v.end - s0) for v in info.values if v.kind != "phrase"]
             cache[s0] = self._modality.tag(doc.text[s0:info.sent.end], spans)
         ctx = cache[s0]
         plain = SpanContext(False, False, False)
@@ -356,22 +423,109 @@ class Extractor:
 
 # ---------------------------------------------------------------------- helpers
 
+class _RelationModel:
+    """Two stages: whether a (subject, object or value) pair of a sentence states a claim
+    at all (one binary model, trained on every pair: each predicate's few examples add up),
+    then which predicate (trained on the pairs that state one; the caller keeps the
+    predicates the ontology allows for the pair).
+
+    The threshold on the first stage is chosen by cross-validation over the training
+    documents (leave one out), maximising F1 against their curated claims, so it follows
+    the data rather than a constant.
+    """
+
+    C_CLAIM = 0.5
+    C_PREDICATE = 1.0
+    CLAIM_WEIGHT: str | None = "balanced"
+
+    def __init__(self, claim_model, predicate_model, predicates: list[str], threshold: float):
+        self._claim = claim_model
+        self._predicate = predicate_model
+        self.predicates = predicates
+        self.threshold = threshold
+
+    @classmethod
+    def fit(cls, X, y, doc_of: list[int], gold_claims: list[int]) -> _RelationModel:
+        binary = [int(v != NONE) for v in y]
+        claim_model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(X, binary)
+        pos = [i for i, v in enumerate(y) if v != NONE]
+        labels = [y[i] for i in pos]
+        if len(set(labels)) >= 2:
+            predicate_model = _LinearModel(C=cls.C_PREDICATE).fit([X[i] for i in pos], labels)
+            predicates = list(predicate_model.classes_)
+        else:
+            predicate_model, predicates = None, sorted(set(labels))
+        threshold = cls._threshold(X, binary, doc_of, gold_claims)
+        return cls(claim_model, predicate_model, predicates, threshold)
+
+    @classmethod
+    def _threshold(cls, X, binary, doc_of, gold_claims, default: float = 0.5) -> float:
+        docs = sorted(set(doc_of))
+        if len(docs) < 2:
+            return default
+        scores: list[tuple[float, int]] = []
+        for d in docs:
+            train = [i for i, k in enumerate(doc_of) if k != d]
+            test = [i for i, k in enumerate(doc_of) if k == d]
+            if len({binary[i] for i in train}) < 2 or not test:
+                continue
+            model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(
+                [X[i] for i in train], [binary[i] for i in train])
+            scores += zip(model.positive_proba([X[i] for i in test]), (binary[i] for i in test))
+        gold = sum(gold_claims)
+        if not scores or not gold:
+            return default
+        best_t, best_f = default, -1.0
+        for t in [x / 100 for x in range(5, 96)]:
+            tp = sum(1 for p, b in scores if p >= t and b)
+            fp = sum(1 for p, b in scores if p >= t and not b)
+            f = 2 * tp / (2 * tp + fp + max(gold - tp, 0)) if tp else 0.0
+            if f > best_f + 1e-9:
+                best_t, best_f = t, f
+        return best_t
+
+    def claim_proba(self, X) -> list[float]:
+        return list(self._claim.positive_proba(X))
+
+    def predicate_proba(self, X):
+        if self._predicate is None:
+            return [[1.0] * len(self.predicates) for _ in X]
+        return self._predicate.predict_proba(X)
+
+
 class _LinearModel:
     """Feature dicts -> one-vs-rest logistic regression (liblinear: seconds, not minutes,
     for a hundred classes and tens of thousands of sparse features)."""
 
-    def __init__(self, C: float, class_weight=None):
+    def __init__(self, C: float, class_weight=None, binary: bool = False):
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
         self.vectorizer = DictVectorizer()
-        self.model = OneVsRestClassifier(LogisticRegression(solver="liblinear", C=C, class_weight=class_weight))
+        lr = LogisticRegression(solver="liblinear", C=C, class_weight=class_weight)
+        self.model = lr if binary else OneVsRestClassifier(lr)
 
     def _matrix(self, X, fit: bool = False):
         import numpy as np
 
-        m = self.vectorizer.fit_transform(X) if fit else self.vectorizer.transform(X)
+        if fit:
+            m = self.vectorizer.fit_transform(X)
+        else:  # DictVectorizer.transform type-checks every value: this is ~3x faster
+            from scipy.sparse import csr_matrix
+
+            vocab = self.vectorizer.vocabulary_
+            indices, data, indptr = [], [], [0]
+            for x in X:
+                for k, v in x.items():
+                    j = vocab.get(k)
+                    if j is not None:
+                        indices.append(j)
+                        data.append(v)
+                indptr.append(len(indices))
+            m = csr_matrix((np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32),
+                            np.asarray(indptr, dtype=np.int32)), shape=(len(X), len(vocab)))
+            m.sum_duplicates()
         # liblinear accepts 32-bit sparse indices only; DictVectorizer may give 64-bit
         m.indices = m.indices.astype(np.int32)
         m.indptr = m.indptr.astype(np.int32)
@@ -387,6 +541,10 @@ class _LinearModel:
 
     def predict(self, X):
         return self.model.predict(self._matrix(X))
+
+    def positive_proba(self, X):
+        """P(class 1) of a binary model."""
+        return self.model.predict_proba(self._matrix(X))[:, self.classes_.index(1)]
 
 
 def _locate(text: str, claims: list[Claim]) -> list[tuple[Claim, list[tuple[int, int]]]]:
@@ -442,9 +600,11 @@ def _gold_label(cand: _Candidate, located) -> str:
 
 
 def _dedupe(claims: list[dict]) -> list[dict]:
+    """One candidate per statement: the same triple read off the same words again (a
+    page repeating its boilerplate) is proposed once, where it is most probable or first."""
     best: dict[tuple, dict] = {}
     for c in claims:
-        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["start"])
+        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["quote"])
         if key not in best or c["confidence"] > best[key]["confidence"]:
             best[key] = c
     return sorted(best.values(), key=lambda c: (c["start"], c["subject"], c["predicate"], str(c.get("object"))))

@@ -33,7 +33,7 @@ def words(info: SentenceInfo, start: int, end: int) -> list[str]:
 
 
 def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str],
-                  b_kind: str, implicit: str = "") -> dict[str, float]:
+                  b_kind: str, implicit: str = "", doc_text: str | None = None) -> dict[str, float]:
     """``a`` is the subject candidate; ``b`` the object (a Mention) or a ValueMention.
 
     ``type_a``/``type_b``: the candidate's class and its superclasses (most specific first).
@@ -46,6 +46,13 @@ def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str]
     n = len(between)
     f["dist=" + ("0" if n == 0 else "1-2" if n <= 2 else "3-5" if n <= 5 else "6-10" if n <= 10 else "11+")] = 1
     f["kind=" + b_kind] = 1
+    if b_kind != "entity":
+        # a value's own words and the two before it: "within hours" is an onset, "up to two
+        # weeks" or "can last weeks" a duration
+        for w in words(info, b.start, b.end)[:6]:
+            f["vw=" + w] = 1
+        for w in words(info, s0, b.start)[-2:]:
+            f["vpre=" + w] = 1
     if implicit:
         # an unmentioned subject: what matters is the object's side and the opening words
         f["implicit=" + implicit] = 1
@@ -73,6 +80,26 @@ def pair_features(info: SentenceInfo, a, b, type_a: list[str], type_b: list[str]
         f["pre=" + w] = 1
     for w in after:
         f["post=" + w] = 1
+    # what words leave out: punctuation and other names between the pair ("A, B and C"
+    # is a list, rarely a relation between its items), and a heading
+    if implicit:
+        gap = ""
+        inside = 0
+    else:
+        gap = doc_text[first.end:second.start] if doc_text is not None else ""
+        inside = sum(1 for m in info.mentions if first.end <= m.start and m.end <= second.start)
+    for ch, name in ((",", "comma"), ("(", "paren"), (")", "paren"), (":", "colon"), (";", "semi"),
+                     ("–", "dash"), ("—", "dash")):
+        if ch in gap:
+            f["gap=" + name] = 1
+    f["inside=" + ("0" if inside == 0 else "1" if inside == 1 else "2+")] = 1
+    if gap and re.fullmatch(r"[\s,()/]*(?:(?:and|or)\s*)?", gap):
+        f["coord"] = 1
+        f[f"coord_t={ta0}|{tb0}"] = 1
+    if doc_text is not None and not re.search(r"[.!?]\W*$", doc_text[s0:s1]) and len(info.tokens) <= 14:
+        f["heading"] = 1
+    if info.mentions and not implicit:
+        f["a_first=" + str(info.mentions[0] is a or info.mentions[0].start == a.start)] = 1
     others = {m.type for m in info.mentions if m is not a and m is not b}
     for t in others:
         f["other=" + t] = 0.5

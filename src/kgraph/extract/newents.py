@@ -36,6 +36,11 @@ _PATTERNS = [
 _STOP = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not", "no", "this", "that", "these", "those", "it", "its", "their", "his", "her", "our", "your", "we", "you", "they", "he", "she", "them", "us", "can", "may", "might", "will", "would", "should", "could", "must", "also", "such", "than", "then", "so", "but", "if", "when", "which", "who", "whom", "whose", "what", "where", "how", "why", "all", "any", "some", "many", "most", "more", "less", "other", "only", "very", "into", "about", "over", "under", "between", "through", "during", "after", "before", "up", "down", "out", "new", "one", "two", "three", "each", "both", "including", "include", "includes", "like", "well", "often", "still", "even", "just", "much", "unlike", "however", "despite", "while", "because", "since", "although", "though", "whether"}
 
 
+#: rules for capitalised proper names
+_PROPER = {"rule:title", "rule:degree", "rule:journal", "rule:organization", "rule:brand", "rule:place",
+           "rule:capitalised"}
+
+
 @dataclass
 class NewEntity:
     id: str
@@ -43,6 +48,36 @@ class NewEntity:
     label: str
     synonyms: list[str] = field(default_factory=list)
     by: str = "rule"
+
+
+@dataclass
+class EntityCues:
+    """What the curated data teaches about names it does not know yet."""
+
+    #: head noun (last word of a name) -> the type most known names with it have
+    heads: dict[str, str] = field(default_factory=dict)
+    #: words the training texts put right before known names ("treat", "reduce",
+    #: "experience", "various"): the start of a phrase, never part of a name
+    context: frozenset[str] = frozenset()
+
+
+def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], gazetteer,
+               *, min_count: int = 1) -> EntityCues:
+    """Head nouns from the known names; context words from the texts they occur in."""
+    heads = head_types(labels, types)
+    known_words = {n for names in gazetteer.index.values() for name in names for n in name.norms}
+    before: Counter = Counter()
+    for text in texts:
+        toks = tokens(text)
+        starts = {t.start: i for i, t in enumerate(toks)}
+        for m in gazetteer.find(text, toks):
+            i = starts.get(m.start)
+            if i:
+                prev = toks[i - 1]
+                if prev.text.islower() and re.fullmatch(r"[ \t]{1,2}", text[prev.end:m.start]):
+                    before[prev.norm] += 1
+    context = frozenset(w for w, n in before.items() if n >= min_count and w not in known_words)
+    return EntityCues(heads, context)
 
 
 def head_types(labels: dict[str, str], types: dict[str, str], *, min_count: int = 2,
@@ -61,16 +96,30 @@ def head_types(labels: dict[str, str], types: dict[str, str], *, min_count: int 
     return out
 
 
-def find_new_entities(text: str, toks: list[Token], gazetteer, heads: dict[str, str] | None = None
+def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues | dict[str, str] | None = None
                       ) -> list[NewEntity]:
-    """Entity candidates in ``text`` whose names the gazetteer does not know."""
-    known_spans = [(m.start, m.end) for m in gazetteer.find(text, toks)]
+    """Entity candidates in ``text`` whose names the gazetteer does not know.
+
+    A candidate never overlaps a known name (the known mention is what a claim needs:
+    "PTSD symptoms" stays "PTSD") and never runs across a line break (a heading is not
+    part of the next paragraph's name).
+    """
+    if isinstance(cues, dict):
+        cues = EntityCues(cues)
+    cues = cues or EntityCues()
+    heads = cues.heads
+    known = gazetteer.find(text, toks)
+    known_spans = [(m.start, m.end) for m in known]
     found: dict[str, NewEntity] = {}
+    spans: list[tuple[int, int, str]] = []  # every proposed span, with its entity's type
 
     def propose(label: str, typ: str, by: str, start: int, end: int, synonyms=()) -> None:
         label = label.strip(" ,.;:’'")
-        if len(label) < 3 or any(a <= start and end <= b for a, b in known_spans):
+        if len(label) < 3 or "\n" in text[start:end]:
             return
+        if any(a < end and start < b for a, b in known_spans) and \
+                (by not in _PROPER or any(a <= start and end <= b for a, b in known_spans)):
+            return  # a proper name may contain a known word ("National Institute on Drug Abuse")
         whole = gazetteer.find(label)
         if whole and whole[0].start == 0 and whole[0].end == len(label):
             return  # a known name after all (say, a plural or another spelling)
@@ -78,6 +127,7 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, heads: dict[str, 
         if eid in gazetteer.types:
             return
         ne = found.setdefault(eid, NewEntity(eid, typ, label, [], by))
+        spans.append((start, end, ne.type))
         for s in synonyms:
             if s not in ne.synonyms and s != ne.label:
                 ne.synonyms.append(s)
@@ -85,15 +135,45 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, heads: dict[str, 
     for typ, by, pattern in _PATTERNS:
         for m in pattern.finditer(text):
             label = re.sub(r"\s+", " ", m.group())
+            start = m.start()
             if typ == "Organization":
-                label = re.sub(r"^(?:The|the|At|In|Our|A)\s+", "", label)
+                lead = re.match(r"(?:(?:The|the|At|In|Our|A)\s+)+", label)
+                if lead:
+                    label, start = label[lead.end():], start + lead.end()
                 head = next((w for w in reversed(label.split()) if w in _ORG_HEADS), None)
-                if head is None or label in _ORG_HEADS:
+                if head is None or label in _ORG_HEADS or not _name_like(label):
                     continue
                 typ_here = _ORG_HEADS[head]
             else:
                 typ_here = typ
-            propose(label, typ_here, by, m.start(), m.end())
+            propose(label, typ_here, by, start, m.end())
+
+    # a capitalised name after a lower-case word, typed by its last word: a learned head
+    # noun or a known one-word name ("Prolonged Exposure Therapy", "Ketamine-Assisted
+    # Psychotherapy"); in a heading too, where the type is what keeps "Improved Outcomes" out
+    single_types = {name.norms[0]: name.type for names in gazetteer.index.values() for name in names
+                    if len(name.norms) == 1 and not name.cased}
+    for line in re.finditer(r"[^\n]+", text):
+        for m in re.finditer(r"(?:(?<=[a-z,;(] )|(?<=vs\. ))[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+(?:-[A-Z][a-z]+)?)+\b",
+                             line.group()):
+            last = norm_token(re.split(r"[\s-]", m.group())[-1])
+            typ = heads.get(last) or single_types.get(last)
+            a, b = line.start() + m.start(), line.start() + m.end()
+            # a known name inside may only be its head or part of a compound ("Ketamine-Assisted"):
+            # "Anxiety Symptoms" and "Chronic Pain Without Opioids" are headings about known things
+            if any(norm_token(w) in cues.context or norm_token(w) in _STOP for w in re.split(r"[\s-]", m.group())):
+                continue  # "Better Understand Depression": a heading's verb phrase
+            if typ and not any(x < b and a < y and y != b and text[y:y + 1] != "-" for x, y in known_spans):
+                propose(m.group(), typ, "rule:capitalised", a, b)
+
+    # a brand written in one word with inner capitals ("PointHealth"): an organization
+    for m in re.finditer(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", text):
+        propose(m.group(), "Organization", "rule:brand", m.start(), m.end())
+    # "in City, State": places
+    for m in re.finditer(r"\b(?:in|of|near|at)\s+([A-Z][a-z]+(?:\s[A-Z][a-z]+)?),\s([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b",
+                         text):
+        for g in (1, 2):
+            propose(m.group(g), "Place", "rule:place", m.start(g), m.end(g))
 
     # "Long Name (LN)": a defined abbreviation, typed by the long name's head noun
     for m in re.finditer(r"\(([A-Z][A-Za-z0-9-]{1,9})\)", text):
@@ -104,42 +184,131 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, heads: dict[str, 
         # longest suffix of the preceding words whose initials give the abbreviation
         for k in range(min(len(take), len(letters) + 3), 0, -1):
             cand = take[-k:]
+            while cand and cand[0].norm in _STOP:
+                cand = cand[1:]  # "and post-traumatic stress disorder (PTSD)"
             initials = "".join(t.text[0].upper() for t in cand if t.norm not in _STOP)
-            if initials == "".join(letters):
+            if cand and initials == "".join(letters):
                 long = text[cand[0].start:cand[-1].end]
-                head = cand[-1].norm
-                typ = (heads or {}).get(head)
+                typ = heads.get(cand[-1].norm)
                 if typ:
                     propose(re.sub(r"\s+", " ", long), typ, "rule:abbreviation", cand[0].start,
                             cand[-1].end, [abbr])
                 break
 
+    known_words = {n for names in gazetteer.index.values() for name in names for n in name.norms}
+
+    def modifier(t: Token) -> bool:
+        # no tagger: a verb or adverb ("administered", "reducing", "rapidly") is told
+        # apart from an adjective only when known names use the word
+        if t.norm in _STOP or t.norm in cues.context or not t.text[0].isalnum():
+            return False
+        return t.norm in known_words or not t.norm.endswith(("ed", "ing", "ly"))
+
     # phrases ending in a learned head noun ("... receptor", "... disorder", "... cortex")
     if heads:
-        known_words = {n for names in gazetteer.index.values() for name in names for n in name.norms}
         known_single = {name.norms[0] for names in gazetteer.index.values() for name in names
                         if len(name.norms) == 1}
-
-        def modifier(t: Token) -> bool:
-            # no tagger: a verb or adverb ("administered", "reducing", "rapidly") is told
-            # apart from an adjective only when known names use the word
-            if t.norm in _STOP or not t.text[0].isalnum():
-                return False
-            return t.norm in known_words or not t.norm.endswith(("ed", "ing", "ly"))
-
         for i, t in enumerate(toks):
             typ = heads.get(t.norm)
             if not typ or t.norm in known_single:
                 continue
             j = i
             while j > 0 and i - j < 3 and modifier(toks[j - 1]) and \
-                    re.fullmatch(r"[\s\-]{1,2}", text[toks[j - 1].end:toks[j].start]):
+                    re.fullmatch(r"[ \-]{1,2}", text[toks[j - 1].end:toks[j].start]):
                 j -= 1
             if j == i:
                 continue
             label = text[toks[j].start:t.end]
             propose(re.sub(r"\s+", " ", label), typ, "rule:head-noun", toks[j].start, t.end)
+
+    # the other items of a list whose items are of one type ("drowsiness, dizziness and
+    # nausea" after "side effects include"; "analgesia and sedation"): that type
+    typed = sorted([(m.start, m.end, m.type) for m in known] + spans)
+    _list_items(text, toks, typed, heads, modifier, propose)
     return list(found.values())
 
 
-__all__ = ["NewEntity", "find_new_entities", "head_types", "norm_token"]
+def _name_like(label: str) -> bool:
+    """An organization's name: every word capitalised except short connectors."""
+    words = label.split()
+    return all(w[0].isupper() or w in {"of", "on", "for", "and", "at", "the", "in", "de"} for w in words) and \
+        words[0][0].isupper()
+
+
+_SEP = re.compile(r"\s*(?:,\s*(?:(?:and|or)\s+)?|\s(?:and|or)\s+|/)")
+
+
+def _list_items(text: str, toks: list[Token], typed: list[tuple[int, int, str]], heads: dict[str, str],
+                modifier, propose) -> None:
+    """Propose the untyped items of comma/and lists next to typed ones."""
+    starts = {t.start: i for i, t in enumerate(toks)}
+    by_start = {a: (a, b, t) for a, b, t in typed}
+
+    def item_at(pos: int) -> tuple[int, int] | None:
+        """The item (1-3 words, no stop word or known name) starting at ``pos``."""
+        i = starts.get(pos)
+        if i is None:
+            return None
+        j = i
+        while j < len(toks) and j - i < 3 and modifier(toks[j]) and (j == i or re.fullmatch(r"[ \-]{1,2}",
+                                                                      text[toks[j - 1].end:toks[j].start])):
+            j += 1
+        if j == i:
+            return None
+        end = toks[j - 1].end
+        # the item must end at a separator or the clause's end
+        if not re.match(r"\s*(?:[,.;:)]|\s(?:and|or)\s|$)", text[end:end + 6]):
+            return None
+        return toks[i].start, end
+
+    def items_after(pos: int):
+        while True:
+            m = _SEP.match(text, pos)
+            if not m or "\n" in m.group():
+                return
+            nxt = m.end()
+            hit = by_start.get(nxt)
+            if hit:
+                yield hit
+                pos = hit[1]
+                continue
+            span = item_at(nxt)
+            if span is None:
+                return
+            yield (*span, None)
+            pos = span[1]
+
+    seen: set[int] = set()
+    for a, b, typ in typed:
+        if a in seen:
+            continue
+        # the list this item opens (walk back to its first item is not needed: a list is
+        # proposed from its first typed item rightwards and from a header leftwards)
+        chain = [(a, b, typ), *items_after(b)]
+        seen.update(x[0] for x in chain)
+        types = {t for _, _, t in chain if t}
+        if len(chain) < 2 or len(types) != 1:
+            continue
+        (only,) = types
+        for x0, x1, t in chain:
+            if t is None:
+                propose(text[x0:x1], only, "rule:list", x0, x1)
+    # "side effects include drowsiness, dizziness and nausea": the header's head noun types them
+    for m in re.finditer(r"\b([a-z]+(?:[ \-][a-z]+)?)\s+(?:such as|including|like|include|includes|e\.g\.,?)\s+",
+                         text):
+        header = tokens(m.group(1))
+        typ = heads.get(header[-1].norm) if header else None
+        if not typ:
+            continue
+        first = item_at(m.end())
+        if first is None:
+            continue
+        chain = [(*first, None), *items_after(first[1])]
+        if len(chain) < 2:
+            continue
+        for x0, x1, t in chain:
+            if t is None:
+                propose(text[x0:x1], typ, "rule:list", x0, x1)
+
+
+__all__ = ["EntityCues", "NewEntity", "find_new_entities", "head_types", "learn_cues", "norm_token"]

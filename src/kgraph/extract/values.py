@@ -42,6 +42,30 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 ]
 
 
+#: Descriptive phrases a string property can take: what something "is" ("PTSD is a
+#: psychiatric condition that ..."), an apposition ("glutamate, the brain's primary
+#: excitatory neurotransmitter,") and a title after a degree ("Jane Doe, MD, Professor of
+#: Psychiatry at ..."). They may contain names, unlike the other values.
+_PHRASES = [
+    re.compile(r"\b(?:is|are|was|were)\s+((?:a|an|the)\s+[^.;:!?()]{6,200}?)(?=\s*(?:[.;:!?]|,\s|$))"),
+    re.compile(r"[\w)],\s+((?:a|an|the)\s+[^,.;:!?()]{6,120}?)(?=\s*,)"),
+    re.compile(r",\s+(?:MD|M\.D\.|PhD|Ph\.D\.|DO|MPH|PsyD),\s+([A-Z][^,.;:()]{3,100}?)(?=\s+(?:at|of the|in)\s|\s*[,.;(])"),
+]
+
+
+def find_phrases(text: str, start: int = 0, end: int | None = None) -> list[ValueMention]:
+    """Descriptive phrases in ``text[start:end]`` (kind ``phrase``; the value is the text)."""
+    end = len(text) if end is None else end
+    out: list[ValueMention] = []
+    for pattern in _PHRASES:
+        for m in pattern.finditer(text, start, end):
+            s, e = m.span(1)
+            if "\n" in text[s:e] or any(v.start < e and s < v.end for v in out):
+                continue
+            out.append(ValueMention(s, e, "phrase", re.sub(r"\s+", " ", text[s:e])))
+    return sorted(out, key=lambda v: v.start)
+
+
 @dataclass(frozen=True)
 class ValueMention:
     start: int
