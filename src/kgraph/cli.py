@@ -375,13 +375,19 @@ def query(
         prepared = query_info(query_text, timeout=timeout)
         kind, notes = prepared.kind, prepared.notes
     else:
-        # Oxigraph answers over the store: checked here first, so that a mistake is reported
-        # before any rebuild, then again against the store's own graphs
+        # Oxigraph answers over the store: the text is checked here first (and parsed, in a
+        # worker, before any rebuild, so that a mistake is reported first), then against the
+        # store's own graphs; it is parsed and evaluated in a killable worker
         from kgraph import storequery
 
-        kind = storequery.prepare(query_text, None, timeout=timeout).kind
+        kind = storequery.prepare(query_text, None, parse="no").kind
     fmt_chosen = choose_format(kind, fmt, output)
-    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note)
+
+    def before_rebuild() -> None:
+        if not reason:
+            storequery.prepare(query_text, None, timeout=timeout)
+
+    graphs = load_graphs(_project(data, ontology, out=out), rebuild=rebuild, step=_note, before_rebuild=before_rebuild)
     if graphs.rebuilt:
         _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
     if reason:
@@ -389,7 +395,7 @@ def query(
 
         result = run_query(graphs.entailed(reason, step=_note), query_text, timeout=timeout)
     else:
-        checked = storequery.prepare(query_text, graphs.graphs, timeout=timeout)
+        checked = storequery.prepare(query_text, graphs.graphs, parse="no")
         notes = checked.notes
         result = storequery.run(graphs.path, checked, timeout=timeout)
     _print_answer(result, fmt_chosen, output)
@@ -770,7 +776,7 @@ def serve(
     from kgraph.evidence_report import load_evidence
 
     evidence = load_evidence(project)  # for /report/<id>
-    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence)
+    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence, store=graphs.info)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)

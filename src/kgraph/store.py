@@ -672,14 +672,18 @@ def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
 
 
 def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> StoreGraphs:
+                 warn: Callable[[str], None] | None = None,
+                 before_rebuild: Callable[[], None] | None = None) -> StoreGraphs:
     """The current build's store, opened read-only; the project is rebuilt first (files and
-    store) when its inputs changed since, or when the store is missing or unreadable."""
+    store) when its inputs changed since, or when the store is missing or unreadable
+    (``before_rebuild`` is called first then)."""
     if not rebuild and is_current(project):
         try:
             return StoreGraphs(read_info(project.out_dir))
         except (OSError, TypeError):
             pass  # a damaged store: rebuild it
+    if before_rebuild is not None:
+        before_rebuild()
     from kgraph.pipeline import build
 
     note = step or (lambda _: None)
