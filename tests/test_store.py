@@ -203,6 +203,42 @@ def test_named_questions_same_answers_as_rdflib(both):
         assert answers(got) == answers(expected), name
 
 
+def test_tables_shown_without_rdflib_are_rdflib_tables(both):
+    """``kgraph query``'s table, made from Oxigraph's terms (SQ.show), is the table of rdflib's
+    answer: the same cells in the same order, for every named question."""
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.named import named_queries
+    from kgraph.sparql.prepare import prepare_query
+    from kgraph.sparql.results import display_rows
+
+    graph, store, info = both
+    graphs = [g for g in info.counts if g]
+    shown = 0
+    texts = [q.text for q in named_queries().values()] + ["ASK { kgr:ketamine kg:treats ?c }",
+                                                          "SELECT * WHERE { ?c kg:quote ?q ; kg:belief ?b }",
+                                                          "SELECT ?s ?y WHERE { ?s kg:year ?y }",
+                                                          "SELECT ?s ?c WHERE { ?s rdfs:comment ?c }"]
+    for text in texts:
+        got = SQ.show(store, SQ.prepare(text, graphs))
+        expected = evaluate(graph, prepare_query(text))
+        if isinstance(got, SQ.Shown):
+            shown += 1
+            assert (got.kind, got.boolean) == (expected.kind, expected.boolean), text
+            assert (got.variables, got.cells) == display_rows(expected), text
+        else:
+            assert answers(got) == answers(expected), text
+    assert shown >= len(texts) * 3 // 4  # the fast path is the usual one
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8")), st.sampled_from([None, "en"]))
+def test_literals_are_quoted_as_rdflib_quotes_them(text, lang):
+    from rdflib import Literal
+
+    expected = Literal(text, lang=lang).n3()
+    assert SQ.rdflib_quoted(text) + (f"@{lang}" if lang else "") == expected
+
+
 def _pattern_pool(graph):
     from rdflib import RDF
 

@@ -397,7 +397,9 @@ def query(
     else:
         checked = storequery.prepare(query_text, graphs.graphs, parse="no")
         notes = checked.notes
-        result = storequery.run(graphs.path, checked, timeout=timeout)
+        # a table or true/false is made in the worker without rdflib when it can be (0.1 s less)
+        shown = fmt_chosen is None and output is None
+        result = storequery.run(graphs.path, checked, timeout=timeout, mode="show" if shown else "result")
     _print_answer(result, fmt_chosen, output)
     for note in notes if result.empty else ():
         _note(f"Note: {note}")
@@ -454,6 +456,7 @@ def _echo_json(value) -> None:
 
 
 def _print_answer(result, fmt, output: Path | None) -> None:
+    # (kgraph.sparql.results imports no rdflib: a Shown answer is printed without it)
     from kgraph.sparql.results import choose_format, serialize_result
 
     if result.empty:
@@ -474,6 +477,9 @@ def _print_answer(result, fmt, output: Path | None) -> None:
         if not result.empty:
             typer.echo(serialize_result(result, choose_format(result.kind, "turtle", None)), nl=False)
     elif not result.empty:
+        if hasattr(result, "cells"):  # kgraph.storequery.Shown: the cells are made
+            _print_table(result.variables, result.cells)
+            return
         from kgraph.sparql.results import display_rows
 
         _print_table(*display_rows(result))

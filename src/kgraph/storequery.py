@@ -283,7 +283,6 @@ EVALUATION_STACK = 256 << 20
 
 def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     """Answer ``query`` over ``store`` in this process (no time limit); a QueryResult."""
-    from kgraph.sparql.execute import _first_use
     from kgraph.sparql.results import QueryResult
     from kgraph.store import term_from_ox
 
@@ -302,14 +301,7 @@ def evaluate(store: ox.Store, query: StoreQuery) -> Any:
         return QueryResult("ASK", boolean=bool(answer))
     if query.kind == "SELECT":
         variables = [v.value for v in answer.variables]
-        rows = [tuple(conv(solution[i]) for i in range(len(variables))) for solution in answer]
-        if query.star:
-            order = sorted(range(len(variables)), key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
-            variables = [variables[i] for i in order]
-            rows = [tuple(row[i] for i in order) for row in rows]
-        if not query.ordered:
-            rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
-        return QueryResult("SELECT", variables=variables, rows=rows)
+        return _as_result(query, variables, (tuple(solution[i] for i in range(len(variables))) for solution in answer))
     from rdflib import Graph
 
     from kgraph.build import bind_prefixes
@@ -319,6 +311,130 @@ def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     for triple in answer:
         graph.add((conv(triple.subject), conv(triple.predicate), conv(triple.object)))
     return QueryResult(query.kind, graph=graph)
+
+
+def _as_result(query: StoreQuery, variables: list[str], ox_rows: Iterable[tuple]) -> Any:
+    """A SELECT's QueryResult from Oxigraph's rows: rdflib terms, rdflib's order."""
+    from kgraph.sparql.execute import _first_use
+    from kgraph.sparql.results import QueryResult
+    from kgraph.store import term_from_ox
+
+    memo: dict[Any, Any] = {None: None}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None and term is not None:
+            found = memo[term] = term_from_ox(term)
+        return found
+
+    rows = [tuple(conv(term) for term in row) for row in ox_rows]
+    if query.star:
+        order = sorted(range(len(variables)), key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
+        variables = [variables[i] for i in order]
+        rows = [tuple(row[i] for i in order) for row in rows]
+    if not query.ordered:
+        rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
+    return QueryResult("SELECT", variables=variables, rows=rows)
+
+
+# --------------------------------------------------------------------------- shown without rdflib
+
+@dataclass(frozen=True)
+class Shown:
+    """A SELECT or ASK answer as ``kgraph query`` shows it (table cells, or true/false),
+    made from Oxigraph's terms without rdflib (importing it costs ~0.1 s): the very cells
+    and row order that :func:`kgraph.sparql.results.display_rows` gives for :func:`evaluate`'s
+    answer (see :func:`show`)."""
+
+    kind: str
+    variables: list[str]
+    cells: list[list[str]]
+    boolean: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.kind == "SELECT" and not self.cells
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+#: literal datatypes whose lexical forms rdflib keeps as the store gives them (decimals in
+#: kgraph's form, :func:`kgraph.store.kgraph_decimal`); with any other, a row is not shown
+#: without rdflib (rdflib rewrites some lexical forms: "1.5E0" as a double is "1.5")
+_KEPT = {
+    XSD + "string": None,
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString": None,
+    XSD + "decimal": None,
+    XSD + "integer": re.compile(r"-?(0|[1-9][0-9]*)"),
+    XSD + "boolean": re.compile(r"true|false"),
+    XSD + "anyURI": None,
+}
+
+
+def show(store: ox.Store, query: StoreQuery) -> Shown | Any:
+    """The answer to a SELECT or ASK as :class:`Shown`; any other answer (or one holding a
+    literal rdflib would write differently) as :func:`evaluate`'s QueryResult."""
+    if query.kind == "ASK":
+        return Shown("ASK", [], [], boolean=bool(_ox_answer(store, query)))
+    if query.kind != "SELECT":
+        return evaluate(store, query)
+    from kgraph.sparql.results import display_iri, display_namespaces
+    from kgraph.store import kgraph_decimal
+
+    answer = _ox_answer(store, query)
+    variables = [v.value for v in answer.variables]
+    rows = [tuple(solution[i] for i in range(len(variables))) for solution in answer]
+    namespaces = display_namespaces()
+    memo: dict[Any, tuple[str, str] | None] = {None: ("", "")}
+
+    def key_and_cell(term: Any) -> tuple[str, str] | None:
+        """rdflib's n3() of the term (the sort key) and its cell; None: not without rdflib."""
+        if isinstance(term, ox.NamedNode):
+            return f"<{term.value}>", display_iri(term.value, namespaces)
+        if isinstance(term, ox.BlankNode):
+            return f"_:{term.value}", f"_:{term.value}"
+        datatype = term.datatype.value
+        if datatype not in _KEPT or (_KEPT[datatype] is not None and not _KEPT[datatype].fullmatch(term.value)):
+            return None
+        lexical = kgraph_decimal(term.value) if datatype == XSD + "decimal" else term.value
+        quoted = rdflib_quoted(lexical)
+        if term.language:
+            return f"{quoted}@{term.language}", lexical
+        if datatype == XSD + "string":
+            return quoted, lexical
+        return f"{quoted}^^<{datatype}>", lexical
+
+    shown_rows = []
+    for row in rows:
+        pairs = []
+        for term in row:
+            if term not in memo:
+                memo[term] = key_and_cell(term)
+            pair = memo[term]
+            if pair is None:
+                return _as_result(query, variables, rows)
+            pairs.append(pair)
+        shown_rows.append(pairs)
+    order = list(range(len(variables)))
+    if query.star:
+        from kgraph.sparql.execute import _first_use
+
+        order.sort(key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
+    shown_rows = [[row[i] for i in order] for row in shown_rows]
+    if not query.ordered:
+        shown_rows.sort(key=lambda row: tuple(key for key, _ in row))
+    return Shown("SELECT", [variables[i] for i in order], [[cell for _, cell in row] for row in shown_rows])
+
+
+def rdflib_quoted(lexical: str) -> str:
+    """A literal's lexical form quoted as rdflib's ``Literal.n3()`` quotes it."""
+    if "\n" in lexical:
+        encoded = lexical.replace("\\", "\\\\")
+        if '"""' in lexical:
+            encoded = encoded.replace('"""', '\\"\\"\\"')
+        if encoded[-1] == '"' and encoded[-2] != "\\":
+            encoded = encoded[:-1] + "\\" + '"'
+        return '"""%s"""' % encoded.replace("\r", "\\r")
+    return '"%s"' % lexical.replace("\n", "\\n").replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
 
 
 def _ox_answer(store: ox.Store, query: StoreQuery) -> Any:
@@ -401,14 +517,17 @@ class StoreEngine:
         if mode == "info":
             on_deep_stack(lambda: _ox_answer(self.store, query))
             return QueryInfo(query.kind, query.notes)
+        if mode == "show":
+            return on_deep_stack(lambda: show(self.store, query))
         result = on_deep_stack(lambda: evaluate(self.store, query))
         if mode == "serialize":
             return serialize_answer(result, options)
         return result
 
 
-def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
-    """Answer ``query`` over the store at ``store_path`` within ``timeout`` seconds.
+def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str = "result") -> Any:
+    """Answer ``query`` over the store at ``store_path`` within ``timeout`` seconds: a
+    QueryResult, or with ``mode="show"`` what :func:`show` gives.
 
     A forked worker (fenced as the server's, :func:`kgraph.sparql.execute.fence_worker`)
     opens the store read-only and evaluates; past the deadline it is killed, which stops
@@ -419,8 +538,8 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
     engine = StoreEngine(store_path)
     if timeout is None or "fork" not in multiprocessing.get_all_start_methods():
         engine.start()
-        return engine.answer({}, "result", query, None)
-    return _in_worker(engine, ("result", query, None), timeout)
+        return engine.answer({}, mode, query, None)
+    return _in_worker(engine, (mode, query, None), timeout)
 
 
 def _in_worker(engine: StoreEngine, request: tuple, timeout: float) -> Any:

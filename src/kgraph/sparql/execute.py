@@ -152,9 +152,10 @@ def _install_use_row_wrapper() -> None:
 
 def forbid_network() -> None:
     """In a worker process only (audit hooks cannot be removed): any socket use is an error."""
-    import rdflib.plugins.sparql
-
-    rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+    # rdflib's engine is told too, if this worker has it (:meth:`RdflibEngine.start`); a
+    # store worker does not import it (125 ms)
+    if "rdflib.plugins.sparql" in sys.modules:
+        sys.modules["rdflib.plugins.sparql"].SPARQL_LOAD_GRAPHS = False
 
     def hook(event: str, args: tuple) -> None:
         if event.startswith("socket.") or event == "urllib.Request":
@@ -268,6 +269,9 @@ class RdflibEngine:
         import kgraph.sparql.prepare  # noqa: F401
 
     def start(self) -> None:
+        import rdflib.plugins.sparql
+
+        rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False  # FROM never loads (it is refused anyway)
         _warm_up()
 
     def answer(self, known: dict, mode: str, text: str, options: Any) -> Any:

@@ -246,11 +246,12 @@ def check_expressible(result: QueryResult, fmt: Format) -> None:
 
 def display_rows(result: QueryResult) -> tuple[list[str], list[list[str]]]:
     """Header and rows of short strings for a table: IRIs as prefix:name, literals as text."""
-    namespaces = _display_namespaces()
+    namespaces = display_namespaces()
     return result.variables, [[display_term(t, namespaces) for t in row] for row in result.rows]
 
 
-def _display_namespaces() -> list[tuple[str, str]]:
+def display_namespaces() -> list[tuple[str, str]]:
+    """The namespaces an IRI is shortened with in a table (longest first)."""
     # kgraph's own prefixes only (cross-reference IRIs stay whole in a table, as they are
     # links); longest namespace first, so kgclaim: wins over kgr: for a claim IRI
     return sorted({**PREFIXES, **DISPLAY_PREFIXES}.items(), key=lambda item: -len(item[1]))
@@ -266,8 +267,12 @@ def display_term(term, namespaces: list[tuple[str, str]] | None = None) -> str:
         return str(term)
     if isinstance(term, BNode):
         return f"_:{term}"
-    text = str(term)
-    for prefix, namespace in namespaces or _display_namespaces():
+    return display_iri(str(term), namespaces)
+
+
+def display_iri(text: str, namespaces: list[tuple[str, str]] | None = None) -> str:
+    """``kgr:ketamine`` for an IRI in a known namespace, else the IRI itself."""
+    for prefix, namespace in namespaces or display_namespaces():
         if text.startswith(namespace) and re.fullmatch(r"[\w.-]*", text[len(namespace):]):
             return f"{prefix}:{text[len(namespace):]}"
     return text
