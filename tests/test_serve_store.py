@@ -223,3 +223,20 @@ def test_a_light_query_is_answered_while_two_heavy_ones_run_in_the_store(mini_bu
             time.sleep(0.05)
         after = {w.process.pid for w in pool._workers}
         assert len(after) == 3 and len(before - after) == 2  # the stopped workers were replaced
+
+
+def test_a_repeated_question_is_answered_without_a_worker(mini_built):
+    """The store never changes under a server: the same request gets the same bytes from
+    the answer cache, even with every worker gone; another request needs a worker."""
+    project, result = mini_built
+    app = create_app(result.built.graph, result.network, ServeOptions(timeout=60, max_wait=0.5),
+                     store=read_info(project.out_dir))
+    with starlette_testclient.TestClient(app, base_url=BASE) as client:
+        first = client.get("/sparql", params={"query": PER_GRAPH}, headers=JSON)
+        assert first.status_code == 200
+        app.state.kgraph.pool.close()
+        again = client.get("/sparql", params={"query": PER_GRAPH}, headers=JSON)
+        assert (again.status_code, again.content) == (200, first.content)
+        other = client.get("/sparql", params={"query": PER_GRAPH}, headers={"Accept": "text/csv"})
+        assert other.status_code == 503  # not the same answer: it needed a worker
+        assert app.state.kgraph.answers.size > 0

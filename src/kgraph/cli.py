@@ -761,6 +761,8 @@ def serve(
     ontology: OntologyOpt = None,
     out: OutOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph before serving.")] = False,
+    cache_mb: Annotated[int, typer.Option(
+        "--cache-mb", min=0, help="Megabytes of answers kept to answer a repeated query at once (0: none).")] = 64,
 ) -> None:
     """Serve the graph: a SPARQL endpoint, Linked Data pages and a browser app.
 
@@ -775,7 +777,8 @@ def serve(
     from kgraph.graphstore import load_graphs
     from kgraph.serve import ServeOptions, create_app, listen, run
 
-    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results)  # checks
+    options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results,
+                           answer_cache_bytes=cache_mb << 20)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
     project = _project(data, ontology, out=out)
     graphs = load_graphs(project, rebuild=rebuild, warn=_note)

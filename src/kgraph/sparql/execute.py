@@ -210,7 +210,8 @@ class Serialize:
     """Options of a server request: the worker negotiates the format and writes the bytes."""
 
     accept: str | None
-    format: str | None
+    #: the ``format`` (``output``, ``results``) parameter values, in the order sent
+    format: tuple[str, ...] | str | None
     max_results: int
     max_bytes: int
     #: the protocol's default-graph-uri and named-graph-uri values (the store's graphs only)
