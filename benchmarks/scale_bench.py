@@ -311,7 +311,7 @@ def query_rows(root: Path, repeat: int, env: dict) -> list[list[str]]:
     from kgraph.prefixes import PREFIXES
 
     out = root / "output"
-    kgraph = [sys.executable, "-m", "kgraph", "query", "--data", str(root / "data"), "--out", str(out),
+    kgraph = [sys.executable, "-m", "kgraph", "query", "--data", str(root / "data"), "--graph-dir", str(out),
               "--format", "csv"]
     prefix_args = [f"{k}={v}" for k, v in PREFIXES.items()]
     store = store_dir(out)
@@ -347,7 +347,7 @@ def serve_rows(root: Path, env: dict, clients: int, requests: int) -> list[list[
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the server below
     started = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port), "--data",
-                               str(root / "data"), "--out", str(root / "output")], stdout=subprocess.DEVNULL,
+                               str(root / "data"), "--graph-dir", str(root / "output")], stdout=subprocess.DEVNULL,
                               stderr=log, env=env)
     rows = []
     try:

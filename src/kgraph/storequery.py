@@ -1,21 +1,25 @@
 """SPARQL over the on-disk store (:mod:`kgraph.store`), answered by Oxigraph.
 
-The same contract as :mod:`kgraph.query` -- read-only, nothing fetched from elsewhere,
-within a time limit -- with Oxigraph's engine instead of rdflib's:
+The same contract as rdflib's path (:mod:`kgraph.sparql`) -- read-only, nothing fetched
+from elsewhere, within a time and a memory limit -- with Oxigraph's engine:
 
 * :func:`prepare` checks the text without rdflib: SPARQL Update is refused; ``SERVICE``
   is refused before Oxigraph sees the query (Oxigraph would open a connection to the
   service); ``FROM`` / ``FROM NAMED`` and the protocol's ``default-graph-uri`` /
   ``named-graph-uri`` may only name the store's own graphs (one per source, entities,
-  ontology, catalog): they select those graphs, never load anything. The checks work on
-  the text with its comments, strings and IRIs blanked out, so a keyword inside a string
-  or an IRI does not count. Syntax errors and unknown prefixes are reported with line and
-  column, as :mod:`kgraph.query` does.
-* :func:`run` evaluates in a forked process that opens the store read-only (milliseconds)
-  and is killed at the time limit: that stops the work inside the engine.
-* Answers are :class:`kgraph.query.QueryResult` objects with rdflib terms equal to those of
-  the built files (see :func:`kgraph.store.term_from_ox`), rows sorted when the query does
-  not order them, ``SELECT *`` columns in order of first use: the same answers as rdflib's.
+  evidence, ontology, catalog): they select those graphs, never load anything. The checks
+  work on the text with its comments, strings and IRIs blanked out, so a keyword inside a
+  string or an IRI does not count. Syntax errors and unknown prefixes are reported with
+  line and column, as rdflib's path does. Oxigraph parses only in a worker (see
+  :func:`prepare` for why).
+* :class:`StoreEngine` is the worker body of :class:`kgraph.sparql.execute.QueryPool`
+  (``kgraph serve``) and of :func:`run` (``kgraph query``): each forked, fenced worker
+  opens the store read-only (milliseconds) and is killed at the time limit, which stops
+  the work inside the engine.
+* Answers are :class:`kgraph.sparql.results.QueryResult` objects with rdflib terms equal
+  to those of the built files (see :func:`kgraph.store.term_from_ox`), rows sorted when
+  the query does not order them, ``SELECT *`` columns in order of first use: the same
+  answers as rdflib's. :func:`show` makes ``kgraph query``'s table without rdflib.
 
 Without ``FROM`` or ``default-graph-uri`` a query runs over the store's default graph,
 the union of all graphs (what ``kgraph.nt`` holds); ``GRAPH ?g`` ranges over the named graphs.
@@ -132,7 +136,7 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
         # a mistake in the first word (whatever ``parse`` says): the parser tells where
         unchecked = StoreQuery(text=text, kind=kind, ordered=False, star=False, borrowed=borrowed)
         if parse == "here":
-            on_deep_stack(lambda: _ox_answer(ox.Store(), unchecked))
+            on_deep_stack(lambda: _parse_only(ox.Store(), unchecked))
         else:
             _in_worker(StoreEngine(None), ("info", unchecked, None), timeout)
         raise QueryError("the text is not a SELECT, ASK, CONSTRUCT or DESCRIBE query",
@@ -450,6 +454,14 @@ def _ox_answer(store: ox.Store, query: StoreQuery) -> Any:
         raise explained_syntax_error(query.text, exc) from None
 
 
+def _parse_only(store: ox.Store, query: StoreQuery) -> None:
+    """Parse ``query`` (Oxigraph plans it; over an empty store nothing is computed), raising
+    kgraph's syntax error. Oxigraph's lazy answer is dropped here, in the thread that made
+    it: pyoxigraph refuses to drop it on another one."""
+    answer = _ox_answer(store, query)
+    del answer
+
+
 def on_deep_stack(work: Any) -> Any:
     """``work()`` in a thread with :data:`EVALUATION_STACK` of stack; its result or its exception."""
     import threading
@@ -515,7 +527,7 @@ class StoreEngine:
                                                named_graph_uri=named, parse="here")
             query = checked
         if mode == "info":
-            on_deep_stack(lambda: _ox_answer(self.store, query))
+            on_deep_stack(lambda: _parse_only(self.store, query))
             return QueryInfo(query.kind, query.notes)
         if mode == "show":
             return on_deep_stack(lambda: show(self.store, query))

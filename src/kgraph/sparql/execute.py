@@ -26,9 +26,14 @@ restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``
 it had plus ``memory`` bytes, and exits within a second when its parent dies (a watchdog
 thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
 
+What a worker answers with is its *engine*: :class:`RdflibEngine` (rdflib over an
+in-memory graph, shared with the forked worker copy-on-write) or
+:class:`kgraph.storequery.StoreEngine` (Oxigraph over the build's store, opened by each
+worker). The pool, its admission control and the fences are the same for both.
+
 Protocol (:class:`_Worker`): the parent sends ``(mode, text, options)``; the worker
-answers ``("ok", payload)`` or ``("error", KgraphError)``. The graph is shared with the
-forked worker (copy-on-write); only the answer travels back, pickled.
+answers ``("ok", payload)`` or ``("error", KgraphError)``; only the answer travels back,
+pickled.
 """
 
 from __future__ import annotations
