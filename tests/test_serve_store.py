@@ -206,7 +206,9 @@ def test_a_light_query_is_answered_while_two_heavy_ones_run_in_the_store(mini_bu
         pool = app.state.kgraph.pool
         before = {w.process.pid for w in pool._workers}
         answers: list = []
-        threads = [threading.Thread(target=lambda: answers.append(post(port, heavy)), daemon=True) for _ in range(2)]
+        # two different texts: the same one, asked twice at once, would be computed once
+        heavies = [heavy, heavy.replace("?o }", "?o2 }")]
+        threads = [threading.Thread(target=lambda q=q: answers.append(post(port, q)), daemon=True) for q in heavies]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 60
@@ -240,3 +242,23 @@ def test_a_repeated_question_is_answered_without_a_worker(mini_built):
         other = client.get("/sparql", params={"query": PER_GRAPH}, headers={"Accept": "text/csv"})
         assert other.status_code == 503  # not the same answer: it needed a worker
         assert app.state.kgraph.answers.size > 0
+
+
+def test_the_same_question_asked_at_once_is_computed_once(mini_built):
+    import asyncio
+
+    from kgraph.serve import AnswerCache
+
+    cache = AnswerCache(1 << 20)
+    calls = []
+
+    async def compute():
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return ("text/plain", b"answer")
+
+    async def ask_many():
+        return await asyncio.gather(*(cache.answer(("q", None), compute) for _ in range(5)))
+
+    assert asyncio.run(ask_many()) == [("text/plain", b"answer")] * 5
+    assert calls == [1] and cache.get(("q", None)) == ("text/plain", b"answer")

@@ -206,10 +206,11 @@ def test_named_questions_same_answers_as_rdflib(both):
 def test_tables_shown_without_rdflib_are_rdflib_tables(both):
     """``kgraph query``'s table, made from Oxigraph's terms (SQ.show), is the table of rdflib's
     answer: the same cells in the same order, for every named question."""
+    from kgraph.formats import from_name
     from kgraph.sparql.execute import evaluate
     from kgraph.sparql.named import named_queries
     from kgraph.sparql.prepare import prepare_query
-    from kgraph.sparql.results import display_rows
+    from kgraph.sparql.results import display_rows, serialize_result
 
     graph, store, info = both
     graphs = [g for g in info.counts if g]
@@ -219,12 +220,15 @@ def test_tables_shown_without_rdflib_are_rdflib_tables(both):
                                                           "SELECT ?s ?y WHERE { ?s kg:year ?y }",
                                                           "SELECT ?s ?c WHERE { ?s rdfs:comment ?c }"]
     for text in texts:
-        got = SQ.show(store, SQ.prepare(text, graphs))
+        checked = SQ.prepare(text, graphs)
+        got = SQ.show(store, checked)
         expected = evaluate(graph, prepare_query(text))
         if isinstance(got, SQ.Shown):
             shown += 1
             assert (got.kind, got.boolean) == (expected.kind, expected.boolean), text
             assert (got.variables, got.cells) == display_rows(expected), text
+            for fmt in SQ.SHOWN_FORMATS:  # and the bytes kgraph query --format csv|tsv writes
+                assert SQ.show(store, checked, fmt).data == serialize_result(expected, from_name(fmt)), (text, fmt)
         else:
             assert answers(got) == answers(expected), text
     assert shown >= len(texts) * 3 // 4  # the fast path is the usual one

@@ -583,12 +583,12 @@ async def _answer(text: str, params: dict[str, list[str]], request: "Request", s
                      named_graphs=tuple(params.get("named-graph-uri", ())))
     client = request.client.host if request.client else ""
     key = (text, want)
-    answer = state.answers.get(key) if state.answers is not None else None
-    if answer is None:
+    if state.answers is None:
         # parsing, evaluation and serialisation all happen in a worker, under the deadline
         answer = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
-        if state.answers is not None:
-            state.answers.put(key, answer)
+    else:
+        answer = await state.answers.answer(key, lambda: state.pool.run("serialize", text, want,
+                                                                        timeout=options.timeout, client=client))
     content_type, body = answer
     return Response(body, media_type=content_type, headers={"Vary": "Accept", "Cache-Control": "no-store"})
 
@@ -600,9 +600,10 @@ class AnswerCache:
     A server over the store answers the same request with the same bytes for as long as
     it runs (the store is read-only; a rebuild writes a new one), so a repeated question
     -- the query page's named questions, a dashboard's polling -- is answered from here
-    without a worker: 10 ms of engine time per named question on the corpus is what
-    bounds the server's throughput otherwise. Only successful answers are kept; an answer
-    larger than an eighth of the budget is not.
+    without a worker: engine time (about 10 ms a named question on the corpus, far more
+    at ten times the size) is what bounds the server's throughput otherwise. Requests for
+    an answer being computed wait for it instead of computing it again. Only successful
+    answers are kept; an answer larger than an eighth of the budget is not.
     """
 
     def __init__(self, max_bytes: int):
@@ -611,12 +612,35 @@ class AnswerCache:
         self.max_bytes = max_bytes
         self.size = 0
         self._entries: OrderedDict = OrderedDict()
+        self._pending: dict = {}
 
     def get(self, key):
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
+
+    async def answer(self, key, compute):
+        """The kept answer for ``key``, or the one being computed, or ``await compute()``'s."""
+        import asyncio
+
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._pending.get(key)
+        if pending is not None:
+            # shielded: a waiter that gives up (its client left) does not cancel the others'
+            return await asyncio.shield(pending)
+        task = self._pending[key] = asyncio.ensure_future(compute())
+
+        def finished(done: asyncio.Future) -> None:
+            # (a callback: the task may end after every waiter gave up)
+            self._pending.pop(key, None)
+            if not done.cancelled() and done.exception() is None:
+                self.put(key, done.result())
+
+        task.add_done_callback(finished)
+        return await asyncio.shield(task)
 
     def put(self, key, answer: tuple[str, bytes]) -> None:
         cost = len(answer[1]) + len(key[0])

@@ -345,19 +345,25 @@ def _as_result(query: StoreQuery, variables: list[str], ox_rows: Iterable[tuple]
 
 @dataclass(frozen=True)
 class Shown:
-    """A SELECT or ASK answer as ``kgraph query`` shows it (table cells, or true/false),
-    made from Oxigraph's terms without rdflib (importing it costs ~0.1 s): the very cells
-    and row order that :func:`kgraph.sparql.results.display_rows` gives for :func:`evaluate`'s
-    answer (see :func:`show`)."""
+    """A SELECT or ASK answer as ``kgraph query`` shows it (table cells, or true/false), and
+    in CSV or TSV when asked, made from Oxigraph's terms without rdflib (importing it costs
+    ~0.1 s): the very cells, row order and bytes that :mod:`kgraph.sparql.results` gives
+    for :func:`evaluate`'s answer (see :func:`show`)."""
 
     kind: str
     variables: list[str]
     cells: list[list[str]]
     boolean: bool | None = None
+    #: the answer in the format asked for (CSV or TSV), else None
+    data: bytes | None = None
 
     @property
     def empty(self) -> bool:
         return self.kind == "SELECT" and not self.cells
+
+    @property
+    def size(self) -> int:
+        return len(self.cells) if self.kind == "SELECT" else 1
 
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -372,52 +378,61 @@ _KEPT = {
     XSD + "boolean": re.compile(r"true|false"),
     XSD + "anyURI": None,
 }
+#: the formats :func:`show` writes itself
+SHOWN_FORMATS = ("csv", "tsv")
 
 
-def show(store: ox.Store, query: StoreQuery) -> Shown | Any:
-    """The answer to a SELECT or ASK as :class:`Shown`; any other answer (or one holding a
-    literal rdflib would write differently) as :func:`evaluate`'s QueryResult."""
+def show(store: ox.Store, query: StoreQuery, fmt: str | None = None) -> Shown | Any:
+    """The answer to a SELECT or ASK as :class:`Shown` (with its bytes in ``fmt``, "csv" or
+    "tsv", if given); any other answer (or one holding a literal rdflib would write
+    differently) as :func:`evaluate`'s QueryResult."""
+    from kgraph.sparql import results as R
+
     if query.kind == "ASK":
-        return Shown("ASK", [], [], boolean=bool(_ox_answer(store, query)))
+        value = bool(_ox_answer(store, query))
+        data = {"csv": R.csv_boolean, "tsv": R.tsv_boolean}[fmt](value) if fmt else None
+        return Shown("ASK", [], [], boolean=value, data=data)
     if query.kind != "SELECT":
         return evaluate(store, query)
-    from kgraph.sparql.results import display_iri, display_namespaces
     from kgraph.store import kgraph_decimal
 
     answer = _ox_answer(store, query)
     variables = [v.value for v in answer.variables]
     rows = [tuple(solution[i] for i in range(len(variables))) for solution in answer]
-    namespaces = display_namespaces()
-    memo: dict[Any, tuple[str, str] | None] = {None: ("", "")}
+    namespaces = R.display_namespaces()
+    memo: dict[Any, tuple[str, str, str, str] | None] = {None: ("", "", "", "")}
 
-    def key_and_cell(term: Any) -> tuple[str, str] | None:
-        """rdflib's n3() of the term (the sort key) and its cell; None: not without rdflib."""
+    def forms(term: Any) -> tuple[str, str, str, str] | None:
+        """rdflib's n3() of the term (the sort key), its table cell, CSV field and TSV field;
+        None: not without rdflib."""
         if isinstance(term, ox.NamedNode):
-            return f"<{term.value}>", display_iri(term.value, namespaces)
+            return f"<{term.value}>", R.display_iri(term.value, namespaces), R.csv_cell(term.value), f"<{term.value}>"
         if isinstance(term, ox.BlankNode):
-            return f"_:{term.value}", f"_:{term.value}"
+            return f"_:{term.value}", f"_:{term.value}", R.csv_cell(f"_:{term.value}"), f"_:{term.value}"
         datatype = term.datatype.value
         if datatype not in _KEPT or (_KEPT[datatype] is not None and not _KEPT[datatype].fullmatch(term.value)):
             return None
         lexical = kgraph_decimal(term.value) if datatype == XSD + "decimal" else term.value
         quoted = rdflib_quoted(lexical)
         if term.language:
-            return f"{quoted}@{term.language}", lexical
-        if datatype == XSD + "string":
-            return quoted, lexical
-        return f"{quoted}^^<{datatype}>", lexical
+            key, written = f"{quoted}@{term.language}", None
+        elif datatype == XSD + "string":
+            key, written = quoted, None
+        else:
+            key, written = f"{quoted}^^<{datatype}>", datatype
+        return key, lexical, R.csv_cell(lexical), R.tsv_literal(lexical, term.language, written)
 
     shown_rows = []
     for row in rows:
-        pairs = []
+        row_forms = []
         for term in row:
             if term not in memo:
-                memo[term] = key_and_cell(term)
-            pair = memo[term]
-            if pair is None:
+                memo[term] = forms(term)
+            found = memo[term]
+            if found is None:
                 return _as_result(query, variables, rows)
-            pairs.append(pair)
-        shown_rows.append(pairs)
+            row_forms.append(found)
+        shown_rows.append(row_forms)
     order = list(range(len(variables)))
     if query.star:
         from kgraph.sparql.execute import _first_use
@@ -425,8 +440,14 @@ def show(store: ox.Store, query: StoreQuery) -> Shown | Any:
         order.sort(key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
     shown_rows = [[row[i] for i in order] for row in shown_rows]
     if not query.ordered:
-        shown_rows.sort(key=lambda row: tuple(key for key, _ in row))
-    return Shown("SELECT", [variables[i] for i in order], [[cell for _, cell in row] for row in shown_rows])
+        shown_rows.sort(key=lambda row: tuple(f[0] for f in row))
+    variables = [variables[i] for i in order]
+    data = None
+    if fmt == "csv":
+        data = R.csv_document(variables, [[f[2] for f in row] for row in shown_rows])
+    elif fmt == "tsv":
+        data = R.tsv_document(variables, [[f[3] for f in row] for row in shown_rows])
+    return Shown("SELECT", variables, [[f[1] for f in row] for row in shown_rows], data=data)
 
 
 def rdflib_quoted(lexical: str) -> str:
@@ -529,17 +550,18 @@ class StoreEngine:
         if mode == "info":
             on_deep_stack(lambda: _parse_only(self.store, query))
             return QueryInfo(query.kind, query.notes)
-        if mode == "show":
-            return on_deep_stack(lambda: show(self.store, query))
+        if mode == "show":  # options: the format to write (csv, tsv) or None
+            return on_deep_stack(lambda: show(self.store, query, options))
         result = on_deep_stack(lambda: evaluate(self.store, query))
         if mode == "serialize":
             return serialize_answer(result, options)
         return result
 
 
-def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str = "result") -> Any:
+def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str = "result",
+        fmt: str | None = None) -> Any:
     """Answer ``query`` over the store at ``store_path`` within ``timeout`` seconds: a
-    QueryResult, or with ``mode="show"`` what :func:`show` gives.
+    QueryResult, or with ``mode="show"`` what :func:`show` gives (in ``fmt``).
 
     A forked worker (fenced as the server's, :func:`kgraph.sparql.execute.fence_worker`)
     opens the store read-only and evaluates; past the deadline it is killed, which stops
@@ -550,8 +572,8 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str
     engine = StoreEngine(store_path)
     if timeout is None or "fork" not in multiprocessing.get_all_start_methods():
         engine.start()
-        return engine.answer({}, mode, query, None)
-    return _in_worker(engine, (mode, query, None), timeout)
+        return engine.answer({}, mode, query, fmt)
+    return _in_worker(engine, (mode, query, fmt), timeout)
 
 
 def _in_worker(engine: StoreEngine, request: tuple, timeout: float) -> Any:
