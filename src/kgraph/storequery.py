@@ -532,6 +532,11 @@ class StoreEngine:
         import kgraph.store  # noqa: F401
 
     def start(self) -> None:
+        import os
+
+        # an allocation past the memory cap aborts the worker (reported as out of memory);
+        # RUST_BACKTRACE=1 would add some 50 lines of Rust stack to the terminal or log
+        os.environ["RUST_BACKTRACE"] = "0"
         self.store = ox.Store() if self.path is None else ox.Store.read_only(self.path)
 
     def answer(self, known: dict, mode: str, query: StoreQuery | str, options: Any) -> Any:
