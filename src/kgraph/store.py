@@ -487,7 +487,7 @@ def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str]
 def _line_safe(data: bytes) -> bytes:
     """Oxigraph writes U+2028, U+2029, U+0085 (and controls) raw inside literals: valid,
     but line-based tools cut the statement there; escape them as rdflib's files do (issue 15)."""
-    from kgraph.export import line_safe
+    from kgraph.formats import line_safe
 
     return line_safe(data.decode("utf-8")).encode("utf-8")
 

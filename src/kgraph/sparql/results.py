@@ -169,7 +169,7 @@ def _to_csv(result: QueryResult) -> bytes:
 
 def csv_cell(text: str) -> str:
     """A CSV field: the text, quoted when it holds a separator, a quote or a line break."""
-    from kgraph.export import line_safe
+    from kgraph.formats import line_safe
 
     if any(c in text for c in ',"\r\n') or line_safe(text) != text:
         return '"' + text.replace('"', '""') + '"'
@@ -212,7 +212,7 @@ def _nt_term(term) -> str:
 
 def tsv_literal(lexical: str, language: str | None, datatype: str | None) -> str:
     """A literal in N-Triples form, as a TSV field (no raw line separators: issue 15)."""
-    from kgraph.export import line_safe
+    from kgraph.formats import line_safe
 
     text = lexical
     for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
