@@ -2,14 +2,15 @@
 
     python benchmarks/query_bench.py [--repeat N] [--root DIR]
 
-Runs in a copy of the built graph (DIR/output, built first if needed) so that the
-project's own output/.cache is left alone. Prints four tables:
+Reads the built graph of DIR (built first if its store is stale). Prints three tables:
 
 1. start-up: `python -c pass`, `kgraph --help`;
-2. every named query (`kgraph query --name NAME --format csv`), with its row count;
-3. loading the graph in-process: N-Triples parse vs the pickle cache (default and
-   SimpleMemory stores), and the fork kgraph uses to enforce --timeout;
-4. cold (no cache) vs warm runs, with and without --reason.
+2. side by side, in the same run: `kgraph query` (the table it prints, and --format csv)
+   against a bare pyoxigraph script that opens the same store read-only and prints the
+   rows, and one that parses kgraph.nt into memory first (issue 10's baseline), for a
+   look-up, a 2-hop and a GROUP BY; the ratio is kgraph's table over the bare store script
+   (target: <= 0.3 s and <= 2x on the corpus);
+3. every named query (`kgraph query --name NAME --format csv`), with its row count.
 
 Times are the minimum and median wall time of N runs, and the minimum CPU time (user +
 system of the command and the worker it forks): on a busy machine the wall time grows with
@@ -20,15 +21,29 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+QUERIES = {
+    "look-up": "SELECT ?p ?o WHERE { kgr:ketamine ?p ?o } LIMIT 5",
+    "2-hop": "SELECT DISTINCT ?c ?m WHERE { ?d kg:treats ?c . ?d kg:hasMechanism ?m }",
+    "GROUP BY": "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY DESC(?n)",
+}
+#: the bare script: open the store (or parse the N-Triples), query, print one line per row
+BARE = """import sys, pyoxigraph as ox
+if sys.argv[1] == "store":
+    store = ox.Store.read_only(sys.argv[2])
+else:
+    store = ox.Store()
+    store.bulk_load(path=sys.argv[2], format=ox.RdfFormat.N_TRIPLES)
+prefixes = {"kg": "https://w3id.org/kgraph/ontology#", "kgr": "https://w3id.org/kgraph/id/"}
+for row in store.query(sys.argv[3], prefixes=prefixes):
+    print("\t".join(str(t) for t in row))
+"""
 
 
 def wall(cmd: list[str], cwd: Path, repeat: int) -> tuple[float, float, float, bytes]:
@@ -78,82 +93,67 @@ def main() -> None:
     root = args.root.resolve()
     kgraph = [sys.executable, "-m", "kgraph"]
 
-    from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, is_fresh
+    # an installed package has its bytecode; a checkout run with PYTHONDONTWRITEBYTECODE=1
+    # (as here) would compile every module on every run (60 ms of the 0.2 s measured)
+    import compileall
+    import importlib.util
+
     from kgraph.project import Project
     from kgraph.sparql.named import named_queries
+    from kgraph.store import is_current, read_info
 
+    compileall.compile_dir(Path(importlib.util.find_spec("kgraph").origin).parent, quiet=1)
     project = Project.at(root)
-    if not is_fresh(project):
+    if not is_current(project):
         print("building the graph first ...", file=sys.stderr)
         subprocess.run([*kgraph, "build", "--quiet"], cwd=root, check=True, stdout=subprocess.DEVNULL)
-    work = Path(tempfile.mkdtemp(prefix="kgraph-bench-"))
-    try:
-        for name in (BUILD_INFO, GRAPH_FILE):
-            shutil.copy2(project.out_dir / name, work / name)
-        out = ["--graph-dir", str(work)]
+    store = str(read_info(project.out_dir).path)
+    nt = str(project.out_dir / "kgraph.nt")
+    out = ["--graph-dir", str(project.out_dir)]
+    print(f"kgraph query benchmark: {root} (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}, {args.repeat} runs each, times in ms)")
 
-        print(f"kgraph query benchmark: {root} (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.2f}, {args.repeat} runs each, times in ms)")
+    rows = []
+    for label, cmd in (("python -c pass", [sys.executable, "-c", "pass"]),
+                       ("python -c 'import pyoxigraph'", [sys.executable, "-c", "import pyoxigraph"]),
+                       ("kgraph --help", [*kgraph, "--help"])):
+        best, median, cpu, _ = wall(cmd, root, args.repeat)
+        rows.append([label, ms(best), ms(median), ms(cpu)])
+    table("1. start-up", ["command", "min", "median", "cpu"], rows)
 
-        # warm the cache once, as any second query would find it
-        subprocess.run([*kgraph, "query", "--name", "treats", *out], cwd=root, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        rows = []
-        for label, cmd in (("python -c pass", [sys.executable, "-c", "pass"]),
-                           ("kgraph --help", [*kgraph, "--help"]),
-                           ("kgraph queries", [*kgraph, "queries"])):
-            best, median, cpu, _ = wall(cmd, root, args.repeat)
-            rows.append([label, ms(best), ms(median), ms(cpu)])
-        table("1. start-up", ["command", "min", "median", "cpu"], rows)
+    rows = []
+    for label, text in QUERIES.items():
+        runs = {
+            "kgraph query": [*kgraph, "query", text, *out],
+            "kgraph query --format csv": [*kgraph, "query", text, "--format", "csv", *out],
+            "bare pyoxigraph, store": [sys.executable, "-c", BARE, "store", store, text],
+            "bare pyoxigraph, parse .nt": [sys.executable, "-c", BARE, "nt", nt, text],
+        }
+        # interleaved, so that a change in the machine's load hits every column alike
+        timed: dict[str, list] = {name: [] for name in runs}
+        for _ in range(args.repeat):
+            for name, cmd in runs.items():
+                timed[name].append(wall(cmd, root, 1))
+        best = {name: min(t[0] for t in results) for name, results in timed.items()}
+        cpu = {name: min(t[2] for t in results) for name, results in timed.items()}
+        for name in runs:
+            ratio = best[name] / best["bare pyoxigraph, store"]
+            rows.append([f"{label}: {name}", ms(best[name]), ms(statistics.median(t[0] for t in timed[name])),
+                         ms(cpu[name]), f"{ratio:.2f}x"])
+    table("2. kgraph query vs a bare pyoxigraph script (same run, interleaved)",
+          ["query: command", "min", "median", "cpu", "vs bare store"], rows)
 
-        rows = []
-        for name in named_queries():
-            best, median, cpu, answer = wall([*kgraph, "query", "--name", name, "--format", "csv", *out], root,
-                                             args.repeat)
-            rows.append([name, ms(best), ms(median), ms(cpu), str(max(answer.count(b"\r\n") - 1, 0))])
-        table("2. kgraph query --name NAME --format csv (warm cache)", ["query", "min", "median", "cpu", "rows"],
-              rows)
-        for column, what in ((1, "wall min"), (3, "cpu")):
-            values = sorted(float(r[column]) for r in rows)
-            print(f"   {what}: fastest {values[0]:.0f} ms, median {statistics.median(values):.0f} ms, "
-                  f"slowest {values[-1]:.0f} ms")
-
-        rows = []
-        from rdflib import Graph
-
-        from kgraph.export import sorted_copy
-        from kgraph.sparql.execute import run_query
-        from kgraph.sparql.prepare import prepare_query
-
-        nt = work / GRAPH_FILE
-        parsed = Graph().parse(nt, format="nt")
-        default_pickle = pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL)
-        simple = sorted_copy(parsed)
-        simple_pickle = pickle.dumps(simple, protocol=pickle.HIGHEST_PROTOCOL)
-        rows.append(["parse kgraph.nt (rdflib Memory store)", *map(ms, in_process(
-            lambda: Graph().parse(nt, format="nt"), args.repeat)), f"{nt.stat().st_size // 1024} KiB"])
-        rows.append(["unpickle, Memory store", *map(ms, in_process(
-            lambda: pickle.loads(default_pickle), args.repeat)), f"{len(default_pickle) // 1024} KiB"])
-        rows.append(["unpickle, SimpleMemory store (the cache)", *map(ms, in_process(
-            lambda: pickle.loads(simple_pickle), args.repeat)), f"{len(simple_pickle) // 1024} KiB"])
-        ask = prepare_query("ASK { kgr:ketamine kg:treats kgr:ptsd }")
-        rows.append(["ASK in this process (no time limit)", *map(ms, in_process(
-            lambda: run_query(simple, ask, timeout=None), args.repeat * 4)), ""])
-        rows.append(["ASK in a forked worker (--timeout)", *map(ms, in_process(
-            lambda: run_query(simple, ask, timeout=30), args.repeat * 4)), ""])
-        table("3. in-process steps", ["step", "min", "median", "size"], rows)
-
-        rows = []
-        for label, extra in (("treats", []), ("treats --reason rdfs", ["--reason", "rdfs"]),
-                             ("treats --reason owl-rl", ["--reason", "owl-rl"])):
-            shutil.rmtree(work / ".cache", ignore_errors=True)
-            cold, _, cold_cpu, _ = wall([*kgraph, "query", "--name", "treats", *extra, *out], root, 1)
-            best, median, cpu, _ = wall([*kgraph, "query", "--name", "treats", *extra, *out], root, args.repeat)
-            rows.append([label, ms(cold), ms(cold_cpu), ms(best), ms(median), ms(cpu)])
-        table("4. cold (no cache: parse, or compute the closure) vs warm",
-              ["query", "cold", "cold cpu", "warm min", "warm median", "warm cpu"], rows)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    rows = []
+    for name in named_queries():
+        best, median, cpu, answer = wall([*kgraph, "query", "--name", name, "--format", "csv", *out], root,
+                                         args.repeat)
+        rows.append([name, ms(best), ms(median), ms(cpu), str(max(answer.count(b"\r\n") - 1, 0))])
+    table("3. kgraph query --name NAME --format csv", ["query", "min", "median", "cpu", "rows"], rows)
+    for column, what in ((1, "wall min"), (3, "cpu")):
+        values = sorted(float(r[column]) for r in rows)
+        print(f"   {what}: fastest {values[0]:.0f} ms, median {statistics.median(values):.0f} ms, "
+              f"slowest {values[-1]:.0f} ms")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

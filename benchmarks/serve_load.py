@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=500, help="requests per client")
     parser.add_argument("--named", action="store_true", help="mix in every named question too")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="serve with --cache-mb 0: every request is evaluated (the answer cache off)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO / "src"))
@@ -61,7 +63,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "kgraph", "build", "-q"], cwd=REPO, check=True, capture_output=True)
     # the server's messages go to a file: an unread pipe would fill up and stall it
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port)], cwd=REPO,
+    server = subprocess.Popen([sys.executable, "-m", "kgraph", "serve", "--port", str(port),
+                               *(["--cache-mb", "0"] if args.no_cache else [])], cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 60
@@ -115,6 +118,7 @@ def main() -> None:
 
     rows = [
         ("clients x requests", f"{args.clients} x {args.requests}"),
+        ("answer cache", "off" if args.no_cache else "on (64 MB)"),
         ("distinct queries", str(len(urls))),
         ("total requests", str(len(latencies))),
         ("wall time (s)", f"{wall:.1f}"),

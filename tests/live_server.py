@@ -13,13 +13,13 @@ PATIENT = 120.0
 
 
 @contextmanager
-def serving(graph, network, options: ServeOptions):
-    """Yields (host, port, app) of ``create_app(graph, network, options)`` served on loopback."""
+def serving(graph, network, options: ServeOptions, store=None):
+    """Yields (host, port, app) of ``create_app(graph, network, options, store=store)`` served on loopback."""
     import logging
 
     import uvicorn
 
-    app = create_app(graph, network, options)
+    app = create_app(graph, network, options, store=store)
     sock = listen("127.0.0.1", 0)
     server = uvicorn.Server(server_config(app, options))
     limiter = RefusalLogFilter()

@@ -28,10 +28,19 @@ def built(mini_built):
 
 
 @pytest.fixture(scope="module")
-def client(built):
+def store(mini_built):
+    from kgraph.store import read_info
+
+    return read_info(mini_built[0].out_dir)
+
+
+@pytest.fixture(scope="module")
+def client(built, store):
     # generous limits: on a busy machine a whole-graph SELECT must reach its 413 (too many
-    # results), not a time-out or a busy 503; the time-out tests build their own apps
-    app = create_app(built.built.graph, built.network, ServeOptions(timeout=60, max_results=500, max_wait=30))
+    # results), not a time-out or a busy 503; the time-out tests build their own apps.
+    # Answered through the build's store, as `kgraph serve` answers.
+    app = create_app(built.built.graph, built.network, ServeOptions(timeout=60, max_results=500, max_wait=30),
+                     store=store)
     with starlette_testclient.TestClient(app, base_url=BASE) as c:
         yield c
 
@@ -389,8 +398,9 @@ def test_query_page_downloads_come_from_the_registry(client):
 @pytest.mark.parametrize("request_kwargs,status", [
     ({"params": {"query": "SELEC ?x"}}, 400),
     ({"params": {"query": ""}}, 400),
-    ({"params": {"query": "SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"}}, 400),
+    ({"params": {"query": "SELECT * FROM <http://remote.example/g> WHERE { ?s ?p ?o }"}}, 400),
     ({"params": {"query": "SELECT ?s WHERE { ?s kgg:p ?o }"}}, 400),
+    ({"params": {"query": "ASK { ?s ?p ?o }", "default-graph-uri": "http://remote.example/g"}}, 400),
     ({"params": {"query": "DELETE WHERE { ?s ?p ?o }"}}, 403),
     ({"params": {"update": "DROP ALL"}}, 403),
     ({"params": {"query": SELECT_LABELS, "format": "pdf"}}, 406),

@@ -19,7 +19,7 @@ from rdflib import Graph
 
 from kgraph import store as S
 from kgraph import storequery as SQ
-from kgraph.errors import OutputError, QueryError, QueryTimeout, UpdateRefused
+from kgraph.errors import OutputError, QueryError, QueryTimeout, ResourceLimit, UpdateRefused
 
 EX = "https://example.org/"
 
@@ -203,6 +203,46 @@ def test_named_questions_same_answers_as_rdflib(both):
         assert answers(got) == answers(expected), name
 
 
+def test_tables_shown_without_rdflib_are_rdflib_tables(both):
+    """``kgraph query``'s table, made from Oxigraph's terms (SQ.show), is the table of rdflib's
+    answer: the same cells in the same order, for every named question."""
+    from kgraph.formats import from_name
+    from kgraph.sparql.execute import evaluate
+    from kgraph.sparql.named import named_queries
+    from kgraph.sparql.prepare import prepare_query
+    from kgraph.sparql.results import display_rows, serialize_result
+
+    graph, store, info = both
+    graphs = [g for g in info.counts if g]
+    shown = 0
+    texts = [q.text for q in named_queries().values()] + ["ASK { kgr:ketamine kg:treats ?c }",
+                                                          "SELECT * WHERE { ?c kg:quote ?q ; kg:belief ?b }",
+                                                          "SELECT ?s ?y WHERE { ?s kg:year ?y }",
+                                                          "SELECT ?s ?c WHERE { ?s rdfs:comment ?c }"]
+    for text in texts:
+        checked = SQ.prepare(text, graphs)
+        got = SQ.show(store, checked)
+        expected = evaluate(graph, prepare_query(text))
+        if isinstance(got, SQ.Shown):
+            shown += 1
+            assert (got.kind, got.boolean) == (expected.kind, expected.boolean), text
+            assert (got.variables, got.cells) == display_rows(expected), text
+            for fmt in SQ.SHOWN_FORMATS:  # and the bytes kgraph query --format csv|tsv writes
+                assert SQ.show(store, checked, fmt).data == serialize_result(expected, from_name(fmt)), (text, fmt)
+        else:
+            assert answers(got) == answers(expected), text
+    assert shown >= len(texts) * 3 // 4  # the fast path is the usual one
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8")), st.sampled_from([None, "en"]))
+def test_literals_are_quoted_as_rdflib_quotes_them(text, lang):
+    from rdflib import Literal
+
+    expected = Literal(text, lang=lang).n3()
+    assert SQ.rdflib_quoted(text) + (f"@{lang}" if lang else "") == expected
+
+
 def _pattern_pool(graph):
     from rdflib import RDF
 
@@ -312,24 +352,31 @@ def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(both):
     binds = ['BIND("abcdefgh" AS ?v0)'] + [f"BIND(CONCAT(?v{i}, ?v{i}) AS ?v{i + 1})" for i in range(27)]
     bomb = SQ.prepare("SELECT (STRLEN(?v27) AS ?n) WHERE { " + " ".join(binds) + " }",
                       [g for g in info.counts if g])
-    with pytest.raises(QueryError, match="ended without an answer"):
+    with pytest.raises(ResourceLimit, match="memory limit"):
         SQ.run(info.path, bomb, timeout=120)
 
 
 def test_pool_answers_and_survives_a_timeout(both):
+    """The server's pool (kgraph.sparql.execute.QueryPool) with the store's engine."""
+    import asyncio
+
+    from kgraph.sparql.execute import PoolLimits, QueryPool
+
     graph, _, info = both
     graphs = [g for g in info.counts if g]
-    pool = SQ.StoreQueryPool(info.path, 2)
+    pool = QueryPool(SQ.StoreEngine(info.path, graphs), PoolLimits(size=2, reserve=0, max_wait=30))
+
+    def ask(text: str, timeout: float = 60):
+        return asyncio.run(pool.run("result", text, None, timeout=timeout))
+
     try:
-        ask = SQ.prepare("ASK { kgr:ketamine kg:treats ?c }", graphs)
-        assert pool.run(ask, timeout=60).boolean is True
-        before = pool.pids
-        endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", graphs)
+        assert ask("ASK { kgr:ketamine kg:treats ?c }").boolean is True
+        before = {w.process.pid for w in pool._workers}
         with pytest.raises(QueryTimeout):
-            pool.run(endless, timeout=1.0)
-        assert len(pool.pids) == 2 and pool.pids != before  # the stuck worker was killed and replaced
-        count = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", graphs)
-        assert int(pool.run(count, timeout=60).rows[0][0]) == len(graph)
+            ask("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }", timeout=1.0)
+        after = {w.process.pid for w in pool._workers}
+        assert len(after) == 2 and after != before  # the stuck worker was killed and replaced
+        assert int(ask("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows[0][0]) == len(graph)
     finally:
         pool.close()
 

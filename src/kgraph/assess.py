@@ -44,10 +44,10 @@ import yaml
 
 from kgraph.errors import DataError
 from kgraph.model import Claim, Dataset, Vocabulary
+from kgraph.project import PRIORS_FILE
 
 #: Plain-words levels, weakest first.
 LEVELS = ("very low", "low", "moderate", "high")
-PRIORS_FILE = "evidence-priors.yaml"
 _WEIGHTS = ("hedged_weight", "repeat_weight", "factual_error_weight", "opposition_downgrade")
 FACTUAL_ERROR = "factual-error"
 

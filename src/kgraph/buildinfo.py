@@ -35,7 +35,7 @@ def input_files(project: Project) -> list[Path]:
     # the packaged error priors shape the evidence graph too (issue 12)
     from importlib import resources
 
-    from kgraph.assess import PRIORS_FILE
+    from kgraph.project import PRIORS_FILE
 
     packaged = Path(str(resources.files("kgraph") / PRIORS_FILE))
     if packaged.is_file():

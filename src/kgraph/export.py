@@ -16,7 +16,7 @@ from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
 from kgraph.errors import OutputError
-from kgraph.formats import FORMATS_BY_NAME, Format
+from kgraph.formats import FORMATS_BY_NAME, Format, line_safe
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
     import networkx as nx
@@ -40,20 +40,6 @@ def sorted_copy(graph: Graph) -> Graph:
     for triple in sorted(graph, key=lambda t: tuple(term.n3() for term in t)):
         out.add(triple)
     return out
-
-
-#: Characters rdflib writes raw into N-Triples, Turtle and TriG that Unicode-aware tools
-#: take for line breaks (Python's str.splitlines, editors, JavaScript's line terminators)
-#: or that are invisible controls: written as \uXXXX escapes instead (issue 15). An
-#: escape is valid wherever they can occur (inside literals and IRIs); tab, LF and CR are
-#: left to rdflib, which escapes them where the syntax needs it.
-LINE_SAFE = {code: f"\\u{code:04X}" for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85,
-                                                   0x2028, 0x2029)}
-
-
-def line_safe(text: str) -> str:
-    """``text`` (N-Triples, Turtle or TriG) with every character of :data:`LINE_SAFE` escaped."""
-    return text.translate(LINE_SAFE)
 
 
 def serialize_graph(graph: Graph, fmt: Format) -> bytes:

@@ -15,6 +15,7 @@ This module imports nothing heavy: ``kgraph query`` and ``kgraph --help`` read i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -274,3 +275,22 @@ def downloads() -> dict[str, list[dict[str, str]]]:
     """The download links of the query page, by result kind (shipped to its script)."""
     return {kind: [{"name": f.name, "label": f.label.removeprefix("SPARQL results "), "extension": f.extension}
                    for f in of_kind(kind)] for kind in ("results", "graph")}
+
+
+# --------------------------------------------------------------------------- line-safe text
+
+#: Characters rdflib writes raw into N-Triples, Turtle and TriG that Unicode-aware tools
+#: take for line breaks (Python's str.splitlines, editors, JavaScript's line terminators)
+#: or that are invisible controls: written as \uXXXX escapes instead (issue 15). An
+#: escape is valid wherever they can occur (inside literals and IRIs); tab, LF and CR are
+#: left to rdflib, which escapes them where the syntax needs it.
+LINE_SAFE = {code: f"\\u{code:04X}" for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85,
+                                                   0x2028, 0x2029)}
+_LINE_UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in LINE_SAFE) + "]")
+
+
+def line_safe(text: str) -> str:
+    """``text`` (N-Triples, Turtle or TriG) with every character of :data:`LINE_SAFE` escaped."""
+    # a regular expression, not str.translate: 0.23 s instead of 2.7 s for the 23 MB of
+    # N-Triples at ten times the corpus, where such characters are rare
+    return _LINE_UNSAFE.sub(lambda match: LINE_SAFE[ord(match.group())], text)

@@ -12,21 +12,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from rdflib import Namespace
+#: The namespaces as rdflib ``Namespace`` objects (``KG``, ``KGR``, ...), made on first use
+#: (:func:`__getattr__`): importing rdflib costs ~0.1 s, which ``kgraph query`` over the
+#: store never needs.
+NAMESPACES: dict[str, str] = {
+    "KG": "https://w3id.org/kgraph/ontology#",
+    "KGR": "https://w3id.org/kgraph/id/",
+    "SCHEMA": "https://schema.org/",
+    "KGCLAIM": "https://w3id.org/kgraph/id/claim/",
+    "KGSRC": "https://w3id.org/kgraph/id/source/",
+    #: Named graphs (not bound as a prefix: the written files name them in full).
+    "KGGRAPH": "https://w3id.org/kgraph/id/graph/",
+}
 
-KG = Namespace("https://w3id.org/kgraph/ontology#")
-KGR = Namespace("https://w3id.org/kgraph/id/")
-SCHEMA = Namespace("https://schema.org/")
-KGCLAIM = Namespace(f"{KGR}claim/")
-KGSRC = Namespace(f"{KGR}source/")
-#: Named graphs (not bound as a prefix: the written files name them in full).
-KGGRAPH = Namespace(f"{KGR}graph/")
+
+def __getattr__(name: str) -> Any:
+    if name in NAMESPACES:
+        from rdflib import Namespace
+
+        value = globals()[name] = Namespace(NAMESPACES[name])
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Prefixes bound in every graph kgraph writes and predeclared in queries (in this order).
 PREFIXES: dict[str, str] = {
-    "kg": str(KG),
-    "kgr": str(KGR),
+    "kg": NAMESPACES["KG"],
+    "kgr": NAMESPACES["KGR"],
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "owl": "http://www.w3.org/2002/07/owl#",
@@ -34,10 +48,10 @@ PREFIXES: dict[str, str] = {
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "prov": "http://www.w3.org/ns/prov#",
     "dcterms": "http://purl.org/dc/terms/",
-    "schema": str(SCHEMA),
+    "schema": NAMESPACES["SCHEMA"],
 }
 #: Also bound in the written graphs, but not predeclared in queries: claim and source IRIs.
-DISPLAY_PREFIXES: dict[str, str] = {"kgclaim": str(KGCLAIM), "kgsrc": str(KGSRC)}
+DISPLAY_PREFIXES: dict[str, str] = {"kgclaim": NAMESPACES["KGCLAIM"], "kgsrc": NAMESPACES["KGSRC"]}
 #: Vocabularies the ontology aligns its terms to, beyond those above (its documentation
 #: and the network exports name their terms with these prefixes).
 ALIGNED_PREFIXES: dict[str, str] = {"foaf": "http://xmlns.com/foaf/0.1/", "biolink": "https://w3id.org/biolink/vocab/"}

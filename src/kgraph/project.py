@@ -10,6 +10,8 @@ from pathlib import Path
 # their tests); new code imports them from kgraph.prefixes, where they live.
 
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
+#: The evidence priors (:mod:`kgraph.assess`): packaged with kgraph, overridden by data/'s.
+PRIORS_FILE = "evidence-priors.yaml"
 
 
 def packaged_ontology_dir() -> Path:

@@ -17,11 +17,18 @@ Routes (:func:`create_app` builds the Starlette app; the CLI hands it to uvicorn
   the VoID/DCAT description of the dataset (:mod:`kgraph.void`), ``/download/<file>`` the
   network exports (:mod:`kgraph.interchange`: KGX, Neo4j, Cytoscape.js, GraphML).
 
-Safe by default: every step of a query -- parsing and the checks of
-:mod:`kgraph.sparql.prepare` (no Update -- 403, no SERVICE, no FROM), evaluation and
-writing the answer -- runs in a pool of killable worker processes with a deadline and a
-memory limit (:mod:`kgraph.sparql.execute`), so nothing one client sends can hold the event
-loop or a lock. Admission is bounded (:class:`~kgraph.sparql.execute.PoolLimits`): a
+Queries are answered through the build's Oxigraph store when the app is given one
+(``store``; ``kgraph serve`` always is): ``GRAPH`` ranges over its named graphs (one per
+source, entities, ontology, catalog), ``FROM`` / ``FROM NAMED`` and the protocol's
+``default-graph-uri`` / ``named-graph-uri`` select among them (any other IRI is refused:
+nothing is ever loaded), and the default graph is the union (:mod:`kgraph.storequery`).
+An app made from an rdflib graph alone answers with rdflib's engine, over that one graph
+(``GRAPH``, ``FROM`` and the dataset parameters are then refused).
+
+Safe by default: every step of a query -- parsing and the checks (no Update -- 403, no
+SERVICE, no remote FROM), evaluation and writing the answer -- runs in a pool of killable
+worker processes with a deadline and a memory limit (:mod:`kgraph.sparql.execute`), so
+nothing one client sends can hold the event loop or a lock. Admission is bounded (:class:`~kgraph.sparql.execute.PoolLimits`): a
 reserve worker answers cheap queries while heavy ones hold the others; a request waits at
 most ``max_wait`` s for a worker, then gets 503 with an honest ``Retry-After``.
 
@@ -72,6 +79,7 @@ if TYPE_CHECKING:
     from kgraph.evidence_report import Evidence
     from kgraph.pages import Pages
     from kgraph.sparql.execute import QueryPool
+    from kgraph.store import StoreInfo
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
 #: Where the evidence reports are (``/report/<entity id>``).
@@ -110,6 +118,9 @@ class ServeOptions:
     #: connections served at once (more get 503); request header bytes (more get 431)
     max_connections: int = 1000
     max_header_bytes: int = 16 * 1024
+    #: bytes of answers kept to answer the same request again without a worker (the store
+    #: never changes under a running server); 0 turns it off
+    answer_cache_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         import math
@@ -139,12 +150,18 @@ class _State:
     #: the evidence behind /report/<id> (None: no reports)
     evidence: "Evidence | None" = None
     reportable: frozenset[str] = frozenset()
+    #: the store answering SPARQL (None: rdflib's engine over ``graph``)
+    store: "StoreInfo | None" = None
+    #: answers already sent, when answered by the store (None: no cache)
+    answers: "AnswerCache | None" = None
 
 
 def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None,
-               evidence: "Evidence | None" = None) -> "Starlette":
+               evidence: "Evidence | None" = None, store: "StoreInfo | None" = None) -> "Starlette":
     """The ASGI app serving ``graph`` (and its ``network``) read-only; with ``evidence``
-    (:func:`kgraph.evidence_report.load_evidence`) also the evidence reports."""
+    (:func:`kgraph.evidence_report.load_evidence`) also the evidence reports; with ``store``
+    (:func:`kgraph.store.read_info`: the store ``graph`` was read from) SPARQL is answered by
+    Oxigraph over the store, its named graphs included."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
@@ -154,7 +171,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     from kgraph.formats import downloads
     from kgraph.pages import Pages
     from kgraph.prefixes import QUERY_PREFIXES, js_table
-    from kgraph.sparql.execute import PoolLimits, QueryPool
+    from kgraph.sparql.execute import PoolLimits, QueryPool, RdflibEngine
     from kgraph.sparql.named import named_queries
     from kgraph.view import entity_types
     from kgraph.viz import Reports, render_html
@@ -169,7 +186,8 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     state = _State(
         graph=graph, network=network, options=options,
         viz_html=render_html(network, types=entity_types(graph), reports=reports),
-        evidence=evidence, reportable=frozenset(reports.entities if reports else ()),
+        evidence=evidence, reportable=frozenset(reports.entities if reports else ()), store=store,
+        answers=AnswerCache(options.answer_cache_bytes) if store is not None and options.answer_cache_bytes else None,
         named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
         pages=pages,
     )
@@ -221,7 +239,13 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         # forked before the server starts answering; killed and replaced on time-outs
-        state.pool = QueryPool(graph, PoolLimits(
+        if store is not None:
+            from kgraph.storequery import StoreEngine
+
+            engine = StoreEngine(store.path, [g for g in store.counts if g])
+        else:
+            engine = RdflibEngine(graph)
+        state.pool = QueryPool(engine, PoolLimits(
             size=options.max_concurrent, reserve=options.reserve, fast_timeout=options.fast_timeout,
             max_wait=options.max_wait, per_client=options.per_client, memory=options.worker_memory))
         try:
@@ -553,12 +577,80 @@ async def _answer(text: str, params: dict[str, list[str]], request: "Request", s
     from kgraph.sparql.execute import Serialize
 
     options = state.options
-    want = Serialize(accept=request.headers.get("accept"), format=format_values(params),
-                     max_results=options.max_results, max_bytes=options.max_result_bytes)
+    want = Serialize(accept=request.headers.get("accept"), format=tuple(format_values(params)),
+                     max_results=options.max_results, max_bytes=options.max_result_bytes,
+                     default_graphs=tuple(params.get("default-graph-uri", ())),
+                     named_graphs=tuple(params.get("named-graph-uri", ())))
     client = request.client.host if request.client else ""
-    # parsing, evaluation and serialisation all happen in a worker, under the deadline
-    content_type, body = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
+    key = (text, want)
+    if state.answers is None:
+        # parsing, evaluation and serialisation all happen in a worker, under the deadline
+        answer = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
+    else:
+        answer = await state.answers.answer(key, lambda: state.pool.run("serialize", text, want,
+                                                                        timeout=options.timeout, client=client))
+    content_type, body = answer
     return Response(body, media_type=content_type, headers={"Vary": "Accept", "Cache-Control": "no-store"})
+
+
+class AnswerCache:
+    """The answers (content type, body) of the latest requests, up to ``max_bytes`` of bodies
+    in all, least recently used first out.
+
+    A server over the store answers the same request with the same bytes for as long as
+    it runs (the store is read-only; a rebuild writes a new one), so a repeated question
+    -- the query page's named questions, a dashboard's polling -- is answered from here
+    without a worker: engine time (about 10 ms a named question on the corpus, far more
+    at ten times the size) is what bounds the server's throughput otherwise. Requests for
+    an answer being computed wait for it instead of computing it again. Only successful
+    answers are kept; an answer larger than an eighth of the budget is not.
+    """
+
+    def __init__(self, max_bytes: int):
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict = OrderedDict()
+        self._pending: dict = {}
+
+    def get(self, key):
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    async def answer(self, key, compute):
+        """The kept answer for ``key``, or the one being computed, or ``await compute()``'s."""
+        import asyncio
+
+        found = self.get(key)
+        if found is not None:
+            return found
+        pending = self._pending.get(key)
+        if pending is not None:
+            # shielded: a waiter that gives up (its client left) does not cancel the others'
+            return await asyncio.shield(pending)
+        task = self._pending[key] = asyncio.ensure_future(compute())
+
+        def finished(done: asyncio.Future) -> None:
+            # (a callback: the task may end after every waiter gave up)
+            self._pending.pop(key, None)
+            if not done.cancelled() and done.exception() is None:
+                self.put(key, done.result())
+
+        task.add_done_callback(finished)
+        return await asyncio.shield(task)
+
+    def put(self, key, answer: tuple[str, bytes]) -> None:
+        cost = len(answer[1]) + len(key[0])
+        if cost > self.max_bytes // 8 or key in self._entries:
+            return
+        self._entries[key] = answer
+        self.size += cost
+        while self.size > self.max_bytes:
+            old_key, old = self._entries.popitem(last=False)
+            self.size -= len(old[1]) + len(old_key[0])
 
 
 def _service_description(request: "Request", state: _State) -> "Response":
@@ -586,7 +678,19 @@ def _service_description(request: "Request", state: _State) -> "Response":
     g.add((dataset, RDF.type, SD.Dataset))
     g.add((dataset, SD.defaultGraph, default))
     g.add((default, RDF.type, SD.Graph))
-    g.add((default, VOID.triples, Literal(len(state.graph))))
+    if state.store is not None:
+        # the store's own graphs, which GRAPH, FROM and named-graph-uri may name
+        g.add((default, VOID.triples, Literal(state.store.triples)))
+        for index, (name, count) in enumerate((n, c) for n, c in state.store.counts.items() if n):
+            if name:
+                named, described = BNode(f"named{index}"), BNode(f"graph{index}")
+                g.add((dataset, SD.namedGraph, named))
+                g.add((named, SD.name, URIRef(name)))
+                g.add((named, SD.graph, described))
+                g.add((described, RDF.type, SD.Graph))
+                g.add((described, VOID.triples, Literal(count)))
+    else:
+        g.add((default, VOID.triples, Literal(len(state.graph))))
     fmt = negotiate("graph", request.headers.get("accept"), request.query_params.getlist("format"))
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 

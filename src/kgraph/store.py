@@ -452,17 +452,21 @@ OX_FORMATS = {
 DATASET_FORMATS = ("nquads", "trig")
 
 
-def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
+def serialize_triples(triples: Iterable[Any], fmt: str, prefixes: dict[str, str] | None = None, *,
+                      ordered: bool = False) -> bytes:
     """Triples (pyoxigraph) in format ``fmt`` ("nt", "turtle", "xml", "jsonld"), deterministic.
 
-    The same set of triples always gives the same bytes, whatever order they come in.
+    The same set of triples always gives the same bytes, whatever order they come in;
+    ``ordered`` says they come distinct and in :func:`triple_key` order already (not sorted again).
     """
     if fmt in DATASET_FORMATS:
         raise ValueError(f"{fmt} holds quads: use serialize_quads")
-    ordered = sorted(set(triples), key=triple_key)
-    if fmt == "nt":
-        return _sorted_lines(_line_safe(ox.serialize(ordered, format=ox.RdfFormat.N_TRIPLES)))
-    data = ox.serialize(ordered, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+    if fmt == "nt":  # its lines are sorted: the triples need not be
+        distinct = triples if ordered else set(triples)
+        return _sorted_lines(_line_safe(ox.serialize(distinct, format=ox.RdfFormat.N_TRIPLES)))
+    if not ordered:
+        triples = sorted(set(triples), key=triple_key)
+    data = ox.serialize(triples, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
     if fmt == "xml":
         # Oxigraph leaves CR raw, and every XML reader turns it into LF: a character
         # reference keeps it (CR occurs only inside values there) (issue 15)
@@ -483,7 +487,7 @@ def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str]
 def _line_safe(data: bytes) -> bytes:
     """Oxigraph writes U+2028, U+2029, U+0085 (and controls) raw inside literals: valid,
     but line-based tools cut the statement there; escape them as rdflib's files do (issue 15)."""
-    from kgraph.export import line_safe
+    from kgraph.formats import line_safe
 
     return line_safe(data.decode("utf-8")).encode("utf-8")
 
@@ -672,14 +676,18 @@ def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
 
 
 def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> StoreGraphs:
+                 warn: Callable[[str], None] | None = None,
+                 before_rebuild: Callable[[], None] | None = None) -> StoreGraphs:
     """The current build's store, opened read-only; the project is rebuilt first (files and
-    store) when its inputs changed since, or when the store is missing or unreadable."""
+    store) when its inputs changed since, or when the store is missing or unreadable
+    (``before_rebuild`` is called first then)."""
     if not rebuild and is_current(project):
         try:
             return StoreGraphs(read_info(project.out_dir))
         except (OSError, TypeError):
             pass  # a damaged store: rebuild it
+    if before_rebuild is not None:
+        before_rebuild()
     from kgraph.pipeline import build
 
     note = step or (lambda _: None)
@@ -772,5 +780,5 @@ def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dic
         elif fmt == "jsonld":
             files[name] = serialize_jsonld(triples, prefixes)
         else:
-            files[name] = serialize_triples(triples, fmt, prefixes)
+            files[name] = serialize_triples(triples, fmt, prefixes, ordered=True)
     return files

@@ -1,21 +1,25 @@
 """SPARQL over the on-disk store (:mod:`kgraph.store`), answered by Oxigraph.
 
-The same contract as :mod:`kgraph.query` -- read-only, nothing fetched from elsewhere,
-within a time limit -- with Oxigraph's engine instead of rdflib's:
+The same contract as rdflib's path (:mod:`kgraph.sparql`) -- read-only, nothing fetched
+from elsewhere, within a time and a memory limit -- with Oxigraph's engine:
 
 * :func:`prepare` checks the text without rdflib: SPARQL Update is refused; ``SERVICE``
   is refused before Oxigraph sees the query (Oxigraph would open a connection to the
   service); ``FROM`` / ``FROM NAMED`` and the protocol's ``default-graph-uri`` /
   ``named-graph-uri`` may only name the store's own graphs (one per source, entities,
-  ontology, catalog): they select those graphs, never load anything. The checks work on
-  the text with its comments, strings and IRIs blanked out, so a keyword inside a string
-  or an IRI does not count. Syntax errors and unknown prefixes are reported with line and
-  column, as :mod:`kgraph.query` does.
-* :func:`run` evaluates in a forked process that opens the store read-only (milliseconds)
-  and is killed at the time limit: that stops the work inside the engine.
-* Answers are :class:`kgraph.query.QueryResult` objects with rdflib terms equal to those of
-  the built files (see :func:`kgraph.store.term_from_ox`), rows sorted when the query does
-  not order them, ``SELECT *`` columns in order of first use: the same answers as rdflib's.
+  evidence, ontology, catalog): they select those graphs, never load anything. The checks
+  work on the text with its comments, strings and IRIs blanked out, so a keyword inside a
+  string or an IRI does not count. Syntax errors and unknown prefixes are reported with
+  line and column, as rdflib's path does. Oxigraph parses only in a worker (see
+  :func:`prepare` for why).
+* :class:`StoreEngine` is the worker body of :class:`kgraph.sparql.execute.QueryPool`
+  (``kgraph serve``) and of :func:`run` (``kgraph query``): each forked, fenced worker
+  opens the store read-only (milliseconds) and is killed at the time limit, which stops
+  the work inside the engine.
+* Answers are :class:`kgraph.sparql.results.QueryResult` objects with rdflib terms equal
+  to those of the built files (see :func:`kgraph.store.term_from_ox`), rows sorted when
+  the query does not order them, ``SELECT *`` columns in order of first use: the same
+  answers as rdflib's. :func:`show` makes ``kgraph query``'s table without rdflib.
 
 Without ``FROM`` or ``default-graph-uri`` a query runs over the store's default graph,
 the union of all graphs (what ``kgraph.nt`` holds); ``GRAPH ?g`` ranges over the named graphs.
@@ -33,6 +37,7 @@ import pyoxigraph as ox
 
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
+from kgraph.sparql.prepare import HTTP_EXAMPLES
 
 QUERY_KINDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
@@ -88,23 +93,36 @@ def blank_opaque(text: str) -> str:
 
 
 def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Iterable[str] = (),
-            named_graph_uri: Iterable[str] = (), timeout: float = 30.0) -> StoreQuery:
+            named_graph_uri: Iterable[str] = (), timeout: float = 30.0, parse: str = "worker") -> StoreQuery:
     """Check ``text`` against a store holding the named ``graphs``; raise :class:`QueryError` if
     it must not run. The protocol parameters, when given, choose the dataset (over FROM).
 
     ``graphs=None`` checks everything but the graphs named (before the store is opened, so
-    that a mistake is reported before any rebuild). rdflib's parser, asked only to explain
-    a mistake, runs in a killable worker within ``timeout`` seconds.
+    that a mistake is reported before any rebuild). The text-level checks run here; the
+    text is parsed by Oxigraph (over an empty store) as ``parse`` says: ``"worker"`` in a
+    killable worker within ``timeout`` seconds, ``"here"`` in this process (a worker's own
+    check, only when the text is not a query: else evaluating parses it) or ``"no"`` (it is
+    parsed where it is evaluated, :func:`run`). Never in a server or CLI process itself:
+    Oxigraph's parser takes quadratic time and stack on a long chain such as ``1+1+...+1``
+    (it crashes the process past some 8,000 terms).
     """
+    from kgraph.sparql.prepare import _check_depth
+
     known = None if graphs is None else set(graphs)
+    # a byte-order mark (Windows editors write one) is not SPARQL but means nothing either
+    text = text.removeprefix("\ufeff")
     if not text.strip():
-        raise QueryError("the query is empty", "Give a SPARQL query inline, with -f FILE, on stdin (-) or --name NAME.")
+        raise QueryError("the query is empty", "Give a SPARQL query inline, with -f FILE, on stdin (-) or --name NAME.",
+                         http_hint="Send it as the query parameter (GET ?query=...) or as the POST body.")
+    _check_depth(text)
     code = blank_opaque(text)
     kind = _kind(code)
     if kind in UPDATE_KEYWORDS:
         raise UpdateRefused("SPARQL Update (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused: "
-                            "kgraph queries only read the graph.",
-                            "Change the data in data/*.yaml and run `kgraph build` instead.")
+                            "a kgraph query only reads the graph.",
+                            "Change the data in data/*.yaml and run `kgraph build` instead.",
+                            http_hint="This endpoint is read-only; the graph is changed by rebuilding it "
+                                      "from its data files.")
     if match := _SERVICE.search(code):
         raise QueryError(f"SERVICE is refused{_position(text, match.start())}: kgraph queries never contact "
                          "other endpoints.", "Remove the SERVICE block; only the local graph can be queried.")
@@ -114,8 +132,13 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
     for iri in defaults + named:
         if known is not None and iri not in known:
             raise QueryError(f"the store has no graph <{iri}>", _graphs_hint(known))
-    _syntax_check(text, {**PREFIXES, **dict(borrowed)}, timeout)
     if kind not in QUERY_KINDS:
+        # a mistake in the first word (whatever ``parse`` says): the parser tells where
+        unchecked = StoreQuery(text=text, kind=kind, ordered=False, star=False, borrowed=borrowed)
+        if parse == "here":
+            on_deep_stack(lambda: _parse_only(ox.Store(), unchecked))
+        else:
+            _in_worker(StoreEngine(None), ("info", unchecked, None), timeout)
         raise QueryError("the text is not a SELECT, ASK, CONSTRUCT or DESCRIBE query",
                          "Check the query against the SPARQL 1.1 grammar.")
     if defaults or named:
@@ -123,9 +146,12 @@ def prepare(text: str, graphs: Iterable[str] | None, *, default_graph_uri: Itera
     else:
         default_graphs = tuple(from_default) if from_default or from_named else None
         named_graphs = tuple(from_named) if from_default or from_named else None
-    return StoreQuery(text=text, kind=kind, ordered=_outer_order_by(code), star=kind == "SELECT"
-                      and bool(_STAR.search(code)), default_graphs=default_graphs, named_graphs=named_graphs,
-                      borrowed=borrowed, notes=notes)
+    query = StoreQuery(text=text, kind=kind, ordered=_outer_order_by(code), star=kind == "SELECT"
+                       and bool(_STAR.search(code)), default_graphs=default_graphs, named_graphs=named_graphs,
+                       borrowed=borrowed, notes=notes)
+    if parse == "worker":  # over an empty store: nothing is evaluated that could take time
+        _in_worker(StoreEngine(None), ("info", query, None), timeout)
+    return query
 
 
 def _kind(code: str) -> str:
@@ -205,25 +231,24 @@ def _borrowed_prefixes(text: str, code: str) -> tuple[tuple[tuple[str, str], ...
     return tuple((p, bound[p]) for p in undeclared), tuple(notes)
 
 
-def _syntax_check(text: str, prefixes: dict[str, str], timeout: float) -> None:
-    """Parse with Oxigraph (over an empty store: nothing is evaluated that could take time).
+def explained_syntax_error(text: str, exc: SyntaxError) -> QueryError:
+    """kgraph's error for a text Oxigraph could not parse, in a worker (no deadline of its own):
+    rdflib's parser is asked too, as it points at the mistake more precisely."""
+    from kgraph.sparql.prepare import prepare_query
 
-    On a syntax error, rdflib's parser is asked too: it points at the mistake more precisely
-    (Oxigraph often reports where it gave up, the end of the group).
-    """
     try:
-        ox.Store().query(text, prefixes=prefixes)
-    except SyntaxError as exc:
-        from kgraph.sparql.execute import query_info
-
-        query_info(text, timeout=timeout)  # raises kgraph's syntax error when rdflib finds one too
-        raise _syntax_error(text, str(exc)) from None
+        prepare_query(text)
+    except QueryError as rdflib_error:
+        if rdflib_error.message.startswith(("SPARQL syntax error", "unknown prefix")):
+            return rdflib_error
+    return _syntax_error(text, str(exc))
 
 
 def _syntax_error(text: str, message: str) -> QueryError:
     match = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
     if not match:
-        return QueryError(f"SPARQL syntax error: {message}", "Check the query against the SPARQL 1.1 grammar.")
+        return QueryError(f"SPARQL syntax error: {message}", "Check the query against the SPARQL 1.1 grammar.",
+                          http_hint=HTTP_EXAMPLES)
     line, column = int(match.group(1)), int(match.group(2))
     expected = " ".join(match.group(3).split())
     if len(expected) > 120:
@@ -234,7 +259,9 @@ def _syntax_error(text: str, message: str) -> QueryError:
     pointer = f"\n  {line:>4} | {source_line}\n       | {' ' * (column - 1)}^"
     return QueryError(f"SPARQL syntax error at line {line}, column {column}, at '{found}' ({expected}){pointer}",
                       "Check brackets, the dots between triple patterns and the quotes there; "
-                      "`kgraph queries` lists working examples.")
+                      "`kgraph queries` lists working examples.",
+                      http_hint="Check brackets, the dots between triple patterns and the quotes there. "
+                                + HTTP_EXAMPLES)
 
 
 def _outer_order_by(code: str) -> bool:
@@ -251,18 +278,19 @@ def _outer_order_by(code: str) -> bool:
 
 # --------------------------------------------------------------------------- evaluating
 
+#: Stack of the thread a worker evaluates in: Oxigraph parses and evaluates expressions
+#: recursively, and crashes the process (SIGSEGV) on the 8 MB default past ~8,000 terms of
+#: ``1+1+...+1`` -- a query under the server's 20 KB limit. 256 MB is address space only
+#: (untouched pages cost nothing), counted in the worker's memory cap.
+EVALUATION_STACK = 256 << 20
+
+
 def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     """Answer ``query`` over ``store`` in this process (no time limit); a QueryResult."""
-    from kgraph.sparql.execute import _first_use
     from kgraph.sparql.results import QueryResult
     from kgraph.store import term_from_ox
 
-    options: dict[str, Any] = {"prefixes": query.prefixes}
-    if query.default_graphs is not None:
-        options["default_graph"] = [ox.NamedNode(g) for g in query.default_graphs]
-    if query.named_graphs is not None:
-        options["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
-    answer = store.query(query.text, **options)
+    answer = _ox_answer(store, query)
     memo: dict[Any, Any] = {}
 
     def conv(term: Any) -> Any:
@@ -277,14 +305,7 @@ def evaluate(store: ox.Store, query: StoreQuery) -> Any:
         return QueryResult("ASK", boolean=bool(answer))
     if query.kind == "SELECT":
         variables = [v.value for v in answer.variables]
-        rows = [tuple(conv(solution[i]) for i in range(len(variables))) for solution in answer]
-        if query.star:
-            order = sorted(range(len(variables)), key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
-            variables = [variables[i] for i in order]
-            rows = [tuple(row[i] for i in order) for row in rows]
-        if not query.ordered:
-            rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
-        return QueryResult("SELECT", variables=variables, rows=rows)
+        return _as_result(query, variables, (tuple(solution[i] for i in range(len(variables))) for solution in answer))
     from rdflib import Graph
 
     from kgraph.build import bind_prefixes
@@ -296,157 +317,276 @@ def evaluate(store: ox.Store, query: StoreQuery) -> Any:
     return QueryResult(query.kind, graph=graph)
 
 
-def run(store_path: Path, query: StoreQuery, *, timeout: float | None) -> Any:
-    """Answer ``query`` over the store at ``store_path`` within ``timeout`` seconds.
+def _as_result(query: StoreQuery, variables: list[str], ox_rows: Iterable[tuple]) -> Any:
+    """A SELECT's QueryResult from Oxigraph's rows: rdflib terms, rdflib's order."""
+    from kgraph.sparql.execute import _first_use
+    from kgraph.sparql.results import QueryResult
+    from kgraph.store import term_from_ox
 
-    A forked process opens the store read-only and evaluates; past the deadline it is
-    killed, which stops the engine's work. Without fork (or ``timeout=None``) it runs here.
+    memo: dict[Any, Any] = {None: None}
+
+    def conv(term: Any) -> Any:
+        found = memo.get(term)
+        if found is None and term is not None:
+            found = memo[term] = term_from_ox(term)
+        return found
+
+    rows = [tuple(conv(term) for term in row) for row in ox_rows]
+    if query.star:
+        order = sorted(range(len(variables)), key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
+        variables = [variables[i] for i in order]
+        rows = [tuple(row[i] for i in order) for row in rows]
+    if not query.ordered:
+        rows.sort(key=lambda row: tuple(term.n3() if term is not None else "" for term in row))
+    return QueryResult("SELECT", variables=variables, rows=rows)
+
+
+# --------------------------------------------------------------------------- shown without rdflib
+
+@dataclass(frozen=True)
+class Shown:
+    """A SELECT or ASK answer as ``kgraph query`` shows it (table cells, or true/false), and
+    in CSV or TSV when asked, made from Oxigraph's terms without rdflib (importing it costs
+    ~0.1 s): the very cells, row order and bytes that :mod:`kgraph.sparql.results` gives
+    for :func:`evaluate`'s answer (see :func:`show`)."""
+
+    kind: str
+    variables: list[str]
+    cells: list[list[str]]
+    boolean: bool | None = None
+    #: the answer in the format asked for (CSV or TSV), else None
+    data: bytes | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.kind == "SELECT" and not self.cells
+
+    @property
+    def size(self) -> int:
+        return len(self.cells) if self.kind == "SELECT" else 1
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+#: literal datatypes whose lexical forms rdflib keeps as the store gives them (decimals in
+#: kgraph's form, :func:`kgraph.store.kgraph_decimal`); with any other, a row is not shown
+#: without rdflib (rdflib rewrites some lexical forms: "1.5E0" as a double is "1.5")
+_KEPT = {
+    XSD + "string": None,
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString": None,
+    XSD + "decimal": None,
+    XSD + "integer": re.compile(r"-?(0|[1-9][0-9]*)"),
+    XSD + "boolean": re.compile(r"true|false"),
+    XSD + "anyURI": None,
+}
+#: the formats :func:`show` writes itself
+SHOWN_FORMATS = ("csv", "tsv")
+
+
+def show(store: ox.Store, query: StoreQuery, fmt: str | None = None) -> Shown | Any:
+    """The answer to a SELECT or ASK as :class:`Shown` (with its bytes in ``fmt``, "csv" or
+    "tsv", if given); any other answer (or one holding a literal rdflib would write
+    differently) as :func:`evaluate`'s QueryResult."""
+    from kgraph.sparql import results as R
+
+    if query.kind == "ASK":
+        value = bool(_ox_answer(store, query))
+        data = {"csv": R.csv_boolean, "tsv": R.tsv_boolean}[fmt](value) if fmt else None
+        return Shown("ASK", [], [], boolean=value, data=data)
+    if query.kind != "SELECT":
+        return evaluate(store, query)
+    from kgraph.store import kgraph_decimal
+
+    answer = _ox_answer(store, query)
+    variables = [v.value for v in answer.variables]
+    rows = [tuple(solution[i] for i in range(len(variables))) for solution in answer]
+    namespaces = R.display_namespaces()
+    memo: dict[Any, tuple[str, str, str, str] | None] = {None: ("", "", "", "")}
+
+    def forms(term: Any) -> tuple[str, str, str, str] | None:
+        """rdflib's n3() of the term (the sort key), its table cell, CSV field and TSV field;
+        None: not without rdflib."""
+        if isinstance(term, ox.NamedNode):
+            return f"<{term.value}>", R.display_iri(term.value, namespaces), R.csv_cell(term.value), f"<{term.value}>"
+        if isinstance(term, ox.BlankNode):
+            return f"_:{term.value}", f"_:{term.value}", R.csv_cell(f"_:{term.value}"), f"_:{term.value}"
+        datatype = term.datatype.value
+        if datatype not in _KEPT or (_KEPT[datatype] is not None and not _KEPT[datatype].fullmatch(term.value)):
+            return None
+        lexical = kgraph_decimal(term.value) if datatype == XSD + "decimal" else term.value
+        quoted = rdflib_quoted(lexical)
+        if term.language:
+            key, written = f"{quoted}@{term.language}", None
+        elif datatype == XSD + "string":
+            key, written = quoted, None
+        else:
+            key, written = f"{quoted}^^<{datatype}>", datatype
+        return key, lexical, R.csv_cell(lexical), R.tsv_literal(lexical, term.language, written)
+
+    shown_rows = []
+    for row in rows:
+        row_forms = []
+        for term in row:
+            if term not in memo:
+                memo[term] = forms(term)
+            found = memo[term]
+            if found is None:
+                return _as_result(query, variables, rows)
+            row_forms.append(found)
+        shown_rows.append(row_forms)
+    order = list(range(len(variables)))
+    if query.star:
+        from kgraph.sparql.execute import _first_use
+
+        order.sort(key=lambda i: (_first_use(query.text, variables[i]), variables[i]))
+    shown_rows = [[row[i] for i in order] for row in shown_rows]
+    if not query.ordered:
+        shown_rows.sort(key=lambda row: tuple(f[0] for f in row))
+    variables = [variables[i] for i in order]
+    data = None
+    if fmt == "csv":
+        data = R.csv_document(variables, [[f[2] for f in row] for row in shown_rows])
+    elif fmt == "tsv":
+        data = R.tsv_document(variables, [[f[3] for f in row] for row in shown_rows])
+    return Shown("SELECT", variables, [[f[1] for f in row] for row in shown_rows], data=data)
+
+
+def rdflib_quoted(lexical: str) -> str:
+    """A literal's lexical form quoted as rdflib's ``Literal.n3()`` quotes it."""
+    if "\n" in lexical:
+        encoded = lexical.replace("\\", "\\\\")
+        if '"""' in lexical:
+            encoded = encoded.replace('"""', '\\"\\"\\"')
+        if encoded[-1] == '"' and encoded[-2] != "\\":
+            encoded = encoded[:-1] + "\\" + '"'
+        return '"""%s"""' % encoded.replace("\r", "\\r")
+    return '"%s"' % lexical.replace("\n", "\\n").replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
+
+
+def _ox_answer(store: ox.Store, query: StoreQuery) -> Any:
+    """Oxigraph's answer (lazy for SELECT and CONSTRUCT); its syntax errors as kgraph's."""
+    options: dict[str, Any] = {"prefixes": query.prefixes}
+    if query.default_graphs is not None:
+        options["default_graph"] = [ox.NamedNode(g) for g in query.default_graphs]
+    if query.named_graphs is not None:
+        options["named_graphs"] = [ox.NamedNode(g) for g in query.named_graphs]
+    try:
+        return store.query(query.text, **options)
+    except SyntaxError as exc:
+        raise explained_syntax_error(query.text, exc) from None
+
+
+def _parse_only(store: ox.Store, query: StoreQuery) -> None:
+    """Parse ``query`` (Oxigraph plans it; over an empty store nothing is computed), raising
+    kgraph's syntax error. Oxigraph's lazy answer is dropped here, in the thread that made
+    it: pyoxigraph refuses to drop it on another one."""
+    answer = _ox_answer(store, query)
+    del answer
+
+
+def on_deep_stack(work: Any) -> Any:
+    """``work()`` in a thread with :data:`EVALUATION_STACK` of stack; its result or its exception."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["ok"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            box["error"] = exc
+
+    previous = threading.stack_size(EVALUATION_STACK)
+    try:
+        thread = threading.Thread(target=target, name="kgraph-evaluate", daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["ok"]
+
+
+class StoreEngine:
+    """The engine of :class:`kgraph.sparql.execute.QueryPool` workers (and of :func:`run`):
+    Oxigraph over the store at ``path``, opened read-only by each worker after its fork.
+
+    ``graphs`` are the store's named graphs (what FROM and the protocol's dataset may name);
+    ``path=None`` answers over an empty store (to check a text: mode "info").
+    Requests are ``(mode, query, options)`` as for rdflib's engine: the query is a text
+    (checked here, in the worker) or a :class:`StoreQuery` already checked by the caller.
+    """
+
+    def __init__(self, path: Path | None, graphs: Iterable[str] | None = None):
+        self.path = None if path is None else str(path)
+        self.graphs = None if graphs is None else tuple(graphs)
+        self.store: ox.Store | None = None
+
+    def preload(self) -> None:
+        """Before the server forks its workers: what every worker needs, imported once."""
+        import rdflib.plugins.sparql.parser  # noqa: F401 - explains syntax errors
+        import rdflib.term  # noqa: F401
+
+        import kgraph.build  # noqa: F401
+        import kgraph.sparql.results  # noqa: F401
+        import kgraph.store  # noqa: F401
+
+    def start(self) -> None:
+        import os
+
+        # an allocation past the memory cap aborts the worker (reported as out of memory);
+        # RUST_BACKTRACE=1 would add some 50 lines of Rust stack to the terminal or log
+        os.environ["RUST_BACKTRACE"] = "0"
+        self.store = ox.Store() if self.path is None else ox.Store.read_only(self.path)
+
+    def answer(self, known: dict, mode: str, query: StoreQuery | str, options: Any) -> Any:
+        from kgraph.sparql.execute import WORKER_CACHE, QueryInfo, serialize_answer
+
+        if isinstance(query, str):
+            defaults, named = getattr(options, "dataset", ((), ()))
+            key = (query, defaults, named)
+            checked = known.get(key)
+            if checked is None:
+                if len(known) >= WORKER_CACHE:
+                    known.clear()
+                checked = known[key] = prepare(query, self.graphs, default_graph_uri=defaults,
+                                               named_graph_uri=named, parse="here")
+            query = checked
+        if mode == "info":
+            on_deep_stack(lambda: _parse_only(self.store, query))
+            return QueryInfo(query.kind, query.notes)
+        if mode == "show":  # options: the format to write (csv, tsv) or None
+            return on_deep_stack(lambda: show(self.store, query, options))
+        result = on_deep_stack(lambda: evaluate(self.store, query))
+        if mode == "serialize":
+            return serialize_answer(result, options)
+        return result
+
+
+def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str = "result",
+        fmt: str | None = None) -> Any:
+    """Answer ``query`` over the store at ``store_path`` within ``timeout`` seconds: a
+    QueryResult, or with ``mode="show"`` what :func:`show` gives (in ``fmt``).
+
+    A forked worker (fenced as the server's, :func:`kgraph.sparql.execute.fence_worker`)
+    opens the store read-only and evaluates; past the deadline it is killed, which stops
+    the engine's work. Without fork (or ``timeout=None``) it runs here.
     """
     import multiprocessing
 
+    engine = StoreEngine(store_path)
     if timeout is None or "fork" not in multiprocessing.get_all_start_methods():
-        return evaluate(ox.Store.read_only(str(store_path)), query)
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_worker, args=(str(store_path), query, sender), daemon=True)
-    worker.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout):
-            from kgraph.sparql.execute import timed_out
+        engine.start()
+        return engine.answer({}, mode, query, fmt)
+    return _in_worker(engine, (mode, query, fmt), timeout)
 
-            raise timed_out(timeout)
-        status, payload = receiver.recv()
-    except EOFError:
-        worker.join()
-        raise QueryError(f"the query process ended without an answer (exit code {worker.exitcode}).",
-                         "It may have run out of memory; narrow the query or add a LIMIT.") from None
+
+def _in_worker(engine: StoreEngine, request: tuple, timeout: float) -> Any:
+    from kgraph.sparql.execute import _check_timeout, _Worker
+
+    _check_timeout(timeout)
+    worker = _Worker(engine)
+    try:
+        return worker.ask(request, timeout)
     finally:
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-        receiver.close()
-    if status == "error":
-        raise QueryError(f"the query failed while running: {payload}",
-                         "Check the query; `kgraph queries` lists working examples.")
-    return payload
-
-
-def _worker(store_path: str, query: StoreQuery, sender) -> None:
-    from kgraph.sparql.execute import WORKER_MEMORY, fence_worker
-
-    # the same fences as the server's workers (issue 16): inherited sockets released, gone
-    # with the parent, memory capped, no network
-    fence_worker(keep={sender.fileno()}, memory=WORKER_MEMORY, warm_up=False)
-    try:
-        outcome: tuple[str, Any] = ("ok", evaluate(ox.Store.read_only(store_path), query))
-    except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
-        outcome = ("error", f"{type(exc).__name__}: {exc}")
-    sender.send(outcome)
-    sender.close()
-
-
-# --------------------------------------------------------------------------- a pool for the server
-
-class StoreQueryPool:
-    """``size`` forked workers, each with the store open read-only, answering one query at a
-    time; a worker past the time limit is killed (stopping the engine) and replaced.
-
-    The interface of :class:`kgraph.workers.QueryPool`, for :class:`StoreQuery` objects.
-    """
-
-    def __init__(self, store_path: Path, size: int):
-        import multiprocessing
-        import queue
-        import threading
-
-        self._path = str(store_path)
-        self._context = multiprocessing.get_context("fork")
-        self._idle: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._all: set[int] = set()
-        self._closed = False
-        for _ in range(size):
-            self._idle.put(self._spawn())
-
-    def _spawn(self):
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve_store_queries, args=(self._path, child), daemon=True)
-        process.start()
-        child.close()
-        with self._lock:
-            self._all.add(process.pid)
-        return process, parent
-
-    def _retire(self, worker) -> None:
-        process, conn = worker
-        if process.is_alive():
-            process.kill()
-        process.join()
-        conn.close()
-        with self._lock:
-            self._all.discard(process.pid)
-
-    def run(self, query: StoreQuery, timeout: float, wait: float | None = None) -> Any:
-        """Answer ``query`` within ``timeout`` s, waiting at most ``wait`` s for a free worker."""
-        import queue
-
-        from kgraph.errors import ServerBusy
-        from kgraph.sparql.execute import timed_out
-
-        try:
-            worker = self._idle.get(timeout=timeout if wait is None else wait)
-        except queue.Empty:
-            raise ServerBusy("the server is busy: every query worker is taken.", "Try again in a moment.") from None
-        replacement = worker
-        try:
-            worker[1].send(query)
-            if not worker[1].poll(timeout):
-                self._retire(worker)
-                replacement = self._spawn()
-                raise timed_out(timeout)
-            status, payload = worker[1].recv()
-        except (EOFError, OSError):
-            self._retire(worker)
-            replacement = self._spawn()
-            raise QueryError("the query worker ended without an answer.",
-                             "It may have run out of memory; narrow the query or add a LIMIT.") from None
-        finally:
-            if not self._closed:
-                self._idle.put(replacement)
-        if status == "error":
-            raise QueryError(f"the query failed while running: {payload}",
-                             "Check the query; the named questions are working examples.")
-        return payload
-
-    def close(self) -> None:
-        import queue
-
-        self._closed = True
-        while True:
-            try:
-                self._retire(self._idle.get_nowait())
-            except queue.Empty:
-                break
-
-    @property
-    def pids(self) -> set[int]:
-        with self._lock:
-            return set(self._all)
-
-
-def _serve_store_queries(store_path: str, conn) -> None:
-    from kgraph.sparql.execute import WORKER_MEMORY, fence_worker
-
-    fence_worker(keep={conn.fileno()}, memory=WORKER_MEMORY, warm_up=False)
-    store = ox.Store.read_only(store_path)
-    while True:
-        try:
-            query = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            outcome: tuple[str, Any] = ("ok", evaluate(store, query))
-        except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it
-            outcome = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(outcome)
+        worker.kill()

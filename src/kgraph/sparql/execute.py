@@ -26,9 +26,14 @@ restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``
 it had plus ``memory`` bytes, and exits within a second when its parent dies (a watchdog
 thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
 
+What a worker answers with is its *engine*: :class:`RdflibEngine` (rdflib over an
+in-memory graph, shared with the forked worker copy-on-write) or
+:class:`kgraph.storequery.StoreEngine` (Oxigraph over the build's store, opened by each
+worker). The pool, its admission control and the fences are the same for both.
+
 Protocol (:class:`_Worker`): the parent sends ``(mode, text, options)``; the worker
-answers ``("ok", payload)`` or ``("error", KgraphError)``. The graph is shared with the
-forked worker (copy-on-write); only the answer travels back, pickled.
+answers ``("ok", payload)`` or ``("error", KgraphError)``; only the answer travels back,
+pickled.
 """
 
 from __future__ import annotations
@@ -152,9 +157,10 @@ def _install_use_row_wrapper() -> None:
 
 def forbid_network() -> None:
     """In a worker process only (audit hooks cannot be removed): any socket use is an error."""
-    import rdflib.plugins.sparql
-
-    rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False
+    # rdflib's engine is told too, if this worker has it (:meth:`RdflibEngine.start`); a
+    # store worker does not import it (125 ms)
+    if "rdflib.plugins.sparql" in sys.modules:
+        sys.modules["rdflib.plugins.sparql"].SPARQL_LOAD_GRAPHS = False
 
     def hook(event: str, args: tuple) -> None:
         if event.startswith("socket.") or event == "urllib.Request":
@@ -182,6 +188,20 @@ def out_of_memory(memory: int | None, detail: str = "") -> ResourceLimit:
                                    "that outgrow its per-query memory limit, so sending it again will not help.")
 
 
+def ended(memory: int | None, code: int | None) -> KgraphError:
+    """The error for a worker that ended without an answer (exit ``code``)."""
+    import signal
+
+    # (Oxigraph aborts, SIGABRT, when an allocation fails under the memory cap: that is memory)
+    if code in (-signal.SIGSEGV, -signal.SIGBUS):
+        return ResourceLimit("the query was stopped: the SPARQL engine could not handle it (its process "
+                             f"crashed, exit code {code}); very long or deeply nested expressions do that.",
+                             "Shorten or split the expressions of the query.",
+                             http_hint="Shorten or split the expressions of the query; sending it again "
+                                       "will not help.")
+    return out_of_memory(memory, f" (the query process ended with exit code {code})")
+
+
 def _failed(exc: Exception) -> QueryError:
     return QueryError(f"the query failed while running: {type(exc).__name__}: {exc}",
                       "Check the query; `kgraph queries` lists working examples.",
@@ -195,9 +215,17 @@ class Serialize:
     """Options of a server request: the worker negotiates the format and writes the bytes."""
 
     accept: str | None
-    format: str | None
+    #: the ``format`` (``output``, ``results``) parameter values, in the order sent
+    format: tuple[str, ...] | str | None
     max_results: int
     max_bytes: int
+    #: the protocol's default-graph-uri and named-graph-uri values (the store's graphs only)
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+    @property
+    def dataset(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return self.default_graphs, self.named_graphs
 
 
 @dataclass(frozen=True)
@@ -226,26 +254,56 @@ def serialize_answer(result: QueryResult, want: Serialize) -> tuple[str, bytes]:
     return fmt.content_type, data
 
 
-def _handle(graph: Graph | None, known: dict, mode: str, text: str, options: Any) -> Any:
-    """One request in the worker: parse (cached), then answer as ``mode`` says."""
-    from kgraph.sparql.prepare import prepare_query
+class RdflibEngine:
+    """What a worker answers with: rdflib's engine over an in-memory ``graph`` (shared with
+    the forked workers, copy-on-write). Every engine has the same three methods:
+    :meth:`preload` (in the parent, before any fork), :meth:`start` (in a fresh worker,
+    after its fences) and :meth:`answer` (one request); :class:`kgraph.storequery.StoreEngine`
+    answers through the on-disk store instead."""
 
-    prepared = known.get(text)
-    if prepared is None:
-        if len(known) >= WORKER_CACHE:
-            known.clear()
-        prepared = known[text] = prepare_query(text)
-    if mode == "info":
-        return QueryInfo(prepared.kind, prepared.notes)
-    result = evaluate(graph, prepared)
-    if mode == "serialize":
-        return serialize_answer(result, options)
-    return result
+    def __init__(self, graph: Graph | None):
+        self.graph = graph
+
+    def preload(self) -> None:
+        # imported (not used) here, before any fork: building rdflib's SPARQL grammar costs
+        # about a second of CPU, which every fresh worker -- one after each stopped query --
+        # would otherwise pay again while a client waits
+        import rdflib.plugins.sparql.algebra  # noqa: F401
+        import rdflib.plugins.sparql.evaluate  # noqa: F401
+        import rdflib.plugins.sparql.parser  # noqa: F401
+
+        import kgraph.sparql.prepare  # noqa: F401
+
+    def start(self) -> None:
+        import rdflib.plugins.sparql
+
+        rdflib.plugins.sparql.SPARQL_LOAD_GRAPHS = False  # FROM never loads (it is refused anyway)
+        _warm_up()
+
+    def answer(self, known: dict, mode: str, text: str, options: Any) -> Any:
+        """One request in the worker: parse (cached), then answer as ``mode`` says."""
+        from kgraph.sparql.prepare import prepare_query
+
+        if isinstance(options, Serialize) and (options.default_graphs or options.named_graphs):
+            raise QueryError("default-graph-uri and named-graph-uri are refused: this server answers over "
+                             "one graph built in memory, without the store's named graphs.",
+                             "Leave them out; the query runs over the whole graph (all sources together).")
+        prepared = known.get(text)
+        if prepared is None:
+            if len(known) >= WORKER_CACHE:
+                known.clear()
+            prepared = known[text] = prepare_query(text)
+        if mode == "info":
+            return QueryInfo(prepared.kind, prepared.notes)
+        result = evaluate(self.graph, prepared)
+        if mode == "serialize":
+            return serialize_answer(result, options)
+        return result
 
 
-def _reply(graph, known, request, memory: int | None) -> tuple[str, Any]:
+def _reply(engine, known, request, memory: int | None) -> tuple[str, Any]:
     try:
-        return "ok", _handle(graph, known, *request)
+        return "ok", engine.answer(known, *request)
     except KgraphError as exc:
         return "error", exc
     except MemoryError:
@@ -258,18 +316,19 @@ def _reply(graph, known, request, memory: int | None) -> tuple[str, Any]:
         return "error", _failed(exc)
 
 
-def _worker_main(graph: Graph | None, conn: Connection, known: dict, memory: int | None, nice: int) -> None:
+def _worker_main(engine, conn: Connection, known: dict, memory: int | None, nice: int) -> None:
     """A worker's loop: receive a request, answer it; until the parent closes the pipe.
 
     ``known`` are queries the parent prepared before the fork (shared, not parsed again).
     """
     fence_worker(keep={conn.fileno()}, memory=memory, nice=nice)
+    engine.start()
     while True:
         try:
             request = conn.recv()
         except (EOFError, OSError):
             return
-        status, payload = _reply(graph, known, request, memory)
+        status, payload = _reply(engine, known, request, memory)
         try:
             conn.send((status, payload))
         except MemoryError:  # pickling a huge answer: say so in a small message, then go
@@ -278,12 +337,8 @@ def _worker_main(graph: Graph | None, conn: Connection, known: dict, memory: int
             return  # memory may be fragmented or half-freed: the parent forks a fresh worker
 
 
-def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0, warm_up: bool = True) -> None:
-    """Everything a worker does once, right after the fork (see the module notes).
-
-    ``warm_up`` parses a small query with rdflib's parser; workers that answer through
-    Oxigraph (:mod:`kgraph.storequery`) skip it.
-    """
+def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0) -> None:
+    """Everything a worker does once, right after the fork (see the module notes)."""
     _release_inherited_sockets(keep)
     _exit_with_parent(os.getppid())
     if memory:
@@ -295,8 +350,6 @@ def fence_worker(*, keep: set[int], memory: int | None, nice: int = 0, warm_up: 
     # Python's default limit of 1000 frames. Depth is capped by prepare.MAX_DEPTH instead.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     forbid_network()
-    if warm_up:
-        _warm_up()
 
 
 def _warm_up() -> None:
@@ -370,14 +423,17 @@ def _limit_memory(memory: int) -> None:
 class _Worker:
     """One forked worker process and its end of the pipe."""
 
-    def __init__(self, graph: Graph | None, known: dict | None = None, *, memory: int | None = WORKER_MEMORY,
+    def __init__(self, engine: Any = None, known: dict | None = None, *, memory: int | None = WORKER_MEMORY,
                  nice: int = 0):
+        """``engine``: an engine (see :class:`RdflibEngine`), or an rdflib graph (or None) for rdflib's."""
         import multiprocessing
 
+        if not hasattr(engine, "answer"):
+            engine = RdflibEngine(engine)
         context = multiprocessing.get_context("fork")
         self.memory = memory
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(graph, child, dict(known or {}), memory, nice),
+        self.process = context.Process(target=_worker_main, args=(engine, child, dict(known or {}), memory, nice),
                                        daemon=True)
         self.process.start()
         child.close()
@@ -393,8 +449,7 @@ class _Worker:
             status, payload = self.conn.recv()
         except (EOFError, OSError):
             self.kill()
-            code = self.process.exitcode
-            raise out_of_memory(self.memory, f" (the query process ended with exit code {code})") from None
+            raise ended(self.memory, self.process.exitcode) from None
         if status == "error":
             if isinstance(payload, ResourceLimit):
                 self.kill()
@@ -433,8 +488,8 @@ def run_query(graph: Graph, query: PreparedQuery | str, *, timeout: float | None
         return evaluate(graph, known.get(text) or prepare_query(text))
     _check_timeout(timeout)
     if not _can_fork():
-        return _run_in_thread(lambda: _handle(graph, known, "result", text, None), timeout)
-    worker = _Worker(graph, known, memory=memory)
+        return _run_in_thread(lambda: RdflibEngine(graph).answer(known, "result", text, None), timeout)
+    worker = _Worker(RdflibEngine(graph), known, memory=memory)
     try:
         return worker.ask(("result", text, None), timeout)
     finally:
@@ -445,8 +500,8 @@ def query_info(text: str, *, timeout: float = DEFAULT_TIMEOUT) -> QueryInfo:
     """Parse and check ``text`` within ``timeout`` s (in a killable worker): its form and notes."""
     _check_timeout(timeout)
     if not _can_fork():
-        return _run_in_thread(lambda: _handle(None, {}, "info", text, None), timeout)
-    worker = _Worker(None)
+        return _run_in_thread(lambda: RdflibEngine(None).answer({}, "info", text, None), timeout)
+    worker = _Worker(RdflibEngine(None))
     try:
         return worker.ask(("info", text, None), timeout)
     finally:
@@ -516,7 +571,7 @@ def _demote(worker: _Worker) -> None:
 
 
 class QueryPool:
-    """Worker processes answering queries over ``graph``, with admission control (async API).
+    """Worker processes answering queries through an engine, with admission control (async API).
 
     Not thread-safe: every method but :meth:`close` runs on the server's event loop.
     """
@@ -534,17 +589,13 @@ class QueryPool:
     #: queries cannot take every reserve worker from the look-ups that keep coming
     LIGHT_MEMORY = 4096
 
-    def __init__(self, graph: Graph, limits: PoolLimits | None = None):
-        # imported (not used) here, before any fork: building rdflib's SPARQL grammar costs
-        # about a second of CPU, which every fresh worker -- one after each stopped query --
-        # would otherwise pay again while a client waits
-        import rdflib.plugins.sparql.algebra  # noqa: F401
-        import rdflib.plugins.sparql.evaluate  # noqa: F401
-        import rdflib.plugins.sparql.parser  # noqa: F401
-
-        import kgraph.sparql.prepare  # noqa: F401
-
-        self._graph = graph
+    def __init__(self, engine: Any, limits: PoolLimits | None = None):
+        """``engine`` answers in the workers (:class:`RdflibEngine`, or
+        :class:`kgraph.storequery.StoreEngine` over the store); an rdflib graph means rdflib's."""
+        if not hasattr(engine, "answer"):
+            engine = RdflibEngine(engine)
+        engine.preload()
+        self._engine = engine
         self.limits = limits = limits or PoolLimits()
         self._idle: dict[str, list[_Worker]] = {"full": [], "fast": []}
         self._deadlines: dict[_Worker, float] = {}  # busy full workers -> when they are free at the latest
@@ -553,8 +604,8 @@ class QueryPool:
         self._closed = False
         self._waiting = 0
         self._clients: dict[str, int] = {}
-        self._heavy: OrderedDict[str, float] = OrderedDict()
-        self._light: OrderedDict[str, float] = OrderedDict()
+        self._heavy: OrderedDict[Any, float] = OrderedDict()
+        self._light: OrderedDict[Any, float] = OrderedDict()
         self._changed = None  # an asyncio.Condition, made on the event loop
         self._threads = None
         for _ in range(limits.size):
@@ -569,7 +620,7 @@ class QueryPool:
 
     def _spawn(self, lane: str) -> _Worker:
         # full workers run at a lower priority: the fast lane and the server's own loop win the CPU
-        worker = _Worker(self._graph, memory=self.limits.memory)
+        worker = _Worker(self._engine, memory=self.limits.memory)
         worker.lane = lane
         with self._lock:
             self._workers.add(worker)
@@ -584,7 +635,7 @@ class QueryPool:
                           retry_after=retry)
 
     async def run(self, mode: str, text: str, options: Any, *, timeout: float, client: str = "") -> Any:
-        """Answer one request (see :func:`_handle`) within ``timeout`` s, or raise why not."""
+        """Answer one request (see :meth:`RdflibEngine.answer`) within ``timeout`` s, or raise why not."""
         import asyncio
 
         import anyio
@@ -598,8 +649,10 @@ class QueryPool:
         if self._waiting >= limits.max_queue:
             raise self._busy_error(f"{limits.max_queue} queries are already waiting for a worker")
         self._clients[client] = self._clients.get(client, 0) + 1
+        # what the light and heavy memories know a query by: its text and the dataset asked for
+        key = (text, getattr(options, "dataset", None))
         try:
-            worker = await self._acquire(text)
+            worker = await self._acquire(key)
             lane_timeout = timeout if worker.lane == "full" else min(timeout, limits.fast_timeout)
             demote = None
             if worker.lane == "full":
@@ -610,13 +663,13 @@ class QueryPool:
                 answer = await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
                                                         limiter=self._threads)
                 if time.monotonic() - started < limits.fast_timeout:
-                    self._remember(self._light, text)
+                    self._remember(self._light, key)
                 return answer
             except QueryTimeout:
                 if lane_timeout >= timeout:
                     raise
-                self._remember(self._heavy, text)
-                self._light.pop(text, None)
+                self._remember(self._heavy, key)
+                self._light.pop(key, None)
                 raise self._busy_error(f"every full worker is taken, and this query needs more than the "
                                        f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
             finally:
@@ -628,29 +681,29 @@ class QueryPool:
             if not self._clients[client]:
                 del self._clients[client]
 
-    def _remember(self, seen: OrderedDict[str, float], text: str) -> None:
-        seen[text] = time.monotonic()
-        seen.move_to_end(text)
+    def _remember(self, seen: OrderedDict[Any, float], key: Any) -> None:
+        seen[key] = time.monotonic()
+        seen.move_to_end(key)
         while len(seen) > (self.HEAVY_MEMORY if seen is self._heavy else self.LIGHT_MEMORY):
             seen.popitem(last=False)
 
-    def _may_take_fast(self, text: str) -> bool:
+    def _may_take_fast(self, key: Any) -> bool:
         idle = len(self._idle["fast"])
-        if not idle or self._known_heavy(text):
+        if not idle or self._known_heavy(key):
             return False
         # the last idle fast worker goes to known look-ups only (unless there is just one)
-        return idle > 1 or self.limits.reserve < 2 or text in self._light
+        return idle > 1 or self.limits.reserve < 2 or key in self._light
 
-    def _known_heavy(self, text: str) -> bool:
-        since = self._heavy.get(text)
+    def _known_heavy(self, key: Any) -> bool:
+        since = self._heavy.get(key)
         if since is None:
             return False
         if time.monotonic() - since > self.HEAVY_SECONDS:
-            del self._heavy[text]
+            del self._heavy[key]
             return False
         return True
 
-    async def _acquire(self, text: str) -> _Worker:
+    async def _acquire(self, key: Any) -> _Worker:
         import asyncio
 
         if self._closed:
@@ -662,7 +715,7 @@ class QueryPool:
                 while True:
                     if self._idle["full"]:
                         return self._idle["full"].pop()
-                    if self._may_take_fast(text):
+                    if self._may_take_fast(key):
                         return self._idle["fast"].pop()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or self._closed:

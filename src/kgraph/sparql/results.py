@@ -146,26 +146,38 @@ def _as_rdflib(result: QueryResult):
 
 
 def _ask_to_csv(result: QueryResult) -> bytes:
+    return csv_boolean(bool(result.boolean))
+
+
+def csv_boolean(value: bool) -> bytes:
     # the W3C note has no boolean form and rdflib refuses one; Oxigraph writes (and its
     # TSV reader parses) one bare line, so kgraph writes that, with CSV's CRLF line end
-    return f"{'true' if result.boolean else 'false'}\r\n".encode()
+    return b"true\r\n" if value else b"false\r\n"
 
 
 def _to_csv(result: QueryResult) -> bytes:
     # W3C SPARQL 1.1 results CSV (RFC 4180, CRLF). Written here rather than by rdflib's
     # csv.writer, which leaves U+2028, U+0085, VT, FF ... unquoted: readers that split
     # lines the Unicode way (rdflib's own CSV reader) then cut the value (issue 15).
-    from kgraph.export import line_safe
+    from rdflib import BNode
 
-    def cell(term) -> str:
-        from rdflib import BNode
+    def text(term) -> str:
+        return "" if term is None else f"_:{term}" if isinstance(term, BNode) else str(term)
 
-        text = "" if term is None else f"_:{term}" if isinstance(term, BNode) else str(term)
-        if any(c in text for c in ',"\r\n') or line_safe(text) != text:
-            return '"' + text.replace('"', '""') + '"'
-        return text
+    return csv_document(result.variables, [[csv_cell(text(t)) for t in row] for row in result.rows])
 
-    lines = [",".join(result.variables)] + [",".join(cell(t) for t in row) for row in result.rows]
+
+def csv_cell(text: str) -> str:
+    """A CSV field: the text, quoted when it holds a separator, a quote or a line break."""
+    from kgraph.formats import line_safe
+
+    if any(c in text for c in ',"\r\n') or line_safe(text) != text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_document(variables: list[str], cells: list[list[str]]) -> bytes:
+    lines = [",".join(variables)] + [",".join(row) for row in cells]
     return ("".join(line + "\r\n" for line in lines)).encode("utf-8")
 
 
@@ -173,34 +185,45 @@ def _to_tsv(result: QueryResult) -> bytes:
     # W3C SPARQL 1.1 results TSV: ?-prefixed header, terms in N-Triples form. Written
     # here: rdflib has a TSV results parser but no serializer.
     if result.kind == "ASK":
-        lines = ["true" if result.boolean else "false"]  # as Oxigraph writes and reads it
-    else:
-        lines = ["\t".join(f"?{v}" for v in result.variables)]
-        lines += ["\t".join(_nt_term(t) for t in row) for row in result.rows]
+        return tsv_boolean(bool(result.boolean))
+    return tsv_document(result.variables, [[_nt_term(t) for t in row] for row in result.rows])
+
+
+def tsv_boolean(value: bool) -> bytes:
+    return b"true\n" if value else b"false\n"  # as Oxigraph writes and reads it
+
+
+def tsv_document(variables: list[str], cells: list[list[str]]) -> bytes:
+    lines = ["\t".join(f"?{v}" for v in variables)] + ["\t".join(row) for row in cells]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _nt_term(term) -> str:
     from rdflib import BNode, Literal
 
-    from kgraph.export import line_safe
-
     if term is None:
         return ""
     if isinstance(term, BNode):
         return f"_:{term}"
     if isinstance(term, Literal):
-        text = str(term)
-        for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-            text = text.replace(raw, escaped)
-        # TSV is read line by line: no raw U+2028, U+0085, ... either (issue 15)
-        text = line_safe(text)
-        if term.language:
-            return f'"{text}"@{term.language}'
-        if term.datatype is not None:
-            return f'"{text}"^^<{term.datatype}>'
-        return f'"{text}"'
+        return tsv_literal(str(term), term.language, None if term.datatype is None else str(term.datatype))
     return f"<{term}>"
+
+
+def tsv_literal(lexical: str, language: str | None, datatype: str | None) -> str:
+    """A literal in N-Triples form, as a TSV field (no raw line separators: issue 15)."""
+    from kgraph.formats import line_safe
+
+    text = lexical
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        text = text.replace(raw, escaped)
+    # TSV is read line by line: no raw U+2028, U+0085, ... either (issue 15)
+    text = line_safe(text)
+    if language:
+        return f'"{text}"@{language}'
+    if datatype is not None:
+        return f'"{text}"^^<{datatype}>'
+    return f'"{text}"'
 
 
 # --------------------------------------------------------------------------- what a format can carry
@@ -246,11 +269,12 @@ def check_expressible(result: QueryResult, fmt: Format) -> None:
 
 def display_rows(result: QueryResult) -> tuple[list[str], list[list[str]]]:
     """Header and rows of short strings for a table: IRIs as prefix:name, literals as text."""
-    namespaces = _display_namespaces()
+    namespaces = display_namespaces()
     return result.variables, [[display_term(t, namespaces) for t in row] for row in result.rows]
 
 
-def _display_namespaces() -> list[tuple[str, str]]:
+def display_namespaces() -> list[tuple[str, str]]:
+    """The namespaces an IRI is shortened with in a table (longest first)."""
     # kgraph's own prefixes only (cross-reference IRIs stay whole in a table, as they are
     # links); longest namespace first, so kgclaim: wins over kgr: for a claim IRI
     return sorted({**PREFIXES, **DISPLAY_PREFIXES}.items(), key=lambda item: -len(item[1]))
@@ -266,8 +290,12 @@ def display_term(term, namespaces: list[tuple[str, str]] | None = None) -> str:
         return str(term)
     if isinstance(term, BNode):
         return f"_:{term}"
-    text = str(term)
-    for prefix, namespace in namespaces or _display_namespaces():
+    return display_iri(str(term), namespaces)
+
+
+def display_iri(text: str, namespaces: list[tuple[str, str]] | None = None) -> str:
+    """``kgr:ketamine`` for an IRI in a known namespace, else the IRI itself."""
+    for prefix, namespace in namespaces or display_namespaces():
         if text.startswith(namespace) and re.fullmatch(r"[\w.-]*", text[len(namespace):]):
             return f"{prefix}:{text[len(namespace):]}"
     return text
