@@ -155,6 +155,7 @@ def test_empty_result_explains_a_borrowed_prefix(kgraph):
     assert "Did you mean dcterms:" in result.stderr
 
 
+@pytest.mark.slow  # entails the graph (RDFS, then OWL RL) through the CLI; test_query checks both in-process
 def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     text = "SELECT ?x WHERE { ?x a kg:Condition }"
     assert kgraph("query", text).stdout == ""

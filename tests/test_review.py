@@ -96,6 +96,7 @@ def test_accept_all_moves_everything_into_data_that_validates_and_builds(mini_ro
     assert "Gamma Clinic" in html
 
 
+@pytest.mark.slow  # three reviews, a validation and a build: the slowest review test (6 s of CPU)
 def test_decisions_file_accepts_edits_and_rejects(mini_root, monkeypatch, tmp_path):
     _stage(mini_root)
     decisions = tmp_path / "decisions.yaml"
