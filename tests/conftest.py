@@ -1,4 +1,12 @@
-"""Shared fixtures: a tiny project (tests/fixtures/mini) copied into a temporary folder."""
+"""Shared fixtures: a tiny project (tests/fixtures/mini) copied into a temporary folder,
+the tiny project and the real data each built once per session, headless Chromium.
+
+Markers (registered in pyproject.toml): ``browser`` is put on every test that uses the
+``browser`` fixture and ``slow`` on every test that starts an outside triple store (see
+:func:`pytest_collection_modifyitems`), so no such test can be forgotten; other slow tests
+carry ``@pytest.mark.slow`` themselves. ``python3 -m pytest`` leaves both out (pyproject's
+``addopts``); ``python3 -m pytest -m ''`` runs everything, as the README and .ci/run do.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +57,20 @@ def corpus_built(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus-out")
     project = Project.at(REPO, out_dir=out)
     return project, build(project)
+
+
+#: fixtures that start a real triple store (tests/test_push.py): a test using one is slow
+LIVE_STORES = {"oxigraph_server", "virtuoso_server"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: it must see these marks
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & LIVE_STORES:
+            item.add_marker(pytest.mark.slow)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

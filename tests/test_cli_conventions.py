@@ -125,3 +125,15 @@ def test_validation_problems_print_data_as_text(mini_root, monkeypatch):
     result = runner.invoke(app, ["validate", "--corpus", str(mini_root / "corpus")])
     assert result.exit_code == 3, result.output
     assert "[red]nowhere[/red]" in result.stdout, result.stdout
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    """The README's quick start has two commands; .ci/run runs the second (the whole suite) as written."""
+    import re
+
+    from conftest import REPO
+
+    blocks = re.findall(r"```sh\n(.*?)\n```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    command = blocks[1].strip()
+    assert "pytest -m ''" in command  # -m '' overrides the default suite's marker filter: every test
+    assert command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()

@@ -18,7 +18,8 @@ from live_server import serving
 
 from kgraph.serve import ServeOptions
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# slow: each test holds workers until their 6-8 s deadlines, and bounds answer times
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 #: rdflib's parser needs tens of seconds for this (well under the 20 KB query limit)
 PARSE_BOMB = "SELECT * WHERE { ?s ?p ?o FILTER(" + "+".join(["1"] * 9000) + ") } LIMIT 1"

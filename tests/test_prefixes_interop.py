@@ -149,7 +149,9 @@ def test_readme_has_query_examples():
     assert len(commands) >= 3 and any("kgclaim:" in " ".join(c) for c in commands)
 
 
-@pytest.mark.parametrize("args", _readme_query_commands(), ids=lambda a: " ".join(a)[:60])
+# --reason entails the whole corpus graph first: seconds, so slow
+@pytest.mark.parametrize("args", [pytest.param(a, marks=pytest.mark.slow) if "--reason" in a else a
+                                  for a in _readme_query_commands()], ids=lambda a: " ".join(a)[:60])
 def test_readme_query_example_runs(corpus, monkeypatch, args):
     from kgraph.cli import app
 

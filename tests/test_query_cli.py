@@ -155,6 +155,7 @@ def test_empty_result_explains_a_borrowed_prefix(kgraph):
     assert "Did you mean dcterms:" in result.stderr
 
 
+@pytest.mark.slow  # entails the graph (RDFS, then OWL RL) through the CLI; test_query checks both in-process
 def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     text = "SELECT ?x WHERE { ?x a kg:Condition }"
     assert kgraph("query", text).stdout == ""
@@ -166,6 +167,7 @@ def test_reasoning_finds_subclass_instances_and_inverses(kgraph, built_root):
     assert list((built_root / "output").rglob("entailed-owl-rl-*.nt"))
 
 
+@pytest.mark.slow  # entails the graph twice through the CLI
 def test_the_closure_is_cached_as_ntriples(kgraph, built_root):
     # issue 13: --reason owl-rl took a minute each first time; the closure is kept as
     # N-Triples (never a pickle) keyed by the build, and read back on the next query
@@ -242,6 +244,7 @@ def test_invalid_reasoning_regime_is_a_usage_error(kgraph):
 
 # --------------------------------------------------------------------------- stale or missing build
 
+@pytest.mark.slow  # builds, then rebuilds through the CLI: seconds (test_graphstore checks the same in-process)
 def test_missing_build_is_made_then_reused(mini_root, monkeypatch):
     monkeypatch.chdir(mini_root)
     first = runner.invoke(app, ["query", TREATS])
@@ -255,6 +258,7 @@ def test_missing_build_is_made_then_reused(mini_root, monkeypatch):
     assert "Rebuilt the graph first" in forced.stderr
 
 
+@pytest.mark.slow  # builds, then rebuilds through the CLI: seconds (test_graphstore checks the same in-process)
 def test_changed_data_is_rebuilt_before_answering(mini_root, monkeypatch):
     monkeypatch.chdir(mini_root)
     label = "SELECT ?l WHERE { kgr:ptsd rdfs:label ?l }"

@@ -96,6 +96,7 @@ def test_accept_all_moves_everything_into_data_that_validates_and_builds(mini_ro
     assert "Gamma Clinic" in html
 
 
+@pytest.mark.slow  # three reviews, a validation and a build: the slowest review test (6 s of CPU)
 def test_decisions_file_accepts_edits_and_rejects(mini_root, monkeypatch, tmp_path):
     _stage(mini_root)
     decisions = tmp_path / "decisions.yaml"
@@ -277,6 +278,8 @@ def test_changed_text_beside_the_candidates_is_refused(mini_root, monkeypatch):
                     "has changed since extraction (sha256 differs)")
 
 
+# slow: several reviews, each validating and building the project again
+@pytest.mark.slow
 def test_a_killed_review_leaves_the_old_state_or_the_new_one(mini_root, monkeypatch):
     import kgraph.export
     import kgraph.review
@@ -368,6 +371,7 @@ def test_nothing_to_review(mini_root, monkeypatch):
     assert "no candidates for 'src-009'" in result.output
 
 
+@pytest.mark.slow  # two builds, one drawing the preview
 def test_build_with_candidates_draws_a_preview_and_keeps_them_out_of_the_graph(mini_root, monkeypatch):
     result = _run(mini_root, monkeypatch, "build", "--quiet")
     assert result.exit_code == 0, result.output
@@ -425,6 +429,8 @@ def _stage_two(root: Path) -> None:
         path.with_name(f"src-004{suffix}").write_text(text.replace("src-003", "src-004"), encoding="utf-8")
 
 
+# slow: several reviews, each validating and building the project again
+@pytest.mark.slow
 def test_many_files_at_once_give_the_same_data_as_one_by_one(tmp_path, monkeypatch):
     from conftest import FIXTURE, REPO
 
@@ -463,6 +469,7 @@ def test_many_files_at_once_are_refused_together(mini_root, monkeypatch, tmp_pat
                                                "src-003, src-004")
 
 
+@pytest.mark.slow  # two builds and a review
 def test_pending_candidates_do_not_make_the_graph_stale(mini_root, monkeypatch):
     from kgraph.buildinfo import is_fresh
     from kgraph.project import Project

@@ -207,6 +207,9 @@ def assert_round_trips(built: BuiltGraph, files: dict[str, bytes], strings: list
     json.loads(files["stats.json"])
 
 
+# slow: each example loads, validates and builds a project and writes every file twice (the fast
+# default suite has test_integrity's table of characters every format can write)
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])

@@ -24,11 +24,12 @@ from contextlib import contextmanager
 
 import pytest
 from conftest import REPO
+from live_server import serving
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
 from kgraph.formats import FORMATS_BY_NAME
-from kgraph.serve import ServeOptions, create_app, listen
+from kgraph.serve import ServeOptions
 from kgraph.sparql.execute import run_query
 from kgraph.sparql.named import named_queries
 from kgraph.sparql.prepare import prepare_query
@@ -43,24 +44,8 @@ PATIENT = 120.0
 @contextmanager
 def _serving(graph, network, options: ServeOptions):
     """The app on 127.0.0.1 (a free port) in a thread of this process; yields (base URL, app)."""
-    import uvicorn
-
-    app = create_app(graph, network, options)
-    sock = listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + PATIENT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(PATIENT)
-        sock.close()
+    with serving(graph, network, options) as (host, port, app):
+        yield f"http://{host}:{port}", app
 
 
 @pytest.fixture(scope="module")

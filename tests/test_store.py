@@ -15,11 +15,13 @@ import pytest
 from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rdflib import Graph
+from rdflib import RDF, Graph
 
 from kgraph import store as S
 from kgraph import storequery as SQ
 from kgraph.errors import OutputError, QueryError, QueryTimeout, ResourceLimit, UpdateRefused
+from kgraph.prefixes import KG
+from kgraph.sparql.named import named_queries
 
 EX = "https://example.org/"
 
@@ -89,7 +91,9 @@ print("done", flush=True)
 """
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, 1.5, 3.0])
+# the later kills fall in the last part of a long write: seconds each, so slow
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.8, pytest.param(1.5, marks=pytest.mark.slow),
+                                   pytest.param(3.0, marks=pytest.mark.slow)])
 def test_killed_while_writing_leaves_old_or_new(tmp_path, delay):
     """kill -9 at some moment of writing a store: the store is the old one or the new one,
     complete, never a mix; the next write cleans up what the killed one left."""
@@ -111,15 +115,16 @@ def test_killed_while_writing_leaves_old_or_new(tmp_path, delay):
 
 # --------------------------------------------------------------------------- the built graph
 
-@pytest.fixture(scope="module")
-def corpus_store(corpus_built):
-    project, result = corpus_built
-    S.write_store(project.out_dir, S.store_quads(S.quads_from_dataset(result.built.dataset)), inputs_sha256="t")
+@pytest.fixture(scope="module", params=["mini", pytest.param("corpus", marks=pytest.mark.slow)])
+def built_store(request):
+    """The store a build wrote, opened read-only: the tiny project's (fast), and the real
+    data's (slow: parsing and serialising 15,000 triples in each test)."""
+    project, result = request.getfixturevalue(f"{request.param}_built")
     return project, result, S.open_store(project.out_dir)
 
 
-def test_store_holds_the_built_graph(corpus_store):
-    _, result, store = corpus_store
+def test_store_holds_the_built_graph(built_store):
+    _, result, store = built_store
     union = {tuple(S.term_from_ox(t) for t in (q.subject, q.predicate, q.object))
              for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
     assert len(union) == len(result.built.graph)
@@ -142,16 +147,16 @@ def _value_key(triple):
     return (s, p, o)
 
 
-def test_same_ntriples_as_rdflib_from_the_same_triples(corpus_store):
-    project, _, _ = corpus_store
+def test_same_ntriples_as_rdflib_from_the_same_triples(built_store):
+    project, _, _ = built_store
     nt = project.out_dir / "kgraph.nt"
     parsed = ox.parse(path=str(nt), format=ox.RdfFormat.N_TRIPLES)
     assert S.serialize_triples(parsed, "nt") == nt.read_bytes()
 
 
 @pytest.mark.parametrize("fmt", ["turtle", "xml", "jsonld", "nt"])
-def test_serialisations_are_deterministic_and_equivalent(corpus_store, fmt):
-    _, result, store = corpus_store
+def test_serialisations_are_deterministic_and_equivalent(built_store, fmt):
+    _, result, store = built_store
     triples = list(S.graph_triples(store))
     data = S.serialize_triples(triples, fmt)
     assert S.serialize_triples(reversed(triples), fmt) == data  # input order does not matter
@@ -160,8 +165,8 @@ def test_serialisations_are_deterministic_and_equivalent(corpus_store, fmt):
     assert {_value_key(t) for t in again} == {_value_key(t) for t in result.built.graph}
 
 
-def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
-    _, _, store = corpus_store
+def test_trig_is_deterministic_and_holds_every_graph(built_store):
+    _, _, store = built_store
     all_quads = list(store.quads_for_pattern(None, None, None))
     data = S.serialize_quads(all_quads, "trig")
     assert S.serialize_quads(reversed(all_quads), "trig") == data
@@ -173,16 +178,25 @@ def test_trig_is_deterministic_and_holds_every_graph(corpus_store):
 # --------------------------------------------------------------------------- SPARQL over the store
 
 
-SRC0 = "https://w3id.org/kgraph/id/graph/src-000"
+SOURCE_GRAPHS = "https://w3id.org/kgraph/id/graph/src-"
+
+
+def _both(project):
+    graph = Graph().parse(project.out_dir / "kgraph.nt", format="nt")
+    return graph, S.open_store(project.out_dir), S.read_info(project.out_dir)
 
 
 @pytest.fixture(scope="module")
-def both(corpus_store):
-    """The rdflib graph parsed from kgraph.nt, and the store with its graphs."""
-    project, _, store = corpus_store
-    graph = Graph().parse(project.out_dir / "kgraph.nt", format="nt")
-    info = S.read_info(project.out_dir)
-    return graph, store, info
+def both(built_store):
+    """The rdflib graph parsed from kgraph.nt, and the store with its graphs (the tiny
+    project's and, slow, the real data's): for answers that depend on the data."""
+    return _both(built_store[0])
+
+
+@pytest.fixture(scope="module")
+def mini_both(mini_built):
+    """The same for the tiny project alone: for refusals and limits, which do not depend on the data."""
+    return _both(mini_built[0])
 
 
 def answers(result):
@@ -190,17 +204,21 @@ def answers(result):
             None if result.graph is None else sorted(result.graph))
 
 
-def test_named_questions_same_answers_as_rdflib(both):
+@pytest.mark.parametrize("name", sorted(named_queries()))
+def test_named_questions_same_answers_as_rdflib(both, built_store, name, request):
     from kgraph.sparql.execute import evaluate
-    from kgraph.sparql.named import named_queries
     from kgraph.sparql.prepare import prepare_query
 
+    if name == "people" and not any(built_store[1].built.graph.subjects(RDF.type, KG.Person)):
+        # rdflib 7 answers a GROUP BY over no solutions with one row of unbound keys when
+        # a COALESCE wraps an aggregate (Oxigraph, rightly, with none): kgraph's rdflib
+        # path (serve) shows that row for a graph without people
+        request.applymarker(pytest.mark.xfail(strict=True, reason="rdflib: a row for an empty GROUP BY"))
     graph, _, info = both
-    graphs = [g for g in info.counts if g]
-    for name, named in named_queries().items():
-        expected = evaluate(graph, prepare_query(named.text))
-        got = SQ.run(info.path, SQ.prepare(named.text, graphs), timeout=120)
-        assert answers(got) == answers(expected), name
+    text = named_queries()[name].text
+    expected = evaluate(graph, prepare_query(text))
+    got = SQ.run(info.path, SQ.prepare(text, [g for g in info.counts if g]), timeout=120)
+    assert answers(got) == answers(expected)
 
 
 def test_tables_shown_without_rdflib_are_rdflib_tables(both):
@@ -208,14 +226,15 @@ def test_tables_shown_without_rdflib_are_rdflib_tables(both):
     answer: the same cells in the same order, for every named question."""
     from kgraph.formats import from_name
     from kgraph.sparql.execute import evaluate
-    from kgraph.sparql.named import named_queries
     from kgraph.sparql.prepare import prepare_query
     from kgraph.sparql.results import display_rows, serialize_result
 
     graph, store, info = both
     graphs = [g for g in info.counts if g]
     shown = 0
-    texts = [q.text for q in named_queries().values()] + ["ASK { kgr:ketamine kg:treats ?c }",
+    # (on a graph without people rdflib answers 'people' with a row of unbound keys: see above)
+    has_people = any(graph.subjects(RDF.type, KG.Person))
+    texts = [q.text for n, q in named_queries().items() if n != "people" or has_people] + ["ASK { kgr:ketamine kg:treats ?c }",
                                                           "SELECT * WHERE { ?c kg:quote ?q ; kg:belief ?b }",
                                                           "SELECT ?s ?y WHERE { ?s kg:year ?y }",
                                                           "SELECT ?s ?c WHERE { ?s rdfs:comment ?c }"]
@@ -259,7 +278,7 @@ def test_random_basic_graph_patterns_same_answers(both, data):
     from kgraph.sparql.execute import evaluate
     from kgraph.sparql.prepare import prepare_query
 
-    graph, _, info = both
+    graph, store, info = both
     predicates, classes = _pattern_pool(graph)
     n = data.draw(st.integers(1, 3))
     patterns, variables = [], ["?v0"]
@@ -277,27 +296,28 @@ def test_random_basic_graph_patterns_same_answers(both, data):
     distinct = "DISTINCT " if data.draw(st.booleans()) else ""
     text = f"SELECT {distinct}{' '.join(variables)} WHERE {{ {' . '.join(patterns)} }}"
     expected = evaluate(graph, prepare_query(text))
-    got = SQ.evaluate(S.open_store(info.path.parent), SQ.prepare(text, [g for g in info.counts if g]))
+    got = SQ.evaluate(store, SQ.prepare(text, [g for g in info.counts if g]))
     assert answers(got) == answers(expected), text
 
 
 def test_graph_and_dataset_per_source(both):
     _, store, info = both
     graphs = [g for g in info.counts if g]
+    source = min(g for g in graphs if g.startswith(SOURCE_GRAPHS))  # the first source's graph
     count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
     def n(query):
         return int(SQ.evaluate(store, query).rows[0][0])
 
     assert n(SQ.prepare(count, graphs)) == info.counts[""]
-    assert n(SQ.prepare(count, graphs, default_graph_uri=[SRC0])) == info.counts[SRC0]
-    assert n(SQ.prepare(count.replace("WHERE", f"FROM <{SRC0}> WHERE"), graphs)) == info.counts[SRC0]
+    assert n(SQ.prepare(count, graphs, default_graph_uri=[source])) == info.counts[source]
+    assert n(SQ.prepare(count.replace("WHERE", f"FROM <{source}> WHERE"), graphs)) == info.counts[source]
     per_graph = SQ.evaluate(store, SQ.prepare(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", graphs))
     assert {str(g): int(c) for g, c in per_graph.rows} == {g: c for g, c in info.counts.items() if g}
     only = SQ.evaluate(store, SQ.prepare("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", graphs,
-                                         named_graph_uri=[SRC0]))
-    assert [str(r[0]) for r in only.rows] == [SRC0]
+                                         named_graph_uri=[source]))
+    assert [str(r[0]) for r in only.rows] == [source]
 
 
 @pytest.mark.parametrize(("text", "error", "says"), [
@@ -312,28 +332,28 @@ def test_graph_and_dataset_per_source(both):
     ("SELECT ?s WHERE {\n  ?s kg:treats ?o\n", QueryError, "line 3"),
     ("", QueryError, "empty"),
 ])
-def test_refused_and_wrong_queries(both, text, error, says):
-    _, _, info = both
+def test_refused_and_wrong_queries(mini_both, text, error, says):
+    _, _, info = mini_both
     with pytest.raises(error) as raised:
         SQ.prepare(text, [g for g in info.counts if g])
     assert says in str(raised.value)
 
 
-def test_keywords_inside_strings_and_iris_do_not_count(both):
-    _, store, info = both
+def test_keywords_inside_strings_and_iris_do_not_count(mini_both):
+    _, store, info = mini_both
     text = ('SELECT ?q WHERE { ?c kg:quote ?q FILTER(CONTAINS(?q, "SERVICE") || ?q = "FROM <x>" '
             '|| ?c = <https://example.org/SERVICE>) } # SERVICE in a comment')
     assert SQ.evaluate(store, SQ.prepare(text, [g for g in info.counts if g])).kind == "SELECT"
 
 
-def test_unknown_dataset_graph_is_refused(both):
-    _, _, info = both
+def test_unknown_dataset_graph_is_refused(mini_both):
+    _, _, info = mini_both
     with pytest.raises(QueryError, match="no graph <https://example.org/nope>"):
         SQ.prepare("ASK { ?s ?p ?o }", [g for g in info.counts if g], default_graph_uri=["https://example.org/nope"])
 
 
-def test_timeout_stops_the_engine(both):
-    _, _, info = both
+def test_timeout_stops_the_engine(mini_both):
+    _, _, info = mini_both
     endless = SQ.prepare("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }",
                          [g for g in info.counts if g])
     began = time.monotonic()
@@ -345,10 +365,11 @@ def test_timeout_stops_the_engine(both):
     assert multiprocessing.active_children() == []  # the worker was killed, not left running
 
 
-def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(both):
+@pytest.mark.slow  # the worker doubles its strings until the cap stops it: tens of seconds
+def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(mini_both):
     """Store workers carry the server's fences (issue 16): the address space is capped, so
     27 doublings of a string (1 GiB, and its copies) end the worker: without the cap it answers."""
-    _, _, info = both
+    _, _, info = mini_both
     binds = ['BIND("abcdefgh" AS ?v0)'] + [f"BIND(CONCAT(?v{i}, ?v{i}) AS ?v{i + 1})" for i in range(27)]
     bomb = SQ.prepare("SELECT (STRLEN(?v27) AS ?n) WHERE { " + " ".join(binds) + " }",
                       [g for g in info.counts if g])
@@ -356,13 +377,13 @@ def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(both):
         SQ.run(info.path, bomb, timeout=120)
 
 
-def test_pool_answers_and_survives_a_timeout(both):
+def test_pool_answers_and_survives_a_timeout(mini_both):
     """The server's pool (kgraph.sparql.execute.QueryPool) with the store's engine."""
     import asyncio
 
     from kgraph.sparql.execute import PoolLimits, QueryPool
 
-    graph, _, info = both
+    graph, _, info = mini_both
     graphs = [g for g in info.counts if g]
     pool = QueryPool(SQ.StoreEngine(info.path, graphs), PoolLimits(size=2, reserve=0, max_wait=30))
 
@@ -381,12 +402,12 @@ def test_pool_answers_and_survives_a_timeout(both):
         pool.close()
 
 
-def test_exported_files_hold_what_rdflib_writes(corpus_store):
+def test_exported_files_hold_what_rdflib_writes(built_store):
     """Every RDF file of the build, written from the store, holds the triples (TriG: the
     quads) of the file rdflib wrote; N-Triples byte for byte; twice the same bytes."""
     from rdflib import Dataset
 
-    project, _, store = corpus_store
+    project, _, store = built_store
     files = S.export_files(store)
     assert S.export_files(store) == files
     out = project.out_dir
@@ -462,6 +483,7 @@ def test_build_writes_the_store_and_readers_use_it(mini_built):
     assert set(graphs.graph) == set(result.built.graph)
 
 
+@pytest.mark.slow  # two builds and a rebuilding query, each its own interpreter, per moment
 @pytest.mark.parametrize("delay", [0.5, 2.0, 4.0, 7.0])
 def test_build_killed_leaves_the_old_store_or_the_new(tmp_path, two_versions, delay):
     import shutil
