@@ -438,6 +438,10 @@ class _Worker:
         self.process.start()
         child.close()
         self.retired = False
+        # kill() may run in two threads at once (a query past its deadline, and close() from
+        # the server's shutdown): the pipe must be closed once, or a second close could hit a
+        # descriptor number reused meanwhile by another file
+        self._kill_lock = threading.Lock()
 
     def ask(self, request: tuple, timeout: float) -> Any:
         """The answer within ``timeout`` s; past it the worker is killed (the caller replaces it)."""
@@ -462,11 +466,13 @@ class _Worker:
 
     def kill(self) -> None:
         """Stop the process (it may be answering: the parent's ask() then sees the pipe end)."""
-        self.retired = True
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-        self.conn.close()
+        with self._kill_lock:
+            self.retired = True
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join()
+            if not self.conn.closed:
+                self.conn.close()
 
 
 # --------------------------------------------------------------------------- one query
