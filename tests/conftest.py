@@ -99,3 +99,16 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def mini_data():
+    """The tiny fixture's curated data, vocabulary and corpus texts (what the extractor trains on)."""
+    from kgraph.load import load_dataset, load_ontology, vocabulary
+
+    project = Project.at(FIXTURE, corpus_dir=FIXTURE / "corpus")
+    data, problems = load_dataset(project)
+    assert not problems
+    vocab = vocabulary(load_ontology(project))
+    texts = {s.id: (project.corpus_dir / s.file).read_text(encoding="utf-8") for s in data.sources}
+    return data, vocab, texts

@@ -14,7 +14,6 @@ from kgraph.extract.gazetteer import Gazetteer
 from kgraph.extract.modality import ModalityTagger
 from kgraph.extract.text import sentences
 from kgraph.extract.values import find_values
-from kgraph.load import load_dataset, load_ontology, vocabulary
 from kgraph.model import (
     ENTITY_QUALIFIERS,
     MODALITIES,
@@ -22,22 +21,11 @@ from kgraph.model import (
     TEXT_QUALIFIERS,
     YEAR_QUALIFIERS,
 )
-from kgraph.project import Project
 
 HERE = Path(__file__).resolve().parent
 MINI = HERE / "fixtures" / "mini"
 GAMMA = (HERE / "fixtures" / "extract" / "gamma.txt").read_text(encoding="utf-8")
 QUALIFIER_KEYS = {*ENTITY_QUALIFIERS, *TEXT_QUALIFIERS, *YEAR_QUALIFIERS, *NUMBER_QUALIFIERS}
-
-
-@pytest.fixture(scope="module")
-def mini_data():
-    project = Project.at(MINI, corpus_dir=MINI / "corpus")
-    data, problems = load_dataset(project)
-    assert not problems
-    vocab = vocabulary(load_ontology(project))
-    texts = {s.id: (project.corpus_dir / s.file).read_text(encoding="utf-8") for s in data.sources}
-    return data, vocab, texts
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ from kgraph.extract.gazetteer import Gazetteer
 from kgraph.extract.newents import EntityCues, find_new_entities, learn_cues
 from kgraph.extract.text import tokens
 from kgraph.extract.values import find_phrases
-from kgraph.load import load_dataset, load_ontology, vocabulary
-from kgraph.project import Project
 
 HERE = Path(__file__).resolve().parent
 MINI = HERE / "fixtures" / "mini"
@@ -108,20 +106,10 @@ def test_the_threshold_is_chosen_by_cross_validation():
     assert model.predicates == ["treats"]
 
 
-@pytest.fixture(scope="module")
-def mini():
-    project = Project.at(MINI, corpus_dir=MINI / "corpus")
-    data, problems = load_dataset(project)
-    assert not problems
-    vocab = vocabulary(load_ontology(project))
-    texts = {s.id: (project.corpus_dir / s.file).read_text(encoding="utf-8") for s in data.sources}
-    return data, vocab, texts
-
-
-def test_priors_come_from_other_sources_only(mini):
+def test_priors_come_from_other_sources_only(mini_data):
     from kgraph.extract.analysis import analyse
 
-    data, vocab, texts = mini
+    data, vocab, texts = mini_data
     ex = Extractor.train(data, vocab, texts)
     source_id, text = sorted(texts.items())[0]
     doc = analyse(text, ex.gazetteer, new_entities=False)
@@ -135,12 +123,12 @@ def test_priors_come_from_other_sources_only(mini):
         assert not any(k.startswith("prior") for k in ex._features(cand, text, exclude=source_id))
 
 
-def test_a_count_of_people_is_never_a_percentage_measure(mini):
+def test_a_count_of_people_is_never_a_percentage_measure(mini_data):
     from kgraph.extract.extractor import _Candidate
     from kgraph.extract.gazetteer import Mention
     from kgraph.extract.values import ValueMention
 
-    data, vocab, texts = mini
+    data, vocab, texts = mini_data
     ex = Extractor.train(data, vocab, texts)
     assert ex._units.get("prevalence") == {"percent"}
     ptsd = Mention(0, 4, "ptsd", "MentalDisorder")
