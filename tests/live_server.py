@@ -69,3 +69,25 @@ def _complete(response: bytes) -> bool:
 
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/") else 0
+
+
+def run_async(coroutine):
+    """``asyncio.run(coroutine)`` in a thread of its own: the main thread may already run an
+    event loop (Playwright's sync API keeps one for the session's browser tests)."""
+    import asyncio
+    import threading
+
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

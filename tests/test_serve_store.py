@@ -260,5 +260,7 @@ def test_the_same_question_asked_at_once_is_computed_once(mini_built):
     async def ask_many():
         return await asyncio.gather(*(cache.answer(("q", None), compute) for _ in range(5)))
 
-    assert asyncio.run(ask_many()) == [("text/plain", b"answer")] * 5
+    from live_server import run_async
+
+    assert run_async(ask_many()) == [("text/plain", b"answer")] * 5
     assert calls == [1] and cache.get(("q", None)) == ("text/plain", b"answer")

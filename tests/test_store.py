@@ -379,7 +379,8 @@ def test_a_memory_bomb_ends_in_a_message_not_a_swollen_worker(mini_both):
 
 def test_pool_answers_and_survives_a_timeout(mini_both):
     """The server's pool (kgraph.sparql.execute.QueryPool) with the store's engine."""
-    import asyncio
+
+    from live_server import run_async
 
     from kgraph.sparql.execute import PoolLimits, QueryPool
 
@@ -388,7 +389,7 @@ def test_pool_answers_and_survives_a_timeout(mini_both):
     pool = QueryPool(SQ.StoreEngine(info.path, graphs), PoolLimits(size=2, reserve=0, max_wait=30))
 
     def ask(text: str, timeout: float = 60):
-        return asyncio.run(pool.run("result", text, None, timeout=timeout))
+        return run_async(pool.run("result", text, None, timeout=timeout))
 
     try:
         assert ask("ASK { kgr:ketamine kg:treats ?c }").boolean is True
