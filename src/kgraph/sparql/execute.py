@@ -669,12 +669,12 @@ class QueryPool:
                 answer = await anyio.to_thread.run_sync(worker.ask, (mode, text, options), lane_timeout,
                                                         limiter=self._threads)
                 if time.monotonic() - started < limits.fast_timeout:
-                    self._remember(self._light, key)
+                    self._remember(self._light, key, self.LIGHT_MEMORY)
                 return answer
             except QueryTimeout:
                 if lane_timeout >= timeout:
                     raise
-                self._remember(self._heavy, key)
+                self._remember(self._heavy, key, self.HEAVY_MEMORY)
                 self._light.pop(key, None)
                 raise self._busy_error(f"every full worker is taken, and this query needs more than the "
                                        f"{limits.fast_timeout:g} s the reserve worker gives a query") from None
@@ -687,10 +687,11 @@ class QueryPool:
             if not self._clients[client]:
                 del self._clients[client]
 
-    def _remember(self, seen: OrderedDict[Any, float], key: Any) -> None:
+    @staticmethod
+    def _remember(seen: OrderedDict[Any, float], key: Any, limit: int) -> None:
         seen[key] = time.monotonic()
         seen.move_to_end(key)
-        while len(seen) > (self.HEAVY_MEMORY if seen is self._heavy else self.LIGHT_MEMORY):
+        while len(seen) > limit:
             seen.popitem(last=False)
 
     def _may_take_fast(self, key: Any) -> bool:
