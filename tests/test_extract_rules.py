@@ -41,6 +41,15 @@ def test_no_new_entity_runs_across_a_line_break():
     assert not any("\n" in label or "Dosing" in label for label in found)
 
 
+@pytest.mark.parametrize("brk", ["\n", "\r", "\x0c", "\x0b", "\x85", "\u2028"])
+def test_no_capitalised_name_runs_across_a_page_or_line_break(brk):
+    # a heading ending in a capitalised word, then a page break, then a sentence: the
+    # capitalised rule once took "Explained\x0cKetamine" as a name (and then dropped its claims)
+    cues = EntityCues({"ketamine": "Drug"})
+    found = _new(f"Gamma Clinic: treating PTSD, Explained{brk}Ketamine is not a cure.", cues)
+    assert not any(brk in label or "Explained" in label for label in found), found
+
+
 def test_list_items_take_the_type_of_their_typed_neighbour():
     found = _new("Side effects are nausea, dizziness and drowsiness.")
     assert found.get("dizziness") == "SideEffect" and found.get("drowsiness") == "SideEffect"

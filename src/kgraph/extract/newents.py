@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from kgraph.extract.text import Token, norm_token, slug, tokens
 
+#: what str.splitlines() breaks a line at: a name never runs across one ("Explained\fKetamine")
+_BREAKS = "\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{_BREAKS}]")
 _CAP = r"[A-Z][A-Za-z’'\-]+"
 _CONNECT = r"(?:of|on|for|and|at|the|in|de)"
 _ORG_HEADS = {
@@ -115,7 +118,7 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
 
     def propose(label: str, typ: str, by: str, start: int, end: int, synonyms=()) -> None:
         label = label.strip(" ,.;:’'")
-        if len(label) < 3 or "\n" in text[start:end]:
+        if len(label) < 3 or _LINE_BREAK.search(text, start, end):
             return
         if any(a < end and start < b for a, b in known_spans) and \
                 (by not in _PROPER or any(a <= start and end <= b for a, b in known_spans)):
@@ -153,7 +156,7 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
     # Psychotherapy"); in a heading too, where the type is what keeps "Improved Outcomes" out
     single_types = {name.norms[0]: name.type for names in gazetteer.index.values() for name in names
                     if len(name.norms) == 1 and not name.cased}
-    for line in re.finditer(r"[^\n]+", text):
+    for line in re.finditer(rf"[^{_BREAKS}]+", text):
         for m in re.finditer(r"(?:(?<=[a-z,;(] )|(?<=vs\. ))[A-Z][a-z]+(?:-[A-Z][a-z]+)?(?:\s[A-Z][a-z]+(?:-[A-Z][a-z]+)?)+\b",
                              line.group()):
             last = norm_token(re.split(r"[\s-]", m.group())[-1])
