@@ -342,11 +342,9 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
     existing = dataset.entity_index()
     entities: list[Entity] = []
     for rec in cset.entities:
-        eid = rec.get("id")
-        loc = cset.line(str(eid))
-        _unknown_keys(rec, ENTITY_KEYS, f"entity '{eid}'", cset, bad)
-        if not isinstance(eid, str) or not SLUG.match(eid):
-            bad(loc, f"entity id {eid!r} is not a slug", "Use lowercase letters, digits and single hyphens.")
+        eid, loc = _record_id(rec, "entity", ENTITY_KEYS, SLUG, cset, bad, "entity id {!r} is not a slug",
+                              "Use lowercase letters, digits and single hyphens.")
+        if eid is None:
             continue
         if eid in existing:
             bad(loc, f"entity '{eid}' is already in the data ({existing[eid].loc})",
@@ -366,11 +364,9 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
     claims: list[Claim] = []
     seen: dict[str, Location] = {}
     for rec in cset.claims:
-        cid = rec.get("id")
-        loc = cset.line(str(cid))
-        _unknown_keys(rec, CLAIM_KEYS, f"claim '{cid}'", cset, bad)
-        if not isinstance(cid, str) or not CANDIDATE_ID.match(cid):
-            bad(loc, f"candidate id {cid!r} is not valid", "Keep the id kgraph extract gave (x and 10 hex digits).")
+        cid, loc = _record_id(rec, "claim", CLAIM_KEYS, CANDIDATE_ID, cset, bad, "candidate id {!r} is not valid",
+                              "Keep the id kgraph extract gave (x and 10 hex digits).")
+        if cid is None:
             continue
         if cid in seen:
             bad(loc, f"duplicate candidate id '{cid}' (first at {seen[cid]})", "Remove one of the two.")
@@ -403,6 +399,21 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [str(value)] if isinstance(value, str) else []
+
+
+def _record_id(rec: dict, what: str, allowed: tuple[str, ...], id_form: re.Pattern, cset: CandidateSet, bad,
+               malformed: str, hint: str) -> tuple[str | None, Location]:
+    """A candidate record's id (None when it is not of ``id_form``) and line, its fields checked.
+
+    ``malformed`` is the message for a bad id, with ``{!r}`` where the id goes.
+    """
+    rid = rec.get("id")
+    loc = cset.line(str(rid))
+    _unknown_keys(rec, allowed, f"{what} '{rid}'", cset, bad)
+    if isinstance(rid, str) and id_form.match(rid):
+        return rid, loc
+    bad(loc, malformed.format(rid), hint)
+    return None, loc
 
 
 def _unknown_keys(rec: dict, allowed: tuple[str, ...], what: str, cset: CandidateSet, bad) -> None:
