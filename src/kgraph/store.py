@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from kgraph.errors import KgraphError, OutputError
+from kgraph.publish import removed_on_failure
 
 if TYPE_CHECKING:
     from rdflib import Dataset as RDFDataset
@@ -250,7 +251,7 @@ def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
     ident = uuid.uuid4().hex[:12]
     tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
     final = out_dir / f"{STORE_PREFIX}{ident}"
-    try:
+    with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
         store = ox.Store(str(tmp))
         store.bulk_extend(_reporting(quads, progress))
         store.flush()
@@ -259,12 +260,6 @@ def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
         info = StoreInfo(final, inputs_sha256, counts)
         (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
         _fsync_dir(tmp)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _cannot_write(out_dir, exc) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return StagedStore(out_dir, tmp, final, counts, inputs_sha256)
 
 
