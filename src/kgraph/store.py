@@ -32,6 +32,7 @@ the bytes of :func:`kgraph.export.serialize_graph` for N-Triples.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -154,13 +155,7 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
     """
     from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
-    memo: dict[Any, Any] = {}
-
-    def conv(term: Any) -> Any:
-        found = memo.get(term)
-        if found is None:
-            found = memo[term] = term_to_ox(term)
-        return found
+    conv = functools.cache(term_to_ox)  # this call's own memo: freed with it
 
     default = ox.DefaultGraph()
     for s, p, o, context in ds.quads((None, None, None, None)):
@@ -575,13 +570,7 @@ def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
 
     from kgraph.build import bind_prefixes
 
-    memo: dict[Any, Any] = {}
-
-    def conv(term: Any) -> Any:
-        found = memo.get(term)
-        if found is None:
-            found = memo[term] = term_from_ox(term)
-        return found
+    conv = functools.cache(term_from_ox)  # this call's own memo: freed with it
 
     out = Graph(store="SimpleMemory")
     bind_prefixes(out)
