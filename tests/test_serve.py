@@ -305,6 +305,16 @@ def test_format_lookup_prefers_own_names(lookup, value, expected):
     assert (found.name if found else None) == expected
 
 
+def test_the_serve_options_give_the_pool_its_limits():
+    from kgraph.sparql.execute import PoolLimits
+
+    assert ServeOptions().pool_limits == PoolLimits()  # one set of defaults
+    given = ServeOptions(max_concurrent=1, reserve=0, fast_timeout=0.25, max_wait=0.5, per_client=3,
+                         worker_memory=None)
+    assert given.pool_limits == PoolLimits(size=1, reserve=0, fast_timeout=0.25, max_wait=0.5, per_client=3,
+                                           memory=None)
+
+
 def test_the_server_process_never_parses_a_query(built, monkeypatch):
     """Parsing happens in the workers (under the deadline): the server's own parser is never called."""
     import rdflib.plugins.sparql.parser as parser
