@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -341,11 +342,8 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
 
     existing = dataset.entity_index()
     entities: list[Entity] = []
-    for rec in cset.entities:
-        eid, loc = _record_id(rec, "entity", ENTITY_KEYS, SLUG, cset, bad, "entity id {!r} is not a slug",
-                              "Use lowercase letters, digits and single hyphens.")
-        if eid is None:
-            continue
+    for rec, eid, loc in _records(cset.entities, "entity", ENTITY_KEYS, SLUG, cset, bad,
+                                  "entity id {!r} is not a slug", "Use lowercase letters, digits and single hyphens."):
         if eid in existing:
             bad(loc, f"entity '{eid}' is already in the data ({existing[eid].loc})",
                 "Use the existing entity's id in the claims and drop this record, or rename it.")
@@ -363,11 +361,8 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
 
     claims: list[Claim] = []
     seen: dict[str, Location] = {}
-    for rec in cset.claims:
-        cid, loc = _record_id(rec, "claim", CLAIM_KEYS, CANDIDATE_ID, cset, bad, "candidate id {!r} is not valid",
-                              "Keep the id kgraph extract gave (x and 10 hex digits).")
-        if cid is None:
-            continue
+    for rec, cid, loc in _records(cset.claims, "claim", CLAIM_KEYS, CANDIDATE_ID, cset, bad,
+                                  "candidate id {!r} is not valid", "Keep the id kgraph extract gave (x and 10 hex digits)."):
         if cid in seen:
             bad(loc, f"duplicate candidate id '{cid}' (first at {seen[cid]})", "Remove one of the two.")
             continue
@@ -401,19 +396,18 @@ def _strings(value: Any) -> list[str]:
     return [str(value)] if isinstance(value, str) else []
 
 
-def _record_id(rec: dict, what: str, allowed: tuple[str, ...], id_form: re.Pattern, cset: CandidateSet, bad,
-               malformed: str, hint: str) -> tuple[str | None, Location]:
-    """A candidate record's id (None when it is not of ``id_form``) and line, its fields checked.
-
-    ``malformed`` is the message for a bad id, with ``{!r}`` where the id goes.
-    """
-    rid = rec.get("id")
-    loc = cset.line(str(rid))
-    _unknown_keys(rec, allowed, f"{what} '{rid}'", cset, bad)
-    if isinstance(rid, str) and id_form.match(rid):
-        return rid, loc
-    bad(loc, malformed.format(rid), hint)
-    return None, loc
+def _records(records: list[dict], what: str, allowed: tuple[str, ...], id_form: re.Pattern, cset: CandidateSet,
+             bad, malformed: str, hint: str) -> Iterator[tuple[dict, str, Location]]:
+    """Each candidate record with its id and line, its fields checked; a record whose id is
+    not of ``id_form`` is reported (``malformed``, with ``{!r}`` where the id goes) and skipped."""
+    for rec in records:
+        rid = rec.get("id")
+        loc = cset.line(str(rid))
+        _unknown_keys(rec, allowed, f"{what} '{rid}'", cset, bad)
+        if isinstance(rid, str) and id_form.match(rid):
+            yield rec, rid, loc
+        else:
+            bad(loc, malformed.format(rid), hint)
 
 
 def _unknown_keys(rec: dict, allowed: tuple[str, ...], what: str, cset: CandidateSet, bad) -> None:
