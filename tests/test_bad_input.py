@@ -111,6 +111,10 @@ CASES = {
     "the range of a predicate is checked": Case(
         (replace(C1, "    object: dissociation\n", "    object: ptsd\n"),),
         ("'hasSideEffect' expects an object of type SideEffect, but 'ptsd' is a MentalDisorder",), "range-mismatch"),
+    "the domain of a predicate is checked": Case(
+        (replace(C1, "  - id: c001-004\n    subject: ketamine\n", "  - id: c001-004\n    subject: ptsd\n"),),
+        ("'hasSideEffect' expects a subject of type Intervention, but 'ptsd' is a MentalDisorder",
+         "Pick another predicate or subject"), "domain-mismatch"),
     "quote not found in its source": Case(
         (replace(C1, "Side effects include mild dissociation.", "Side effects include severe dissociation."),),
         ("data/claims/001.yaml:{line}", "claim 'c001-004': quote not found verbatim in alpha.txt",

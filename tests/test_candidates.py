@@ -132,6 +132,9 @@ def test_the_fixture_is_valid(tmp_path, loaded):
     ("    unit: \"percent\"", "    unit: null", 78, "a number needs a 'unit'"),
     ("    mentions: [[403, 409]]", "    mentions: [[403, 40900]]", 17, "mention [403, 40900] is not [start, end]"),
     ("  - id: x9842bd4791", "  - id: claim-1", 26, "candidate id 'claim-1' is not valid"),
+    ("    subject: ketamine", "    colour: red\n    subject: ketamine", 27, "claim 'x9842bd4791': unknown field 'colour'"),
+    ("  - id: nausea", "  - id: Nausea_1", 13, "entity id 'Nausea_1' is not a slug"),
+    ("    type: SideEffect", "    colour: red\n    type: SideEffect", 14, "entity 'nausea': unknown field 'colour'"),
     ("modality: hedged", "modality: perhaps", 46, "unknown modality 'perhaps'"),
     ("qualifiers: {onset: \"within hours\"}", "qualifiers: {mood: sad}", 47, "unknown qualifier 'mood'"),
 ])

@@ -66,6 +66,16 @@ def test_duration(a, b, fires):
         assert hits[0].rule == "duration" and "do not overlap" in hits[0].reason
 
 
+@pytest.mark.parametrize(("predicate", "a", "b", "reason"), [
+    ("onsetOfEffect", "within hours", "weeks",
+     'onset "within hours" (minutes to hours) and "weeks" (weeks) are on time scales that do not meet'),
+    ("durationOfEffect", "a few days", "several months",
+     'duration "a few days" (2 days to 5 days) and "several months" (13 weeks to 9 months) do not overlap'),
+])
+def test_the_reason_shows_both_values_and_how_they_were_read(predicate, a, b, reason):
+    assert [h.reason for h in value_pair(predicate, a, b)] == [reason]
+
+
 def test_onsets_for_different_conditions_are_not_compared():
     assert value_pair("onsetOfEffect", "within hours", "weeks", {"condition": "depression"}, {"condition": "ptsd"}) == []
     # one without a condition is compared with any

@@ -87,6 +87,20 @@ def test_a_build_that_does_not_verify_is_not_published(tmp_path):
     assert [p.name for p in (out / BUILDS_DIR).iterdir()] == [current_dir(out).name]
 
 
+def test_a_write_error_is_reported_and_leaves_no_partial_build(tmp_path):
+    out = tmp_path / "output"
+    publish(out, {"a.txt": b"good"})
+
+    def fail(path: Path) -> None:
+        path.mkdir()
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match=f"cannot write {out}: No space left on device"):
+        publish(out, {"a.txt": b"new"}, {"store": fail})
+    assert (out / "a.txt").read_bytes() == b"good"
+    assert [p.name for p in (out / BUILDS_DIR).iterdir()] == [current_dir(out).name]
+
+
 def test_a_second_publish_waits_for_the_lock_then_fails_clearly(tmp_path):
     out = tmp_path / "output"
     with build_lock(out):

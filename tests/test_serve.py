@@ -14,7 +14,7 @@ from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 from starlette import testclient as starlette_testclient
 
-from kgraph.formats import negotiate, parse_accept
+from kgraph.formats import from_media_type, from_name, negotiate, parse_accept
 from kgraph.prefixes import KGR
 from kgraph.serve import ServeOptions, create_app
 
@@ -287,6 +287,32 @@ def test_negotiate_by_format_parameter():
     assert negotiate("results", None, "json").media_type == "application/sparql-results+json"
     assert negotiate("graph", None, "json").media_type == "application/ld+json"
     assert negotiate("graph", "text/html", "n3").media_type == "text/turtle"
+
+
+@pytest.mark.parametrize("lookup, value, expected", [
+    # a format's own name or media type wins over another format's alias
+    (from_name, "json", "json"),  # not JSON-LD, whose alias it also is
+    (from_name, "XML", "xml"),
+    (from_name, "ttl", "turtle"),
+    (from_media_type, "application/json; charset=utf-8", "cytoscape"),  # its own; JSON-LD's alias
+    (from_media_type, "application/xml", "xml"),
+    (from_media_type, "text/plain", "nt"),
+    (from_name, "nonsense", None),
+    (from_media_type, "text/nonsense", None),
+])
+def test_format_lookup_prefers_own_names(lookup, value, expected):
+    found = lookup(value)
+    assert (found.name if found else None) == expected
+
+
+def test_the_serve_options_give_the_pool_its_limits():
+    from kgraph.sparql.execute import PoolLimits
+
+    assert ServeOptions().pool_limits == PoolLimits()  # one set of defaults
+    given = ServeOptions(max_concurrent=1, reserve=0, fast_timeout=0.25, max_wait=0.5, per_client=3,
+                         worker_memory=None)
+    assert given.pool_limits == PoolLimits(size=1, reserve=0, fast_timeout=0.25, max_wait=0.5, per_client=3,
+                                           memory=None)
 
 
 def test_the_server_process_never_parses_a_query(built, monkeypatch):

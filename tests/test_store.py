@@ -113,6 +113,16 @@ def test_killed_while_writing_leaves_old_or_new(tmp_path, delay):
     assert leftovers == []
 
 
+def test_a_write_error_is_reported_and_leaves_no_temporary_store(tmp_path):
+    def failing():
+        yield from S.store_quads(quads("new", 10))
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match=r"No space left on device \(writing the store\)"):
+        S.stage_store(tmp_path, failing())
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(S.TMP_PREFIX)] == []
+
+
 # --------------------------------------------------------------------------- the built graph
 
 @pytest.fixture(scope="module", params=["mini", pytest.param("corpus", marks=pytest.mark.slow)])

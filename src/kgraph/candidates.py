@@ -46,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -341,13 +342,8 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
 
     existing = dataset.entity_index()
     entities: list[Entity] = []
-    for rec in cset.entities:
-        eid = rec.get("id")
-        loc = cset.line(str(eid))
-        _unknown_keys(rec, ENTITY_KEYS, f"entity '{eid}'", cset, bad)
-        if not isinstance(eid, str) or not SLUG.match(eid):
-            bad(loc, f"entity id {eid!r} is not a slug", "Use lowercase letters, digits and single hyphens.")
-            continue
+    for rec, eid, loc in _records(cset.entities, "entity", ENTITY_KEYS, SLUG, cset, bad,
+                                  "entity id {!r} is not a slug", "Use lowercase letters, digits and single hyphens."):
         if eid in existing:
             bad(loc, f"entity '{eid}' is already in the data ({existing[eid].loc})",
                 "Use the existing entity's id in the claims and drop this record, or rename it.")
@@ -365,13 +361,8 @@ def validate_candidates(cset: CandidateSet, dataset: Dataset, vocab: Vocabulary)
 
     claims: list[Claim] = []
     seen: dict[str, Location] = {}
-    for rec in cset.claims:
-        cid = rec.get("id")
-        loc = cset.line(str(cid))
-        _unknown_keys(rec, CLAIM_KEYS, f"claim '{cid}'", cset, bad)
-        if not isinstance(cid, str) or not CANDIDATE_ID.match(cid):
-            bad(loc, f"candidate id {cid!r} is not valid", "Keep the id kgraph extract gave (x and 10 hex digits).")
-            continue
+    for rec, cid, loc in _records(cset.claims, "claim", CLAIM_KEYS, CANDIDATE_ID, cset, bad,
+                                  "candidate id {!r} is not valid", "Keep the id kgraph extract gave (x and 10 hex digits)."):
         if cid in seen:
             bad(loc, f"duplicate candidate id '{cid}' (first at {seen[cid]})", "Remove one of the two.")
             continue
@@ -403,6 +394,20 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return [str(value)] if isinstance(value, str) else []
+
+
+def _records(records: list[dict], what: str, allowed: tuple[str, ...], id_form: re.Pattern, cset: CandidateSet,
+             bad, malformed: str, hint: str) -> Iterator[tuple[dict, str, Location]]:
+    """Each candidate record with its id and line, its fields checked; a record whose id is
+    not of ``id_form`` is reported (``malformed``, with ``{!r}`` where the id goes) and skipped."""
+    for rec in records:
+        rid = rec.get("id")
+        loc = cset.line(str(rid))
+        _unknown_keys(rec, allowed, f"{what} '{rid}'", cset, bad)
+        if isinstance(rid, str) and id_form.match(rid):
+            yield rec, rid, loc
+        else:
+            bad(loc, malformed.format(rid), hint)
 
 
 def _unknown_keys(rec: dict, allowed: tuple[str, ...], what: str, cset: CandidateSet, bad) -> None:

@@ -212,20 +212,20 @@ def _same_condition(a: Claim, b: Claim) -> bool:
     return ca is None or cb is None or ca == cb
 
 
-def _onset(a: Claim, b: Claim) -> str | None:
-    sa, sb = time_scales(a.value), time_scales(b.value)
+def _disjoint(a: Claim, b: Claim, interval, shown, what: str, verdict: str) -> str | None:
+    """The reason two claims' values disagree, when ``interval`` reads both and they do not overlap."""
+    sa, sb = interval(a.value), interval(b.value)
     if sa is None or sb is None or _overlap(sa, sb):
         return None
-    return (f"onset \"{a.value}\" ({_scale_text(sa)}) and \"{b.value}\" ({_scale_text(sb)}) "
-            "are on time scales that do not meet")
+    return f"{what} \"{a.value}\" ({shown(sa)}) and \"{b.value}\" ({shown(sb)}) {verdict}"
+
+
+def _onset(a: Claim, b: Claim) -> str | None:
+    return _disjoint(a, b, time_scales, _scale_text, "onset", "are on time scales that do not meet")
 
 
 def _duration(a: Claim, b: Claim) -> str | None:
-    sa, sb = time_interval(a.value), time_interval(b.value)
-    if sa is None or sb is None or _overlap(sa, sb):
-        return None
-    return (f"duration \"{a.value}\" ({_hours_text(sa)}) and \"{b.value}\" ({_hours_text(sb)}) "
-            "do not overlap")
+    return _disjoint(a, b, time_interval, _hours_text, "duration", "do not overlap")
 
 
 def _statistic(a: Claim, b: Claim) -> str | None:

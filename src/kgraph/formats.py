@@ -117,30 +117,27 @@ def of_kind(*kinds: str) -> list[Format]:
     return [f for f in FORMATS if f.kind in kinds]
 
 
+def _first_match(kinds: Iterable[str], *tests) -> Format | None:
+    """The first format of ``kinds`` passing the first test, else the second, ...: a format's
+    own name (or media type) wins over another format's alias."""
+    candidates = of_kind(*kinds)
+    for test in tests:
+        for fmt in candidates:
+            if test(fmt):
+                return fmt
+    return None
+
+
 def from_name(name: str, kinds: Iterable[str] = KINDS) -> Format | None:
     """The format of one of ``kinds`` called ``name`` (any case), by name first, then alias or extension."""
     wanted = name.strip().lower()
-    candidates = of_kind(*kinds)
-    for fmt in candidates:
-        if fmt.name == wanted:
-            return fmt
-    for fmt in candidates:
-        if wanted in fmt.names:
-            return fmt
-    return None
+    return _first_match(kinds, lambda f: f.name == wanted, lambda f: wanted in f.names)
 
 
 def from_media_type(media_type: str, kinds: Iterable[str] = KINDS) -> Format | None:
     """The format of one of ``kinds`` with this media type (its own first, then an alias)."""
     wanted = media_type.split(";")[0].strip().lower()
-    candidates = of_kind(*kinds)
-    for fmt in candidates:
-        if fmt.media_type == wanted:
-            return fmt
-    for fmt in candidates:
-        if wanted in fmt.media_aliases:
-            return fmt
-    return None
+    return _first_match(kinds, lambda f: f.media_type == wanted, lambda f: wanted in f.media_aliases)
 
 
 def from_extension(extension: str, kinds: Iterable[str] = KINDS) -> Format | None:

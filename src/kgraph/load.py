@@ -124,6 +124,16 @@ def _shallow(text: str) -> bool:
     return True
 
 
+def _checked_document(loader, display: str) -> tuple[Any, list[Problem]]:
+    """The one document of ``loader`` and the problems :class:`_Checks` finds in it."""
+    node = loader.get_single_node()
+    if node is None:
+        return None, []
+    checks = _Checks(loader, display)
+    checks.walk(node, "")
+    return loader.construct_document(node), checks.problems
+
+
 def _read_fast(text: str, display: str) -> tuple[Any, list[Problem]] | None:
     """The document and its problems through libyaml, or None when anything is amiss (the
     pure-Python loader then reads it again and reports the problem exactly)."""
@@ -134,12 +144,7 @@ def _read_fast(text: str, display: str) -> tuple[Any, list[Problem]] | None:
         if not _shallow(text):
             return None
         loader = _FastLineLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return None, []
-        checks = _Checks(loader, display)
-        checks.walk(node, "")
-        return loader.construct_document(node), checks.problems
+        return _checked_document(loader, display)
     except (yaml.YAMLError, ValueError):
         return None
     finally:
@@ -256,12 +261,7 @@ def read_yaml_checked(path: Path, display: str, *, fast: bool = True) -> tuple[A
     loader = None
     try:
         loader = _LineLoader(text)  # refuses a raw control character right away
-        node = loader.get_single_node()
-        if node is None:
-            return None, []
-        checks = _Checks(loader, display)
-        checks.walk(node, "")
-        return loader.construct_document(node), checks.problems
+        return _checked_document(loader, display)
     except _TooDeep as exc:
         raise DataError(f"malformed YAML: {exc.problem}", path=display, line=exc.problem_mark.line + 1,
                         hint="Curated records are at most four levels deep; check the indentation and "

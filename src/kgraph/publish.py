@@ -118,7 +118,7 @@ def publish(out_dir: Path, files: Mapping[str, bytes], dirs: Mapping[str, DirWri
         build_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{secrets.token_hex(3)}"
         partial = builds / f"{build_id}{PARTIAL}"
         final = builds / build_id
-        try:
+        with removed_on_failure(partial, lambda exc: _cannot_write(out_dir, exc)):
             _remove_stale(builds, keep={previous} if previous else set())
             _remove_leftovers(out_dir)
             partial.mkdir(parents=True)
@@ -145,16 +145,24 @@ def publish(out_dir: Path, files: Mapping[str, bytes], dirs: Mapping[str, DirWri
                 _link(out_dir, name, only_if_absent=False)
             _unlink_dropped(out_dir, set(names))
             _remove_stale(builds, keep={final.name, *([previous] if previous else [])})
-        except OSError as exc:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise _cannot_write(out_dir, exc) from None
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
     return Published(build_id=build_id, directory=final, paths=[out_dir / name for name in names])
 
 
 # --------------------------------------------------------------------------- steps
+
+@contextmanager
+def removed_on_failure(folder: Path, cannot_write: Callable[[OSError], OutputError]) -> Iterator[None]:
+    """Remove the half-written ``folder`` when the block fails (anyhow, Ctrl+C included);
+    an :class:`OSError` is reported as the :class:`OutputError` ``cannot_write`` makes of it."""
+    try:
+        yield
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise cannot_write(exc) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
 
 def _write_file(path: Path, data: bytes) -> None:
     with open(path, "xb") as fh:

@@ -68,6 +68,7 @@ from kgraph.errors import (
     UnsupportedMediaType,
     UpdateRefused,
 )
+from kgraph.sparql.execute import PoolLimits
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -100,17 +101,14 @@ class ServeOptions:
     max_result_bytes: int = 64 << 20
     #: longer queries (and POST bodies) are refused, while reading
     max_query_bytes: int = 20_000
-    #: full query worker processes (each answers one query at a time, up to ``timeout``)
-    max_concurrent: int = 4
-    #: reserve workers answering any query within ``fast_timeout`` s when the others are taken
-    reserve: int = 2
-    fast_timeout: float = 0.5
-    #: seconds a query waits for a free worker before a 503
-    max_wait: float = 2.0
-    #: requests one client (address) may have running or waiting
-    per_client: int = 16
-    #: memory each query worker may allocate beyond what it inherited, in bytes
-    worker_memory: int | None = 1 << 30
+    #: the query workers' limits, as :class:`~kgraph.sparql.execute.PoolLimits` (which owns
+    #: their meaning and defaults) names them: ``size`` full workers, ``memory`` bytes each
+    max_concurrent: int = PoolLimits.size
+    reserve: int = PoolLimits.reserve
+    fast_timeout: float = PoolLimits.fast_timeout
+    max_wait: float = PoolLimits.max_wait
+    per_client: int = PoolLimits.per_client
+    worker_memory: int | None = PoolLimits.memory
     #: seconds for the request headers, then the body, to arrive; idle keep-alive seconds
     header_timeout: float = 10.0
     body_timeout: float = 10.0
@@ -132,6 +130,12 @@ class ServeOptions:
                                   "Pass a number such as 30.")
         if self.timeout <= 0:
             raise KgraphError("the query time limit must be more than 0 s", "Pass --timeout 30, for example.")
+
+    @property
+    def pool_limits(self) -> PoolLimits:
+        """The limits of the server's query pool."""
+        return PoolLimits(size=self.max_concurrent, reserve=self.reserve, fast_timeout=self.fast_timeout,
+                          max_wait=self.max_wait, per_client=self.per_client, memory=self.worker_memory)
 
 
 @dataclass
@@ -171,7 +175,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     from kgraph.formats import downloads
     from kgraph.pages import Pages
     from kgraph.prefixes import QUERY_PREFIXES, js_table
-    from kgraph.sparql.execute import PoolLimits, QueryPool, RdflibEngine
+    from kgraph.sparql.execute import QueryPool, RdflibEngine
     from kgraph.sparql.named import named_queries
     from kgraph.view import entity_types
     from kgraph.viz import Reports, render_html
@@ -245,9 +249,7 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
             engine = StoreEngine(store.path, [g for g in store.counts if g])
         else:
             engine = RdflibEngine(graph)
-        state.pool = QueryPool(engine, PoolLimits(
-            size=options.max_concurrent, reserve=options.reserve, fast_timeout=options.fast_timeout,
-            max_wait=options.max_wait, per_client=options.per_client, memory=options.worker_memory))
+        state.pool = QueryPool(engine, options.pool_limits)
         try:
             yield
         finally:

@@ -32,6 +32,7 @@ the bytes of :func:`kgraph.export.serialize_graph` for N-Triples.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from kgraph.errors import KgraphError, OutputError
+from kgraph.publish import removed_on_failure
 
 if TYPE_CHECKING:
     from rdflib import Dataset as RDFDataset
@@ -153,13 +155,7 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
     """
     from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
-    memo: dict[Any, Any] = {}
-
-    def conv(term: Any) -> Any:
-        found = memo.get(term)
-        if found is None:
-            found = memo[term] = term_to_ox(term)
-        return found
+    conv = functools.cache(term_to_ox)  # this call's own memo: freed with it
 
     default = ox.DefaultGraph()
     for s, p, o, context in ds.quads((None, None, None, None)):
@@ -250,7 +246,7 @@ def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
     ident = uuid.uuid4().hex[:12]
     tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
     final = out_dir / f"{STORE_PREFIX}{ident}"
-    try:
+    with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
         store = ox.Store(str(tmp))
         store.bulk_extend(_reporting(quads, progress))
         store.flush()
@@ -259,12 +255,6 @@ def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
         info = StoreInfo(final, inputs_sha256, counts)
         (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
         _fsync_dir(tmp)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _cannot_write(out_dir, exc) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return StagedStore(out_dir, tmp, final, counts, inputs_sha256)
 
 
@@ -580,13 +570,7 @@ def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
 
     from kgraph.build import bind_prefixes
 
-    memo: dict[Any, Any] = {}
-
-    def conv(term: Any) -> Any:
-        found = memo.get(term)
-        if found is None:
-            found = memo[term] = term_from_ox(term)
-        return found
+    conv = functools.cache(term_from_ox)  # this call's own memo: freed with it
 
     out = Graph(store="SimpleMemory")
     bind_prefixes(out)

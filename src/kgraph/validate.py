@@ -179,6 +179,19 @@ def _check_qualifiers(c) -> list[Problem]:
     return out
 
 
+def _type_mismatch(c, role: str, expected: str, code: str, vocab: Vocabulary, entities) -> list[Problem]:
+    """The claim's ``role`` ("subject" or "object") is an entity of a type that is not ``expected``."""
+    eid = getattr(c, role)
+    entity = entities.get(eid)
+    if not entity or entity.type not in vocab.classes or vocab.is_a(entity.type, expected):
+        return []
+    article = "an" if role == "object" else "a"
+    return [Problem("error", c.where(role),
+                    f"claim '{c.id}': '{c.predicate}' expects {article} {role} of type {_local(expected)}, "
+                    f"but '{eid}' is a {entity.type}",
+                    f"Pick another predicate or {role}, or change the entity's type.", code=code)]
+
+
 def _check_predicate(c, vocab: Vocabulary, entities, labels) -> list[Problem]:
     out: list[Problem] = []
     prop = vocab.properties.get(c.predicate)
@@ -186,24 +199,14 @@ def _check_predicate(c, vocab: Vocabulary, entities, labels) -> list[Problem]:
         return [Problem("error", c.where("predicate"), f"claim '{c.id}': unknown predicate '{c.predicate}'",
                         did_you_mean(c.predicate, vocab.properties) or "Use a property of ontology/kgraph.ttl.",
                         code="unknown-predicate")]
-    subject = entities.get(c.subject)
-    if subject and subject.type in vocab.classes and not vocab.is_a(subject.type, prop.domain):
-        out.append(Problem("error", c.where("subject"),
-                           f"claim '{c.id}': '{c.predicate}' expects a subject of type {_local(prop.domain)}, "
-                           f"but '{c.subject}' is a {subject.type}",
-                           "Pick another predicate or subject, or change the entity's type.", code="domain-mismatch"))
+    out += _type_mismatch(c, "subject", prop.domain, "domain-mismatch", vocab, entities)
     if prop.kind == "object":
         if c.object is None:
             out.append(Problem("error", c.where("value"),
                                f"claim '{c.id}': '{c.predicate}' relates two entities; it needs 'object:', not 'value:'",
                                "Put the entity id in 'object:'.", code="object-needed"))
             return out
-        obj = entities.get(c.object)
-        if obj and obj.type in vocab.classes and not vocab.is_a(obj.type, prop.range):
-            out.append(Problem("error", c.where("object"),
-                               f"claim '{c.id}': '{c.predicate}' expects an object of type {_local(prop.range)}, "
-                               f"but '{c.object}' is a {obj.type}",
-                               "Pick another predicate or object, or change the entity's type.", code="range-mismatch"))
+        out += _type_mismatch(c, "object", prop.range, "range-mismatch", vocab, entities)
         return out
     if c.value is None:
         out.append(Problem("error", c.where("object"),

@@ -193,8 +193,8 @@ class Extractor:
         clinic offers ..."): entities of the last sentences, the page's main
         intervention and, after "we"/"our", its publisher stand in as implicit subjects.
         """
-        topic = self._topic(doc)
-        publisher = self._publisher_mention(doc)
+        topic = self._most_mentioned(doc, "Intervention")  # what the page is about
+        publisher = self._most_mentioned(doc, "Organization")
         recent: list[Mention] = []
         paragraph = -1
         for info in doc.sentences:
@@ -228,18 +228,10 @@ class Extractor:
                 recent = [r for r in recent if r.entity != m.entity] + [m]
             recent = recent[-8:]
 
-    def _topic(self, doc: DocAnalysis) -> Mention | None:
-        """The intervention the page mentions most."""
-        intervention = self.vocab.classes.get("Intervention")
-        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, intervention))
-        if not counts:
-            return None
-        eid = counts.most_common(1)[0][0]
-        return next(m for m in doc.mentions() if m.entity == eid)
-
-    def _publisher_mention(self, doc: DocAnalysis) -> Mention | None:
-        org = self.vocab.classes.get("Organization")
-        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, org))
+    def _most_mentioned(self, doc: DocAnalysis, class_name: str) -> Mention | None:
+        """The first mention of the entity of that class (or a subclass) the page mentions most."""
+        cls = self.vocab.classes.get(class_name)
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, cls))
         if not counts:
             return None
         eid = counts.most_common(1)[0][0]

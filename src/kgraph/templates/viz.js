@@ -323,7 +323,6 @@
   function showEntity(id) {
     const entity = entities[id];
     const group = groupOf(entity.type);
-    const details = document.getElementById("details");
     const parts = [
       el("h2", {text: entity.label}),
       el("p", {className: "kind"}, [group ? swatch(group.shape, group.color) : null, entity.type_label,
@@ -346,18 +345,11 @@
     facts.append(el("dt", {text: "Relations"}),
       el("dd", {text: `${entity.degree} in the whole graph` + (shown !== entity.degree ? `, ${shown} shown` : "")}));
     parts.push(facts);
-    const link = reportLink(id);
-    if (link) parts.push(link);
-    parts.push(...claimList(entity.claims));
-    details.replaceChildren(...parts);
-    details.dataset.entity = id;
-    delete details.dataset.relation;
-    details.scrollTop = 0;
+    showDetails(parts, [id], entity.claims, "entity", id);
   }
 
   function showRelation(id) {
     const relation = relations[id];
-    const details = document.getElementById("details");
     const best = relation.claims.filter((c) => claims[c])
       .sort((a, b) => claims[b].strength - claims[a].strength)[0];
     const parts = [
@@ -368,14 +360,22 @@
         + (best ? `; strongest evidence: ${claims[best].evidence_label}` : "")}),
     ];
     if (relation.explanation) parts.push(el("p", {className: "description", text: relation.explanation}));
-    for (const end of [relation.from, relation.to]) {
+    showDetails(parts, [relation.from, relation.to], relation.claims, "relation", id);
+  }
+
+  // The panel shows one entity or one relation: its header parts, the links to the reports
+  // on the entities named, then the claims; data-entity / data-relation says which it is.
+  function showDetails(parts, reported, claimIds, kind, id) {
+    const details = document.getElementById("details");
+    for (const end of reported) {
       const link = reportLink(end);
       if (link) parts.push(link);
     }
-    parts.push(...claimList(relation.claims));
+    parts.push(...claimList(claimIds));
     details.replaceChildren(...parts);
-    details.dataset.relation = id;
     delete details.dataset.entity;
+    delete details.dataset.relation;
+    details.dataset[kind] = id;
     details.scrollTop = 0;
   }
 
