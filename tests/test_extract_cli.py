@@ -403,6 +403,7 @@ def _consistent(folder: Path) -> None:
         assert _load(path)["source"]["sha256"] == hashlib.sha256(text).hexdigest(), path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["before-journal", "after-first-rename"])
 def test_kill_9_during_extract_leaves_the_old_candidates_or_the_new_ones(mini_root, monkeypatch, tmp_path, where):
     import os

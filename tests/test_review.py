@@ -321,6 +321,7 @@ def test_a_killed_review_leaves_the_old_state_or_the_new_one(mini_root, monkeypa
     _validates_and_builds(mini_root, monkeypatch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["before-journal", "after-first-rename"])
 def test_kill_9_during_review_leaves_the_old_data_or_the_new(mini_root, monkeypatch, where):
     import os

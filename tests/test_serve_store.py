@@ -149,6 +149,7 @@ def corpus_clients(corpus_built):
         yield ours, theirs
 
 
+@pytest.mark.slow
 def test_named_questions_answer_byte_for_byte_as_rdflib(corpus_clients):
     from kgraph.sparql.named import named_queries
 
@@ -180,6 +181,7 @@ def test_other_forms_answer_as_rdflib(corpus_clients, text):
 
 # --------------------------------------------------------------------------- hostile clients (issue 14)
 
+@pytest.mark.slow
 def test_a_light_query_is_answered_while_two_heavy_ones_run_in_the_store(mini_built):
     import threading
     import time

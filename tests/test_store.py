@@ -231,6 +231,7 @@ def test_named_questions_same_answers_as_rdflib(both, built_store, name, request
     assert answers(got) == answers(expected)
 
 
+@pytest.mark.slow
 def test_tables_shown_without_rdflib_are_rdflib_tables(both):
     """``kgraph query``'s table, made from Oxigraph's terms (SQ.show), is the table of rdflib's
     answer: the same cells in the same order, for every named question."""
@@ -280,6 +281,7 @@ def _pattern_pool(graph):
     return predicates, classes
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.too_slow])
 @given(data=st.data())
