@@ -52,6 +52,22 @@ def test_a_list_header_types_its_items():
     assert {found.get(w) for w in ("dizziness", "drowsiness", "lightheadedness")} == {"SideEffect"}
 
 
+def test_list_headers_are_learned_from_the_training_texts():
+    # no known name ends in "effect", but a training text lists a known side effect after
+    # "side effects include": the header's head noun types the items of a new list
+    gaz = _gazetteer()
+    cues = learn_cues({}, {}, ["Reported side effects include nausea and headaches."], gaz)
+    assert cues.list_heads.get("effect") == "SideEffect"
+    found = _new("Common side effects include dizziness, drowsiness, and lightheadedness.", cues)
+    assert {found.get(w) for w in ("dizziness", "drowsiness", "lightheadedness")} == {"SideEffect"}
+    assert _new("Common side effects include dizziness, drowsiness, and lightheadedness.") == {}
+
+
+def test_a_list_may_end_before_a_preposition():
+    found = _new("It is used for nausea and sedation in children.")
+    assert found.get("sedation") == "SideEffect"
+
+
 def test_brands_and_places():
     found = _new("Call BrightPath today: our clinic in Springfield, New Carolina is open.")
     assert found.get("BrightPath") == "Organization"
