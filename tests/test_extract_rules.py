@@ -158,3 +158,17 @@ def test_a_count_of_people_is_never_a_percentage_measure(mini_data):
     assert ex._choose_predicate(percent, sorted(ex.valid_predicates("MentalDisorder", "percent")),
                                 [1.0 if p == "prevalence" else 0.1
                                  for p in sorted(ex.valid_predicates("MentalDisorder", "percent"))]) == "prevalence"
+
+
+def test_descriptive_values_end_like_curated_ones():
+    from kgraph.extract.newents import _STOP
+    from kgraph.extract.values import find_learned_phrases, learned_endings
+
+    # "within hours" is a duration pattern already: it teaches no ending
+    endings = learned_endings(["favorable safety profile", "generally well-tolerated", "within hours"])
+    assert endings == {("safety", "profile"), ("well", "tolerated")}
+    text = "Ketamine is usually well-tolerated and has an excellent safety profile, says Ketamine’s safety profile."
+    found = [v.value for v in find_learned_phrases(text, tokens(text), endings, _STOP)]
+    assert found == ["usually well-tolerated", "excellent safety profile", "safety profile"]
+    for v in find_learned_phrases(text, tokens(text), endings, _STOP):
+        assert text[v.start:v.end] == v.value

@@ -13,7 +13,7 @@ from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
 from kgraph.extract.newents import EntityCues, learn_cues
-from kgraph.extract.values import ValueMention
+from kgraph.extract.values import ValueMention, learned_endings
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
 NONE = "-"
@@ -126,6 +126,8 @@ class Extractor:
                 names[f"{e.id}\0{s}"] = s
         heads = learn_cues(names, {k: gaz.types[k.split("\0")[0]] for k in names},
                            [texts[k] for k in sorted(texts)], gaz)
+        heads.value_endings = learned_endings([c.value for c in dataset.claims if isinstance(c.value, str) and
+                                               _local(vocab.properties[c.predicate].range) == "string"])
         self = cls(vocab, gaz, heads, None, None, {}, ModalityTagger())
 
         by_source: dict[str, list[Claim]] = defaultdict(list)
@@ -153,7 +155,7 @@ class Extractor:
             text = texts.get(source_id)
             if not text:
                 continue
-            doc = analyse(text, gaz, new_entities=False)
+            doc = analyse(text, gaz, new_entities=False, heads=heads)
             located = _locate(text, claims)
             gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):

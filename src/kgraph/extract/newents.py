@@ -64,6 +64,8 @@ class EntityCues:
     #: a list header's head noun -> the type of the known names the training texts list
     #: after it ("side effects include drowsiness ...": SideEffect)
     list_heads: dict[str, str] = field(default_factory=dict)
+    #: how the curated short descriptive values end (see values.learned_endings)
+    value_endings: frozenset[tuple[str, ...]] = frozenset()
 
 
 def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], gazetteer,
