@@ -129,7 +129,8 @@ def _interpret(kind: str, m: re.Match) -> ValueMention | None:
             return ValueMention(s, e, kind, _NUMBER_WORDS[words[0]], "ratio")
         n = words[-1]
         n = int(n) if n.isdigit() else _NUMBER_WORDS[n]
-        return ValueMention(s, e, kind, _clean(100 / n), "percent")
+        # one decimal, as curators write a share ("one in 11" is 9.1 %, "a third" 33.3 %)
+        return ValueMention(s, e, kind, _clean(round(100 / n, 1)), "percent")
     if kind == "decade":
         return ValueMention(m.start(), m.end(), kind, m.group())
     if kind == "year":
