@@ -172,3 +172,26 @@ def test_descriptive_values_end_like_curated_ones():
     assert found == ["usually well-tolerated", "excellent safety profile", "safety profile"]
     for v in find_learned_phrases(text, tokens(text), endings, _STOP):
         assert text[v.start:v.end] == v.value
+
+
+def test_the_clinic_speaking_of_itself_is_the_publisher(mini_data):
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.gazetteer import Mention
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    ex.gazetteer.add("bright-clinic", "Clinic", "Bright Path Clinic", label=True)
+    ex.gazetteer.add("bright-ketamine", "Clinic", "Bright Ketamine")
+    ex.gazetteer.add("ketamine", "Drug", "ketamine")
+    ex._heads_of.clear()  # learned while training, before these names were added
+    publisher = Mention(0, 0, "bright-clinic", "Clinic")
+
+    def speaks(sentence: str) -> bool:
+        info = analyse(sentence, ex.gazetteer, new_entities=False).sentences[0]
+        return ex._speaks_as_publisher(info, publisher)
+
+    assert speaks("The clinic offers infusions for PTSD.")
+    assert speaks("We offer infusions for PTSD.")
+    assert not speaks("A clinic in town offers infusions.")
+    # "Bright Ketamine" does not make "the ketamine" the clinic: ketamine is a name of its own
+    assert not speaks("The ketamine dose was low.")

@@ -82,6 +82,7 @@ class Extractor:
         self._prior: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._prior_by_subject: dict[str, list] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
+        self._heads_of: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -212,8 +213,7 @@ class Extractor:
                     extra[m.entity] = (m, "recent")
             if topic is not None and topic.entity not in here:
                 extra.setdefault(topic.entity, (topic, "topic"))
-            if publisher is not None and publisher.entity not in here and \
-                    any(t.norm in ("we", "our", "us") for t in info.tokens):
+            if publisher is not None and publisher.entity not in here and self._speaks_as_publisher(info, publisher):
                 extra[publisher.entity] = (publisher, "we")
             for m, why in extra.values():
                 pairs.append((Mention(info.sent.start, info.sent.start, m.entity, m.type, m.known, m.by), why))
@@ -229,6 +229,28 @@ class Extractor:
             for m in ms:
                 recent = [r for r in recent if r.entity != m.entity] + [m]
             recent = recent[-8:]
+
+    def _speaks_as_publisher(self, info: SentenceInfo, publisher: Mention) -> bool:
+        """Whether the sentence speaks as the page's publisher: "we", "our", "us", or
+        "the clinic" / "our practice" with the head noun of names of the publisher's kind
+        (learned from the gazetteer: "Tranquility Ketamine Clinic" makes "clinic" one)."""
+        heads = self._publisher_heads(publisher.type)
+        for prev, t in zip([None, *info.tokens], info.tokens):
+            if t.norm in ("we", "our", "us"):
+                return True
+            if prev is not None and prev.norm in ("the", "this", "our") and t.norm in heads and t.text.islower():
+                return True
+        return False
+
+    def _publisher_heads(self, cls: str) -> set[str]:
+        if cls not in self._heads_of:
+            index = self.gazetteer.index
+            names = [name for bucket in index.values() for name in bucket]
+            single = {name.norms[0] for name in names if len(name.norms) == 1}
+            # "Tranquility Ketamine" does not make "the ketamine" the clinic
+            self._heads_of[cls] = {name.norms[-1] for name in names if name.type == cls and len(name.norms) >= 2
+                                   and not name.cased and name.norms[-1] not in single}
+        return self._heads_of[cls]
 
     def _topic(self, doc: DocAnalysis) -> Mention | None:
         """The intervention the page mentions most."""
