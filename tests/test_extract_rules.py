@@ -195,3 +195,18 @@ def test_the_clinic_speaking_of_itself_is_the_publisher(mini_data):
     assert not speaks("A clinic in town offers infusions.")
     # "Bright Ketamine" does not make "the ketamine" the clinic: ketamine is a name of its own
     assert not speaks("The ketamine dose was low.")
+
+
+def test_unmentioned_subjects_are_ranked_by_how_recently_they_were_named(mini_data):
+    from kgraph.extract.analysis import analyse
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    text = "Ketamine acts on glutamate. Then synaptogenesis follows. It can cause dissociation."
+    doc = analyse(text, ex.gazetteer, new_entities=False)
+    last = [c for c in ex._candidates(doc) if c.info is doc.sentences[-1] and c.implicit == "recent"
+            and getattr(c.obj, "entity", None) == "dissociation"]
+    ranks = {c.subject.entity: c.rank for c in last}
+    # every entity of the recent window is offered, the one named last first
+    assert ranks.get("synaptogenesis") == 1 and ranks.get("ketamine", 0) > 1
+    assert all(f"recent_rank={min(c.rank, 4)}" in ex._features(c, text) for c in last)

@@ -49,6 +49,8 @@ class _Candidate:
     kind: str  # "entity" or a value kind
     #: why an unmentioned subject is a candidate: "" (it is mentioned), "recent", "topic", "we"
     implicit: str = ""
+    #: for a "recent" subject, 1 for the entity named last, 2 for the one before ...
+    rank: int = 0
 
 
 def _local(iri) -> str | None:
@@ -209,7 +211,7 @@ class Extractor:
             paragraph = info.sent.paragraph
             extra: dict[str, tuple[Mention, str]] = {}
             for m in reversed(recent):
-                if m.entity not in here and m.entity not in extra and len(extra) < 3:
+                if m.entity not in here and m.entity not in extra:
                     extra[m.entity] = (m, "recent")
             if topic is not None and topic.entity not in here:
                 extra.setdefault(topic.entity, (topic, "topic"))
@@ -217,15 +219,19 @@ class Extractor:
                 extra[publisher.entity] = (publisher, "we")
             for m, why in extra.values():
                 pairs.append((Mention(info.sent.start, info.sent.start, m.entity, m.type, m.known, m.by), why))
+            rank = 0
             for a, why in pairs:
+                # how far back an unmentioned subject was last named: the last few entities
+                # compete for "it", "this treatment", "these drugs"
+                rank = rank + 1 if why == "recent" else 0
                 for b in ms:
                     if a is b or a.entity == b.entity:
                         continue
                     if self.valid_predicates(a.type, "entity", b.type):
-                        yield _Candidate(info, a, b, "entity", why)
+                        yield _Candidate(info, a, b, "entity", why, rank)
                 for v in info.values:
                     if self.valid_predicates(a.type, v.kind):
-                        yield _Candidate(info, a, v, v.kind, why)
+                        yield _Candidate(info, a, v, v.kind, why, rank)
             for m in ms:
                 recent = [r for r in recent if r.entity != m.entity] + [m]
             recent = recent[-8:]
@@ -273,6 +279,9 @@ class Extractor:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
         f = pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
                           cand.implicit, text)
+        if cand.rank:
+            f["recent_rank=" + str(min(cand.rank, 4))] = 1
+            f[f"recent_rank_t={min(cand.rank, 4)}|{self.type_chain(cand.subject.type)[0]}"] = 1
         # prior knowledge: other sources' curated claims about the same pair
         if cand.kind == "entity":
             priors = [self._prior.get((cand.subject.entity, cand.obj.entity), {})]
