@@ -61,6 +61,22 @@ def test_a_list_header_types_its_items():
     assert {found.get(w) for w in ("dizziness", "drowsiness", "lightheadedness")} == {"SideEffect"}
 
 
+def test_list_headers_are_learned_from_the_training_texts():
+    # no known name ends in "effect", but a training text lists a known side effect after
+    # "side effects include": the header's head noun types the items of a new list
+    gaz = _gazetteer()
+    cues = learn_cues({}, {}, ["Reported side effects include nausea and headaches."], gaz)
+    assert cues.list_heads.get("effect") == "SideEffect"
+    found = _new("Common side effects include dizziness, drowsiness, and lightheadedness.", cues)
+    assert {found.get(w) for w in ("dizziness", "drowsiness", "lightheadedness")} == {"SideEffect"}
+    assert _new("Common side effects include dizziness, drowsiness, and lightheadedness.") == {}
+
+
+def test_a_list_may_end_before_a_preposition():
+    found = _new("It is used for nausea and sedation in children.")
+    assert found.get("sedation") == "SideEffect"
+
+
 def test_brands_and_places():
     found = _new("Call BrightPath today: our clinic in Springfield, New Carolina is open.")
     assert found.get("BrightPath") == "Organization"
@@ -151,3 +167,55 @@ def test_a_count_of_people_is_never_a_percentage_measure(mini_data):
     assert ex._choose_predicate(percent, sorted(ex.valid_predicates("MentalDisorder", "percent")),
                                 [1.0 if p == "prevalence" else 0.1
                                  for p in sorted(ex.valid_predicates("MentalDisorder", "percent"))]) == "prevalence"
+
+
+def test_descriptive_values_end_like_curated_ones():
+    from kgraph.extract.newents import _STOP
+    from kgraph.extract.values import find_learned_phrases, learned_endings
+
+    # "within hours" is a duration pattern already: it teaches no ending
+    endings = learned_endings(["favorable safety profile", "generally well-tolerated", "within hours"])
+    assert endings == {("safety", "profile"), ("well", "tolerated")}
+    text = "Ketamine is usually well-tolerated and has an excellent safety profile, says Ketamine’s safety profile."
+    found = [v.value for v in find_learned_phrases(text, tokens(text), endings, _STOP)]
+    assert found == ["usually well-tolerated", "excellent safety profile", "safety profile"]
+    for v in find_learned_phrases(text, tokens(text), endings, _STOP):
+        assert text[v.start:v.end] == v.value
+
+
+def test_the_clinic_speaking_of_itself_is_the_publisher(mini_data):
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.gazetteer import Mention
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    ex.gazetteer.add("bright-clinic", "Clinic", "Bright Path Clinic", label=True)
+    ex.gazetteer.add("bright-ketamine", "Clinic", "Bright Ketamine")
+    ex.gazetteer.add("ketamine", "Drug", "ketamine")
+    ex._heads_of.clear()  # learned while training, before these names were added
+    publisher = Mention(0, 0, "bright-clinic", "Clinic")
+
+    def speaks(sentence: str) -> bool:
+        info = analyse(sentence, ex.gazetteer, new_entities=False).sentences[0]
+        return ex._speaks_as_publisher(info, publisher)
+
+    assert speaks("The clinic offers infusions for PTSD.")
+    assert speaks("We offer infusions for PTSD.")
+    assert not speaks("A clinic in town offers infusions.")
+    # "Bright Ketamine" does not make "the ketamine" the clinic: ketamine is a name of its own
+    assert not speaks("The ketamine dose was low.")
+
+
+def test_unmentioned_subjects_are_ranked_by_how_recently_they_were_named(mini_data):
+    from kgraph.extract.analysis import analyse
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    text = "Ketamine acts on glutamate. Then synaptogenesis follows. It can cause dissociation."
+    doc = analyse(text, ex.gazetteer, new_entities=False)
+    last = [c for c in ex._candidates(doc) if c.info is doc.sentences[-1] and c.implicit == "recent"
+            and getattr(c.obj, "entity", None) == "dissociation"]
+    ranks = {c.subject.entity: c.rank for c in last}
+    # every entity of the recent window is offered, the one named last first
+    assert ranks.get("synaptogenesis") == 1 and ranks.get("ketamine", 0) > 1
+    assert all(f"recent_rank={min(c.rank, 4)}" in ex._features(c, text) for c in last)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kgraph.extract.gazetteer import Gazetteer, Mention
+from kgraph.extract.newents import _STOP as STOP
 from kgraph.extract.newents import EntityCues, NewEntity, find_new_entities
 from kgraph.extract.text import Sentence, Token, sentences, tokens
-from kgraph.extract.values import ValueMention, find_phrases, find_values
+from kgraph.extract.values import ValueMention, find_learned_phrases, find_phrases, find_values
 
 
 @dataclass
@@ -39,6 +40,7 @@ def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads
     ``progress``, when given, is called as ``progress(done, total)`` (in sentences).
     """
     sents = sentences(text)
+    endings = heads.value_endings if isinstance(heads, EntityCues) else frozenset()
     all_tokens = tokens(text)
     gaz = gazetteer
     found: dict[str, NewEntity] = {}
@@ -78,6 +80,9 @@ def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads
         vals = [v for v in find_values(text, s.start, s.end)
                 if not any(m.start < v.end and v.start < m.end for m in ms)]
         vals += find_phrases(text, s.start, s.end)
+        if endings:
+            vals += [v for v in find_learned_phrases(text, toks, endings, STOP)
+                     if not any(v.start < w.end and w.start < v.end for w in vals)]
         out.append(SentenceInfo(s, toks, ms, vals))
         if progress is not None:
             progress(n + 1, len(sents))

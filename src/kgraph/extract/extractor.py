@@ -13,7 +13,7 @@ from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
 from kgraph.extract.newents import EntityCues, learn_cues
-from kgraph.extract.values import ValueMention
+from kgraph.extract.values import ValueMention, learned_endings
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
 NONE = "-"
@@ -49,6 +49,8 @@ class _Candidate:
     kind: str  # "entity" or a value kind
     #: why an unmentioned subject is a candidate: "" (it is mentioned), "recent", "topic", "we"
     implicit: str = ""
+    #: for a "recent" subject, 1 for the entity named last, 2 for the one before ...
+    rank: int = 0
 
 
 def _local(iri) -> str | None:
@@ -82,6 +84,7 @@ class Extractor:
         self._prior: dict[tuple[str, str], dict[str, set[str]]] = {}
         self._prior_by_subject: dict[str, list] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
+        self._heads_of: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -126,6 +129,8 @@ class Extractor:
                 names[f"{e.id}\0{s}"] = s
         heads = learn_cues(names, {k: gaz.types[k.split("\0")[0]] for k in names},
                            [texts[k] for k in sorted(texts)], gaz)
+        heads.value_endings = learned_endings([c.value for c in dataset.claims if isinstance(c.value, str) and
+                                               _local(vocab.properties[c.predicate].range) == "string"])
         self = cls(vocab, gaz, heads, None, None, {}, ModalityTagger())
 
         by_source: dict[str, list[Claim]] = defaultdict(list)
@@ -153,7 +158,7 @@ class Extractor:
             text = texts.get(source_id)
             if not text:
                 continue
-            doc = analyse(text, gaz, new_entities=False)
+            doc = analyse(text, gaz, new_entities=False, heads=heads)
             located = _locate(text, claims)
             gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
@@ -206,27 +211,52 @@ class Extractor:
             paragraph = info.sent.paragraph
             extra: dict[str, tuple[Mention, str]] = {}
             for m in reversed(recent):
-                if m.entity not in here and m.entity not in extra and len(extra) < 3:
+                if m.entity not in here and m.entity not in extra:
                     extra[m.entity] = (m, "recent")
             if topic is not None and topic.entity not in here:
                 extra.setdefault(topic.entity, (topic, "topic"))
-            if publisher is not None and publisher.entity not in here and \
-                    any(t.norm in ("we", "our", "us") for t in info.tokens):
+            if publisher is not None and publisher.entity not in here and self._speaks_as_publisher(info, publisher):
                 extra[publisher.entity] = (publisher, "we")
             for m, why in extra.values():
                 pairs.append((Mention(info.sent.start, info.sent.start, m.entity, m.type, m.known, m.by), why))
+            rank = 0
             for a, why in pairs:
+                # how far back an unmentioned subject was last named: the last few entities
+                # compete for "it", "this treatment", "these drugs"
+                rank = rank + 1 if why == "recent" else 0
                 for b in ms:
                     if a is b or a.entity == b.entity:
                         continue
                     if self.valid_predicates(a.type, "entity", b.type):
-                        yield _Candidate(info, a, b, "entity", why)
+                        yield _Candidate(info, a, b, "entity", why, rank)
                 for v in info.values:
                     if self.valid_predicates(a.type, v.kind):
-                        yield _Candidate(info, a, v, v.kind, why)
+                        yield _Candidate(info, a, v, v.kind, why, rank)
             for m in ms:
                 recent = [r for r in recent if r.entity != m.entity] + [m]
             recent = recent[-8:]
+
+    def _speaks_as_publisher(self, info: SentenceInfo, publisher: Mention) -> bool:
+        """Whether the sentence speaks as the page's publisher: "we", "our", "us", or
+        "the clinic" / "our practice" with the head noun of names of the publisher's kind
+        (learned from the gazetteer: "Tranquility Ketamine Clinic" makes "clinic" one)."""
+        heads = self._publisher_heads(publisher.type)
+        for prev, t in zip([None, *info.tokens], info.tokens):
+            if t.norm in ("we", "our", "us"):
+                return True
+            if prev is not None and prev.norm in ("the", "this", "our") and t.norm in heads and t.text.islower():
+                return True
+        return False
+
+    def _publisher_heads(self, cls: str) -> set[str]:
+        if cls not in self._heads_of:
+            index = self.gazetteer.index
+            names = [name for bucket in index.values() for name in bucket]
+            single = {name.norms[0] for name in names if len(name.norms) == 1}
+            # "Tranquility Ketamine" does not make "the ketamine" the clinic
+            self._heads_of[cls] = {name.norms[-1] for name in names if name.type == cls and len(name.norms) >= 2
+                                   and not name.cased and name.norms[-1] not in single}
+        return self._heads_of[cls]
 
     def _most_mentioned(self, doc: DocAnalysis, class_name: str) -> Mention | None:
         """The first mention of the entity of that class (or a subclass) the page mentions most."""
@@ -241,6 +271,9 @@ class Extractor:
         tb = self.type_chain(cand.obj.type) if cand.kind == "entity" else [cand.kind]
         f = pair_features(cand.info, cand.subject, cand.obj, self.type_chain(cand.subject.type), tb, cand.kind,
                           cand.implicit, text)
+        if cand.rank:
+            f["recent_rank=" + str(min(cand.rank, 4))] = 1
+            f[f"recent_rank_t={min(cand.rank, 4)}|{self.type_chain(cand.subject.type)[0]}"] = 1
         # prior knowledge: other sources' curated claims about the same pair
         if cand.kind == "entity":
             priors = [self._prior.get((cand.subject.entity, cand.obj.entity), {})]

@@ -36,7 +36,9 @@ _PATTERNS = [
     ("Organization", "rule:organization", re.compile(
         rf"\b(?:{_CAP}\s+(?:{_CONNECT}\s+)?){{0,6}}(?:{'|'.join(_ORG_HEADS)})(?:\s+(?:{_CONNECT}\s+)+(?:{_CAP}\s*)+)?")),
 ]
-_STOP = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not", "no", "this", "that", "these", "those", "it", "its", "their", "his", "her", "our", "your", "we", "you", "they", "he", "she", "them", "us", "can", "may", "might", "will", "would", "should", "could", "must", "also", "such", "than", "then", "so", "but", "if", "when", "which", "who", "whom", "whose", "what", "where", "how", "why", "all", "any", "some", "many", "most", "more", "less", "other", "only", "very", "into", "about", "over", "under", "between", "through", "during", "after", "before", "up", "down", "out", "new", "one", "two", "three", "each", "both", "including", "include", "includes", "like", "well", "often", "still", "even", "just", "much", "unlike", "however", "despite", "while", "because", "since", "although", "though", "whether"}
+_STOP = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not", "no", "this", "that", "these", "those", "it", "its", "their", "his", "her", "our", "your", "we", "you", "they", "he", "she", "them", "us", "can", "may", "might", "will", "would", "should", "could", "must", "also", "such", "than", "then", "so", "but", "if", "when", "which", "who", "whom", "whose", "what", "where", "how", "why", "all", "any", "some", "many", "most", "more", "less", "other", "only", "very", "into", "about", "over", "under", "between", "through", "during", "after", "before", "up", "down", "out", "new", "one", "two", "three", "each", "both", "including", "include", "includes", "like", "well", "often", "still", "even", "just", "much", "unlike", "however", "despite", "while", "because", "since", "although", "though", "whether",
+         "among", "beyond", "without", "within", "against", "toward", "towards", "across", "around", "via",
+         "versus", "vs", "per", "upon", "onto"}
 
 
 #: rules for capitalised proper names
@@ -62,6 +64,11 @@ class EntityCues:
     #: words the training texts put right before known names ("treat", "reduce",
     #: "experience", "various"): the start of a phrase, never part of a name
     context: frozenset[str] = frozenset()
+    #: a list header's head noun -> the type of the known names the training texts list
+    #: after it ("side effects include drowsiness ...": SideEffect)
+    list_heads: dict[str, str] = field(default_factory=dict)
+    #: how the curated short descriptive values end (see values.learned_endings)
+    value_endings: frozenset[tuple[str, ...]] = frozenset()
 
 
 def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], gazetteer,
@@ -80,7 +87,17 @@ def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], 
                 if prev.text.islower() and re.fullmatch(r"[ \t]{1,2}", text[prev.end:m.start]):
                     before[prev.norm] += 1
     context = frozenset(w for w, n in before.items() if n >= min_count and w not in known_words)
-    return EntityCues(heads, context)
+    listed: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        found = {m.start: m for m in gazetteer.find(text)}
+        for m in _LIST_HEADER.finditer(text):
+            item = found.get(m.end())
+            header = tokens(m.group(1))
+            if item is not None and header:
+                listed[header[-1].norm][item.type] += 1
+    list_heads = {h: c.most_common(1)[0][0] for h, c in listed.items()
+                  if c.most_common(1)[0][1] / sum(c.values()) >= 0.6 and h not in _STOP}
+    return EntityCues(heads, context, list_heads)
 
 
 def head_types(labels: dict[str, str], types: dict[str, str], *, min_count: int = 2,
@@ -120,8 +137,8 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
         label = label.strip(" ,.;:’'")
         if len(label) < 3 or _LINE_BREAK.search(text, start, end):
             return
-        if any(a < end and start < b for a, b in known_spans) and \
-                (by not in _PROPER or any(a <= start and end <= b for a, b in known_spans)):
+        inside = [(a, b) for a, b in known_spans if a < end and start < b]
+        if inside and (by not in _PROPER or any(a <= start and end <= b for a, b in inside)):
             return  # a proper name may contain a known word ("National Institute on Drug Abuse")
         whole = gazetteer.find(label)
         if whole and whole[0].start == 0 and whole[0].end == len(label):
@@ -227,7 +244,7 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
     # the other items of a list whose items are of one type ("drowsiness, dizziness and
     # nausea" after "side effects include"; "analgesia and sedation"): that type
     typed = sorted([(m.start, m.end, m.type) for m in known] + spans)
-    _list_items(text, toks, typed, heads, modifier, propose)
+    _list_items(text, toks, typed, heads, modifier, propose, cues.list_heads)
     return list(found.values())
 
 
@@ -238,11 +255,13 @@ def _name_like(label: str) -> bool:
         words[0][0].isupper()
 
 
+#: "side effects include ...", "disorders such as ...": a header, then a list
+_LIST_HEADER = re.compile(r"\b([a-z]+(?:[ \-][a-z]+)?)\s+(?:such as|including|like|include|includes|e\.g\.,?)\s+")
 _SEP = re.compile(r"\s*(?:,\s*(?:(?:and|or)\s+)?|\s(?:and|or)\s+|/)")
 
 
 def _list_items(text: str, toks: list[Token], typed: list[tuple[int, int, str]], heads: dict[str, str],
-                modifier, propose) -> None:
+                modifier, propose, list_heads: dict[str, str]) -> None:
     """Propose the untyped items of comma/and lists next to typed ones."""
     starts = {t.start: i for i, t in enumerate(toks)}
     by_start = {a: (a, b, t) for a, b, t in typed}
@@ -260,7 +279,7 @@ def _list_items(text: str, toks: list[Token], typed: list[tuple[int, int, str]],
             return None
         end = toks[j - 1].end
         # the item must end at a separator or the clause's end
-        if not re.match(r"\s*(?:[,.;:)]|\s(?:and|or)\s|$)", text[end:end + 6]):
+        if not re.match(r"\s*(?:[,.;:)]|\s(?:and|or|in|for|with|during|among|from|at)\s|$)", text[end:end + 8]):
             return None
         return toks[i].start, end
 
@@ -297,10 +316,9 @@ def _list_items(text: str, toks: list[Token], typed: list[tuple[int, int, str]],
             if t is None:
                 propose(text[x0:x1], only, "rule:list", x0, x1)
     # "side effects include drowsiness, dizziness and nausea": the header's head noun types them
-    for m in re.finditer(r"\b([a-z]+(?:[ \-][a-z]+)?)\s+(?:such as|including|like|include|includes|e\.g\.,?)\s+",
-                         text):
+    for m in _LIST_HEADER.finditer(text):
         header = tokens(m.group(1))
-        typ = heads.get(header[-1].norm) if header else None
+        typ = (heads.get(header[-1].norm) or list_heads.get(header[-1].norm)) if header else None
         if not typ:
             continue
         first = item_at(m.end())

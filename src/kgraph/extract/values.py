@@ -129,7 +129,8 @@ def _interpret(kind: str, m: re.Match) -> ValueMention | None:
             return ValueMention(s, e, kind, _NUMBER_WORDS[words[0]], "ratio")
         n = words[-1]
         n = int(n) if n.isdigit() else _NUMBER_WORDS[n]
-        return ValueMention(s, e, kind, _clean(100 / n), "percent")
+        # one decimal, as curators write a share ("one in 11" is 9.1 %, "a third" 33.3 %)
+        return ValueMention(s, e, kind, _clean(round(100 / n, 1)), "percent")
     if kind == "decade":
         return ValueMention(m.start(), m.end(), kind, m.group())
     if kind == "year":
@@ -139,3 +140,39 @@ def _interpret(kind: str, m: re.Match) -> ValueMention | None:
     if kind == "speed":
         return ValueMention(s, e, kind, surface.lower())
     return None
+
+
+def learned_endings(values: list[str]) -> frozenset[tuple[str, ...]]:
+    """The last two words of the curated short descriptive values that no pattern reads
+    ("favorable safety profile", "minimal side effects", "generally well-tolerated"): a
+    phrase of a new page ending the same way is a value of the same kind."""
+    from kgraph.extract.text import tokens
+
+    out = set()
+    for v in values:
+        toks = tokens(v)
+        if 1 <= len(toks) <= 4 and not find_values(v):
+            out.add(tuple(t.norm for t in toks[-2:]))
+    return frozenset(out)
+
+
+def find_learned_phrases(text: str, toks, endings: frozenset[tuple[str, ...]], stop: set[str]) -> list[ValueMention]:
+    """Phrases of the tokens ``toks`` (one sentence) that end like a curated value, with
+    up to three lower-case modifiers before the ending (kind ``phrase``)."""
+    out: list[ValueMention] = []
+    if not endings:
+        return out
+    norms = [t.norm for t in toks]
+    for n in (2, 1):
+        for i in range(len(toks) - n + 1):
+            if tuple(norms[i:i + n]) not in endings or \
+                    any(not re.fullmatch(r"[ \-]", text[a.end:b.start]) for a, b in zip(toks[i:i + n - 1], toks[i + 1:i + n])):
+                continue
+            j = i
+            while j > 0 and i - j < 3 and toks[j - 1].text.islower() and len(toks[j - 1].text) > 1 and \
+                    norms[j - 1] not in stop and re.fullmatch(r"[ \-]", text[toks[j - 1].end:toks[j].start]):
+                j -= 1
+            s, e = toks[j].start, toks[i + n - 1].end
+            if not any(v.start < e and s < v.end for v in out):
+                out.append(ValueMention(s, e, "phrase", re.sub(r"\s+", " ", text[s:e])))
+    return sorted(out, key=lambda v: v.start)
