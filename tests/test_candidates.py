@@ -155,3 +155,21 @@ def test_the_text_must_match_its_digest(tmp_path):
     (tmp_path / "src-003.txt").unlink()
     with pytest.raises(DataError, match="the document's text is missing"):
         read_candidates(tmp_path / "src-003.yaml")
+
+
+
+@pytest.mark.parametrize("old, new, bad_id, message", [
+    # each record also has a second fault, which is not reported: the record was skipped
+    ("  - id: x9842bd4791\n    subject: ketamine\n    predicate: antagonistOf\n    object: nmda-receptor\n"
+     "    quote: \"Ketamine blocks the NMDA receptor.\"\n    start: 97",
+     "  - id: claim-1\n    subject: ketamine\n    predicate: antagonistOf\n    object: nmda-receptor\n"
+     "    quote: \"Ketamine blocks the NMDA receptor.\"\n    start: 9999",
+     "claim-1", "candidate id 'claim-1' is not valid"),
+    ("  - id: nausea\n    type: SideEffect\n    label: \"nausea\"\n    synonyms: []\n    mentions: [[403, 409]]",
+     "  - id: Nausea_1\n    type: SideEffect\n    label: \"nausea\"\n    synonyms: []\n    mentions: [[403, 40900]]",
+     "Nausea_1", "entity id 'Nausea_1' is not a slug"),
+])
+def test_a_record_with_a_bad_id_is_reported_once_and_skipped(tmp_path, loaded, old, new, bad_id, message):
+    problems = validate_candidates(_fixture(tmp_path, old, new), *loaded)
+    about_it = [p.message for p in problems if bad_id in p.message]
+    assert about_it == [message], [str(p) for p in problems]
