@@ -42,6 +42,7 @@ def value_pair(predicate, a, b, qa=None, qb=None, **kw):
     ("often within hours or days", "in as little as several hours", False),
     ("fast-acting", "within hours", False),
     ("lasting relief", "weeks", False),  # no time scale: never compared
+    ("weeks", "lasting relief", False),  # either way round
 ])
 def test_onset(a, b, fires):
     hits = value_pair("onsetOfEffect", a, b)
@@ -58,6 +59,7 @@ def test_onset(a, b, fires):
     ("weeks to months", "several weeks", False),
     ("lasting relief", "up to two weeks", False),
     ("long-term benefits", "a few days", False),
+    ("a few days", "long-term benefits", False),  # either way round
 ])
 def test_duration(a, b, fires):
     hits = value_pair("durationOfEffect", a, b)
