@@ -115,6 +115,11 @@ CASES = {
         (replace(C1, "  - id: c001-004\n    subject: ketamine\n", "  - id: c001-004\n    subject: ptsd\n"),),
         ("'hasSideEffect' expects a subject of type Intervention, but 'ptsd' is a MentalDisorder",
          "Pick another predicate or subject"), "domain-mismatch"),
+    "a claim's domain and range are both checked": Case(
+        (replace(C1, "  - id: c001-004\n    subject: ketamine\n    predicate: hasSideEffect\n    object: dissociation\n",
+                 "  - id: c001-004\n    subject: ptsd\n    predicate: hasSideEffect\n    object: ketamine\n"),),
+        ("'hasSideEffect' expects a subject of type Intervention, but 'ptsd' is a MentalDisorder",
+         "'hasSideEffect' expects an object of type SideEffect, but 'ketamine' is a"), "range-mismatch"),
     "quote not found in its source": Case(
         (replace(C1, "Side effects include mild dissociation.", "Side effects include severe dissociation."),),
         ("data/claims/001.yaml:{line}", "claim 'c001-004': quote not found verbatim in alpha.txt",
