@@ -65,3 +65,18 @@ def test_same_problems_and_errors_with_lines(tmp_path, text):
         return ("ok", lines(doc), [(p.message, getattr(p.where, "line", None)) for p in problems])
 
     assert outcome(True) == outcome(False)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize("text, problem", [
+    ("- id: a\n  id: b\n", ("duplicate key 'id' (first at line 1); YAML would keep only the last one", 2)),
+    ("- id: a\n  label: \"bell \\a\"\n",
+     ("field 'label' holds U+0007 (BEL) at position 6, which RDF/XML and GraphML cannot hold", 2)),
+    ("- x: .inf\n", ("field 'x' is .inf, not a finite number", 1)),
+])
+def test_each_reader_reports_the_problem(tmp_path, text, problem, fast):
+    # not only that the two readers agree: both would agree on finding nothing
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    _, problems = L.read_yaml_checked(path, "bad.yaml", fast=fast)
+    assert [(p.message, p.where.line) for p in problems] == [problem]
