@@ -123,6 +123,26 @@ def test_a_write_error_is_reported_and_leaves_no_temporary_store(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(S.TMP_PREFIX)] == []
 
 
+
+def test_literals_of_one_text_but_another_datatype_or_language_stay_apart():
+    # each converter memoises its terms: a memo keyed on the text alone would give the
+    # second "8" the first one's datatype or language
+    from rdflib import XSD, Dataset, Literal, URIRef
+
+    s, p, g = URIRef("http://example.org/s"), URIRef("http://example.org/p"), URIRef("http://example.org/g")
+    values = [Literal("8"), Literal("8", datatype=XSD.integer), Literal("8", lang="en"), Literal("8", lang="fr")]
+    ds = Dataset()
+    for v in values:
+        ds.graph(g).add((s, p, v))
+    quads = list(S.quads_from_dataset(ds))
+    assert sorted(str(q.object) for q in quads) == sorted(
+        ['"8"', f'"8"^^<{XSD.integer}>', '"8"@en', '"8"@fr'])
+    store = ox.Store()
+    store.extend(quads)
+    back = {o for _, _, o in S.memory_graph(store, str(g))}
+    assert {(str(o), o.datatype, o.language) for o in back} == {(str(v), v.datatype, v.language) for v in values}
+
+
 # --------------------------------------------------------------------------- the built graph
 
 @pytest.fixture(scope="module", params=["mini", pytest.param("corpus", marks=pytest.mark.slow)])
