@@ -41,13 +41,30 @@ def test_no_new_entity_runs_across_a_line_break():
     assert not any("\n" in label or "Dosing" in label for label in found)
 
 
-@pytest.mark.parametrize("brk", ["\n", "\r", "\x0c", "\x0b", "\x85", "\u2028"])
+#: every break str.splitlines() knows
+BREAKS = ["\n", "\r", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("brk", BREAKS)
 def test_no_capitalised_name_runs_across_a_page_or_line_break(brk):
     # a heading ending in a capitalised word, then a page break, then a sentence: the
     # capitalised rule once took "Explained\x0cKetamine" as a name (and then dropped its claims)
     cues = EntityCues({"ketamine": "Drug"})
     found = _new(f"Gamma Clinic: treating PTSD, Explained{brk}Ketamine is not a cure.", cues)
     assert not any(brk in label or "Explained" in label for label in found), found
+
+
+@pytest.mark.parametrize("brk", BREAKS)
+def test_no_organisation_name_runs_across_a_page_or_line_break(brk):
+    # the organisation rule reads "Dosing\x0cGamma Clinic" as one name unless proposing refuses it
+    assert not any("Dosing" in label for label in _new(f"Thanks to Dosing{brk}Gamma Clinic for this."))
+
+
+@pytest.mark.parametrize("brk", BREAKS)
+def test_a_capitalised_name_before_a_page_or_line_break_is_found(brk):
+    # the capitalised rule reads line by line: across the break its match would be refused whole
+    found = _new(f"Patients asked about Integrative Psychotherapy{brk}Gamma offers it.")
+    assert found == {"Integrative Psychotherapy": "Psychotherapy"}
 
 
 def test_list_items_take_the_type_of_their_typed_neighbour():
