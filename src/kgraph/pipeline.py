@@ -6,7 +6,10 @@ CLI and reports progress through an optional callback.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +43,35 @@ def _noop(_: str) -> None:
     pass
 
 
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees everything else).
+
+    A build makes millions of long-lived objects (rdflib terms, triples, index dicts): each
+    full collection walks all of them, which took half the CPU of the build steps at x10 and
+    grew faster than the data (the evidence step: 5 s at x10, 82 s at x100). The build makes
+    little cyclic garbage (what it made -- a throw-away rdflib Graph, pySHACL's copy of the
+    graph -- is no longer made), and whatever there is, is collected when the pause ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _collector_paused(function):
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        with cycle_collector_paused():
+            return function(*args, **kwargs)
+
+    return paused
+
+
 @dataclass
 class Checked:
     """The data, the ontology it was checked against, and the report of every problem.
@@ -65,6 +97,7 @@ class BuildResult:
     write_error: OutputError | None = None
 
 
+@_collector_paused
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
           step: Step = _noop) -> Checked:
     """Load and validate the data; the report holds every problem found.
@@ -110,6 +143,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     return checked
 
 
+@_collector_paused
 def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
           keep_unwritten: bool = False,
