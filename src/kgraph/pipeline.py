@@ -31,7 +31,7 @@ from kgraph.reparse import check_build_folder
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, export_files, quads_from_dataset, stage_store, store_quads
+from kgraph.store import STORE_LINK, export_dataset, quads_from_dataset, stage_store, store_quads
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
@@ -177,7 +177,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # candidates file must leave the output folder untouched
         extras = extra_files(built, network) if extra_files is not None else {}
         # The store is loaded first (under a temporary name), the RDF files are written from
-        # it by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
+        # the same quads by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
         # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
         step("Writing the store")
         staged = None
@@ -191,14 +191,14 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         if staged is not None:
             try:
                 step("Writing files")
-                files = export_files(staged.open())
+                files = export_dataset(built_quads)
                 files.update(build_files(built, network, stats, rdf=False))
                 counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
                 files[VIEW_FILE] = page
                 files.update(extras)
-                quads = sum(1 for _ in built.dataset.quads((None, None, None, None)))
+                quads = len(built_quads)  # the quads of the rdflib dataset, one by one
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")
