@@ -161,11 +161,12 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
             found = memo[term] = term_to_ox(term)
         return found
 
-    default = ox.DefaultGraph()
-    for s, p, o, context in ds.quads((None, None, None, None)):
-        name = getattr(context, "identifier", context)
-        graph = default if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
-        yield ox.Quad(conv(s), conv(p), conv(o), graph)
+    # graph by graph: Dataset.quads works out every triple's graphs one by one (25% slower)
+    for graph in ds.graphs():
+        name = graph.identifier
+        target = ox.DefaultGraph() if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
+        for s, p, o in graph:
+            yield ox.Quad(conv(s), conv(p), conv(o), target)
 
 
 def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
