@@ -347,6 +347,10 @@ def test_the_build_pauses_the_cycle_collector_and_restores_it():
         assert not gc.isenabled()
         raise KeyError("a failing step")
     assert gc.isenabled()
+    assert gc.get_freeze_count() > 0  # what the build made is left out of later collections
+    with cycle_collector_paused():
+        assert gc.get_freeze_count() == 0  # ... until the next build: an old graph can be freed
+    gc.unfreeze()
     gc.disable()
     try:
         with cycle_collector_paused():
