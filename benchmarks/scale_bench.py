@@ -174,6 +174,8 @@ mark("start")
 result = build(project, step=mark)
 mark("end")
 print(json.dumps({"marks": marks, "triples": result.stats["triples"]}))
+import gc
+gc.freeze()  # as `kgraph build` does before it exits (kgraph.cli.build): no collection at exit walks the graph
 """
 
 

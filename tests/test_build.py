@@ -165,6 +165,21 @@ def test_shapes_catch_a_claim_without_quote(built):
     assert sorted(p.code for p in problems) == ["shacl-class", "shacl-min-count"]
 
 
+def test_shapes_leave_the_data_graph_alone_even_with_rules():
+    """shacl_validate validates in place only when the shapes have no rule (sh:rule adds
+    triples to the graph it runs on: pySHACL must then work on a copy)."""
+    shapes = Graph().parse(format="turtle", data="""
+        @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+        ex:S a sh:NodeShape ; sh:targetClass ex:T ;
+            sh:rule [ a sh:TripleRule ; sh:subject sh:this ; sh:predicate ex:p ; sh:object ex:o ] ;
+            sh:property [ sh:path ex:q ; sh:minCount 1 ] .
+        """)
+    data = Graph().parse(format="turtle", data="@prefix ex: <http://example.org/> . ex:a a ex:T .")
+    problems = shacl_validate(data, shapes)
+    assert [p.code for p in problems] == ["shacl-min-count"]
+    assert len(data) == 1
+
+
 @pytest.mark.slow
 def test_build_is_deterministic_across_hash_seeds(mini_root, tmp_path):
     outs = []
@@ -320,3 +335,26 @@ def test_subclasses_are_transitive_and_reflexive(built):
     below = subclasses(g, KG.Entity)
     assert KG.Entity in below and KG.Drug in below and KG.MentalDisorder in below
     assert KG.Condition in superclasses(g, KG.MentalDisorder) and KG.Entity in superclasses(g, KG.MentalDisorder)
+
+
+def test_the_build_pauses_the_cycle_collector_and_restores_it():
+    import gc
+
+    from kgraph.pipeline import cycle_collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(KeyError), cycle_collector_paused():
+        assert not gc.isenabled()
+        raise KeyError("a failing step")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0  # what the build made is left out of later collections
+    with cycle_collector_paused():
+        assert gc.get_freeze_count() == 0  # ... until the next build: an old graph can be freed
+    gc.unfreeze()
+    gc.disable()
+    try:
+        with cycle_collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()

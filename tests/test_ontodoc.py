@@ -188,6 +188,10 @@ def test_build_writes_void(mini_built):
     titles = {str(g.value(d, DCTERMS.title)) for d in g.objects(dataset, DCAT.distribution)}
     assert {"kgraph.ttl", "kgraph_nodes.tsv", "kgraph.cyjs"} <= titles
     assert int(g.value(dataset, VOID.entities)) >= result.network.number_of_nodes()
+    built = result.built.graph
+    assert int(g.value(dataset, VOID.distinctSubjects)) == len(set(built.subjects()))
+    assert int(g.value(dataset, VOID.distinctObjects)) == len(set(built.objects()))
+    assert int(g.value(dataset, VOID.properties)) == len(set(built.predicates()))
 
 
 def test_sparql_endpoint_takes_printed_prefixes(client):

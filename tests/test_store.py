@@ -440,9 +440,11 @@ def test_exported_files_hold_what_rdflib_writes(built_store):
     quads) of the file rdflib wrote; N-Triples byte for byte; twice the same bytes."""
     from rdflib import Dataset
 
-    project, _, store = built_store
+    project, result, store = built_store
     files = S.export_files(store)
     assert S.export_files(store) == files
+    # what the build does: the same files from the quads it loaded the store with
+    assert S.export_dataset(S.quads_from_dataset(result.built.dataset)) == files
     out = project.out_dir
     assert files["kgraph.nt"] == (out / "kgraph.nt").read_bytes()
     for name, fmt in (("kgraph.ttl", "turtle"), ("kgraph.rdf", "xml"), ("kgraph.jsonld", "json-ld")):

@@ -154,8 +154,9 @@ def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph) -> BuiltGraph
 
     union = Graph()
     bind_prefixes(union)
-    for s, p, o, _ in ds.quads((None, None, None, None)):
-        union.add((s, p, o))
+    for graph in ds.graphs():  # graph by graph: Dataset.quads works out each triple's graphs
+        for triple in graph:
+            union.add(triple)
     return BuiltGraph(dataset=ds, graph=union)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from rdflib import RDF, RDFS, Graph, Literal, URIRef
+from rdflib import RDF, RDFS, Literal, URIRef
 
 from kgraph.assess import Assessment, Priors, assess
 from kgraph.contradict import Contradiction, find_contradictions
@@ -62,61 +62,74 @@ def compute_evidence(data: Dataset, vocab: Vocabulary, priors: Priors) -> Comput
                             red_flags=find_red_flags(data))
 
 
-def evidence_graph(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary) -> Graph:
-    """The assessments, contradictions and red flags as triples (see the module docstring)."""
+def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary) -> list[tuple]:
+    """The assessments, contradictions and red flags as distinct triples (see the module docstring).
+
+    A list, not an rdflib ``Graph``: a graph of its own would be copied triple by triple into
+    the dataset and the union, and freed only by the cyclic garbage collector (its store
+    and the graph refer to each other), which the build pauses (:mod:`kgraph.pipeline`).
+    """
     from kgraph.build import claim_iri, claim_value, entity_iri
 
-    g = Graph()
+    triples: dict[tuple, None] = {}  # an insertion-ordered set
+    add = triples.setdefault
+    decimals: dict[float, Literal] = {}  # beliefs repeat; an rdflib Literal costs ~0.1 ms
+
+    def decimal(x: float) -> Literal:
+        found = decimals.get(x)
+        if found is None:
+            found = decimals[x] = _decimal(x)
+        return found
+
     claims = {c.id: c for c in data.claims}
     for a in evidence.assessments.values():
         node = assessment_iri(a)
         prop = vocab.properties[a.predicate]
-        g.add((node, RDF.type, KG.Assessment))
-        g.add((node, KG.assessedSubject, entity_iri(a.subject)))
-        g.add((node, KG.assessedPredicate, prop.iri))
+        add((node, RDF.type, KG.Assessment))
+        add((node, KG.assessedSubject, entity_iri(a.subject)))
+        add((node, KG.assessedPredicate, prop.iri))
         if a.object is not None:
-            g.add((node, KG.assessedObject, entity_iri(a.object)))
+            add((node, KG.assessedObject, entity_iri(a.object)))
         else:
             # the same literal as the direct triple, so that the two join in SPARQL
             first = claims[a.contributions[0].claim]
-            g.add((node, KG.assessedObject, claim_value(first, prop.range)))
-        g.add((node, KG.belief, _decimal(a.belief)))
-        g.add((node, KG.level, Literal(a.level)))
-        g.add((node, KG.support, _decimal(a.support)))
-        g.add((node, KG.opposition, _decimal(a.opposition)))
-        g.add((node, KG.publisherCount, Literal(len(a.publishers))))
-        g.add((node, KG.explanation, Literal(a.explanation)))
+            add((node, KG.assessedObject, claim_value(first, prop.range)))
+        add((node, KG.belief, decimal(a.belief)))
+        add((node, KG.level, Literal(a.level)))
+        add((node, KG.support, decimal(a.support)))
+        add((node, KG.opposition, decimal(a.opposition)))
+        add((node, KG.publisherCount, Literal(len(a.publishers))))
+        add((node, KG.explanation, Literal(a.explanation)))
         if a.strongest is not None:
-            g.add((node, KG.strongestEvidence, vocab.evidence_kinds[a.strongest].iri))
+            add((node, KG.strongestEvidence, vocab.evidence_kinds[a.strongest].iri))
         for cid in a.supporting:
-            g.add((node, KG.supportingClaim, claim_iri(cid)))
+            add((node, KG.supportingClaim, claim_iri(cid)))
         for cid in a.opposing:
-            g.add((node, KG.opposingClaim, claim_iri(cid)))
+            add((node, KG.opposingClaim, claim_iri(cid)))
     for x in evidence.contradictions:
         node = URIRef(f"{KGR}contradiction/{x.rule}/{x.claims[0]}/{x.claims[1]}")
-        g.add((node, RDF.type, KG.Contradiction))
+        add((node, RDF.type, KG.Contradiction))
         for cid in x.claims:
-            g.add((node, KG.conflictingClaim, claim_iri(cid)))
-        g.add((node, KG.contradictionRule, Literal(x.rule)))
-        g.add((node, KG.scope, Literal(x.scope)))
-        g.add((node, KG.reason, Literal(x.reason)))
+            add((node, KG.conflictingClaim, claim_iri(cid)))
+        add((node, KG.contradictionRule, Literal(x.rule)))
+        add((node, KG.scope, Literal(x.scope)))
+        add((node, KG.reason, Literal(x.reason)))
     for f in evidence.red_flags:
         node = URIRef(f"{KGR}redflag/{f.claim}/{f.rule}")
-        g.add((node, RDF.type, KG.RedFlag))
-        g.add((node, KG.flaggedClaim, claim_iri(f.claim)))
-        g.add((node, KG.redFlagRule, Literal(f.rule)))
-        g.add((node, KG.matchedText, Literal(f.match)))
-        g.add((node, RDFS.label, Literal(f.rule_label)))
-    return g
+        add((node, RDF.type, KG.RedFlag))
+        add((node, KG.flaggedClaim, claim_iri(f.claim)))
+        add((node, KG.redFlagRule, Literal(f.rule)))
+        add((node, KG.matchedText, Literal(f.match)))
+        add((node, RDFS.label, Literal(f.rule_label)))
+    return list(triples)
 
 
 def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
     """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
     graph ``kgr:graph/evidence`` and the union graph."""
     evidence = compute_evidence(data, vocab, priors)
-    triples = evidence_graph(evidence, data, vocab)
     named = built.dataset.graph(EVIDENCE_GRAPH)
-    for triple in triples:
+    for triple in evidence_triples(evidence, data, vocab):
         named.add(triple)
         built.graph.add(triple)
     # described in the default graph like the source graphs are (and so in the union too)

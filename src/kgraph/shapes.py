@@ -26,8 +26,12 @@ def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None) -> 
     """
     from pyshacl import validate as shacl
 
+    # pySHACL copies the data graph in advanced mode, for the rules that may add to it
+    # (sh:rule); without any rule it can validate the graph in place: the same report,
+    # without a second copy of the graph in memory
+    in_place = (None, SH.rule, None) not in shapes
     conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
-                                 allow_warnings=True)
+                                 allow_warnings=True, inplace=in_place)
     if conforms:
         return []
     problems = []

@@ -157,11 +157,12 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
 
     conv = functools.cache(term_to_ox)  # this call's own memo: freed with it
 
-    default = ox.DefaultGraph()
-    for s, p, o, context in ds.quads((None, None, None, None)):
-        name = getattr(context, "identifier", context)
-        graph = default if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
-        yield ox.Quad(conv(s), conv(p), conv(o), graph)
+    # graph by graph: Dataset.quads works out every triple's graphs one by one (25% slower)
+    for graph in ds.graphs():
+        name = graph.identifier
+        target = ox.DefaultGraph() if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
+        for s, p, o in graph:
+            yield ox.Quad(conv(s), conv(p), conv(o), target)
 
 
 def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
@@ -419,15 +420,25 @@ def term_key(term: Any) -> str:
     return str(term)
 
 
-def triple_key(triple: Any) -> tuple[str, str, str]:
-    return (str(triple.subject), str(triple.predicate), str(triple.object))
+def triple_key(triple: Any) -> str:
+    """A triple's (or a quad's triple's) N-Triples form, "s p o": by subject, then predicate,
+    then object, as comparing (str(s), str(p), str(o)) would -- the space after a term sorts
+    before any character that could follow in a longer term (an IRI ends at its ">", a blank
+    node label holds no space) -- in one call into Oxigraph instead of three."""
+    if isinstance(triple, ox.Quad) and not isinstance(triple.graph_name, ox.DefaultGraph):
+        triple = triple.triple
+    return str(triple)
 
 
-def quad_key(quad: ox.Quad) -> tuple[bool, str, str, str, str]:
-    """Default graph first, then the named graphs by IRI; within a graph as :func:`triple_key`."""
-    graph = quad.graph_name
+def graph_key(graph: Any) -> tuple[bool, str]:
+    """Default graph first, then the named graphs by their N-Triples form."""
     named = not isinstance(graph, ox.DefaultGraph)
-    return (named, str(graph) if named else "", str(quad.subject), str(quad.predicate), str(quad.object))
+    return named, str(graph) if named else ""
+
+
+def quad_key(quad: ox.Quad) -> tuple[bool, str, str]:
+    """Default graph first, then the named graphs (:func:`graph_key`); within a graph as :func:`triple_key`."""
+    return (*graph_key(quad.graph_name), triple_key(quad))
 
 
 #: kgraph's format names (kgraph.export.FORMATS) and Oxigraph's serialisers for them.
@@ -468,10 +479,29 @@ def serialize_quads(quads: Iterable[ox.Quad], fmt: str, prefixes: dict[str, str]
     """Quads in "nquads" or "trig", deterministic (default graph first, then graphs by IRI)."""
     if fmt not in DATASET_FORMATS:
         raise ValueError(f"{fmt} holds triples: use serialize_triples")
-    ordered = sorted(set(quads), key=quad_key)
+    ordered = _in_quad_order(quads)
     if fmt == "nquads":
         return _sorted_lines(_line_safe(ox.serialize(ordered, format=ox.RdfFormat.N_QUADS)))
+    return _trig(ordered, prefixes)
+
+
+def _trig(ordered: list[ox.Quad], prefixes: dict[str, str] | None) -> bytes:
     return _line_safe(ox.serialize(ordered, format=ox.RdfFormat.TRIG, prefixes=_prefixes(prefixes)))
+
+
+def _in_quad_order(quads: Iterable[ox.Quad]) -> list[ox.Quad]:
+    """Distinct quads in :func:`quad_key` order, sorted graph by graph (one key per quad, not
+    a tuple of five strings)."""
+    by_graph: dict[Any, dict[ox.Quad, None]] = {}
+    for quad in quads:
+        graph = by_graph.get(quad.graph_name)
+        if graph is None:
+            graph = by_graph[quad.graph_name] = {}
+        graph[quad] = None
+    ordered: list[ox.Quad] = []
+    for name in sorted(by_graph, key=graph_key):
+        ordered.extend(sorted(by_graph[name], key=triple_key))
+    return ordered
 
 
 def _line_safe(data: bytes) -> bytes:
@@ -712,16 +742,37 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
     namespaces = sorted(context.items(), key=lambda item: -len(item[1]))
     rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
+    local_name = re.compile(r"[A-Za-z0-9_][\w.\-]*")
+    # IRIs and node values repeat (predicates, classes, entities): each is worked out once
+    compacted: dict[str, str] = {}
+    node_ids: dict[Any, str] = {}
+    values: dict[Any, Any] = {}
+
     def compact(iri: str) -> str:
+        found = compacted.get(iri)
+        if found is None:
+            found = compacted[iri] = _compact(iri)
+        return found
+
+    def _compact(iri: str) -> str:
         for prefix, namespace in namespaces:
-            if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z0-9_][\w.\-]*", iri[len(namespace):]):
+            if iri.startswith(namespace) and local_name.fullmatch(iri, len(namespace)):
                 return f"{prefix}:{iri[len(namespace):]}"
         return iri
 
     def node_id(term: Any) -> str:
-        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
+        found = node_ids.get(term)
+        if found is None:
+            found = node_ids[term] = f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
+        return found
 
     def value(term: Any) -> Any:
+        found = values.get(term)
+        if found is None:
+            found = values[term] = _value(term)
+        return found
+
+    def _value(term: Any) -> Any:  # shared between nodes: never changed once made
         if not isinstance(term, ox.Literal):
             return {"@id": node_id(term)}
         if term.language:
@@ -739,8 +790,9 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
             node.setdefault(compact(triple.predicate.value), []).append(value(triple.object))
 
     def one_or_many(values: list[Any]) -> Any:
-        values = sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
-        return values[0] if len(values) == 1 else values
+        if len(values) == 1:
+            return values[0]
+        return sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
 
     graph = [{"@id": subject, **{key: one_or_many(values) for key, values in properties.items()}}
              for subject, properties in sorted(nodes.items())]
@@ -756,11 +808,20 @@ EXPORTS = {"kgraph.nt": "nt", "kgraph.ttl": "turtle", "kgraph.rdf": "xml", "kgra
 def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
     """``kgraph.nt``, ``.ttl``, ``.rdf``, ``.jsonld`` and ``.trig`` from the store, by Oxigraph's
     serialisers (and :func:`serialize_jsonld`): deterministic, the triples of rdflib's files."""
-    triples = sorted(graph_triples(store), key=triple_key)
+    return export_dataset(dataset_quads(store), prefixes)
+
+
+def export_dataset(quads: Iterable[ox.Quad], prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
+    """The files of :func:`export_files` from the dataset of ``kgraph.trig`` itself (pyoxigraph
+    quads, terms as kgraph writes them: what :func:`quads_from_dataset` gives): the build
+    writes them from the quads it has just loaded, rather than read them back from the store
+    (12 microseconds a triple through ``quads_for_pattern``)."""
+    ordered = _in_quad_order(quads)
+    triples = sorted({quad.triple for quad in ordered}, key=triple_key)
     files = {}
     for name, fmt in EXPORTS.items():
         if fmt == "trig":
-            files[name] = serialize_quads(dataset_quads(store), "trig", prefixes)
+            files[name] = _trig(ordered, prefixes)
         elif fmt == "jsonld":
             files[name] = serialize_jsonld(triples, prefixes)
         else:

@@ -47,10 +47,14 @@ def describe(graph: Graph, files: dict[str, str] | None = None, *, endpoint: str
     out.add((d, VOID.vocabulary, URIRef(str(KG))))
     out.add((d, DCTERMS.conformsTo, URIRef(str(KG).rstrip("#"))))
     out.add((d, VOID.triples, Literal(len(graph), datatype=XSD.integer)))
-    subjects = set(graph.subjects())
+    subjects, predicates, objects = set(), set(), set()
+    for s, p, o in graph:  # one walk of the graph, not one per position
+        subjects.add(s)
+        predicates.add(p)
+        objects.add(o)
     out.add((d, VOID.distinctSubjects, Literal(len(subjects), datatype=XSD.integer)))
-    out.add((d, VOID.distinctObjects, Literal(len(set(graph.objects())), datatype=XSD.integer)))
-    out.add((d, VOID.properties, Literal(len(set(graph.predicates())), datatype=XSD.integer)))
+    out.add((d, VOID.distinctObjects, Literal(len(objects), datatype=XSD.integer)))
+    out.add((d, VOID.properties, Literal(len(predicates), datatype=XSD.integer)))
     classes = {o for o in graph.objects(None, RDF.type) if o not in (OWL.Class, OWL.ObjectProperty)}
     out.add((d, VOID.classes, Literal(len(classes), datatype=XSD.integer)))
     entities = {s for s in subjects if isinstance(s, URIRef) and str(s).startswith(str(KGR))}
