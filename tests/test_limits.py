@@ -255,6 +255,19 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def test_the_socket_listens_before_the_server_starts():
+    """A client connecting while the server starts (workers spawning) waits in the backlog:
+    it is not refused (the orphan test below once got ECONNREFUSED under load)."""
+    from kgraph.serve import listen
+
+    sock = listen("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=5):
+            pass
+    finally:
+        sock.close()
+
+
 def test_workers_die_with_their_parent_and_the_port_is_free_at_once(tmp_path):
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))

@@ -310,7 +310,11 @@ def _allowed_hosts(host: str) -> list[str]:
 
 
 def listen(host: str, port: int):
-    """A socket bound to ``host:port`` (port 0: a free one), or a clear error."""
+    """A socket bound to ``host:port`` (port 0: a free one) and listening, or a clear error.
+
+    It listens at once: a client that connects while the server starts (the query workers
+    are started before uvicorn serves) waits in the backlog instead of being refused.
+    """
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -322,6 +326,7 @@ def listen(host: str, port: int):
         sock.close()
         raise KgraphError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                           "Choose another --port (0 picks a free one), or stop the program using it.") from None
+    sock.listen(2048)  # uvicorn's default backlog (it listens again with its own when it starts)
     return sock
 
 
