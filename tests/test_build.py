@@ -358,3 +358,25 @@ def test_the_build_pauses_the_cycle_collector_and_restores_it():
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def test_the_build_counts_its_steps_up_to_what_it_built(mini):
+    """The progress counts (claims, quads, files) end at what the build made, and never run backwards."""
+    from kgraph.pipeline import build
+
+    steps: list[str] = []
+    counts: dict[str, list[tuple[int, int, str]]] = {}
+    result = build(mini, step=steps.append, count=lambda done, total, what: counts.setdefault(
+        steps[-1], []).append((done, total, what)))
+    data, _ = load_dataset(mini)
+    claims = counts["Building the RDF graph"]
+    assert claims[-1] == (len(data.claims), len(data.claims), "claims")
+    quads = counts["Writing the store"]
+    store_quads = sum(1 for _ in result.built.dataset.quads((None, None, None, None)))
+    assert quads[-1] == (2 * store_quads, 2 * store_quads, "quads")  # each in its graph and in the union
+    files = counts["Reading the written files back"]
+    written = [p for p in result.written if p.is_file()]
+    assert files[-1][0] == files[-1][1] >= len([p for p in written if p.parent == written[0].parent]) > 0
+    for series in counts.values():
+        assert [d for d, _, _ in series] == sorted(d for d, _, _ in series)
+        assert all(d <= t for d, t, _ in series)

@@ -14,6 +14,7 @@ The union of all of them is the graph written to Turtle, N-Triples, JSON-LD and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -100,8 +101,10 @@ class BuiltGraph:
     graph: Graph
 
 
-def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph) -> BuiltGraph:
-    """Build the RDF dataset from validated data (call :func:`kgraph.validate` first)."""
+def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph,
+                count: Callable[[int, int, str], None] | None = None) -> BuiltGraph:
+    """Build the RDF dataset from validated data (call :func:`kgraph.validate` first);
+    ``count`` is told how many claims are done, every thousand."""
     ds = RDFDataset()
     bind_prefixes(ds)
     onto = ds.graph(ONTOLOGY_GRAPH)
@@ -143,11 +146,16 @@ def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph) -> BuiltGraph
         ds.add((g_iri, RDFS.label, Literal(f"claims of {src.file}")))
 
     mentioned: set[tuple[str, str]] = set()
-    for c in data.claims:
+    total = len(data.claims)
+    for done, c in enumerate(data.claims):
+        if count is not None and done % 1000 == 0:
+            count(done, total, "claims")
         g = ds.graph(source_graph_iri(c.source))
         _add_claim(g, c, vocab)
         for _, ref in c.entity_refs():
             mentioned.add((ref, c.source))
+    if count is not None:
+        count(total, total, "claims")
     for ref, src_id in sorted(mentioned):
         ents.add((entity_iri(ref), KG.mentionedIn, source_iri(src_id)))
         ents.add((source_iri(src_id), KG.mentions, entity_iri(ref)))

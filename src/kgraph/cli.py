@@ -114,12 +114,15 @@ def _is_tty() -> bool:
 
 
 class _Steps:
-    """A progress display for the build steps (on stderr; silent when not a terminal)."""
+    """A progress display for the build steps (on stderr; silent when not a terminal): each
+    step with its time, and a bar with counts where the step counts its work (claims, quads,
+    files)."""
 
     def __init__(self, quiet: bool):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[counted]}"), TimeElapsedColumn(),
                                  console=_console(stderr=True), disable=quiet or not sys.stderr.isatty(),
                                  transient=False)
         self.task = None
@@ -130,13 +133,24 @@ class _Steps:
 
     def __exit__(self, *exc):
         if self.task is not None and exc[0] is None:
-            self.progress.update(self.task, completed=1, total=1)
+            self._finish()
         return self.progress.__exit__(*exc)
 
     def __call__(self, name: str) -> None:
         if self.task is not None:
-            self.progress.update(self.task, completed=1, total=1)
-        self.task = self.progress.add_task(name, total=None)
+            self._finish()
+        self.task = self.progress.add_task(name, total=None, counted="")
+
+    def count(self, done: int, total: int, what: str) -> None:
+        """How far the current step is (``kgraph.pipeline.Count``)."""
+        if self.task is not None:
+            self.progress.update(self.task, completed=done, total=max(total, 1),
+                                 counted=f"{done:,}/{total:,} {what}")
+
+    def _finish(self) -> None:
+        task = self.progress.tasks[-1]
+        total = task.total if task.total is not None else 1
+        self.progress.update(self.task, completed=total, total=total)
 
 
 def _print_problems(report, console) -> None:
@@ -185,7 +199,7 @@ def build(
     project = _project(data, ontology, corpus, out)
     extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
-        result = run_build(project, step=steps, allow_shrink=allow_shrink, extra_files=extra)
+        result = run_build(project, step=steps, count=steps.count, allow_shrink=allow_shrink, extra_files=extra)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)

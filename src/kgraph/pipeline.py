@@ -37,9 +37,15 @@ from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
 
 Step = Callable[[str], None]
+#: how far the current step is: (done, total, what is counted), e.g. (20000, 60700, "claims")
+Count = Callable[[int, int, str], None]
 
 
 def _noop(_: str) -> None:
+    pass
+
+
+def _no_count(_done: int, _total: int, _what: str) -> None:
     pass
 
 
@@ -107,7 +113,7 @@ class BuildResult:
 
 @_collector_paused
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
-          step: Step = _noop) -> Checked:
+          step: Step = _noop, count: Count = _no_count) -> Checked:
     """Load and validate the data; the report holds every problem found.
 
     ``quotes`` checks every quote against the corpus when the corpus directory exists;
@@ -143,7 +149,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
     checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     if shacl and report.ok:
         step("Building the RDF graph")
-        checked.built = build_graph(data, vocab, ontology)
+        checked.built = build_graph(data, vocab, ontology, count=count)
         step("Assessing the evidence")
         add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
@@ -153,6 +159,7 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
 
 @_collector_paused
 def build(project: Project, *, out_dir: Path | None = None, write: bool = True, step: Step = _noop,
+          count: Count = _no_count,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
           keep_unwritten: bool = False,
           extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
@@ -166,7 +173,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     folder cannot be written, instead of raising. ``extra_files`` adds files published
     with the others (``build --with-candidates``: the preview page).
     """
-    checked = check(project, step=step)
+    checked = check(project, step=step, count=count)
     if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
     built = checked.built
@@ -191,7 +198,9 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         staged = None
         try:
             built_quads = list(quads_from_dataset(built.dataset))
-            staged = stage_store(out, store_quads(built_quads), inputs_sha256=fingerprint(project))
+            loading = 2 * len(built_quads)  # each quad in its graph and in the union (store_quads)
+            staged = stage_store(out, store_quads(built_quads), inputs_sha256=fingerprint(project),
+                                 progress=lambda done: count(done, loading, "quads"))
         except OutputError as exc:
             if not keep_unwritten:
                 raise
@@ -210,7 +219,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")
-                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=built_quads)
+                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=built_quads,
+                                       count=count)
 
                 try:
                     written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import xml.parsers.expat
+from collections.abc import Callable
 from pathlib import Path
 
 from kgraph.errors import OutputError
@@ -23,7 +24,8 @@ RDF_SUFFIXES = {".nt": ("N_TRIPLES", False), ".ttl": ("TURTLE", False), ".rdf": 
 DESCRIPTIONS = {"void.ttl"}
 
 
-def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None) -> None:
+def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
+                       count: Callable[[int, int, str], None] | None = None) -> None:
     """Raise :class:`OutputError` unless every file in ``folder`` reads back whole.
 
     ``triples`` is the size of the union graph (N-Triples, Turtle, RDF/XML, JSON-LD must
@@ -41,9 +43,10 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None)
             exact_quads = _statements(expected)
             exact_triples = _statements(q.triple for q in expected)
 
-    for path in sorted(folder.iterdir()):
-        if not path.is_file():
-            continue
+    files = sorted(path for path in folder.iterdir() if path.is_file())
+    for done, path in enumerate(files):
+        if count is not None:
+            count(done, len(files), "files")
         data = path.read_bytes()
         if path.suffix in XML_SUFFIXES:
             _check_xml(path, data)
@@ -74,6 +77,8 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None)
                 json.loads(data)
             except ValueError as exc:
                 raise _unreadable(path, f"malformed JSON: {exc}") from None
+    if count is not None:
+        count(len(files), len(files), "files")
 
 
 def _statements(quads) -> set[bytes]:
