@@ -14,7 +14,7 @@ import pytest
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib import Dataset as RDFDataset
 from rdflib.compare import isomorphic
-from rdflib.namespace import DCTERMS, PROV
+from rdflib.namespace import DCTERMS, PROV, SH
 
 from kgraph.build import entity_iri
 from kgraph.load import load_dataset, load_shapes
@@ -178,6 +178,102 @@ def test_shapes_leave_the_data_graph_alone_even_with_rules():
     problems = shacl_validate(data, shapes)
     assert [p.code for p in problems] == ["shacl-min-count"]
     assert len(data) == 1
+
+
+def _break_everything(g: Graph) -> None:
+    """Violations of every kind on the mini graph: each claim and entity gets one, in turn."""
+    from rdflib.namespace import RDFS, SKOS
+
+    claims = sorted(g.subjects(RDF.type, KG.Claim), key=str)
+    entities = sorted({e for e in g.subjects(RDFS.label, None)
+                       if str(e).startswith(str(KGR)) and (e, RDF.type, KG.Claim) not in g}, key=str)
+    for i, claim in enumerate(claims):
+        kind = i % 6
+        if kind == 0:  # two quotes, one not a string: max-count and datatype, the same message
+            g.add((claim, KG.quote, Literal(12)))
+        elif kind == 1:  # a short quote and a modality out of the list, twice for the claim
+            g.set((claim, KG.quote, Literal("ab")))
+            g.add((claim, KG.modality, Literal("maybe")))
+        elif kind == 2:  # a literal subject: node kind and class, the same message
+            g.set((claim, RDF.subject, Literal("lit")))
+        elif kind == 3:
+            g.remove((claim, PROV.wasDerivedFrom, None))
+            g.add((claim, KG.citesStudy, entities[i % len(entities)]))
+        elif kind == 4:
+            g.add((claim, KG.flag, Literal("odd")))
+            g.add((claim, KG.year, Literal("20x1")))
+        else:
+            g.remove((claim, DCTERMS.identifier, None))
+            g.add((claim, KG.location, claims[0]))
+    for i, entity in enumerate(entities):
+        kind = i % 4
+        if kind == 0:
+            g.remove((entity, RDFS.label, None))
+        elif kind == 1:
+            g.add((entity, RDFS.label, Literal("second label")))
+            g.add((entity, SKOS.exactMatch, Literal("not an IRI")))
+        elif kind == 2:
+            g.add((entity, KG.telephone, Literal("call me")))
+            g.add((entity, KG.prevalence, Literal(150)))
+        else:
+            g.add((entity, KG.treats, entities[0]))
+
+
+def test_flattened_shapes_give_the_same_problems(built, monkeypatch):
+    """pySHACL on flatten_shapes reports exactly what it reports on the shapes as written:
+    the same problems (file and line, message, code) in the same order, on a graph with
+    violations of every shape, several on one node, ties in the sort order among them."""
+    from kgraph.shapes import flatten_shapes
+
+    project, result = built
+    g = Graph()
+    for t in result.built.graph:
+        g.add(t)
+    _break_everything(g)
+    data, _ = load_dataset(project)
+    shapes = load_shapes(project)
+    import kgraph.shapes
+
+    flattened = []
+    monkeypatch.setattr(kgraph.shapes, "flatten_shapes", lambda s: flattened.append(s) or flatten_shapes(s))
+    fast = shacl_validate(g, shapes, data)
+    assert flattened == [shapes]  # the build's check runs on the flattened shapes
+    reference = shacl_validate(g, shapes, data, flatten=False)
+    assert fast == reference
+    assert len(fast) > 40 and len({p.code for p in fast}) >= 8
+    keys = [(str(p.where), p.message) for p in fast]
+    assert len(set(keys)) < len(keys)  # ties, whose order only pySHACL's gives
+    shapes = load_shapes(project)
+    flat = flatten_shapes(shapes)  # flattened indeed: the claim shape's properties stand alone
+    assert not list(flat.objects(KG.ClaimShape, SH.property))
+    assert len(flat) == len(shapes) and set(shapes.objects(KG.ClaimShape, SH.property))  # input untouched
+
+
+def test_flatten_leaves_what_it_would_change():
+    """A node shape that another shape uses (sh:node) or that has a severity of its own
+    keeps its properties: moving them would change the report."""
+    from kgraph.shapes import flatten_shapes
+
+    shapes = Graph().parse(format="turtle", data="""
+        @prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+        ex:Outer a sh:NodeShape ; sh:targetClass ex:A ; sh:property [ sh:path ex:p ; sh:node ex:Inner ] .
+        ex:Inner a sh:NodeShape ; sh:targetClass ex:B ; sh:property [ sh:path ex:q ; sh:minCount 1 ] .
+        ex:Mild a sh:NodeShape ; sh:targetClass ex:C ; sh:severity sh:Warning ;
+            sh:property [ sh:path ex:r ; sh:minCount 1 ] .
+        """)
+    data = Graph().parse(format="turtle", data="""
+        @prefix ex: <http://example.org/> . ex:a a ex:A ; ex:p ex:x . ex:c a ex:C .""")
+    problems = shacl_validate(data, shapes)
+    assert [(p.where, p.code) for p in problems] == [
+        ("<http://example.org/a>", "shacl-node"), ("<http://example.org/c>", "shacl-min-count"),
+        ("<http://example.org/x>", "shacl-min-count")]
+    assert problems == shacl_validate(data, shapes, flatten=False)
+    # a violation of a property of a node shape whose severity is Warning conforms
+    alone = Graph().parse(format="turtle", data="@prefix ex: <http://example.org/> . ex:c a ex:C .")
+    assert shacl_validate(alone, shapes) == shacl_validate(alone, shapes, flatten=False) == []
+    flat = flatten_shapes(shapes)
+    ex = "http://example.org/"
+    assert {str(s) for s in flat.subjects(SH.property, None)} == {ex + "Inner", ex + "Mild"}
 
 
 @pytest.mark.slow
