@@ -65,7 +65,7 @@ def flatten_shapes(shapes: Graph) -> Graph:
 
     pySHACL checks a node shape's ``sh:property`` shapes one focus node at a time, and
     re-creates every constraint of the property shape for each one: at x100 (60k claims)
-    that was a minute of a four-minute build. A property shape with the node shape's
+    that took 91 s of CPU, against 21 s flattened. A property shape with the node shape's
     targets is checked once over all its focus nodes, with the same results (SHACL 2.3:
     the focus nodes of a property shape reached through ``sh:property`` are the node
     shape's focus nodes; each result names the property shape, its path, value and message
@@ -74,7 +74,8 @@ def flatten_shapes(shapes: Graph) -> Graph:
     targets), neither deactivated nor of a severity of its own (which makes pySHACL count
     its properties' violations as conforming), nor referenced from another shape (sh:node,
     sh:and ... would then see it without its properties); a property shape used by that
-    node shape alone, without targets or deactivation of its own. The rest is left as it is. The input is not changed.
+    node shape alone, without targets or deactivation of its own. The rest is left as it
+    is. The input is not changed.
     """
     flat = Graph()
     # copied subject by subject: each shape keeps the order of its constraints, which is
