@@ -126,14 +126,12 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
 
 def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
     """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
-    graph ``kgr:graph/evidence`` and the union graph."""
+    graph ``kgr:graph/evidence``, and so the union graph (a view of the dataset)."""
     evidence = compute_evidence(data, vocab, priors)
     named = built.dataset.graph(EVIDENCE_GRAPH)
     for triple in evidence_triples(evidence, data, vocab):
         named.add(triple)
-        built.graph.add(triple)
     # described in the default graph like the source graphs are (and so in the union too)
     label = (EVIDENCE_GRAPH, RDFS.label, Literal("assessments, contradictions and red flags computed by kgraph"))
     built.dataset.add(label)
-    built.graph.add(label)
     return evidence
