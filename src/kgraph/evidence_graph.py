@@ -66,7 +66,7 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
     """The assessments, contradictions and red flags as distinct triples (see the module docstring).
 
     A list, not an rdflib ``Graph``: a graph of its own would be copied triple by triple into
-    the dataset and the union, and freed only by the cyclic garbage collector (its store
+    the dataset (the union is a view of it), and freed only by the cyclic garbage collector (its store
     and the graph refer to each other), which the build pauses (:mod:`kgraph.pipeline`).
     """
     from kgraph.build import claim_iri, claim_value, entity_iri
