@@ -476,3 +476,28 @@ def test_the_build_counts_its_steps_up_to_what_it_built(mini):
     for series in counts.values():
         assert [d for d, _, _ in series] == sorted(d for d, _, _ in series)
         assert all(d <= t for d, t, _ in series)
+
+
+def test_the_union_is_a_read_only_view_of_every_graph():
+    # one copy of the triples in memory (issue 10): the union reads the dataset's store
+    from rdflib import Dataset as RDFDataset
+
+    from kgraph.build import union_graph
+
+    ds = RDFDataset()
+    s, p = URIRef("urn:s"), URIRef("urn:p")
+    ds.add((s, p, Literal("default")))
+    ds.graph(URIRef("urn:g1")).add((s, p, Literal("both")))
+    ds.graph(URIRef("urn:g2")).add((s, p, Literal("both")))
+    union = union_graph(ds)
+    ds.graph(URIRef("urn:g2")).add((s, p, Literal("later")))
+    copy = Graph()
+    for graph in ds.graphs():
+        for triple in graph:
+            copy.add(triple)
+    assert len(union) == len(copy) == 3 and set(union) == set(copy)
+    assert set(union.objects(s, p)) == {Literal("default"), Literal("both"), Literal("later")}
+    assert (s, p, Literal("both")) in union and (s, p, Literal("none")) not in union
+    assert union.namespace_manager.store is not ds.store  # its prefixes are its own
+    with pytest.raises(TypeError, match="read-only"):
+        union.add((s, p, Literal("x")))

@@ -376,3 +376,39 @@ def test_a_build_that_reads_back_passes(tmp_path):
     from kgraph.reparse import check_build_folder
 
     check_build_folder(_folder(tmp_path, kgraph_nt=NT, stats_json=b"{}"), triples=2, quads=2, expected=_expected())
+
+
+def _jsonld_build(n: int) -> tuple[bytes, list]:
+    import pyoxigraph as ox
+
+    from kgraph.store import serialize_jsonld
+
+    triples = [ox.Triple(ox.NamedNode(f"https://w3id.org/kgraph/id/e{i}"), ox.NamedNode(f"http://x/p{i % 3}"),
+                         ox.Literal(f"v{i}\n}},\n    {{\n") if i % 2 else ox.NamedNode(f"http://x/o{i}"))
+               for i in range(n)]
+    return serialize_jsonld(triples), [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
+
+
+def test_the_jsonld_reads_back_in_batches_as_a_whole(tmp_path, monkeypatch):
+    # kgraph's JSON-LD is read a few node objects at a time (Oxigraph holds a whole document
+    # in memory): the statements, and the error of a damaged file, are those of the whole
+    import pyoxigraph as ox
+
+    from kgraph import reparse
+    from kgraph.errors import OutputError
+
+    data, quads = _jsonld_build(10)
+    whole = reparse._statements(ox.parse(data, format=ox.RdfFormat.JSON_LD, base_iri="https://w3id.org/kgraph/"))
+    monkeypatch.setattr(reparse, "JSONLD_BATCH", 3)
+    assert reparse._read_statements(data, "JSON_LD") == whole and len(whole) == 10
+    reparse.check_build_folder(_folder(tmp_path, kgraph_jsonld=data), triples=10, quads=10, expected=quads)
+    damaged = data.replace(b'"@id": "kgr:e7"', b'"@id": kgr:e7"')
+    with pytest.raises(SyntaxError) as batch_error:
+        reparse._read_statements(damaged, "JSON_LD")
+    with pytest.raises(SyntaxError) as whole_error:
+        list(ox.parse(damaged, format=ox.RdfFormat.JSON_LD, base_iri="https://w3id.org/kgraph/"))
+    assert str(batch_error.value) == str(whole_error.value)
+    (tmp_path / "d").mkdir()
+    with pytest.raises(OutputError, match="kgraph.jsonld"):
+        reparse.check_build_folder(_folder(tmp_path / "d", kgraph_jsonld=damaged), triples=10, quads=10,
+                                   expected=quads)

@@ -46,6 +46,17 @@ def test_write_and_open(tmp_path):
         store.add(ox.Quad(ox.NamedNode(EX + "x"), ox.NamedNode(EX + "p"), ox.Literal("read-only")))
 
 
+def test_quads_load_in_batches_all_of_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "BULK_BATCH", 3)  # 16 quads to load: batches of 3, 3, ..., 1
+    calls = []
+    real = ox.Store.bulk_extend
+    monkeypatch.setattr(ox.Store, "bulk_extend", lambda self, batch: calls.append(len(batch)) or real(self, batch))
+    info = S.write_store(tmp_path, S.store_quads(quads("a", 5) + quads("b", 3)))
+    assert calls == [3, 3, 3, 3, 3, 1]
+    assert info.counts == {"": 5, EX + "a": 5, EX + "b": 3}
+    assert sorted(map(str, S.open_store(tmp_path))) == sorted(set(map(str, S.store_quads(quads("a", 5) + quads("b", 3)))))
+
+
 def test_default_graph_triples_go_to_the_catalog(tmp_path):
     described = ox.Quad(ox.NamedNode(EX + "g"), ox.NamedNode(EX + "from"), ox.NamedNode(EX + "doc"), ox.DefaultGraph())
     info = S.write_store(tmp_path, S.store_quads([described, *quads("g", 2)]))

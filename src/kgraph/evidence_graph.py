@@ -66,7 +66,7 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
     """The assessments, contradictions and red flags as distinct triples (see the module docstring).
 
     A list, not an rdflib ``Graph``: a graph of its own would be copied triple by triple into
-    the dataset and the union, and freed only by the cyclic garbage collector (its store
+    the dataset (the union is a view of it), and freed only by the cyclic garbage collector (its store
     and the graph refer to each other), which the build pauses (:mod:`kgraph.pipeline`).
     """
     from kgraph.build import claim_iri, claim_value, entity_iri
@@ -126,14 +126,12 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
 
 def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
     """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
-    graph ``kgr:graph/evidence`` and the union graph."""
+    graph ``kgr:graph/evidence``, and so the union graph (a view of the dataset)."""
     evidence = compute_evidence(data, vocab, priors)
     named = built.dataset.graph(EVIDENCE_GRAPH)
     for triple in evidence_triples(evidence, data, vocab):
         named.add(triple)
-        built.graph.add(triple)
     # described in the default graph like the source graphs are (and so in the union too)
     label = (EVIDENCE_GRAPH, RDFS.label, Literal("assessments, contradictions and red flags computed by kgraph"))
     built.dataset.add(label)
-    built.graph.add(label)
     return evidence

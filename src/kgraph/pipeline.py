@@ -27,7 +27,7 @@ from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
 from kgraph.project import Project
 from kgraph.publish import DirWriter, publish
-from kgraph.reparse import check_build_folder
+from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
@@ -216,10 +216,13 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                 files[VIEW_FILE] = page
                 files.update(extras)
                 quads = len(built_quads)  # the quads of the rdflib dataset, one by one
+                # what the files must hold, as N-Quads lines; the quads are not needed any more
+                expected = expected_statements(built_quads)
+                del built_quads
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")
-                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=built_quads,
+                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=expected,
                                        count=count)
 
                 try:
