@@ -505,10 +505,7 @@ def _in_quad_order(quads: Iterable[ox.Quad]) -> list[ox.Quad]:
     a tuple of five strings)."""
     by_graph: dict[Any, dict[ox.Quad, None]] = {}
     for quad in quads:
-        graph = by_graph.get(quad.graph_name)
-        if graph is None:
-            graph = by_graph[quad.graph_name] = {}
-        graph[quad] = None
+        by_graph.setdefault(quad.graph_name, {})[quad] = None
     ordered: list[ox.Quad] = []
     for name in sorted(by_graph, key=graph_key):
         ordered.extend(sorted(by_graph[name], key=triple_key))
@@ -754,36 +751,22 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
     rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
     local_name = re.compile(r"[A-Za-z0-9_][\w.\-]*")
-    # IRIs and node values repeat (predicates, classes, entities): each is worked out once
-    compacted: dict[str, str] = {}
-    node_ids: dict[Any, str] = {}
-    values: dict[Any, Any] = {}
+    # IRIs and node values repeat (predicates, classes, entities): each is worked out once,
+    # in memos of this call (freed with it)
 
+    @functools.cache
     def compact(iri: str) -> str:
-        found = compacted.get(iri)
-        if found is None:
-            found = compacted[iri] = _compact(iri)
-        return found
-
-    def _compact(iri: str) -> str:
         for prefix, namespace in namespaces:
             if iri.startswith(namespace) and local_name.fullmatch(iri, len(namespace)):
                 return f"{prefix}:{iri[len(namespace):]}"
         return iri
 
+    @functools.cache
     def node_id(term: Any) -> str:
-        found = node_ids.get(term)
-        if found is None:
-            found = node_ids[term] = f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
-        return found
+        return f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
 
-    def value(term: Any) -> Any:
-        found = values.get(term)
-        if found is None:
-            found = values[term] = _value(term)
-        return found
-
-    def _value(term: Any) -> Any:  # shared between nodes: never changed once made
+    @functools.cache
+    def value(term: Any) -> Any:  # shared between nodes: never changed once made
         if not isinstance(term, ox.Literal):
             return {"@id": node_id(term)}
         if term.language:
