@@ -31,7 +31,7 @@ from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, export_dataset, quads_from_dataset, stage_store, store_quads
+from kgraph.store import STORE_LINK, dataset_lines, export_lines, quads_from_dataset, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
@@ -196,11 +196,13 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
         step("Writing the store")
         staged = None
+        # the dataset as sorted N-Quads lines: the store, the RDF files and the read-back
+        # are made from them (Oxigraph parses them in Rust; no quad object lives on)
+        lines = dataset_lines(quads_from_dataset(built.dataset))
         try:
-            built_quads = list(quads_from_dataset(built.dataset))
-            loading = 2 * len(built_quads)  # each quad in its graph and in the union (store_quads)
-            staged = stage_store(out, store_quads(built_quads), inputs_sha256=fingerprint(project),
-                                 progress=lambda done: count(done, loading, "quads"))
+            loading = lines.quads + lines.triples.count(b"\n")  # each quad in its graph and in the union
+            staged = stage_statements(out, lines, inputs_sha256=fingerprint(project),
+                                      progress=lambda done: count(done, loading, "quads"))
         except OutputError as exc:
             if not keep_unwritten:
                 raise
@@ -208,17 +210,17 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         if staged is not None:
             try:
                 step("Writing files")
-                files = export_dataset(built_quads)
+                files = export_lines(lines)
                 files.update(build_files(built, network, stats, rdf=False))
                 counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
                 files[VIEW_FILE] = page
                 files.update(extras)
-                quads = len(built_quads)  # the quads of the rdflib dataset, one by one
-                # what the files must hold, as N-Quads lines; the quads are not needed any more
-                expected = expected_statements(built_quads)
-                del built_quads
+                quads = lines.quads
+                # what the files must hold, as N-Quads lines
+                expected = expected_statements(lines)
+                del lines
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")

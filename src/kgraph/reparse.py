@@ -8,7 +8,7 @@ well-formed. This takes a few milliseconds per thousand triples.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import json
 import xml.parsers.expat
 from collections.abc import Callable
@@ -28,24 +28,35 @@ DESCRIPTIONS = {"void.ttl"}
 
 @dataclass(frozen=True)
 class Expected:
-    """The statements every RDF file of a build must hold (N-Quads lines), or None (blank nodes)."""
+    """The statements every RDF file of a build must hold, as :func:`_sorted_statements`
+    (their distinct N-Quads lines, sorted and joined), or None (blank nodes)."""
 
-    quads: set[bytes] | None = None
-    triples: set[bytes] | None = None
+    quads: bytes | None = None
+    triples: bytes | None = None
 
 
 def expected_statements(quads=None) -> Expected:
     """What :func:`check_build_folder` compares the files with, from the built quads
-    (pyoxigraph): made before the build publishes, the quads themselves need not be kept
-    while the files are read back (1.4M quads at x100: 0.7 GB)."""
+    (pyoxigraph) or their :class:`kgraph.store.DatasetLines`: made before the build
+    publishes, the quads themselves need not be kept while the files are read back (1.4M
+    quads at x100: 0.7 GB; their lines, 0.2 GB)."""
     import pyoxigraph
+
+    from kgraph.store import DatasetLines, dataset_lines
 
     if quads is None:
         return Expected()
-    quads = quads if isinstance(quads, list) else list(quads)
-    if any(isinstance(t, pyoxigraph.BlankNode) for q in quads for t in (q.subject, q.object)):
+    if not isinstance(quads, DatasetLines):
+        quads = quads if isinstance(quads, list) else list(quads)
+        if any(isinstance(t, pyoxigraph.BlankNode) for q in quads for t in (q.subject, q.object)):
+            return Expected()
+        quads = dataset_lines(quads)
+    elif b"_:" in quads.triples and any(isinstance(t, pyoxigraph.BlankNode)
+                                        for q in pyoxigraph.parse(quads.triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+                                        for t in (q.subject, q.object)):
         return Expected()
-    return Expected(_statements(quads), _statements(q.triple for q in quads))
+    merged = (quads.named + quads.default).split(b"\n")
+    return Expected(_joined(merged), quads.triples)
 
 
 def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
@@ -77,14 +88,17 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
                 read = _read_statements(data, name, blank_nodes=exact is None)
             except (SyntaxError, ValueError) as exc:
                 raise _unreadable(path, str(exc)) from None
-            wanted = quads if named else triples
             if path.name in DESCRIPTIONS:
                 continue  # a description of the dataset (VoID), not the graph
-            if len(read) != wanted:
-                raise _unreadable(path, f"it reads back as {len(read)} {'quads' if named else 'triples'}, "
+            if read == exact:
+                continue  # the same lines, sorted: compared as two blocks of bytes, in C
+            # the slow path, on a mismatch only (or blank nodes): the statements as sets
+            read_set, wanted = _lines(read), quads if named else triples
+            if len(read_set) != wanted:
+                raise _unreadable(path, f"it reads back as {len(read_set)} {'quads' if named else 'triples'}, "
                                         f"not the {wanted} built")
             if exact is not None:
-                differ = read - exact
+                differ = read_set - _lines(exact)
                 if differ:
                     example = min(differ).decode("utf-8", "replace").removesuffix(" .")
                     raise _unreadable(path, f"it reads back {len(differ)} statement(s) that were not built, "
@@ -106,14 +120,12 @@ JSONLD_END = b"\n    }\n  ]\n}\n"
 #: node objects per parse: Oxigraph's JSON-LD parser holds the whole document it is given
 #: (x10: 110 MB for an 11 MB file; the streaming profile wants "@type" before "@id")
 JSONLD_BATCH = 5000
-#: statements serialised at a time to compare them (:func:`_statements`)
-STATEMENT_BATCH = 100_000
 
 
-def _read_statements(data: bytes, name: str, *, blank_nodes: bool = False) -> set[bytes]:
-    """The statements of an RDF file (see :func:`_statements`); :class:`SyntaxError` if it
-    does not parse. kgraph's own JSON-LD, without blank nodes (their labels hold within one
-    document), is read a few thousand node objects at a time, each batch under the
+def _read_statements(data: bytes, name: str, *, blank_nodes: bool = False) -> bytes:
+    """The statements of an RDF file as :func:`_sorted_statements`; :class:`SyntaxError` if
+    it does not parse. kgraph's own JSON-LD, without blank nodes (their labels hold within
+    one document), is read a few thousand node objects at a time, each batch under the
     document's own head: its node objects share that context and nothing else, so the
     statements are those of the whole, and each batch parses only if the whole does."""
     import pyoxigraph
@@ -122,37 +134,45 @@ def _read_statements(data: bytes, name: str, *, blank_nodes: bool = False) -> se
     base = "https://w3id.org/kgraph/"
     head_end = data.find(JSONLD_GRAPH) if name == "JSON_LD" and not blank_nodes else -1
     if head_end < 0 or not data.endswith(JSONLD_END):
-        return _statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
+        return _sorted_statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
     head = data[:head_end + len(JSONLD_GRAPH)]
     nodes = data[len(head):-len(JSONLD_END)].split(JSONLD_NODES)
-    read: set[bytes] = set()
+    lines: list[bytes] = []
     for start in range(0, len(nodes), JSONLD_BATCH):
         batch = head + JSONLD_NODES.join(nodes[start:start + JSONLD_BATCH]) + JSONLD_END
         try:
-            read |= _statements(pyoxigraph.parse(batch, format=fmt, base_iri=base))
+            lines += _nquads_lines(pyoxigraph.parse(batch, format=fmt, base_iri=base))
         except (SyntaxError, ValueError):
-            del read
+            del lines
             # the error as the whole document gives it (its line and column are the file's)
-            return _statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
-    return read
+            return _sorted_statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
+    return _joined(lines)
 
 
-def _statements(quads) -> set[bytes]:
-    """The distinct statements of ``quads`` (pyoxigraph quads or triples) as N-Quads lines.
+def _sorted_statements(statements) -> bytes:
+    """The statements of a file's parser as :func:`kgraph.store.sorted_lines` (not made
+    distinct: the files are compared as they are in the fast path; duplicates, which are
+    rare, take the slow one)."""
+    from kgraph.store import sorted_lines
 
-    Oxigraph writes one line per statement and each term one way, so two statements are
-    equal exactly when their lines are: the sets are compared in C, not quad by quad in
-    Python (a set of Quad objects took twice as long). A batch of statements at a time:
-    the text and the list of lines of 1.4M statements would be 0.5 GB beside the set.
-    """
+    return sorted_lines(statements)
+
+
+def _nquads_lines(statements) -> list[bytes]:
     import pyoxigraph
 
-    lines: set[bytes] = set()
-    statements = iter(quads)
-    while batch := list(itertools.islice(statements, STATEMENT_BATCH)):
-        lines.update(pyoxigraph.serialize(batch, format=pyoxigraph.RdfFormat.N_QUADS).split(b"\n"))
-    lines.discard(b"")
-    return lines
+    return pyoxigraph.serialize(statements, format=pyoxigraph.RdfFormat.N_QUADS).split(b"\n")
+
+
+def _joined(lines: list[bytes]) -> bytes:
+    """``lines`` sorted and joined, each ending in a line feed."""
+    lines.sort()
+    kept = lines[bisect.bisect_right(lines, b""):]
+    return b"\n".join(kept) + b"\n" if kept else b""
+
+
+def _lines(statements: bytes | None) -> set[bytes]:
+    return set(statements.split(b"\n")) - {b""} if statements else set()
 
 
 def _check_xml(path: Path, data: bytes) -> None:

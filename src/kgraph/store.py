@@ -32,6 +32,7 @@ the bytes of :func:`kgraph.export.serialize_graph` for N-Triples.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -241,6 +242,37 @@ class StagedStore:
 def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
                 progress: Callable[[int], None] | None = None) -> StagedStore:
     """Bulk-load ``quads`` into a new store under a temporary name inside ``out_dir``."""
+    def load(store: ox.Store) -> None:
+        for batch in _batches(_reporting(quads, progress), BULK_BATCH):
+            store.bulk_extend(batch)
+
+    return _stage(out_dir, load, inputs_sha256)
+
+
+def stage_statements(out_dir: Path, statements: DatasetLines, *, inputs_sha256: str = "",
+                     progress: Callable[[int], None] | None = None) -> StagedStore:
+    """A new store (as :func:`stage_store`) of the dataset ``statements`` (the lines of
+    :func:`dataset_lines`), laid out as :func:`store_quads` lays out quads: Oxigraph's bulk
+    loader parses the N-Quads text itself, with no Python object per quad (3x faster).
+    ``progress`` is called with the statements loaded so far."""
+    def load(store: ox.Store) -> None:
+        done = 0
+        # every statement into its own graph (the catalog's default graph as CATALOG_GRAPH),
+        # then every triple into the default graph, the union
+        for lines, fmt, graph in ((statements.named, ox.RdfFormat.N_QUADS, None),
+                                  (statements.default, ox.RdfFormat.N_TRIPLES, ox.NamedNode(CATALOG_GRAPH)),
+                                  (statements.triples, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())):
+            if lines:
+                store.bulk_load(lines, format=fmt, to_graph=graph) if graph is not None else \
+                    store.bulk_load(lines, format=fmt)
+            done += lines.count(b"\n")
+            if progress is not None:
+                progress(done)
+
+    return _stage(out_dir, load, inputs_sha256)
+
+
+def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str) -> StagedStore:
     out_dir = Path(out_dir)
     _check_link(out_dir)
     try:
@@ -253,8 +285,7 @@ def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str =
     final = out_dir / f"{STORE_PREFIX}{ident}"
     with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
         store = ox.Store(str(tmp))
-        for batch in _batches(_reporting(quads, progress), BULK_BATCH):
-            store.bulk_extend(batch)
+        load(store)
         store.flush()
         counts = count_triples(store)
         del store  # closes the database: its files are complete before anything reads or renames them
@@ -450,6 +481,51 @@ def graph_key(graph: Any) -> tuple[bool, str]:
 def quad_key(quad: ox.Quad) -> tuple[bool, str, str]:
     """Default graph first, then the named graphs (:func:`graph_key`); within a graph as :func:`triple_key`."""
     return (*graph_key(quad.graph_name), triple_key(quad))
+
+
+@dataclass(frozen=True)
+class DatasetLines:
+    """A dataset as sorted N-Quads lines (:func:`sorted_lines`), the form the build writes its
+    store and its files from and compares the files it reads back with."""
+
+    #: the statements of the named graphs
+    named: bytes
+    #: the statements of the default graph (what the TriG file keeps there: the catalog)
+    default: bytes
+    #: every triple of the dataset once: the union, and the N-Triples file before escaping
+    triples: bytes
+
+    @property
+    def quads(self) -> int:
+        return self.named.count(b"\n") + self.default.count(b"\n")
+
+
+def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
+    """The lines of a dataset's quads (pyoxigraph, terms as kgraph writes them)."""
+    quads = quads if isinstance(quads, list) else list(quads)
+    default = [quad for quad in quads if isinstance(quad.graph_name, ox.DefaultGraph)]
+    named = [quad for quad in quads if not isinstance(quad.graph_name, ox.DefaultGraph)] \
+        if default else quads
+    return DatasetLines(sorted_lines(named, distinct=True), sorted_lines(default, distinct=True),
+                        sorted_lines((quad.triple for quad in quads), distinct=True))
+
+
+def sorted_lines(statements: Iterable[Any], *, distinct: bool = False) -> bytes:
+    """Statements (pyoxigraph quads or triples, or a parser over a file) as their N-Quads
+    lines, sorted, each ending in a line feed; ``distinct``: each line once.
+
+    Oxigraph writes one line per statement and each term one way, so two sets of statements
+    are equal exactly when their distinct lines are. The statements go straight into
+    Oxigraph's serialiser: no Python loop over them. The order is :func:`triple_key`'s
+    within a graph (a line is its key and " ."; the space sorts before anything that can
+    follow a term).
+    """
+    lines = ox.serialize(statements, format=ox.RdfFormat.N_QUADS).split(b"\n")
+    lines.sort()
+    kept = dict.fromkeys(lines) if distinct else lines[bisect.bisect_right(lines, b""):]
+    if distinct:
+        kept.pop(b"", None)
+    return b"\n".join(kept) + b"\n" if kept else b""
 
 
 #: kgraph's format names (kgraph.export.FORMATS) and Oxigraph's serialisers for them.
@@ -807,17 +883,41 @@ def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dic
 
 def export_dataset(quads: Iterable[ox.Quad], prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
     """The files of :func:`export_files` from the dataset of ``kgraph.trig`` itself (pyoxigraph
-    quads, terms as kgraph writes them: what :func:`quads_from_dataset` gives): the build
-    writes them from the quads it has just loaded, rather than read them back from the store
-    (12 microseconds a triple through ``quads_for_pattern``)."""
-    ordered = _in_quad_order(quads)
-    triples = sorted({quad.triple for quad in ordered}, key=triple_key)
+    quads, terms as kgraph writes them: what :func:`quads_from_dataset` gives)."""
+    return export_lines(dataset_lines(quads), prefixes)
+
+
+def export_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
+    """The files of :func:`export_files` from the lines of a dataset (:func:`dataset_lines`):
+    what the build does, from the lines it has loaded its store with. Each file is written
+    from Oxigraph's parser over those lines, in their order (no list of 1.4M triples at x100,
+    and no sort in Python)."""
+    def triples() -> Iterator[ox.Triple]:
+        for quad in ox.parse(lines.triples, format=ox.RdfFormat.N_TRIPLES):
+            yield quad.triple
+
     files = {}
     for name, fmt in EXPORTS.items():
         if fmt == "trig":
-            files[name] = _trig(ordered, prefixes)
+            files[name] = _trig(ox.parse(_graph_major(lines), format=ox.RdfFormat.N_QUADS), prefixes)
         elif fmt == "jsonld":
-            files[name] = serialize_jsonld(triples, prefixes)
+            files[name] = serialize_jsonld(triples(), prefixes)
+        elif fmt == "nt":
+            safe = _line_safe(lines.triples)
+            files[name] = safe if safe == lines.triples else _sorted_lines(safe)  # an escape can reorder
         else:
-            files[name] = serialize_triples(triples, fmt, prefixes, ordered=True)
+            files[name] = serialize_triples(triples(), fmt, prefixes, ordered=True)
     return files
+
+
+def _graph_major(lines: DatasetLines) -> bytes:
+    """The dataset's lines in :func:`quad_key` order: the default graph's first, then each
+    named graph's (by IRI), each graph's in the order of the lines (:func:`triple_key`'s)."""
+    by_graph: dict[bytes, list[bytes]] = {}
+    for line in lines.named.split(b"\n")[:-1]:
+        # a line ends in "<graph> .": an IRI holds no space
+        by_graph.setdefault(line[line.rindex(b" <", 0, len(line) - 2) + 1:-2], []).append(line)
+    parts = [lines.default] if lines.default else []
+    for graph in sorted(by_graph):  # "<iri>": graph_key's order
+        parts.append(b"\n".join(by_graph.pop(graph)) + b"\n")
+    return b"".join(parts)
