@@ -204,3 +204,29 @@ def test_sparql_endpoint_takes_printed_prefixes(client):
     ask = f"ASK {{ kgclaim:c001-001 prov:wasDerivedFrom kgsrc:{source} }}"
     r = client.get("/sparql", params={"query": ask}, headers={"Accept": "application/sparql-results+json"})
     assert r.status_code == 200 and r.json()["boolean"] is True
+
+
+def test_void_sizes_from_the_lines_equal_those_of_a_walk_of_the_graph(mini_built):
+    # the build counts from its sorted N-Triples lines (kgraph.void.sizes_of_lines), not by
+    # walking the rdflib graph: the same figures, here with literals that hold spaces, a
+    # language, a datatype and " ." and blank nodes beside the mini build
+    from rdflib import BNode, Literal, URIRef
+
+    from kgraph.prefixes import KGR
+    from kgraph.store import dataset_lines, quads_from_dataset
+    from kgraph.void import sizes, sizes_of_lines
+
+    _, result = mini_built
+    assert sizes_of_lines(dataset_lines(quads_from_dataset(result.built.dataset)).triples) == sizes(result.built.graph)
+    g = Graph()
+    s, p = URIRef(f"{KGR}x"), URIRef("http://x/p")
+    for o in (Literal("a b ."), Literal("a b .", lang="en"), Literal("8.0", datatype=URIRef("http://x/d")),
+              Literal("8", datatype=URIRef("http://x/d")), BNode("b1"), URIRef(f"{KGR}y")):
+        g.add((s, p, o))
+    g.add((BNode("b2"), RDF.type, URIRef("http://x/C")))
+    import pyoxigraph as ox
+
+    from kgraph.store import sorted_lines, term_to_ox
+
+    lines = sorted_lines((ox.Triple(term_to_ox(a), term_to_ox(b), term_to_ox(c)) for a, b, c in g), distinct=True)
+    assert sizes_of_lines(lines) == sizes(g)

@@ -158,11 +158,13 @@ def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
     return graphml(G, alignment(graph))
 
 
-def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True) -> dict[str, bytes]:
+def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True,
+                sizes=None) -> dict[str, bytes]:
     """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
 
     ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
-    Oxigraph's serialisers: :func:`kgraph.store.export_files`).
+    Oxigraph's serialisers: :func:`kgraph.store.export_files`). ``sizes``
+    (:class:`kgraph.void.Sizes`) are the union graph's counts when the caller has them.
     """
     from kgraph.interchange import network_files
 
@@ -181,7 +183,7 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf
 
     # every file of the build, the RDF ones too when the store writes them
     names = [n for name in BUILD_FORMATS for n in FORMATS_BY_NAME[name].file_names] + ["stats.json"]
-    files["void.ttl"] = void_turtle(built.graph, build_media_types(names))
+    files["void.ttl"] = void_turtle(built.graph if sizes is None else sizes, build_media_types(names))
     return files
 
 

@@ -35,6 +35,7 @@ from kgraph.store import STORE_LINK, dataset_lines, export_lines, quads_from_dat
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import VIEW_FILE, render_html
+from kgraph.void import sizes_of_lines
 
 Step = Callable[[str], None]
 #: how far the current step is: (done, total, what is counted), e.g. (20000, 60700, "claims")
@@ -211,7 +212,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             try:
                 step("Writing files")
                 files = export_lines(lines)
-                files.update(build_files(built, network, stats, rdf=False))
+                files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples)))
                 counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
