@@ -159,17 +159,18 @@ def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
 
 
 def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True,
-                sizes=None) -> dict[str, bytes]:
+                sizes=None, positions: dict | None = None) -> dict[str, bytes]:
     """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
 
     ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
     Oxigraph's serialisers: :func:`kgraph.store.export_files`). ``sizes``
-    (:class:`kgraph.void.Sizes`) are the union graph's counts when the caller has them.
+    (:class:`kgraph.void.Sizes`) are the union graph's counts and ``positions`` the network's
+    layout (:func:`kgraph.layout.force_layout`) when the caller has them.
     """
     from kgraph.interchange import network_files
 
     files: dict[str, bytes] = {}
-    exports = network_files(built.graph, network)
+    exports = network_files(built.graph, network, positions)
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
         if fmt.kind != "network" and not rdf:

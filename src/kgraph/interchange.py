@@ -301,9 +301,10 @@ def _scalar(value):
     return value
 
 
-def network_files(graph: Graph, G: nx.MultiDiGraph) -> dict[str, bytes]:
-    """Every file of the network exports, by file name (``graph`` holds the ontology)."""
+def network_files(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None) -> dict[str, bytes]:
+    """Every file of the network exports, by file name (``graph`` holds the ontology;
+    ``positions``, ``G``'s :func:`kgraph.layout.force_layout`, when the caller has them)."""
     al = alignment(graph)
-    positions = _positions(G)
+    positions = _positions(G) if positions is None else positions
     return {"kgraph.graphml": graphml(G, al, positions), **kgx(G, al), **neo4j(G, al),
             "kgraph.cyjs": cytoscape(G, al, positions)}

@@ -22,6 +22,7 @@ from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, f
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
+from kgraph.layout import force_layout
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import to_networkx
@@ -34,7 +35,7 @@ from kgraph.stats import compute_stats
 from kgraph.store import STORE_LINK, dataset_lines, export_lines, quads_from_dataset, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
-from kgraph.viz import VIEW_FILE, render_html
+from kgraph.viz import SEED, VIEW_FILE, render_html
 from kgraph.void import sizes_of_lines
 
 Step = Callable[[str], None]
@@ -188,7 +189,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         if not allow_shrink:  # only what would replace the published build must keep its claims
             check_shrink(out, len(checked.data.claims))
         step("Drawing the HTML view")
-        page = render_html(network, types=entity_types(built.graph)).encode("utf-8")
+        positions = force_layout(network, seed=SEED)  # one layout for the page and the network files
+        page = render_html(network, types=entity_types(built.graph), positions=positions).encode("utf-8")
         # extra pages (the candidates preview) are made before anything is written: a bad
         # candidates file must leave the output folder untouched
         extras = extra_files(built, network) if extra_files is not None else {}
@@ -212,7 +214,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             try:
                 step("Writing files")
                 files = export_lines(lines)
-                files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples)))
+                files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
+                                         positions=positions))
                 counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                           "triples": len(built.graph)}
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)

@@ -27,7 +27,7 @@ import networkx as nx
 
 from kgraph.assess import belief_text
 from kgraph.assets import template, vis_asset
-from kgraph.layout import force_layout
+from kgraph.layout import Positions, force_layout
 from kgraph.network import ClaimRecord, relation_id
 from kgraph.prefixes import contract
 from kgraph.view import (
@@ -87,9 +87,10 @@ class Rendered:
 
 
 def render_html(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
-                types: dict[str, EntityType] | None = None, reports: Reports | None = None) -> str:
+                types: dict[str, EntityType] | None = None, reports: Reports | None = None,
+                positions: Positions | None = None) -> str:
     """The page for a view of the network (see :func:`render_view`)."""
-    return render_view(network, options, types=types, reports=reports).html
+    return render_view(network, options, types=types, reports=reports, positions=positions).html
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,22 @@ class Reports:
 
 
 def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
-                types: dict[str, EntityType] | None = None, reports: Reports | None = None) -> Rendered:
+                types: dict[str, EntityType] | None = None, reports: Reports | None = None,
+                positions: Positions | None = None) -> Rendered:
     """Select the view, lay it out and render the page.
 
     ``types`` (from :func:`entity_types`) groups subclasses under their top-level class
     for colours, the legend and ``--types``; without it each type is its own group.
+    ``positions``, the network's :func:`kgraph.layout.force_layout` when the caller has it
+    (the build lays the network out once, for the page and the network files), are used
+    when the view is the whole network.
     """
     options = options or ViewOptions()
     types = complete_types(network, types or {})
     view = select_view(network, options, types=types)
     precomputed = view.network.number_of_nodes() > options.physics_limit
     crowded = view.network.number_of_nodes() > options.crowded
-    payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded)
+    payload = _payload(network, view, types, precomputed=precomputed, crowded=crowded, positions=positions)
     if reports is not None:
         payload["report_base"] = reports.base
         payload["reportable"] = sorted(set(reports.entities) & set(view.network.nodes))
@@ -124,11 +129,12 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
 # -- the page ------------------------------------------------------------------------
 
 def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType], *, precomputed: bool,
-             crowded: bool) -> dict:
+             crowded: bool, positions: Positions | None = None) -> dict:
     """Everything the page's script needs, as one JSON-ready dict."""
     G = view.network
     styles = _group_styles(types)
-    vis_nodes, vis_edges = _vis_data(network, G, types, styles)
+    whole = G.number_of_nodes() == network.number_of_nodes() and G.number_of_edges() == network.number_of_edges()
+    vis_nodes, vis_edges = _vis_data(network, G, types, styles, positions if whole else None)
     entities = {}
     for node, attrs in G.nodes(data=True):
         entities[node] = {
@@ -181,11 +187,12 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
 
 
 def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, EntityType],
-              styles: dict[str, tuple[str, str]]) -> tuple[list[dict], list[dict]]:
-    """vis-network's nodes and edges for the view ``G``, built with pyvis."""
+              styles: dict[str, tuple[str, str]], positions: Positions | None = None) -> tuple[list[dict], list[dict]]:
+    """vis-network's nodes and edges for the view ``G`` (a view holds a subset of the
+    network's nodes and edges: with as many of each, it is the network), built with pyvis."""
     from pyvis.network import Network  # imports IPython: only when drawing
 
-    positions = force_layout(G, seed=SEED)
+    positions = force_layout(G, seed=SEED) if positions is None else positions
     net = Network(directed=True)
     net.node_ids = _IdList()
     for node, attrs in G.nodes(data=True):
