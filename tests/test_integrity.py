@@ -412,3 +412,35 @@ def test_the_jsonld_reads_back_in_batches_as_a_whole(tmp_path, monkeypatch):
     with pytest.raises(OutputError, match="kgraph.jsonld"):
         reparse.check_build_folder(_folder(tmp_path / "d", kgraph_jsonld=damaged), triples=10, quads=10,
                                    expected=quads)
+
+
+def test_the_jsonld_is_written_node_by_node_as_one_json_dumps_of_the_whole(tmp_path):
+    # kgraph.store.serialize_jsonld turns each node object into text as its subject's triples
+    # end: the bytes are those of json.dumps over the whole document, whatever order the
+    # triples come in (a subject that comes back is merged), and empty is a valid document
+    import json
+    import random
+
+    import pyoxigraph as ox
+
+    from kgraph.store import serialize_jsonld
+
+    s = [ox.NamedNode(f"https://w3id.org/kgraph/id/e{i}") for i in range(4)] + [ox.BlankNode("b")]
+    p = [ox.NamedNode("http://x/p"), ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")]
+    objects = [ox.Literal("a\n    b"), ox.Literal("x", language="en"), ox.NamedNode("http://x/C"), s[1],
+               ox.Literal("8.0", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#decimal"))]
+    triples = [ox.Triple(a, b, c) for a in s for b in p for c in objects if not (b == p[1] and isinstance(c, ox.Literal))]
+    data = serialize_jsonld(sorted(triples, key=str))
+    doc = json.loads(data)
+    assert data == (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    assert len(doc["@graph"]) == len(s) and all(len(node["http://x/p"]) == len(objects)
+                                                for node in doc["@graph"])
+    shuffled = triples[:]
+    random.Random(7).shuffle(shuffled)
+    assert serialize_jsonld(shuffled) == data
+    read = {(str(q.subject), str(q.predicate), str(q.object))
+            for q in ox.parse(data, format=ox.RdfFormat.JSON_LD, base_iri="https://w3id.org/kgraph/")}
+    assert len(read) == len(triples)
+    empty = serialize_jsonld([])
+    assert json.loads(empty)["@graph"] == [] and empty == (json.dumps(json.loads(empty), indent=2, sort_keys=True)
+                                                            + "\n").encode("utf-8")

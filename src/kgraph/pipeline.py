@@ -203,7 +203,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # are made from them (Oxigraph parses them in Rust; no quad object lives on)
         lines = dataset_lines(quads_from_dataset(built.dataset))
         try:
-            loading = lines.quads + lines.triples.count(b"\n")  # each quad in its graph and in the union
+            loading = lines.count + lines.triples.count(b"\n")  # each quad in its graph, each triple in the union
             staged = stage_statements(out, lines, inputs_sha256=fingerprint(project),
                                       progress=lambda done: count(done, loading, "quads"))
         except OutputError as exc:
@@ -221,7 +221,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                 files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
                 files[VIEW_FILE] = page
                 files.update(extras)
-                quads = lines.quads
+                quads = lines.count
                 # what the files must hold, as N-Quads lines
                 expected = expected_statements(lines)
                 del lines

@@ -55,8 +55,7 @@ def expected_statements(quads=None) -> Expected:
                                         for q in pyoxigraph.parse(quads.triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
                                         for t in (q.subject, q.object)):
         return Expected()
-    merged = (quads.named + quads.default).split(b"\n")
-    return Expected(_joined(merged), quads.triples)
+    return Expected(quads.quads, quads.triples)
 
 
 def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
