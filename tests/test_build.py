@@ -502,3 +502,38 @@ def test_the_union_is_a_read_only_view_of_every_graph():
     assert union.namespace_manager.store is not ds.store  # its prefixes are its own
     with pytest.raises(TypeError, match="read-only"):
         union.add((s, p, Literal("x")))
+
+
+@pytest.mark.parametrize("failing", ["main", "store"])
+def test_a_build_that_fails_beside_its_store_thread_leaves_no_store(mini, monkeypatch, failing):
+    """The store is loaded by a thread while the files are made (kgraph.pipeline): whichever
+    side fails, the error reaches the caller, no temporary or unlinked store is left, and
+    the published build is untouched."""
+    from kgraph import pipeline
+    from kgraph.errors import OutputError
+    from kgraph.store import STORE_PREFIX
+
+    pipeline.build(mini)
+    out = mini.out_dir
+    before = sorted(p.name for p in out.iterdir())
+    published = (out / "kgraph.nt").read_bytes()
+    if failing == "main":
+        def broken(*_args, **_kwargs):
+            raise RuntimeError("a bug while writing the files")
+
+        monkeypatch.setattr(pipeline, "export_lines", broken)
+        expected = pytest.raises(RuntimeError, match="a bug while writing")
+    else:
+        real = pipeline.stage_statements
+
+        def full_disk(out_dir, *args, **kwargs):
+            real(out_dir, *args, **kwargs).discard()
+            raise OutputError("cannot write the store: no space left on device")
+
+        monkeypatch.setattr(pipeline, "stage_statements", full_disk)
+        expected = pytest.raises(OutputError, match="no space left")
+    with expected:
+        pipeline.build(mini)
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(STORE_PREFIX) and p.name not in before]
+    assert (out / "kgraph.nt").read_bytes() == published

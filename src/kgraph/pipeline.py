@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, dataset_lines, export_lines, quads_from_dataset, stage_statements
+from kgraph.store import STORE_LINK, StagedStore, dataset_lines, export_lines, quads_from_dataset, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import SEED, VIEW_FILE, render_html
@@ -100,6 +101,38 @@ class Checked:
     vocab: Vocabulary
     report: Report
     built: BuiltGraph | None = None
+
+
+class _Background:
+    """:func:`kgraph.store.stage_statements` in a thread: :meth:`result` waits for the staged
+    store (or raises what the thread raised); :meth:`discard` removes it unless it was
+    published (a build that fails, or is interrupted, leaves no temporary store)."""
+
+    def __init__(self, function: Callable[..., StagedStore], *args, **kwargs):
+        self._staged: StagedStore | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._staged = function(*args, **kwargs)
+            except BaseException as exc:  # handed to the caller by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="kgraph-store", daemon=True)
+        self._thread.start()
+
+    def result(self) -> StagedStore:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._staged is not None
+        return self._staged
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._staged is not None:
+            self._staged.discard()
 
 
 @dataclass
@@ -179,52 +212,56 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
     built = checked.built
-    step("Building the network")
-    network = to_networkx(built.graph)
-    stats = compute_stats(built.graph, network)
     out = out_dir or project.out_dir
     written: list[Path] = []
     write_error = None
+    loader = None
     if write:
         if not allow_shrink:  # only what would replace the published build must keep its claims
             check_shrink(out, len(checked.data.claims))
-        step("Drawing the HTML view")
-        positions = force_layout(network, seed=SEED)  # one layout for the page and the network files
-        page = render_html(network, types=entity_types(built.graph), positions=positions).encode("utf-8")
-        # extra pages (the candidates preview) are made before anything is written: a bad
-        # candidates file must leave the output folder untouched
-        extras = extra_files(built, network) if extra_files is not None else {}
-        # The store is loaded first (under a temporary name), the RDF files are written from
-        # the same quads by Oxigraph's serialisers (5-10x rdflib's), and it is published with them, as
-        # the build folder's store/ (output/store), in the one atomic switch of kgraph.publish.
-        step("Writing the store")
-        staged = None
-        # the dataset as sorted N-Quads lines: the store, the RDF files and the read-back
-        # are made from them (Oxigraph parses them in Rust; no quad object lives on)
+        step("Serialising the dataset")
+        # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
+        # made from them (Oxigraph parses them in Rust; no quad object lives on). The store
+        # is loaded under a temporary name by a thread (Oxigraph's loader leaves the
+        # interpreter free) while the network, the page and the files are made; it is
+        # published with them, as the build folder's store/ (output/store), in the one
+        # atomic switch of kgraph.publish.
         lines = dataset_lines(quads_from_dataset(built.dataset))
-        try:
-            loading = lines.count + lines.triples.count(b"\n")  # each quad in its graph, each triple in the union
-            staged = stage_statements(out, lines, inputs_sha256=fingerprint(project),
-                                      progress=lambda done: count(done, loading, "quads"))
-        except OutputError as exc:
-            if not keep_unwritten:
-                raise
-            write_error = exc
-        if staged is not None:
+        loader = _Background(stage_statements, out, lines, inputs_sha256=fingerprint(project))
+    try:
+        step("Building the network")
+        network = to_networkx(built.graph)
+        stats = compute_stats(built.graph, network)
+        if loader is not None:
+            step("Drawing the HTML view")
+            positions = force_layout(network, seed=SEED)  # one layout for the page and the network files
+            page = render_html(network, types=entity_types(built.graph), positions=positions).encode("utf-8")
+            # extra pages (the candidates preview) are made before anything is published: a
+            # bad candidates file must leave the output folder untouched
+            extras = extra_files(built, network) if extra_files is not None else {}
+            step("Writing files")
+            # the RDF files by Oxigraph's serialisers (5-10x rdflib's)
+            files = export_lines(lines)
+            files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
+                                     positions=positions))
+            counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+                      "triples": len(built.graph)}
+            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+            files[VIEW_FILE] = page
+            files.update(extras)
+            quads = lines.count
+            expected = expected_statements(lines)  # what the files must hold, as N-Quads lines
+            loading = quads + lines.triples.count(b"\n")  # each quad in its graph, each triple in the union
+            del lines
+            step("Writing the store")
             try:
-                step("Writing files")
-                files = export_lines(lines)
-                files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
-                                         positions=positions))
-                counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
-                          "triples": len(built.graph)}
-                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
-                files[VIEW_FILE] = page
-                files.update(extras)
-                quads = lines.count
-                # what the files must hold, as N-Quads lines
-                expected = expected_statements(lines)
-                del lines
+                staged = loader.result()
+            except OutputError as exc:
+                if not keep_unwritten:
+                    raise
+                write_error = exc
+            else:
+                count(loading, loading, "quads")
 
                 def verify(folder: Path) -> None:
                     step("Reading the written files back")
@@ -237,7 +274,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     if not keep_unwritten:
                         raise
                     write_error = exc
-            finally:
-                staged.discard()
+    finally:
+        if loader is not None:
+            loader.discard()
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
                        write_error=write_error)
