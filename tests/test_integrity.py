@@ -444,3 +444,29 @@ def test_the_jsonld_is_written_node_by_node_as_one_json_dumps_of_the_whole(tmp_p
     empty = serialize_jsonld([])
     assert json.loads(empty)["@graph"] == [] and empty == (json.dumps(json.loads(empty), indent=2, sort_keys=True)
                                                             + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("damage,message", [
+    (None, None),
+    (lambda nt: nt.replace(b"a\\u2028b", b"a b"), "reads back 1 statement(s) that were not built"),
+    (lambda nt: nt.replace(b"<http://x/o> .", b"<http://x/o>"), "kgraph.nt that does not read back"),
+])
+def test_large_files_are_read_back_by_workers_with_the_same_verdict(tmp_path, monkeypatch, damage, message):
+    # files over PARALLEL_BYTES are parsed by two spawned processes, which give digests;
+    # a file whose digest differs is read again here, for the message
+    from kgraph import reparse
+    from kgraph.errors import OutputError
+
+    monkeypatch.setattr(reparse, "PARALLEL_BYTES", 0)
+    calls = []
+    real = reparse._digests_in_workers
+    monkeypatch.setattr(reparse, "_digests_in_workers", lambda paths: calls.append(paths) or real(paths))
+    ttl = b"@prefix x: <http://x/> .\nx:s x:p \"a\\u2028b\" ; x:q x:o .\n"
+    nt = NT if damage is None else damage(NT)
+    folder = _folder(tmp_path, kgraph_nt=nt, kgraph_ttl=ttl)
+    if message is None:
+        reparse.check_build_folder(folder, triples=2, quads=2, expected=_expected())
+    else:
+        with pytest.raises(OutputError, match=re.escape(message)):
+            reparse.check_build_folder(folder, triples=2, quads=2, expected=_expected())
+    assert [sorted(p.name for p in paths) for paths in calls] == [["kgraph.nt", "kgraph.ttl"]]

@@ -9,7 +9,9 @@ well-formed. This takes a few milliseconds per thousand triples.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
+import os
 import xml.parsers.expat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,43 +74,96 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
     exact_quads, exact_triples = statements.quads, statements.triples
 
     files = sorted(path for path in folder.iterdir() if path.is_file())
-    for done, path in enumerate(files):
-        if count is not None:
-            count(done, len(files), "files")
-        data = path.read_bytes()
-        if path.suffix in XML_SUFFIXES:
-            _check_xml(path, data)
-        if path.suffix in RDF_SUFFIXES:
-            name, named = RDF_SUFFIXES[path.suffix]
-            exact = exact_quads if named else exact_triples
-            try:
-                # a triple format puts every quad in the default graph: its N-Quads lines
-                # are the N-Triples lines of its triples
-                read = _read_statements(data, name, blank_nodes=exact is None)
-            except (SyntaxError, ValueError) as exc:
-                raise _unreadable(path, str(exc)) from None
-            if path.name in DESCRIPTIONS:
-                continue  # a description of the dataset (VoID), not the graph
-            if read == exact:
-                continue  # the same lines, sorted: compared as two blocks of bytes, in C
-            # the slow path, on a mismatch only (or blank nodes): the statements as sets
-            read_set, wanted = _lines(read), quads if named else triples
-            if len(read_set) != wanted:
-                raise _unreadable(path, f"it reads back as {len(read_set)} {'quads' if named else 'triples'}, "
-                                        f"not the {wanted} built")
-            if exact is not None:
-                differ = read_set - _lines(exact)
-                if differ:
-                    example = min(differ).decode("utf-8", "replace").removesuffix(" .")
-                    raise _unreadable(path, f"it reads back {len(differ)} statement(s) that were not built, "
-                                            f"e.g. {example[:200]}")
-        elif path.suffix in (".json", ".cyjs"):
-            try:
-                json.loads(data)
-            except ValueError as exc:
-                raise _unreadable(path, f"malformed JSON: {exc}") from None
+    # the large RDF files are parsed by worker processes, beside this one (x100: 5 files of
+    # 70-235 MB, 3 s each); each gives the digest of its sorted lines, compared with that of
+    # what was built, and this process reads a file itself only when they differ
+    parallel = [path for path in files if path.suffix in RDF_SUFFIXES and path.name not in DESCRIPTIONS
+                and (exact_quads if RDF_SUFFIXES[path.suffix][1] else exact_triples) is not None
+                and path.stat().st_size >= PARALLEL_BYTES]
+    digests = _digests_in_workers(parallel) if len(parallel) > 1 and (os.cpu_count() or 1) > 1 else {}
+    try:
+        for done, path in enumerate(files):
+            if count is not None:
+                count(done, len(files), "files")
+            if path.suffix in RDF_SUFFIXES and path in digests:
+                name, named = RDF_SUFFIXES[path.suffix]
+                digest = digests[path].result()
+                if digest == ("digest", hashlib.sha256(exact_quads if named else exact_triples).hexdigest()):
+                    if path.suffix in XML_SUFFIXES:
+                        _check_xml(path, path.read_bytes())
+                    continue
+                if digest[0] == "unreadable":
+                    raise _unreadable(path, digest[1])
+            _check_file(path, exact_quads, exact_triples, triples, quads)
+    finally:
+        for future in digests.values():
+            future.cancel()
     if count is not None:
         count(len(files), len(files), "files")
+
+
+#: RDF files at least this large are read back by worker processes (:func:`check_build_folder`)
+PARALLEL_BYTES = 16 * 2**20
+
+
+def _digests_in_workers(paths: list[Path]) -> dict:
+    """Futures of :func:`_file_digest` for each of ``paths``, in two fresh processes (spawned:
+    a fork of a build holding gigabytes and threads is neither cheap nor safe)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        # the largest first: the two workers end at about the same time
+        ordered = sorted(paths, key=lambda path: -path.stat().st_size)
+        return {path: pool.submit(_file_digest, str(path), RDF_SUFFIXES[path.suffix][0]) for path in ordered}
+    finally:
+        pool.shutdown(wait=False)  # the futures run on; the workers exit once they are done
+
+
+def _file_digest(path: str, name: str) -> tuple[str, str]:
+    """("digest", SHA-256 of the file's statements as :func:`_read_statements`), or
+    ("unreadable", why) when it does not parse (run in a worker process)."""
+    try:
+        return "digest", hashlib.sha256(_read_statements(Path(path).read_bytes(), name)).hexdigest()
+    except (SyntaxError, ValueError) as exc:
+        return "unreadable", str(exc)
+
+
+def _check_file(path: Path, exact_quads: bytes | None, exact_triples: bytes | None, triples: int, quads: int) -> None:
+    """One file of :func:`check_build_folder`, read in this process."""
+    data = path.read_bytes()
+    if path.suffix in XML_SUFFIXES:
+        _check_xml(path, data)
+    if path.suffix in RDF_SUFFIXES:
+        name, named = RDF_SUFFIXES[path.suffix]
+        exact = exact_quads if named else exact_triples
+        try:
+            # a triple format puts every quad in the default graph: its N-Quads lines
+            # are the N-Triples lines of its triples
+            read = _read_statements(data, name, blank_nodes=exact is None)
+        except (SyntaxError, ValueError) as exc:
+            raise _unreadable(path, str(exc)) from None
+        if path.name in DESCRIPTIONS or read == exact:
+            # a description of the dataset (VoID), not the graph; or the same lines, sorted:
+            # compared as two blocks of bytes, in C
+            return
+        # the slow path, on a mismatch only (or blank nodes): the statements as sets
+        read_set, wanted = _lines(read), quads if named else triples
+        if len(read_set) != wanted:
+            raise _unreadable(path, f"it reads back as {len(read_set)} {'quads' if named else 'triples'}, "
+                                    f"not the {wanted} built")
+        if exact is not None:
+            differ = read_set - _lines(exact)
+            if differ:
+                example = min(differ).decode("utf-8", "replace").removesuffix(" .")
+                raise _unreadable(path, f"it reads back {len(differ)} statement(s) that were not built, "
+                                        f"e.g. {example[:200]}")
+    elif path.suffix in (".json", ".cyjs"):
+        try:
+            json.loads(data)
+        except ValueError as exc:
+            raise _unreadable(path, f"malformed JSON: {exc}") from None
 
 
 #: between two node objects of the "@graph" array of kgraph's JSON-LD (json.dumps, indent 2:
