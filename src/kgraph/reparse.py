@@ -106,24 +106,65 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
 PARALLEL_BYTES = 16 * 2**20
 
 
-def _digests_in_workers(paths: list[Path]) -> dict:
-    """Futures of :func:`_file_digest` for each of ``paths``, in two fresh processes (spawned:
-    a fork of a build holding gigabytes and threads is neither cheap nor safe)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def _digests_in_workers(paths: list[Path]) -> dict[Path, _Digest]:
+    """:func:`_file_digest` of each of ``paths``, worked out by two fresh interpreters
+    (``python -c``: not multiprocessing, whose spawned workers import the caller's main
+    module again, and a fork of a build holding gigabytes and threads is neither cheap nor
+    safe). The files are shared out largest first, so that both end at about the same time."""
+    import subprocess
+    import sys
 
-    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        # the largest first: the two workers end at about the same time
-        ordered = sorted(paths, key=lambda path: -path.stat().st_size)
-        return {path: pool.submit(_file_digest, str(path), RDF_SUFFIXES[path.suffix][0]) for path in ordered}
-    finally:
-        pool.shutdown(wait=False)  # the futures run on; the workers exit once they are done
+    import kgraph
+
+    groups: list[list[Path]] = [[], []]
+    sizes = [0, 0]
+    for path in sorted(paths, key=lambda path: -path.stat().st_size):
+        lighter = sizes.index(min(sizes))
+        groups[lighter].append(path)
+        sizes[lighter] += path.stat().st_size
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(kgraph.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    digests: dict[Path, _Digest] = {}
+    for group in filter(None, groups):
+        job = json.dumps([[str(path), RDF_SUFFIXES[path.suffix][0]] for path in group])
+        process = subprocess.Popen([sys.executable, "-c", "from kgraph.reparse import _worker; _worker()", job],
+                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        for index, path in enumerate(group):
+            digests[path] = _Digest(process, index)
+    return digests
+
+
+class _Digest:
+    """The digest of one file from a worker process (:func:`_worker`), once it has printed them all."""
+
+    def __init__(self, process, index: int):
+        self.process, self.index = process, index
+
+    def result(self) -> tuple[str, str]:
+        if not hasattr(self.process, "digests"):
+            out, _ = self.process.communicate()
+            if self.process.returncode != 0:
+                raise RuntimeError(f"the read-back worker failed (exit status {self.process.returncode})")
+            self.process.digests = [tuple(item) for item in json.loads(out)]
+        return self.process.digests[self.index]
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _worker() -> None:
+    """The worker of :func:`_digests_in_workers`: prints the digests of the files named on
+    its command line as JSON."""
+    import sys
+
+    print(json.dumps([_file_digest(path, name) for path, name in json.loads(sys.argv[1])]))
 
 
 def _file_digest(path: str, name: str) -> tuple[str, str]:
     """("digest", SHA-256 of the file's statements as :func:`_read_statements`), or
-    ("unreadable", why) when it does not parse (run in a worker process)."""
+    ("unreadable", why) when it does not parse."""
     try:
         return "digest", hashlib.sha256(_read_statements(Path(path).read_bytes(), name)).hexdigest()
     except (SyntaxError, ValueError) as exc:
