@@ -18,7 +18,7 @@ from rdflib import Graph
 
 from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
@@ -199,7 +199,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         try:
             built_quads = list(quads_from_dataset(built.dataset))
             loading = 2 * len(built_quads)  # each quad in its graph and in the union (store_quads)
-            staged = stage_store(out, store_quads(built_quads), inputs_sha256=fingerprint(project),
+            inputs = input_state(project)
+            staged = stage_store(out, store_quads(built_quads), inputs_sha256=inputs.sha256, inputs=inputs.files,
                                  progress=lambda done: count(done, loading, "quads"))
         except OutputError as exc:
             if not keep_unwritten:
@@ -212,7 +213,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                 files.update(build_files(built, network, stats, rdf=False))
                 counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                           "triples": len(built.graph)}
-                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+                files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts, inputs_sha256=inputs.sha256)
                 files[VIEW_FILE] = page
                 files.update(extras)
                 quads = len(built_quads)  # the quads of the rdflib dataset, one by one
