@@ -31,6 +31,20 @@ def test_version_and_short_help():
         assert runner.invoke(app, ["query", flag]).exit_code == 0
 
 
+def test_the_app_for_one_command_is_that_command_of_the_whole_app():
+    """main() builds only the command asked for (issue 10): same help, same options."""
+    from kgraph.cli import app_for
+
+    whole = get_command(app)
+    for name in whole.commands:
+        lean = get_command(app_for([name, "--help"]))
+        assert list(lean.commands) == [name]
+        assert runner.invoke(app_for([name]), [name, "--help"]).stdout == runner.invoke(app, [name, "--help"]).stdout
+        assert [p.name for p in lean.params] == [p.name for p in whole.params]  # --version, completion
+    for args in ([], ["--help"], ["--version"], ["quer"], ["--version", "query"]):
+        assert app_for(args) is app
+
+
 def test_shell_completion_is_offered():
     help_text = runner.invoke(app, ["--help"]).stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text

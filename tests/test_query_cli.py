@@ -271,6 +271,37 @@ def test_changed_data_is_rebuilt_before_answering(mini_root, monkeypatch):
     assert result.stdout.splitlines() == ["l", "posttraumatic stress disorder"]
 
 
+def test_only_the_worker_opens_the_store(kgraph, monkeypatch):
+    """Issue 10: the command and its worker both opened the store (20-30 ms each at x100)."""
+    from kgraph import store as S
+
+    def refuse(self):
+        raise AssertionError("the command opened the store itself")
+
+    monkeypatch.setattr(S.StoreGraphs, "store", property(refuse))
+    result = kgraph("query", TREATS)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["c", "kgr:ptsd"]
+
+
+def test_a_store_that_cannot_be_opened_is_rebuilt(mini_root, monkeypatch):
+    from kgraph import store as S
+    from kgraph.pipeline import build
+
+    monkeypatch.chdir(mini_root)
+    build(Project.at(mini_root))
+    directory = S.linked_dir(mini_root / "output")
+    for path in directory.iterdir():  # the database, not its kgraph-store.json
+        if path.name != S.INFO_FILE:
+            path.unlink() if path.is_file() else shutil.rmtree(path)
+    result = runner.invoke(app, ["query", TREATS])
+    assert result.exit_code == 0, result.output
+    assert "its store could not be opened" in result.stderr
+    assert result.stdout.splitlines() == ["c", "kgr:ptsd"]
+    again = runner.invoke(app, ["query", TREATS])
+    assert "Rebuilt" not in again.stderr and again.stdout == result.stdout
+
+
 def test_broken_data_is_explained_not_queried(mini_root, monkeypatch):
     monkeypatch.chdir(mini_root)
     claims = mini_root / "data" / "claims" / "002.yaml"

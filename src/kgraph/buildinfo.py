@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kgraph.errors import DataError
@@ -28,9 +32,11 @@ SHRINK_LIMIT = 0.2
 
 def input_files(project: Project) -> list[Path]:
     """Every file a build reads (data YAML, ontology, shapes, packaged priors), in a stable order."""
-    # data/candidates/ is kgraph extract's and review's, never read by a build
+    # data/candidates/ is kgraph extract's and review's, never read by a build (the paths
+    # are the data folder's, part by part: no relative_to, which parses its argument each time)
+    depth = len(project.data_dir.parts)
     files = sorted(p for p in project.data_dir.rglob("*.yaml")
-                   if p.is_file() and p.relative_to(project.data_dir).parts[0] != "candidates")
+                   if p.parts[depth] != "candidates" and p.is_file())
     files += [p for p in (project.ontology_file, project.shapes_file) if p.is_file()]
     # the packaged error priors shape the evidence graph too (issue 12)
     from importlib import resources
@@ -43,25 +49,113 @@ def input_files(project: Project) -> list[Path]:
     return files
 
 
-def fingerprint(project: Project) -> str:
-    """SHA-256 over the names and contents of the build's input files."""
+#: a file whose modification or change time is this close to the start of the check that
+#: read it (or later) might be written again within the file system's timestamp granularity
+#: without either time changing: its stat is not recorded, and every later check hashes it
+#: (the "racy git" problem). 2 s covers coarse kernel clocks, FAT's 2-second mtimes and a
+#: small skew between this machine's clock and a network file system's.
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file as a build read it: the name hashed into the fingerprint, the SHA-256
+    of its content, and its stat taken before reading it (None when too recent to trust)."""
+
+    name: str
+    sha256: str
+    #: (size, mtime_ns, ctime_ns, inode, device); ctime changes on every write, rename and
+    #: os.utime, so an edit that restores the size and the mtime still shows
+    stat: tuple[int, int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class InputState:
+    """The build's inputs: their fingerprint (:func:`fingerprint`) and each file (:class:`InputFile`)."""
+
+    sha256: str
+    files: tuple[InputFile, ...]
+
+
+#: the fields of :attr:`InputFile.stat`, as named in ``kgraph-store.json``
+STAT_FIELDS = ("size", "mtime_ns", "ctime_ns", "ino", "dev")
+
+
+def file_stat(path: Path) -> tuple[int, int, int, int, int]:
+    """What :class:`InputFile` records of ``path``'s stat (following symbolic links, as reading does)."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev
+
+
+def inputs_json(files: Iterable[InputFile]) -> list[dict]:
+    """``files`` as JSON values: name, digest and the stat fields when trusted."""
+    return [{"file": f.name, "sha256": f.sha256, **dict(zip(STAT_FIELDS, f.stat or ()))} for f in files]
+
+
+def inputs_from_json(entries: object) -> tuple[InputFile, ...]:
+    """What :func:`inputs_json` wrote; () when absent or malformed (every input is then hashed)."""
+    if not isinstance(entries, list):
+        return ()
+    files = []
+    for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str)
+                and isinstance(entry.get("sha256"), str)):
+            return ()
+        values = tuple(entry.get(key) for key in STAT_FIELDS)
+        stat = values if all(type(v) is int for v in values) else None
+        files.append(InputFile(entry["file"], entry["sha256"], stat))
+    return tuple(files)
+
+
+def _trusted(stat: tuple[int, int, int, int, int], started_ns: int) -> bool:
+    """Whether ``stat`` (taken before reading the file, by a check that began at ``started_ns``)
+    identifies the content read: its mtime and ctime are older than the check by more than
+    :data:`RACY_NS`, so any later write gives a newer ctime. On Windows st_ctime is the
+    creation time, which a write does not change: nothing is trusted there."""
+    return os.name != "nt" and max(stat[1], stat[2]) < started_ns - RACY_NS
+
+
+def input_state(project: Project, known: Iterable[InputFile] = ()) -> InputState:
+    """The fingerprint of the build's inputs, with the stat of each file.
+
+    A file whose current stat is that of a trusted entry of ``known`` (what the store of the
+    last build recorded, :attr:`kgraph.store.StoreInfo.inputs`) is not read again: its
+    recorded digest is used. Any other file -- new, renamed, touched, edited, or too recent
+    when the build read it -- is read and hashed, so the result is always the digest of
+    the files' current contents (touching a file changes its stat, not the fingerprint).
+    """
     from kgraph import __version__
 
+    started = time.time_ns()
+    recorded = {(f.name, f.stat): f.sha256 for f in known if f.stat is not None}
     digest = hashlib.sha256(f"kgraph {__version__}\n".encode())
+    files = []
     for path in input_files(project):
         try:
-            name = path.relative_to(project.data_dir.parent)
+            name = path.relative_to(project.data_dir.parent).as_posix()
         except ValueError:
-            name = Path(path.name)
-        digest.update(f"{name.as_posix()}\n".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode())
-    return digest.hexdigest()
+            name = path.name
+        stat = file_stat(path)  # before reading: a write after it shows in the next stat
+        sha = recorded.get((name, stat))
+        if sha is None:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        files.append(InputFile(name, sha, stat if _trusted(stat, started) else None))
+        digest.update(f"{name}\n".encode())
+        digest.update(sha.encode())
+    return InputState(digest.hexdigest(), tuple(files))
 
 
-def build_info(project: Project, graph_bytes: bytes, counts: dict[str, int] | None = None) -> bytes:
-    """The content of ``build-info.json``: the inputs' fingerprint, the written graph's
-    digest and ``counts`` (claims, entities, triples); no timestamps: deterministic."""
-    info = {"inputs_sha256": fingerprint(project), "graph": GRAPH_FILE,
+def fingerprint(project: Project) -> str:
+    """SHA-256 over the names and contents of the build's input files."""
+    return input_state(project).sha256
+
+
+def build_info(project: Project, graph_bytes: bytes, counts: dict[str, int] | None = None, *,
+               inputs_sha256: str | None = None) -> bytes:
+    """The content of ``build-info.json``: the inputs' fingerprint (``inputs_sha256``, the
+    one the store records; computed when not given), the written graph's digest and
+    ``counts`` (claims, entities, triples); no timestamps: deterministic."""
+    info = {"inputs_sha256": inputs_sha256 or fingerprint(project), "graph": GRAPH_FILE,
             "graph_sha256": hashlib.sha256(graph_bytes).hexdigest()}
     if counts is not None:
         info["counts"] = dict(counts)

@@ -25,12 +25,14 @@ Graphs = StoreGraphs
 
 def load_graphs(project: Project, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
                 warn: Callable[[str], None] | None = None,
-                before_rebuild: Callable[[], None] | None = None) -> StoreGraphs:
+                before_rebuild: Callable[[], None] | None = None, opened: bool = True) -> StoreGraphs:
     """The current build's store, opened read-only; rebuilt first when stale (or ``rebuild``).
 
     When the graph must be rebuilt but the output folder cannot be written (read-only),
     a store of the graph built in memory is written to a temporary folder and used, and
     ``warn`` (default: ``step``) is told. ``before_rebuild`` is called first when a rebuild
     is needed (``kgraph query`` checks its text then, not after a minute of building).
+    ``opened=False`` leaves opening the store to the caller (:func:`kgraph.store.open_current`).
     """
-    return open_current(project, rebuild=rebuild, step=step, warn=warn, before_rebuild=before_rebuild)
+    return open_current(project, rebuild=rebuild, step=step, warn=warn, before_rebuild=before_rebuild,
+                        opened=opened)

@@ -19,7 +19,7 @@ from rdflib import Graph
 
 from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
-from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, fingerprint
+from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
@@ -208,6 +208,9 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     folder cannot be written, instead of raising. ``extra_files`` adds files published
     with the others (``build --with-candidates``: the preview page).
     """
+    # the inputs as they are before anything reads them: a file edited during the build
+    # leaves a store marked with its old content, which the next query finds stale
+    inputs = input_state(project) if write else None
     checked = check(project, step=step, count=count)
     if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
@@ -227,7 +230,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # published with them, as the build folder's store/ (output/store), in the one
         # atomic switch of kgraph.publish.
         lines = dataset_lines(quads_from_dataset(built.dataset))
-        loader = _Background(stage_statements, out, lines, inputs_sha256=fingerprint(project))
+        loader = _Background(stage_statements, out, lines, inputs_sha256=inputs.sha256, inputs=inputs.files)
     try:
         step("Building the network")
         network = to_networkx(built.graph)
@@ -246,7 +249,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                                      positions=positions))
             counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                       "triples": len(built.graph)}
-            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts)
+            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts, inputs_sha256=inputs.sha256)
             files[VIEW_FILE] = page
             files.update(extras)
             quads = lines.count

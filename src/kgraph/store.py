@@ -53,6 +53,8 @@ from kgraph.publish import removed_on_failure
 if TYPE_CHECKING:
     from rdflib import Dataset as RDFDataset
 
+    from kgraph.buildinfo import InputFile
+
 STORE_LINK = "store"
 STORE_PREFIX = ".store-"
 TMP_PREFIX = ".store-tmp-"
@@ -86,6 +88,9 @@ class StoreInfo:
     inputs_sha256: str
     #: triples per graph: "" is the default graph (the union), else the named graph's IRI
     counts: dict[str, int]
+    #: each input file's digest and stat when the build read it, so that a reading command
+    #: hashes only the files whose stat changed since (:func:`is_current`)
+    inputs: tuple[InputFile, ...] = ()
 
     @property
     def triples(self) -> int:
@@ -188,14 +193,14 @@ def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
 # --------------------------------------------------------------------------- writing
 
 def write_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
-                progress: Callable[[int], None] | None = None) -> StoreInfo:
+                inputs: Iterable[InputFile] = (), progress: Callable[[int], None] | None = None) -> StoreInfo:
     """Write ``quads`` (see :func:`store_quads`) as a fresh store and link it as ``out_dir/store``.
 
     The store is bulk-loaded into a temporary directory inside ``out_dir``, renamed, then
     linked by an atomic rename of the link: readers see the old store or the new one.
     ``progress`` is called with the number of quads loaded so far, every 100,000 quads.
     """
-    staged = stage_store(out_dir, quads, inputs_sha256=inputs_sha256, progress=progress)
+    staged = stage_store(out_dir, quads, inputs_sha256=inputs_sha256, inputs=inputs, progress=progress)
     return staged.commit()
 
 
@@ -240,17 +245,19 @@ class StagedStore:
 
 
 def stage_store(out_dir: Path, quads: Iterable[ox.Quad], *, inputs_sha256: str = "",
-                progress: Callable[[int], None] | None = None) -> StagedStore:
-    """Bulk-load ``quads`` into a new store under a temporary name inside ``out_dir``."""
+                inputs: Iterable[InputFile] = (), progress: Callable[[int], None] | None = None) -> StagedStore:
+    """Bulk-load ``quads`` into a new store under a temporary name inside ``out_dir``;
+    ``inputs_sha256`` and ``inputs`` (:func:`kgraph.buildinfo.input_state`) go to its
+    ``kgraph-store.json``."""
     def load(store: ox.Store) -> None:
         for batch in _batches(_reporting(quads, progress), BULK_BATCH):
             store.bulk_extend(batch)
 
-    return _stage(out_dir, load, inputs_sha256)
+    return _stage(out_dir, load, inputs_sha256, inputs)
 
 
 def stage_statements(out_dir: Path, statements: DatasetLines, *, inputs_sha256: str = "",
-                     progress: Callable[[int], None] | None = None) -> StagedStore:
+                     inputs: Iterable[InputFile] = (), progress: Callable[[int], None] | None = None) -> StagedStore:
     """A new store (as :func:`stage_store`) of the dataset ``statements`` (the lines of
     :func:`dataset_lines`), laid out as :func:`store_quads` lays out quads: Oxigraph's bulk
     loader parses the N-Quads text itself, with no Python object per quad (3x faster).
@@ -270,10 +277,11 @@ def stage_statements(out_dir: Path, statements: DatasetLines, *, inputs_sha256: 
             if progress is not None:
                 progress(done)
 
-    return _stage(out_dir, load, inputs_sha256)
+    return _stage(out_dir, load, inputs_sha256, inputs)
 
 
-def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str) -> StagedStore:
+def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str,
+           inputs: Iterable[InputFile]) -> StagedStore:
     out_dir = Path(out_dir)
     _check_link(out_dir)
     try:
@@ -290,7 +298,7 @@ def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str) 
         store.flush()
         counts = count_triples(store)
         del store  # closes the database: its files are complete before anything reads or renames them
-        info = StoreInfo(final, inputs_sha256, counts)
+        info = StoreInfo(final, inputs_sha256, counts, tuple(inputs))
         (tmp / INFO_FILE).write_text(_info_json(info), encoding="utf-8")
         _fsync_dir(tmp)
     return StagedStore(out_dir, tmp, final, counts, inputs_sha256)
@@ -325,7 +333,12 @@ def count_triples(store: ox.Store) -> dict[str, int]:
 
 
 def _info_json(info: StoreInfo) -> str:
-    doc = {"format": STORE_FORMAT, "inputs_sha256": info.inputs_sha256, "triples": info.counts}
+    # "inputs" is optional (a store without it is still read, its inputs all hashed): adding
+    # it needs no STORE_FORMAT bump, which is for changes of the graphs' layout
+    from kgraph.buildinfo import inputs_json
+
+    doc = {"format": STORE_FORMAT, "inputs_sha256": info.inputs_sha256, "triples": info.counts,
+           "inputs": inputs_json(info.inputs)}
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
@@ -432,6 +445,8 @@ def linked_dir(out_dir: Path) -> Path | None:
 
 def read_info(out_dir: Path) -> StoreInfo | None:
     """What the linked store records about itself; None when there is no usable store."""
+    from kgraph.buildinfo import inputs_from_json
+
     directory = linked_dir(out_dir)
     if directory is None:
         return None
@@ -441,7 +456,8 @@ def read_info(out_dir: Path) -> StoreInfo | None:
         return None
     if not isinstance(doc, dict) or doc.get("format") != STORE_FORMAT or not isinstance(doc.get("triples"), dict):
         return None
-    return StoreInfo(directory, str(doc.get("inputs_sha256", "")), {str(k): int(v) for k, v in doc["triples"].items()})
+    return StoreInfo(directory, str(doc.get("inputs_sha256", "")), {str(k): int(v) for k, v in doc["triples"].items()},
+                     inputs_from_json(doc.get("inputs")))
 
 
 def open_store(out_dir: Path) -> ox.Store:
@@ -721,18 +737,29 @@ def memory_graph(store: ox.Store, graph: str | None = None) -> Any:
 class StoreGraphs:
     """What a reading command needs, from the store of the current build.
 
-    The store is opened read-only at once (milliseconds). The rdflib graph (an in-memory
-    copy of the union, :func:`memory_graph`) and the networkx network are made on first use
-    only: ``kgraph query`` needs neither. Nothing is unpickled: there is no cache besides the
+    The store is opened read-only at once (milliseconds), or with ``opened=False`` on first
+    use of :attr:`store` (``kgraph query`` never uses it: its worker opens the store itself,
+    and a second opening cost 20-30 ms at x100). The rdflib graph (an in-memory copy of the
+    union, :func:`memory_graph`) and the networkx network are made on first use only:
+    ``kgraph query`` needs neither. Nothing is unpickled: there is no cache besides the
     store itself.
     """
 
-    def __init__(self, info: StoreInfo, rebuilt: bool = False, network: Any = None):
+    def __init__(self, info: StoreInfo, rebuilt: bool = False, network: Any = None, *, opened: bool = True):
         self.info = info
         self.rebuilt = rebuilt
-        self.store = ox.Store.read_only(str(info.path))
+        self._store: ox.Store | None = None
         self._graph: Any = None
         self._network = network
+        if opened:
+            self.store  # noqa: B018 - opened now: a damaged store fails here, not later
+
+    @property
+    def store(self) -> ox.Store:
+        """The store, opened read-only."""
+        if self._store is None:
+            self._store = ox.Store.read_only(str(self.info.path))
+        return self._store
 
     @property
     def path(self) -> Path:
@@ -776,34 +803,44 @@ class StoreGraphs:
 
 
 def is_current(project: Any) -> bool:
-    """Whether the linked store was built from the project's current inputs."""
-    from kgraph.buildinfo import fingerprint
+    """Whether the linked store was built from the project's current inputs.
+
+    The inputs' fingerprint is recomputed, reading only the files whose stat differs from
+    the one the store recorded (at x100, 520 files: hashing them all took 30-60 ms of every
+    query); see :func:`kgraph.buildinfo.input_state`.
+    """
+    from kgraph.buildinfo import input_state
 
     info = read_info(project.out_dir)
-    return info is not None and info.inputs_sha256 == fingerprint(project)
+    return info is not None and info.inputs_sha256 == input_state(project, info.inputs).sha256
 
 
 def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
                       step: Callable[[str], None] | None = None) -> StoreInfo:
     """The store of a build (:class:`kgraph.build.BuiltGraph`), linked as ``<out>/store`` and
     marked with the fingerprint of the project's inputs."""
-    from kgraph.buildinfo import fingerprint
+    from kgraph.buildinfo import input_state
 
     if step is not None:
         step("Writing the store")
+    inputs = input_state(project)
     return write_store(out_dir or project.out_dir, store_quads(quads_from_dataset(built.dataset)),
-                       inputs_sha256=fingerprint(project))
+                       inputs_sha256=inputs.sha256, inputs=inputs.files)
 
 
 def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], None] | None = None,
                  warn: Callable[[str], None] | None = None,
-                 before_rebuild: Callable[[], None] | None = None) -> StoreGraphs:
+                 before_rebuild: Callable[[], None] | None = None, opened: bool = True) -> StoreGraphs:
     """The current build's store, opened read-only; the project is rebuilt first (files and
     store) when its inputs changed since, or when the store is missing or unreadable
-    (``before_rebuild`` is called first then)."""
+    (``before_rebuild`` is called first then).
+
+    With ``opened=False`` a current store is not opened here (see :class:`StoreGraphs`): a
+    damaged database then shows where it is opened, and the caller rebuilds (``rebuild=True``).
+    """
     if not rebuild and is_current(project):
         try:
-            return StoreGraphs(read_info(project.out_dir))
+            return StoreGraphs(read_info(project.out_dir), opened=opened)
         except (OSError, TypeError):
             pass  # a damaged store: rebuild it
     if before_rebuild is not None:

@@ -38,6 +38,7 @@ import pyoxigraph as ox
 from kgraph.errors import QueryError, UpdateRefused
 from kgraph.prefixes import QUERY_PREFIXES as PREFIXES
 from kgraph.sparql.prepare import HTTP_EXAMPLES
+from kgraph.store import StoreError
 
 QUERY_KINDS = ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE")
 UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD", "WITH")
@@ -62,6 +63,10 @@ _DECLARED = re.compile(r"(?i)PREFIX\s+([\w.\-]*):")
 _PREFIXED = re.compile(r"(?<![\w?$:.\-])([A-Za-z][\w.\-]*)?:(?=[\w%\\]|\s|[;,.)\]}]|$)")
 _ORDER_BY = re.compile(_KEYWORD_EDGE_BEFORE + r"ORDER\s+BY" + _KEYWORD_EDGE_AFTER, re.IGNORECASE)
 _STAR = re.compile(_KEYWORD_EDGE_BEFORE + r"SELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?\*", re.IGNORECASE)
+
+
+class StoreUnreadable(StoreError):
+    """The worker could not open the store (a damaged database): rebuilding it helps."""
 
 
 @dataclass(frozen=True)
@@ -521,6 +526,8 @@ class StoreEngine:
         self.path = None if path is None else str(path)
         self.graphs = None if graphs is None else tuple(graphs)
         self.store: ox.Store | None = None
+        #: why the store could not be opened (every answer is then this error)
+        self.unreadable: StoreUnreadable | None = None
 
     def preload(self) -> None:
         """Before the server forks its workers: what every worker needs, imported once."""
@@ -537,11 +544,17 @@ class StoreEngine:
         # an allocation past the memory cap aborts the worker (reported as out of memory);
         # RUST_BACKTRACE=1 would add some 50 lines of Rust stack to the terminal or log
         os.environ["RUST_BACKTRACE"] = "0"
-        self.store = ox.Store() if self.path is None else ox.Store.read_only(self.path)
+        try:
+            self.store = ox.Store() if self.path is None else ox.Store.read_only(self.path)
+        except OSError as exc:  # reported by each answer: a worker must not die of it
+            self.unreadable = StoreUnreadable(f"cannot open the store {self.path}: {exc}",
+                                              "Run `kgraph build` to write it again.")
 
     def answer(self, known: dict, mode: str, query: StoreQuery | str, options: Any) -> Any:
         from kgraph.sparql.execute import WORKER_CACHE, QueryInfo, serialize_answer
 
+        if self.unreadable is not None:
+            raise self.unreadable
         if isinstance(query, str):
             defaults, named = getattr(options, "dataset", ((), ()))
             key = (query, defaults, named)

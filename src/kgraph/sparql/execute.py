@@ -23,7 +23,7 @@ A worker is fenced in: it refuses any socket (in case a query slipped past the c
 :mod:`~kgraph.sparql.prepare`), replaces every socket it inherited (the server's listening
 socket, client connections, its siblings' pipes) with /dev/null so that clients and a
 restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``) to what
-it had plus ``memory`` bytes, and exits within a second when its parent dies (a watchdog
+it had plus ``memory`` bytes once its engine has started, and exits within a second when its parent dies (a watchdog
 thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
 
 What a worker answers with is its *engine*: :class:`RdflibEngine` (rdflib over an
@@ -321,8 +321,13 @@ def _worker_main(engine, conn: Connection, known: dict, memory: int | None, nice
 
     ``known`` are queries the parent prepared before the fork (shared, not parsed again).
     """
-    fence_worker(keep={conn.fileno()}, memory=memory, nice=nice)
+    fence_worker(keep={conn.fileno()}, memory=None, nice=nice)
     engine.start()
+    if memory:
+        # capped after the engine starts: the limit is for what queries allocate. Opening the
+        # store reserves some 650 MB of address space at x100 (RocksDB's threads and their
+        # malloc arenas), which left a GROUP BY over the union a few MB short (issue 10)
+        _limit_memory(memory)
     while True:
         try:
             request = conn.recv()
