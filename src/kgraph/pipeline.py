@@ -6,6 +6,7 @@ CLI and reports progress through an optional callback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import threading
@@ -230,6 +231,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # published with them, as the build folder's store/ (output/store), in the one
         # atomic switch of kgraph.publish.
         lines = dataset_lines(quads_from_dataset(built.dataset))
+        created = not out.exists()  # a build that fails removes the output folder it made
         loader = _Background(stage_statements, out, lines, inputs_sha256=inputs.sha256, inputs=inputs.files)
     try:
         step("Building the network")
@@ -277,6 +279,13 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     if not keep_unwritten:
                         raise
                     write_error = exc
+    except BaseException:
+        if loader is not None:
+            loader.discard()
+            if created:
+                with contextlib.suppress(OSError):
+                    out.rmdir()  # only if empty: what the failed build made, and nothing else
+        raise
     finally:
         if loader is not None:
             loader.discard()
