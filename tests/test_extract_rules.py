@@ -236,3 +236,23 @@ def test_unmentioned_subjects_are_ranked_by_how_recently_they_were_named(mini_da
     # every entity of the recent window is offered, the one named last first
     assert ranks.get("synaptogenesis") == 1 and ranks.get("ketamine", 0) > 1
     assert all(f"recent_rank={min(c.rank, 4)}" in ex._features(c, text) for c in last)
+
+
+def test_a_predicate_keeps_to_the_kinds_of_thing_its_claims_pair(mini_data):
+    from kgraph.extract.extractor import NONE, _Candidate
+    from kgraph.extract.gazetteer import Mention
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    # leadsTo allows any Entity to any Entity; the curated claims pair a molecule and a mechanism
+    assert ex._signatures["leadsTo"] == {("Molecule", "Mechanism")}
+    glutamate = Mention(0, 9, "glutamate", "Neurotransmitter")
+    release = Mention(20, 37, "glutamate-release", "Mechanism")
+    clinic = Mention(40, 52, "alpha-clinic", "Clinic")
+    for subject, obj, expected in [(glutamate, release, "leadsTo"), (clinic, release, NONE)]:
+        valid = sorted(ex.valid_predicates(subject.type, "entity", obj.type))
+        assert "leadsTo" in valid
+        # the model likes leadsTo best: a clinic is still not taken to lead to a mechanism,
+        # nor given the next predicate instead
+        probs = [1.0 if p == "leadsTo" else 0.5 for p in valid]
+        assert ex._choose_predicate(_Candidate(None, subject, obj, "entity"), valid, probs) == expected

@@ -85,6 +85,9 @@ class Extractor:
         self._prior_by_subject: dict[str, list] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
         self._heads_of: dict[str, set[str]] = {}
+        #: predicate -> the (subject, object or value) kinds its curated claims pair, as
+        #: :meth:`_signature` gives them
+        self._signatures: dict[str, set[tuple[str, str]]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -163,6 +166,8 @@ class Extractor:
             gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
                 gold = _gold_label(cand, located)
+                if gold != NONE:
+                    self._signatures.setdefault(gold, set()).add(self._signature(cand))
                 # the document's own claims are not prior knowledge about it
                 X_rel.append(self._features(cand, text, exclude=source_id))
                 y_rel.append(gold)
@@ -349,17 +354,40 @@ class Extractor:
         mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
         return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
 
+    def _branch(self, cls: str) -> str:
+        """The class's branch of the class tree: its ancestor right under Entity
+        (MentalDisorder -> Condition, Clinic -> Organization)."""
+        chain = [c for c in self.type_chain(cls) if c != "Entity"]
+        return chain[-1] if chain else cls
+
+    def _signature(self, cand: _Candidate) -> tuple[str, str]:
+        """The kinds of thing a candidate pairs: the subject's branch, and the object's
+        branch or the value's kind."""
+        return (self._branch(cand.subject.type),
+                self._branch(cand.obj.type) if cand.kind == "entity" else cand.kind)
+
     def _choose_predicate(self, cand: _Candidate, classes: list[str], probs) -> str:
         """The most probable predicate the ontology allows for this pair (and, for a value,
-        one whose curated claims use its unit), or NONE."""
+        one whose curated claims use its unit), or NONE.
+
+        The ontology's domains and ranges are broad (``subtypeOf``, ``promotes``: any
+        Entity); the curated claims are narrower. When the most probable predicate's
+        claims never paired the candidate's kinds of thing (a disorder ``subtypeOf`` an
+        agency, a clinic's ``onsetOfEffect``), the pair is taken for no claim at all, not
+        given the next predicate: the first stage's "it states something" was most likely
+        about that predicate.
+        """
         valid = self.valid_predicates(cand.subject.type, cand.kind,
                                       cand.obj.type if cand.kind == "entity" else None)
         unit = None if cand.kind == "entity" else (cand.obj.unit or "")
+        sig = self._signature(cand)
         best, best_p = NONE, 0.0
         for cls_name, p in zip(classes, probs):
             if cls_name in valid and p > best_p and \
                     (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
-                best, best_p = cls_name, p
+                seen = self._signatures.get(cls_name)
+                best = cls_name if seen is None or sig in seen else NONE
+                best_p = p
         return best
 
     def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
