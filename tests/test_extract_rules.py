@@ -256,3 +256,33 @@ def test_a_predicate_keeps_to_the_kinds_of_thing_its_claims_pair(mini_data):
         # nor given the next predicate instead
         probs = [1.0 if p == "leadsTo" else 0.5 for p in valid]
         assert ex._choose_predicate(_Candidate(None, subject, obj, "entity"), valid, probs) == expected
+
+
+def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
+    from kgraph.extract.analysis import analyse
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    gaz = ex.gazetteer.copy()
+    for eid in ("nausea", "headache"):
+        gaz.add(eid, "SideEffect", eid, label=True)
+    text = "Ketamine can cause dissociation, nausea and headache, and PTSD patients rest.\n"
+    doc = analyse(text, gaz, new_entities=False)
+    (info,) = doc.sentences
+    ketamine, dissociation = info.mentions[0], info.mentions[1]
+    assert (ketamine.entity, dissociation.entity) == ("ketamine", "dissociation")
+    cand = next(c for c in ex._candidates(doc) if c.subject is ketamine and c.obj is dissociation)
+    pending = [ex._claim(doc, cand, "hasSideEffect", 0.9, {})]
+    copies = ex._distribute(doc, pending, {})
+    # the side effects of the list, not PTSD after it (another branch of the class tree)
+    assert [(c["subject"], c["predicate"], c["object"]) for c, _ in copies] == [
+        ("ketamine", "hasSideEffect", "nausea"), ("ketamine", "hasSideEffect", "headache")]
+    for c, _ in copies:
+        assert c["quote"] == text[c["start"]:c["end"]] and c["by"].endswith("+conjunct")
+    # a name of another branch between them ends the list: "dissociation, PTSD and nausea"
+    # is not taken for a list of side effects
+    text = "Ketamine can cause dissociation, PTSD and nausea.\n"
+    doc = analyse(text, gaz, new_entities=False)
+    (info,) = doc.sentences
+    cand = next(c for c in ex._candidates(doc) if c.subject.entity == "ketamine" and c.obj is info.mentions[1])
+    assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []

@@ -340,6 +340,7 @@ class Extractor:
                 best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
+            pending += self._distribute(doc, pending, modality_cache)
             kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
             for (c, _), kind in zip(pending, kinds):
                 c["evidence"] = kind
@@ -365,6 +366,50 @@ class Extractor:
         branch or the value's kind."""
         return (self._branch(cand.subject.type),
                 self._branch(cand.obj.type) if cand.kind == "entity" else cand.kind)
+
+    def _conjuncts(self, doc: DocAnalysis, info: SentenceInfo) -> dict[int, list[Mention]]:
+        """Mention start -> the mentions coordinated with it ("A, B and C", "A or B"): names
+        of one branch of the class tree separated only by commas, "and", "or"."""
+        groups: list[list[Mention]] = []
+        for m in info.mentions:
+            if groups:
+                prev = groups[-1][-1]
+                if prev.entity == m.entity and re.fullmatch(r"\s*\(", doc.text[prev.end:m.start]):
+                    continue  # "cognitive behavioral therapy (CBT": one name
+                if _COORD.fullmatch(doc.text[prev.end:m.start]) and self._branch(prev.type) == self._branch(m.type):
+                    groups[-1].append(m)
+                    continue
+            groups.append([m])
+        return {m.start: g for g in groups if len(g) > 1 for m in g}
+
+    def _distribute(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]],
+                    modality_cache: dict) -> list[tuple[dict, _Candidate]]:
+        """What a sentence states of one item of a list, it states of the others too:
+        "treats depression, PTSD and OCD" is three claims. The classifier scores each pair
+        on its own and tends to accept only the item nearest the subject (the others have
+        commas and names between them); an accepted claim is copied to the other items of
+        its object's list when the predicate fits them (domain, range and signature)."""
+        out = []
+        groups_of: dict[int, dict[int, list[Mention]]] = {}
+        for claim, cand in pending:
+            if cand.kind != "entity":
+                continue
+            s0 = cand.info.sent.start
+            if s0 not in groups_of:
+                groups_of[s0] = self._conjuncts(doc, cand.info)
+            groups = groups_of[s0]
+            a, b = cand.subject, cand.obj
+            if b.start not in groups or (a.start in groups and groups[a.start] is groups[b.start]):
+                continue
+            for other in groups[b.start]:
+                if other is b or other.entity == a.entity:
+                    continue
+                new = _Candidate(cand.info, a, other, "entity", cand.implicit, cand.rank)
+                if self._choose_predicate(new, [claim["predicate"]], [1.0]) == claim["predicate"]:
+                    copy, _ = self._claim(doc, new, claim["predicate"], claim["confidence"], modality_cache)
+                    copy["by"] += "+conjunct"
+                    out.append((copy, new))
+        return out
 
     def _choose_predicate(self, cand: _Candidate, classes: list[str], probs) -> str:
         """The most probable predicate the ontology allows for this pair (and, for a value,
@@ -598,6 +643,11 @@ class _LinearModel:
     def positive_proba(self, X):
         """P(class 1) of a binary model."""
         return self.model.predict_proba(self._matrix(X))[:, self.classes_.index(1)]
+
+
+#: what separates the items of a list: a comma, "and", "or" (", and the"), after an
+#: abbreviation in brackets ("selective serotonin reuptake inhibitors (SSRIs), ...")
+_COORD = re.compile(r"\s*(?:\([^()]{1,40}\))?\s*(?:,\s*(?:(?:and|or|and/or)\s+)?|(?:and|or|and/or)\s+)(?:the\s+)?")
 
 
 def _locate(text: str, claims: list[Claim]) -> list[tuple[Claim, list[tuple[int, int]]]]:
