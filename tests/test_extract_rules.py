@@ -236,3 +236,53 @@ def test_unmentioned_subjects_are_ranked_by_how_recently_they_were_named(mini_da
     # every entity of the recent window is offered, the one named last first
     assert ranks.get("synaptogenesis") == 1 and ranks.get("ketamine", 0) > 1
     assert all(f"recent_rank={min(c.rank, 4)}" in ex._features(c, text) for c in last)
+
+
+def test_a_predicate_keeps_to_the_kinds_of_thing_its_claims_pair(mini_data):
+    from kgraph.extract.extractor import NONE, _Candidate
+    from kgraph.extract.gazetteer import Mention
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    # leadsTo allows any Entity to any Entity; the curated claims pair a molecule and a mechanism
+    assert ex._signatures["leadsTo"] == {("Molecule", "Mechanism")}
+    glutamate = Mention(0, 9, "glutamate", "Neurotransmitter")
+    release = Mention(20, 37, "glutamate-release", "Mechanism")
+    clinic = Mention(40, 52, "alpha-clinic", "Clinic")
+    for subject, obj, expected in [(glutamate, release, "leadsTo"), (clinic, release, NONE)]:
+        valid = sorted(ex.valid_predicates(subject.type, "entity", obj.type))
+        assert "leadsTo" in valid
+        # the model likes leadsTo best: a clinic is still not taken to lead to a mechanism,
+        # nor given the next predicate instead
+        probs = [1.0 if p == "leadsTo" else 0.5 for p in valid]
+        assert ex._choose_predicate(_Candidate(None, subject, obj, "entity"), valid, probs) == expected
+
+
+def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
+    from kgraph.extract.analysis import analyse
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    gaz = ex.gazetteer.copy()
+    for eid in ("nausea", "headache"):
+        gaz.add(eid, "SideEffect", eid, label=True)
+    text = "Ketamine can cause dissociation, nausea and headache, and PTSD patients rest.\n"
+    doc = analyse(text, gaz, new_entities=False)
+    (info,) = doc.sentences
+    ketamine, dissociation = info.mentions[0], info.mentions[1]
+    assert (ketamine.entity, dissociation.entity) == ("ketamine", "dissociation")
+    cand = next(c for c in ex._candidates(doc) if c.subject is ketamine and c.obj is dissociation)
+    pending = [ex._claim(doc, cand, "hasSideEffect", 0.9, {})]
+    copies = ex._distribute(doc, pending, {})
+    # the side effects of the list, not PTSD after it (another branch of the class tree)
+    assert [(c["subject"], c["predicate"], c["object"]) for c, _ in copies] == [
+        ("ketamine", "hasSideEffect", "nausea"), ("ketamine", "hasSideEffect", "headache")]
+    for c, _ in copies:
+        assert c["quote"] == text[c["start"]:c["end"]] and c["by"].endswith("+conjunct")
+    # a name of another branch between them ends the list: "dissociation, PTSD and nausea"
+    # is not taken for a list of side effects
+    text = "Ketamine can cause dissociation, PTSD and nausea.\n"
+    doc = analyse(text, gaz, new_entities=False)
+    (info,) = doc.sentences
+    cand = next(c for c in ex._candidates(doc) if c.subject.entity == "ketamine" and c.obj is info.mentions[1])
+    assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []

@@ -85,6 +85,9 @@ class Extractor:
         self._prior_by_subject: dict[str, list] = {}
         self._roles: dict[tuple[str, str], set[str]] = {}
         self._heads_of: dict[str, set[str]] = {}
+        #: predicate -> the (subject, object or value) kinds its curated claims pair, as
+        #: :meth:`_signature` gives them
+        self._signatures: dict[str, set[tuple[str, str]]] = {}
 
     # ------------------------------------------------------------------ vocabulary
 
@@ -163,6 +166,8 @@ class Extractor:
             gold_claims.append(sum(1 for _, spans in located if spans))
             for cand in self._candidates(doc):
                 gold = _gold_label(cand, located)
+                if gold != NONE:
+                    self._signatures.setdefault(gold, set()).add(self._signature(cand))
                 # the document's own claims are not prior knowledge about it
                 X_rel.append(self._features(cand, text, exclude=source_id))
                 y_rel.append(gold)
@@ -335,6 +340,7 @@ class Extractor:
                 best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
+            pending += self._distribute(doc, pending, modality_cache)
             kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
             for (c, _), kind in zip(pending, kinds):
                 c["evidence"] = kind
@@ -349,17 +355,84 @@ class Extractor:
         mentions = [{"id": m.entity, "start": m.start, "end": m.end} for m in doc.mentions() if m.known]
         return Extraction(_guess_title(text), self._guess_publisher(doc), entities, claims, mentions)
 
+    def _branch(self, cls: str) -> str:
+        """The class's branch of the class tree: its ancestor right under Entity
+        (MentalDisorder -> Condition, Clinic -> Organization)."""
+        chain = [c for c in self.type_chain(cls) if c != "Entity"]
+        return chain[-1] if chain else cls
+
+    def _signature(self, cand: _Candidate) -> tuple[str, str]:
+        """The kinds of thing a candidate pairs: the subject's branch, and the object's
+        branch or the value's kind."""
+        return (self._branch(cand.subject.type),
+                self._branch(cand.obj.type) if cand.kind == "entity" else cand.kind)
+
+    def _conjuncts(self, doc: DocAnalysis, info: SentenceInfo) -> dict[int, list[Mention]]:
+        """Mention start -> the mentions coordinated with it ("A, B and C", "A or B"): names
+        of one branch of the class tree separated only by commas, "and", "or"."""
+        groups: list[list[Mention]] = []
+        for m in info.mentions:
+            if groups:
+                prev = groups[-1][-1]
+                if prev.entity == m.entity and re.fullmatch(r"\s*\(", doc.text[prev.end:m.start]):
+                    continue  # "cognitive behavioral therapy (CBT": one name
+                if _COORD.fullmatch(doc.text[prev.end:m.start]) and self._branch(prev.type) == self._branch(m.type):
+                    groups[-1].append(m)
+                    continue
+            groups.append([m])
+        return {m.start: g for g in groups if len(g) > 1 for m in g}
+
+    def _distribute(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]],
+                    modality_cache: dict) -> list[tuple[dict, _Candidate]]:
+        """What a sentence states of one item of a list, it states of the others too:
+        "treats depression, PTSD and OCD" is three claims. The classifier scores each pair
+        on its own and tends to accept only the item nearest the subject (the others have
+        commas and names between them); an accepted claim is copied to the other items of
+        its object's list when the predicate fits them (domain, range and signature)."""
+        out = []
+        groups_of: dict[int, dict[int, list[Mention]]] = {}
+        for claim, cand in pending:
+            if cand.kind != "entity":
+                continue
+            s0 = cand.info.sent.start
+            if s0 not in groups_of:
+                groups_of[s0] = self._conjuncts(doc, cand.info)
+            groups = groups_of[s0]
+            a, b = cand.subject, cand.obj
+            if b.start not in groups or (a.start in groups and groups[a.start] is groups[b.start]):
+                continue
+            for other in groups[b.start]:
+                if other is b or other.entity == a.entity:
+                    continue
+                new = _Candidate(cand.info, a, other, "entity", cand.implicit, cand.rank)
+                if self._choose_predicate(new, [claim["predicate"]], [1.0]) == claim["predicate"]:
+                    copy, _ = self._claim(doc, new, claim["predicate"], claim["confidence"], modality_cache)
+                    copy["by"] += "+conjunct"
+                    out.append((copy, new))
+        return out
+
     def _choose_predicate(self, cand: _Candidate, classes: list[str], probs) -> str:
         """The most probable predicate the ontology allows for this pair (and, for a value,
-        one whose curated claims use its unit), or NONE."""
+        one whose curated claims use its unit), or NONE.
+
+        The ontology's domains and ranges are broad (``subtypeOf``, ``promotes``: any
+        Entity); the curated claims are narrower. When the most probable predicate's
+        claims never paired the candidate's kinds of thing (a disorder ``subtypeOf`` an
+        agency, a clinic's ``onsetOfEffect``), the pair is taken for no claim at all, not
+        given the next predicate: the first stage's "it states something" was most likely
+        about that predicate.
+        """
         valid = self.valid_predicates(cand.subject.type, cand.kind,
                                       cand.obj.type if cand.kind == "entity" else None)
         unit = None if cand.kind == "entity" else (cand.obj.unit or "")
+        sig = self._signature(cand)
         best, best_p = NONE, 0.0
         for cls_name, p in zip(classes, probs):
             if cls_name in valid and p > best_p and \
                     (unit is None or cls_name not in self._units or unit in self._units[cls_name]):
-                best, best_p = cls_name, p
+                seen = self._signatures.get(cls_name)
+                best = cls_name if seen is None or sig in seen else NONE
+                best_p = p
         return best
 
     def _claim(self, doc: DocAnalysis, cand: _Candidate, predicate: str, confidence: float,
@@ -570,6 +643,11 @@ class _LinearModel:
     def positive_proba(self, X):
         """P(class 1) of a binary model."""
         return self.model.predict_proba(self._matrix(X))[:, self.classes_.index(1)]
+
+
+#: what separates the items of a list: a comma, "and", "or" (", and the"), after an
+#: abbreviation in brackets ("selective serotonin reuptake inhibitors (SSRIs), ...")
+_COORD = re.compile(r"\s*(?:\([^()]{1,40}\))?\s*(?:,\s*(?:(?:and|or|and/or)\s+)?|(?:and|or|and/or)\s+)(?:the\s+)?")
 
 
 def _locate(text: str, claims: list[Claim]) -> list[tuple[Claim, list[tuple[int, int]]]]:
