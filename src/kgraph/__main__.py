@@ -1,3 +1,4 @@
 from kgraph.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned process imports this module again
+    main()
