@@ -396,9 +396,10 @@ def test_the_jsonld_reads_back_in_batches_as_a_whole(tmp_path, monkeypatch):
 
     from kgraph import reparse
     from kgraph.errors import OutputError
+    from kgraph.store import sorted_lines
 
     data, quads = _jsonld_build(10)
-    whole = reparse._sorted_statements(ox.parse(data, format=ox.RdfFormat.JSON_LD, base_iri="https://w3id.org/kgraph/"))
+    whole = sorted_lines(ox.parse(data, format=ox.RdfFormat.JSON_LD, base_iri="https://w3id.org/kgraph/"))
     monkeypatch.setattr(reparse, "JSONLD_BATCH", 3)
     assert reparse._read_statements(data, "JSON_LD") == whole and whole.count(b"\n") == 10
     reparse.check_build_folder(_folder(tmp_path, kgraph_jsonld=data), triples=10, quads=10, expected=quads)

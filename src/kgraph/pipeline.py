@@ -279,15 +279,11 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     if not keep_unwritten:
                         raise
                     write_error = exc
-    except BaseException:
-        if loader is not None:
-            loader.discard()
-            if created:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only if empty: what the failed build made, and nothing else
-        raise
     finally:
         if loader is not None:
-            loader.discard()
+            loader.discard()  # the staged store, unless it was published
+            if created and not written:
+                with contextlib.suppress(OSError):
+                    out.rmdir()  # only if empty: what the failed build made, and nothing else
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
                        write_error=write_error)

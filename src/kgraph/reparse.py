@@ -8,7 +8,6 @@ well-formed. This takes a few milliseconds per thousand triples.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ DESCRIPTIONS = {"void.ttl"}
 
 @dataclass(frozen=True)
 class Expected:
-    """The statements every RDF file of a build must hold, as :func:`_sorted_statements`
+    """The statements every RDF file of a build must hold, as :func:`kgraph.store.sorted_lines`
     (their distinct N-Quads lines, sorted and joined), or None (blank nodes)."""
 
     quads: bytes | None = None
@@ -48,16 +47,13 @@ def expected_statements(quads=None) -> Expected:
 
     if quads is None:
         return Expected()
-    if not isinstance(quads, DatasetLines):
-        quads = quads if isinstance(quads, list) else list(quads)
-        if any(isinstance(t, pyoxigraph.BlankNode) for q in quads for t in (q.subject, q.object)):
-            return Expected()
-        quads = dataset_lines(quads)
-    elif b"_:" in quads.triples and any(isinstance(t, pyoxigraph.BlankNode)
-                                        for q in pyoxigraph.parse(quads.triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
-                                        for t in (q.subject, q.object)):
+    lines = quads if isinstance(quads, DatasetLines) else dataset_lines(quads)
+    # "_:" may be inside a literal: only a parse tells
+    if b"_:" in lines.triples and any(isinstance(t, pyoxigraph.BlankNode)
+                                      for q in pyoxigraph.parse(lines.triples, format=pyoxigraph.RdfFormat.N_TRIPLES)
+                                      for t in (q.subject, q.object)):
         return Expected()
-    return Expected(quads.quads, quads.triples)
+    return Expected(lines.quads, lines.triples)
 
 
 def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
@@ -118,10 +114,10 @@ def _digests_in_workers(paths: list[Path]) -> dict[Path, _Digest]:
 
     groups: list[list[Path]] = [[], []]
     sizes = [0, 0]
-    for path in sorted(paths, key=lambda path: -path.stat().st_size):
+    for size, path in sorted(((path.stat().st_size, path) for path in paths), reverse=True):
         lighter = sizes.index(min(sizes))
         groups[lighter].append(path)
-        sizes[lighter] += path.stat().st_size
+        sizes[lighter] += size
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(kgraph.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
     digests: dict[Path, _Digest] = {}
@@ -218,52 +214,34 @@ JSONLD_BATCH = 5000
 
 
 def _read_statements(data: bytes, name: str, *, blank_nodes: bool = False) -> bytes:
-    """The statements of an RDF file as :func:`_sorted_statements`; :class:`SyntaxError` if
+    """The statements of an RDF file as :func:`kgraph.store.sorted_lines`; :class:`SyntaxError` if
     it does not parse. kgraph's own JSON-LD, without blank nodes (their labels hold within
     one document), is read a few thousand node objects at a time, each batch under the
     document's own head: its node objects share that context and nothing else, so the
     statements are those of the whole, and each batch parses only if the whole does."""
     import pyoxigraph
 
+    from kgraph.store import sorted_block, sorted_lines, statement_lines
+
     fmt = getattr(pyoxigraph.RdfFormat, name)
     base = "https://w3id.org/kgraph/"
     head_end = data.find(JSONLD_GRAPH) if name == "JSON_LD" and not blank_nodes else -1
     if head_end < 0 or not data.endswith(JSONLD_END):
-        return _sorted_statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
+        return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=base))
     head = data[:head_end + len(JSONLD_GRAPH)]
     nodes = data[len(head):-len(JSONLD_END)].split(JSONLD_NODES)
     lines: list[bytes] = []
     for start in range(0, len(nodes), JSONLD_BATCH):
         batch = head + JSONLD_NODES.join(nodes[start:start + JSONLD_BATCH]) + JSONLD_END
         try:
-            lines += _nquads_lines(pyoxigraph.parse(batch, format=fmt, base_iri=base))
+            lines += statement_lines(pyoxigraph.parse(batch, format=fmt, base_iri=base))
         except (SyntaxError, ValueError):
             del lines
             # the error as the whole document gives it (its line and column are the file's)
-            return _sorted_statements(pyoxigraph.parse(data, format=fmt, base_iri=base))
-    return _joined(lines)
-
-
-def _sorted_statements(statements) -> bytes:
-    """The statements of a file's parser as :func:`kgraph.store.sorted_lines` (not made
-    distinct: the files are compared as they are in the fast path; duplicates, which are
-    rare, take the slow one)."""
-    from kgraph.store import sorted_lines
-
-    return sorted_lines(statements)
-
-
-def _nquads_lines(statements) -> list[bytes]:
-    import pyoxigraph
-
-    return pyoxigraph.serialize(statements, format=pyoxigraph.RdfFormat.N_QUADS).split(b"\n")
-
-
-def _joined(lines: list[bytes]) -> bytes:
-    """``lines`` sorted and joined, each ending in a line feed."""
-    lines.sort()
-    kept = lines[bisect.bisect_right(lines, b""):]
-    return b"\n".join(kept) + b"\n" if kept else b""
+            return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=base))
+    # not made distinct: a file is compared as it is in the fast path; duplicates, which
+    # are rare, take the slow one
+    return sorted_block(lines)
 
 
 def _lines(statements: bytes | None) -> set[bytes]:

@@ -529,13 +529,13 @@ def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
                 default.append(quad)
             yield quad
 
-    lines = _lines_of(noting_default())
+    lines = statement_lines(noting_default())
     # a triple's line is its quad's without the graph: a line ends in "<graph> ." (an IRI
     # holds no space) or, in the default graph, in the object
-    defaults = dict.fromkeys(_lines_of(default))
+    defaults = dict.fromkeys(statement_lines(default))
     triples = [line if line in defaults else line[:line.rindex(b" <")] + b" ." for line in lines]
-    return DatasetLines(_sorted_block(lines, distinct=True), _sorted_block(list(defaults), distinct=True),
-                        _sorted_block(triples, distinct=True))
+    return DatasetLines(sorted_block(lines, distinct=True), sorted_block(list(defaults), distinct=True),
+                        sorted_block(triples, distinct=True))
 
 
 def sorted_lines(statements: Iterable[Any], *, distinct: bool = False) -> bytes:
@@ -548,17 +548,19 @@ def sorted_lines(statements: Iterable[Any], *, distinct: bool = False) -> bytes:
     within a graph (a line is its key and " ."; the space sorts before anything that can
     follow a term).
     """
-    return _sorted_block(_lines_of(statements), distinct=distinct)
+    return sorted_block(statement_lines(statements), distinct=distinct)
 
 
-def _lines_of(statements: Iterable[Any]) -> list[bytes]:
+def statement_lines(statements: Iterable[Any]) -> list[bytes]:
+    """The N-Quads lines of ``statements``, as Oxigraph writes them (no line feeds)."""
     lines = ox.serialize(statements, format=ox.RdfFormat.N_QUADS).split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
     return lines
 
 
-def _sorted_block(lines: list[bytes], *, distinct: bool = False) -> bytes:
+def sorted_block(lines: list[bytes], *, distinct: bool = False) -> bytes:
+    """``lines`` sorted (in place) and joined, each ending in a line feed; empty ones dropped."""
     lines.sort()
     kept = dict.fromkeys(lines) if distinct else lines[bisect.bisect_right(lines, b""):]
     if distinct:
