@@ -180,6 +180,9 @@ def build(
     with_candidates: Annotated[bool, typer.Option(
         "--with-candidates", help="Also write kgraph-preview.html: the view with the pending candidates "
                                   "(kgraph extract) drawn dashed and paler. They never enter the other files.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Parse and validate every data file again, not only those changed since the last "
+                           "build (the result is the same; the cache in OUT/.cache is refilled).")] = False,
 ) -> None:
     """Validate the data and write the graph files to the output directory.
 
@@ -188,6 +191,9 @@ def build(
     kgraph-neo4j-*.csv and kgraph-neo4j.cypher, Cytoscape kgraph.cyjs), void.ttl,
     stats.json and kgraph.html (the interactive view) -- all or nothing: the build goes
     into a fresh folder, is read back, and replaces the previous one in one step.
+
+    The build is incremental: the data files, and the SHACL checks of the sources whose
+    claims, unchanged since the last build, are kept in OUT/.cache are reused.
 
     Example:
 
@@ -200,7 +206,8 @@ def build(
     project = _project(data, ontology, corpus, out)
     extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
-        result = run_build(project, step=steps, count=steps.count, allow_shrink=allow_shrink, extra_files=extra)
+        result = run_build(project, step=steps, count=steps.count, allow_shrink=allow_shrink, extra_files=extra,
+                           incremental=not no_cache)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)

@@ -18,6 +18,7 @@ import yaml
 from rdflib import OWL, RDF, RDFS, SKOS, Graph, URIRef
 from rdflib.exceptions import ParserError
 
+from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
 from kgraph.errors import DataError
 from kgraph.hierarchy import superclasses as superclasses_of
 from kgraph.model import (
@@ -251,11 +252,82 @@ def read_yaml_checked(path: Path, display: str, *, fast: bool = True) -> tuple[A
     A file that cannot be parsed at all raises :class:`DataError` with its line.
     ``fast`` tries libyaml first; ``fast=False`` reads with the pure-Python parser only.
     """
+    return _parse_checked(_utf8(path.read_bytes(), display), display, fast=fast)
+
+
+def _utf8(data: bytes, display: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason})", path=display,
                         hint="Save the file as UTF-8.") from None
+
+
+def read_yaml_cached(path: Path, display: str, cache: BuildCache) -> tuple[Any, list[Problem]]:
+    """:func:`read_yaml_checked` through the build's cache (:mod:`kgraph.cache`): a file
+    whose name and bytes were parsed before is not parsed again."""
+    if not cache.enabled:
+        return read_yaml_checked(path, display)
+    data = path.read_bytes()
+    key = digest("yaml", display, data)
+    found = cache.get("yaml", key)
+    if found is not None and (decoded := _from_json(found)) is not None:
+        return decoded
+    doc, problems = _parse_checked(_utf8(data, display), display, fast=True)
+    if (encoded := _to_json(doc, problems)) is not None:
+        cache.put("yaml", key, encoded)
+    return doc, problems
+
+
+def _to_json(doc: Any, problems: list[Problem]) -> Any | None:
+    """A parsed document (and its problems) as JSON, or None if it holds anything else than
+    mappings, sequences and JSON's scalars (binary, sets, ...: such a file is parsed each time)."""
+
+    def encode(node: Any) -> Any:
+        kind = type(node)
+        if kind is _Map:
+            return {"m": node.line, "k": node.key_lines, "i": [[encode(k), encode(v)] for k, v in node.items()]}
+        if kind is _Seq:
+            return {"s": node.line, "i": [encode(v) for v in node]}
+        if node is None or kind in (str, int, float, bool):
+            return node
+        raise TypeError(kind)
+
+    try:
+        return {"doc": encode(doc), "problems": problems_to_json(problems)}
+    except (TypeError, ValueError, RecursionError):  # another type, or an alias cycle
+        return None
+
+
+def _from_json(value: Any) -> tuple[Any, list[Problem]] | None:
+    """What :func:`_to_json` encoded, or None if ``value`` is not such an encoding."""
+
+    def decode(node: Any) -> Any:
+        if isinstance(node, dict):
+            items = node["i"]
+            if "m" in node:
+                mapping = _Map((decode(k), decode(v)) for k, v in items)
+                mapping.line = int(node["m"])
+                mapping.key_lines = {str(k): int(v) for k, v in node["k"].items()}
+                return mapping
+            seq = _Seq(decode(v) for v in items)
+            seq.line = int(node["s"])
+            return seq
+        if isinstance(node, list):
+            raise ValueError("a bare list")
+        return node
+
+    if not isinstance(value, dict):
+        return None
+    problems = problems_from_json(value.get("problems"))
+    try:
+        doc = decode(value.get("doc"))
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return None
+    return (doc, problems) if problems is not None else None
+
+
+def _parse_checked(text: str, display: str, *, fast: bool) -> tuple[Any, list[Problem]]:
     if fast and (done := _read_fast(text, display)) is not None:
         return done
     loader = None
@@ -498,11 +570,11 @@ def _display(project: Project, path: Path) -> str:
 
 
 def _read_each(paths: list[Path], project: Project, problems: list[Problem],
-               handle: Callable[[Any, str], None]) -> None:
+               handle: Callable[[Any, str], None], cache: BuildCache) -> None:
     for path in paths:
         display = _display(project, path)
         try:
-            doc, found = read_yaml_checked(path, display)
+            doc, found = read_yaml_cached(path, display, cache)
             problems.extend(found)
             handle(doc, display)
         except DataError as exc:
@@ -510,8 +582,11 @@ def _read_each(paths: list[Path], project: Project, problems: list[Problem],
                                     code="unreadable-yaml"))
 
 
-def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
-    """Read every data file; return the records and the problems found reading them."""
+def load_dataset(project: Project, cache: BuildCache | None = None) -> tuple[Dataset, list[Problem]]:
+    """Read every data file; return the records and the problems found reading them.
+
+    With a ``cache`` (the build's), a file parsed by an earlier build is not parsed again."""
+    cache = cache if cache is not None else BuildCache(None)
     data_dir = project.data_dir
     if not data_dir.is_dir():
         raise DataError(f"data directory not found: {data_dir}",
@@ -585,14 +660,14 @@ def load_dataset(project: Project) -> tuple[Dataset, list[Problem]]:
                 claims.append(c)
 
     if sources_file.is_file():
-        _read_each([sources_file], project, problems, on_sources)
+        _read_each([sources_file], project, problems, on_sources, cache)
     if (data_dir / "entities").is_dir():
-        _read_each(_yaml_files(data_dir / "entities"), project, problems, on_entities)
+        _read_each(_yaml_files(data_dir / "entities"), project, problems, on_entities, cache)
     xrefs_file = data_dir / "xrefs.yaml"
     if xrefs_file.is_file():
-        _read_each([xrefs_file], project, problems, on_xrefs)
+        _read_each([xrefs_file], project, problems, on_xrefs, cache)
     if (data_dir / "claims").is_dir():
-        _read_each(_yaml_files(data_dir / "claims"), project, problems, on_claims)
+        _read_each(_yaml_files(data_dir / "claims"), project, problems, on_claims, cache)
     return Dataset(sources=sources, entities=entities, xrefs=xrefs, claims=claims), problems
 
 

@@ -21,6 +21,7 @@ from rdflib import Graph
 from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
+from kgraph.cache import CACHED_KINDS, BuildCache, digest
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
@@ -32,7 +33,7 @@ from kgraph.project import Project
 from kgraph.publish import DirWriter, publish
 from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
-from kgraph.shapes import shacl_validate
+from kgraph.shapes import shacl_validate, shacl_validate_cached
 from kgraph.stats import compute_stats
 from kgraph.store import STORE_LINK, StagedStore, dataset_lines, export_lines, quads_from_dataset, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
@@ -136,6 +137,19 @@ class _Background:
             self._staged.discard()
 
 
+class _RefillOnly(BuildCache):
+    """A cache that finds nothing but keeps what is put (``build --no-cache``: everything is
+    done again, and the next build can reuse it)."""
+
+    def __init__(self, cache: BuildCache) -> None:
+        super().__init__(cache.folder)
+
+    def get(self, kind: str, key: str):
+        self._used.setdefault(kind, set()).add(key)
+        self.misses += 1
+        return None
+
+
 @dataclass
 class BuildResult:
     built: BuiltGraph
@@ -149,18 +163,20 @@ class BuildResult:
 
 @_collector_paused
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
-          step: Step = _noop, count: Count = _no_count) -> Checked:
+          step: Step = _noop, count: Count = _no_count, cache: BuildCache | None = None) -> Checked:
     """Load and validate the data; the report holds every problem found.
 
     ``quotes`` checks every quote against the corpus when the corpus directory exists;
     ``require_corpus`` makes a missing corpus directory an error rather than a warning;
     ``shacl`` builds the RDF graph and validates it against the shapes, once the data has
-    no other error (the shapes would only repeat those).
+    no other error (the shapes would only repeat those). With a ``cache`` (the build's,
+    :mod:`kgraph.cache`), the data files and the claims of the sources that did not change
+    since it was filled are not parsed and validated again.
     """
     step("Loading data and ontology")
     ontology = load_ontology(project)
     vocab = vocabulary(ontology)
-    data, problems = load_dataset(project)
+    data, problems = load_dataset(project, cache)
     report = Report(problems=list(problems))
     if any(p.code == "unreadable-yaml" for p in problems):
         # A file that does not parse leaves all its records out, and every reference to them
@@ -189,7 +205,13 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
         step("Assessing the evidence")
         add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
         step("Validating against the SHACL shapes")
-        report.extend(shacl_validate(checked.built.graph, load_shapes(project), data))
+        shapes = load_shapes(project)
+        if cache is not None and cache.enabled:
+            depends = digest(project.ontology_file.read_bytes(), project.shapes_file.read_bytes(),
+                             repr(data.sources), repr(data.entities), repr(data.xrefs))
+            report.extend(shacl_validate_cached(checked.built.graph, shapes, data, ontology, cache, depends))
+        else:
+            report.extend(shacl_validate(checked.built.graph, shapes, data))
     return checked
 
 
@@ -198,7 +220,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
           count: Count = _no_count,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
           keep_unwritten: bool = False,
-          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None) -> BuildResult:
+          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None,
+          incremental: bool = True) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and publish every output file.
 
     Nothing is published unless every step succeeds, every RDF file reads back whole
@@ -207,16 +230,21 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
     ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
     folder cannot be written, instead of raising. ``extra_files`` adds files published
-    with the others (``build --with-candidates``: the preview page).
+    with the others (``build --with-candidates``: the preview page). ``incremental`` reuses
+    what the builds before kept in ``<out>/.cache`` (:mod:`kgraph.cache`): the same files,
+    faster; without it, everything is parsed and validated again (and the cache refilled).
     """
     # the inputs as they are before anything reads them: a file edited during the build
     # leaves a store marked with its old content, which the next query finds stale
     inputs = input_state(project) if write else None
-    checked = check(project, step=step, count=count)
+    out = out_dir or project.out_dir
+    cache = BuildCache.of_output(out) if write else BuildCache(None)
+    if not incremental:
+        cache = _RefillOnly(cache)
+    checked = check(project, step=step, count=count, cache=cache)
     if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
     built = checked.built
-    out = out_dir or project.out_dir
     written: list[Path] = []
     write_error = None
     loader = None
@@ -279,6 +307,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     if not keep_unwritten:
                         raise
                     write_error = exc
+                else:
+                    cache.prune(CACHED_KINDS)  # what this build did not use
     finally:
         if loader is not None:
             loader.discard()  # the staged store, unless it was published

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-from rdflib import RDF, Graph, URIRef
+from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import SH
 
 from kgraph.build import claim_iri, entity_iri, source_iri
+from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
 from kgraph.model import Dataset
-from kgraph.prefixes import contract
+from kgraph.prefixes import KG, contract
 from kgraph.report import Problem
 
 
@@ -27,33 +28,146 @@ def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None, *,
     ``flatten`` runs pySHACL on :func:`flatten_shapes` (the same problems, faster);
     without it, on the shapes as they are (the reference the tests compare with).
     """
+    found = _run(graph, flatten_shapes(shapes) if flatten else shapes)
+    return sorted(_problems(found, graph, data), key=lambda p: (str(p.where), p.message))
+
+
+def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: Graph, cache: BuildCache,
+                          depends: str) -> list[Problem]:
+    """:func:`shacl_validate`, the claims of a source whose records did not change since a
+    build kept their problems in ``cache`` not validated again (the incremental build).
+
+    The claim shapes (:func:`claim_shapes`) look at a claim node's own values and at the
+    types of the entities they name; a source's claim nodes are only in its own graph. Their
+    problems are therefore those of the source's claims, the entities, the ontology and the
+    shapes: the cache key (``depends`` stands for what is common to every source: the
+    entities, sources and cross-references, the ontology, the shapes). The other shapes
+    (entities, sources, studies ...) are validated on the whole graph each time.
+    """
+    flat = flatten_shapes(shapes)
+    per_claim = claim_shapes(flat, ontology)
+    claims_of: dict[str, list] = {}
+    for c in data.claims:
+        claims_of.setdefault(c.source, []).append(c)
+    keys = {source: digest("shacl", depends, *(repr(c) for c in claims)) for source, claims in claims_of.items()}
+    problems: list[tuple[str | None, Problem]] = []
+    missed = []
+    for source, key in sorted(keys.items()):
+        cached = problems_from_json(cache.get("shacl", key))
+        if cached is None:
+            missed.append(source)
+        else:
+            problems.extend((source, p) for p in cached)
+    # the other shapes, on the whole graph every time
+    problems.extend((None, p) for p in _problems(_run(graph, _without_targets(flat, per_claim)), graph, data))
+    if missed:
+        focus = None
+        if len(missed) < len(keys):
+            # pySHACL filters each shape's targets by this list (a list: linear look-ups),
+            # so past a few thousand claims validating them all is faster
+            focus = [claim_iri(c.id) for source in missed for c in claims_of[source]]
+            focus = focus if len(focus) <= FOCUS_LIST_LIMIT else None
+        found = _run(graph, _without_targets(flat, set(_targeted(flat)) - per_claim), focus)
+        source_of = {claim_iri(c.id): c.source for c in data.claims}
+        fresh: dict[str, list[Problem]] = {source: [] for source in missed}
+        for problem, (focus_node, *_) in zip(_problems(found, graph, data), found, strict=True):
+            source = source_of.get(focus_node)
+            if source in fresh:
+                fresh[source].append(problem)
+            elif source is None:
+                problems.append((None, problem))
+            # else: a claim of a source whose problems came from the cache
+        for source, new in fresh.items():
+            cache.put("shacl", keys[source], problems_to_json(new))
+            problems.extend((source, p) for p in new)
+    return sorted((p for _, p in problems), key=lambda p: (str(p.where), p.message))
+
+
+#: beyond this many claims to validate again, the claim shapes are run on every claim
+FOCUS_LIST_LIMIT = 5000
+
+#: what a claim shape may hold: constraints on the focus node's own values (and the types of
+#: the nodes they name, sh:class). A shape with anything else (sh:node, sh:sparql, a path
+#: of several steps ...) may see other nodes' data and is validated on the whole graph.
+_LOCAL = frozenset({
+    SH.path, SH.minCount, SH.maxCount, SH.nodeKind, SH["class"], SH.datatype, SH.minLength, SH.maxLength,
+    SH.pattern, SH.flags, SH["in"], SH.hasValue, SH.languageIn, SH.uniqueLang, SH.minInclusive, SH.maxInclusive,
+    SH.minExclusive, SH.maxExclusive, SH.message, SH.name, SH.description, SH.order, SH.group, SH.severity,
+    RDF.type,
+})
+
+
+def _targeted(shapes: Graph) -> list:
+    return sorted({s for p in (*_TARGETS, SH.target) for s in shapes.subjects(p, None)}, key=str)
+
+
+def claim_shapes(shapes: Graph, ontology: Graph) -> set:
+    """The shapes whose every focus node is a claim and that look at nothing but that claim's
+    own values (see :data:`_LOCAL`): targets of kg:Claim or a subclass, or subjects of a
+    property whose domain is."""
+    claim_classes = {KG.Claim, *ontology.transitive_subjects(RDFS.subClassOf, KG.Claim)}
+    found = set()
+    for shape in _targeted(shapes):
+        targets = [(p, o) for p in (*_TARGETS, SH.target) for o in shapes.objects(shape, p)]
+        if not all((p == SH.targetClass and o in claim_classes)
+                   or (p == SH.targetSubjectsOf and ontology.value(o, RDFS.domain) in claim_classes)
+                   for p, o in targets):
+            continue
+        if _local(shapes, shape) and all(_local(shapes, prop) for prop in shapes.objects(shape, SH.property)):
+            found.add(shape)
+    return found
+
+
+def _local(shapes: Graph, shape) -> bool:
+    for p, o in shapes.predicate_objects(shape):
+        if p in _TARGETS or p == SH.property:
+            continue
+        if p not in _LOCAL or (p == SH.path and not isinstance(o, URIRef)):
+            return False
+    return True
+
+
+def _without_targets(shapes: Graph, shapes_out: set) -> Graph:
+    """``shapes`` but ``shapes_out`` without targets (so not validated; nothing refers to them)."""
+    kept = Graph()
+    for triple in shapes:
+        if triple[0] in shapes_out and triple[1] in (*_TARGETS, SH.target):
+            continue
+        kept.add(triple)
+    return kept
+
+
+def _run(graph: Graph, shapes: Graph, focus: list | None = None) -> list[tuple]:
+    """pySHACL's results: (focus, path, value, message, severity, component) for each."""
     from pyshacl import validate as shacl
 
     # pySHACL copies the data graph in advanced mode, for the rules that may add to it
     # (sh:rule); without any rule it can validate the graph in place: the same report,
     # without a second copy of the graph in memory
     in_place = (None, SH.rule, None) not in shapes
-    conforms, results, _ = shacl(graph, shacl_graph=flatten_shapes(shapes) if flatten else shapes,
-                                 inference="none", advanced=True,
-                                 allow_warnings=True, inplace=in_place)
-    if conforms:
-        return []
+    conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
+                                 allow_warnings=True, inplace=in_place, focus_nodes=focus)
+    found = [(results.value(r, SH.focusNode), results.value(r, SH.resultPath), results.value(r, SH.value),
+              results.value(r, SH.resultMessage), results.value(r, SH.resultSeverity),
+              results.value(r, SH.sourceConstraintComponent))
+             for r in results.subjects(RDF.type, SH.ValidationResult)]
+    # a graph that conforms may still have warnings (allow_warnings); its violations are
+    # those pySHACL does not count (a property shape of a node shape of lower severity)
+    return [f for f in found if f[4] != SH.Violation] if conforms else found
+
+
+def _problems(found: list[tuple], graph: Graph, data: Dataset | None) -> list[Problem]:
     problems = []
     locate = _locator(graph, data) if data is not None else (lambda *_: None)
-    for result in results.subjects(RDF.type, SH.ValidationResult):
-        focus = results.value(result, SH.focusNode)
-        path = results.value(result, SH.resultPath)
-        value = results.value(result, SH.value)
-        message = results.value(result, SH.resultMessage)
-        severity = results.value(result, SH.resultSeverity)
+    for focus, path, value, message, severity, component in found:
         level = "error" if severity == SH.Violation else "warning"
         node = _short(focus)
         loc = locate(focus, path, value)
         where = f"{loc} ({node})" if loc else node
         text = f"SHACL: {message}" + (f" (property {_short(path)})" if path is not None else "")
         problems.append(Problem(level, where, text, "Fix the record behind this node in data/.",
-                                code=_code(results.value(result, SH.sourceConstraintComponent))))
-    return sorted(problems, key=lambda p: (str(p.where), p.message))
+                                code=_code(component)))
+    return problems
 
 
 #: the predicates that give a shape its focus nodes (SHACL 2.1.3), sh:target (SHACL-AF) aside

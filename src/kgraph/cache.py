@@ -1,0 +1,155 @@
+"""What a build reuses from the builds before it: the incremental build (issue 10).
+
+A build redoes only the work of the inputs that changed. Two results are kept per input,
+keyed by a digest of everything they depend on, in ``<out>/.cache/``:
+
+* ``yaml/`` -- each data file as parsed (:func:`kgraph.load.read_yaml_checked`): the
+  document with the line of every mapping, sequence and key, and the problems its checks
+  found. Keyed by the file's name and bytes: parsing is a third of loading a large folder.
+* ``shacl/`` -- the SHACL problems of each source's claims (:func:`kgraph.shapes.shacl_validate`
+  with a cache): keyed by that source's claim files, the entities, the ontology and the
+  shapes. The claim shapes are most of the SHACL work, and one source's claims are
+  validated against its own graph (see :mod:`kgraph.shapes`).
+
+Entries are JSON, never pickles or any other format that runs code when read. An entry that
+does not read back as what it should be (a killed write, an edit by hand, an older kgraph)
+is ignored and made again: the cache can only make a build faster, not different
+(tests/test_incremental.py builds with and without it and compares every byte).
+Each entry is written whole under a temporary name and renamed (``os.replace``); a build
+removes the entries it no longer uses once it has published, so the cache holds one build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kgraph.model import Location
+from kgraph.report import Problem
+
+CACHE_DIR = ".cache"
+#: the kinds of entries a build keeps
+CACHED_KINDS = ("yaml", "shacl")
+#: bumped whenever what an entry holds, or what it is computed from, changes meaning
+FORMAT = 1
+
+
+def digest(*parts: str | bytes) -> str:
+    """SHA-256 over ``parts`` (each one framed by its length: ("ab", "c") is not ("a", "bc"))."""
+    from kgraph import __version__
+
+    h = hashlib.sha256(f"kgraph-cache {FORMAT} {__version__}\n".encode())
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        h.update(f"{len(data)}:".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+class BuildCache:
+    """The entries of one kind of result (``yaml``, ``shacl``) under ``<out>/.cache/<kind>/``.
+
+    ``folder`` None is a cache that never finds anything and keeps nothing (``build
+    --no-cache``, and every command but ``build``). ``hits`` and ``misses`` count look-ups.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.hits = 0
+        self.misses = 0
+        self._used: dict[str, set[str]] = {}
+
+    @classmethod
+    def of_output(cls, out_dir: Path) -> BuildCache:
+        return cls(out_dir / CACHE_DIR)
+
+    @property
+    def enabled(self) -> bool:
+        return self.folder is not None
+
+    def _path(self, kind: str, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / kind / f"{key}.json"
+
+    def get(self, kind: str, key: str) -> Any | None:
+        """The value stored under ``key``, or None (never stored, or unreadable)."""
+        if self.folder is None:
+            return None
+        self._used.setdefault(kind, set()).add(key)
+        try:
+            entry = json.loads(self._path(kind, key).read_bytes())
+        except (OSError, ValueError, RecursionError):
+            self.misses += 1
+            return None
+        if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry["value"]
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        """Store ``value`` (JSON) under ``key``; a folder that cannot be written is no error
+        (the build goes on without keeping the entry)."""
+        if self.folder is None:
+            return
+        self._used.setdefault(kind, set()).add(key)
+        path = self._path(kind, key)
+        data = json.dumps({"key": key, "value": value}, ensure_ascii=False, separators=(",", ":"))
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data.encode("utf-8", "surrogatepass"))
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def prune(self, kinds: Iterable[str]) -> None:
+        """Remove the entries of ``kinds`` that this build did not use (and leftovers of
+        killed writes): the cache keeps what the next build can reuse, no more."""
+        if self.folder is None:
+            return
+        for kind in kinds:
+            used = self._used.get(kind, set())
+            folder = self.folder / kind
+            with contextlib.suppress(OSError):
+                for entry in folder.iterdir():
+                    if entry.name.endswith(".json") and entry.name[:-5] in used:
+                        continue
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+
+
+# --------------------------------------------------------------------------- problems as JSON
+
+def problems_to_json(problems: Iterable[Problem]) -> list:
+    out = []
+    for p in problems:
+        where = [p.where.path, p.where.line] if isinstance(p.where, Location) else p.where
+        out.append([p.level, where, p.message, p.hint, p.code])
+    return out
+
+
+def problems_from_json(value: Any) -> list[Problem] | None:
+    """The problems of :func:`problems_to_json`, or None when ``value`` is not such a list."""
+    if not isinstance(value, list):
+        return None
+    problems = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 5):
+            return None
+        level, where, message, hint, code = item
+        if isinstance(where, list):
+            if not (len(where) == 2 and isinstance(where[0], str) and (where[1] is None or type(where[1]) is int)):
+                return None
+            where = Location(where[0], where[1])
+        if not (isinstance(where, (str, Location)) and all(isinstance(x, str) for x in (level, message, hint, code))):
+            return None
+        problems.append(Problem(level, where, message, hint, code=code))
+    return problems
