@@ -216,3 +216,58 @@ def test_claim_shapes_are_those_that_look_only_at_a_claims_own_values(mini: Proj
     # and its property shape
     assert named == ["A", "B", "C", "E"]
     assert paths == ["curatorNote", "quote", "unitText"]
+
+
+# --------------------------------------------------------------------------- nothing changed
+
+def _cli_build(root: Path, *extra: str):
+    from typer.testing import CliRunner
+
+    from kgraph.cli import app
+
+    args = ["build", "-q", "--data", str(root / "data"), "--corpus", str(root / "corpus"),
+            "--ontology", str(root / "ontology"), "--out", str(root / "output"), *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _published(root: Path) -> str:
+    import os
+
+    return os.readlink(root / "output" / ".current")
+
+
+def test_a_build_with_nothing_changed_writes_nothing(mini_root: Path):
+    assert "up to date" not in _cli_build(mini_root)
+    first = _published(mini_root)
+    assert "is up to date" in _cli_build(mini_root)
+    assert _published(mini_root) == first
+    (mini_root / "data" / "claims" / "001.yaml").touch()  # a new stat, the same content
+    assert "is up to date" in _cli_build(mini_root)
+
+
+@pytest.mark.parametrize("change", ["data", "corpus", "shapes", "link", "file", "no-cache", "candidates"])
+def test_a_build_after_a_change_builds_again(mini_root: Path, change: str):
+    _cli_build(mini_root)
+    first = _published(mini_root)
+    extra = []
+    if change == "data":
+        _edit_note(mini_root)
+    elif change == "corpus":
+        with (mini_root / "corpus" / "beta.txt").open("a") as f:
+            f.write("\nA new line.\n")
+    elif change == "shapes":
+        with (mini_root / "ontology" / "shapes.ttl").open("a") as f:
+            f.write("\n# a comment\n")
+    elif change == "link":
+        (mini_root / "output" / "kgraph.html").unlink()  # the name users open
+    elif change == "file":
+        (mini_root / "output" / ".current" / "kgraph.html").unlink()
+    elif change == "no-cache":
+        extra = ["--no-cache"]
+    else:
+        extra = ["--with-candidates"]
+    output = _cli_build(mini_root, *extra)
+    assert "up to date" not in output and _published(mini_root) != first
+    assert (mini_root / "output" / "kgraph.html").is_file()

@@ -153,3 +153,71 @@ def problems_from_json(value: Any) -> list[Problem] | None:
             return None
         problems.append(Problem(level, where, message, hint, code=code))
     return problems
+
+
+# --------------------------------------------------------------------------- nothing changed
+
+STAMP = "build.json"
+
+
+def build_stamp(project, inputs_sha256: str) -> str:
+    """A digest of everything a build reads: the inputs' fingerprint
+    (:func:`kgraph.buildinfo.input_state`: data, ontology, shapes, priors, kgraph's version)
+    and the documents the quotes are checked against (the corpus folder, data/documents/)."""
+    parts: list[str | bytes] = ["stamp", inputs_sha256, str(project.corpus_dir), str(project.corpus_available)]
+    folders = [project.data_dir / "documents"]
+    if project.corpus_available:
+        folders.insert(0, project.corpus_dir)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            parts += [path.relative_to(folder).as_posix(), hashlib.sha256(path.read_bytes()).digest()]
+    return digest(*parts)
+
+
+def _published(out_dir: Path) -> tuple[str, list[list]] | None:
+    """The build folder ``<out>/.current`` names, and each of its files with its size (-1: a folder)."""
+    from kgraph.publish import CURRENT
+
+    pointer = out_dir / CURRENT
+    try:
+        name = os.readlink(pointer)
+        folder = pointer.resolve(strict=True)
+        files = sorted([p.name, p.stat().st_size if p.is_file() else -1] for p in folder.iterdir())
+    except OSError:
+        return None
+    return name, files
+
+
+def write_stamp(out_dir: Path, stamp: str) -> None:
+    """Record that the build now published in ``out_dir`` is the one of ``stamp``."""
+    published = _published(out_dir)
+    if published is None:
+        return
+    cache = BuildCache.of_output(out_dir)
+    assert cache.folder is not None
+    path = cache.folder / STAMP
+    tmp = path.with_name(f".{STAMP}.{secrets.token_hex(4)}.tmp")
+    try:
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"stamp": stamp, "build": published[0], "files": published[1]}))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def up_to_date(out_dir: Path, stamp: str) -> bool:
+    """Whether the build published in ``out_dir`` was made from exactly these inputs
+    (``stamp``) and still has every file it was published with, at its size, each one
+    under its name in ``out_dir``."""
+    try:
+        recorded = json.loads((out_dir / CACHE_DIR / STAMP).read_bytes())
+    except (OSError, ValueError):
+        return False
+    published = _published(out_dir)
+    return (isinstance(recorded, dict) and published is not None and recorded.get("stamp") == stamp
+            and [recorded.get("build"), recorded.get("files")] == [published[0], published[1]]
+            # and the names users open (links into the build) are all there
+            and all((out_dir / name).exists() for name, _ in published[1]))

@@ -202,8 +202,13 @@ def build(
         kgraph build --with-candidates   # then open output/kgraph-preview.html
     """
     from kgraph.pipeline import build as run_build
+    from kgraph.pipeline import unchanged
 
     project = _project(data, ontology, corpus, out)
+    if not (no_cache or with_candidates) and unchanged(project):
+        typer.echo(f"{project.out_dir} is up to date: no data, ontology, shapes or corpus file changed since "
+                   "its last build (--no-cache builds it again).")
+        return
     extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
         result = run_build(project, step=steps, count=steps.count, allow_shrink=allow_shrink, extra_files=extra,

@@ -21,7 +21,7 @@ from rdflib import Graph
 from kgraph.assess import load_priors
 from kgraph.build import BuiltGraph, build_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
-from kgraph.cache import CACHED_KINDS, BuildCache, digest
+from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import add_evidence
 from kgraph.export import build_files
@@ -137,6 +137,18 @@ class _Background:
             self._staged.discard()
 
 
+def unchanged(project: Project, out_dir: Path | None = None) -> bool:
+    """Whether the build published in the output folder was made from the inputs as they are
+    now (data, ontology, shapes, corpus, kgraph's version) and is whole: building again
+    would write the same files (``kgraph build`` then says so and stops)."""
+    from kgraph.store import read_info
+
+    out = out_dir or project.out_dir
+    info = read_info(out)
+    inputs = input_state(project, info.inputs if info is not None else ())
+    return up_to_date(out, build_stamp(project, inputs.sha256))
+
+
 class _RefillOnly(BuildCache):
     """A cache that finds nothing but keeps what is put (``build --no-cache``: everything is
     done again, and the next build can reuse it)."""
@@ -238,6 +250,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     # leaves a store marked with its old content, which the next query finds stale
     inputs = input_state(project) if write else None
     out = out_dir or project.out_dir
+    # what a later build compares with to find that nothing changed (a plain build only)
+    stamp = build_stamp(project, inputs.sha256) if write and extra_files is None and not dirs else None
     cache = BuildCache.of_output(out) if write else BuildCache(None)
     if not incremental:
         cache = _RefillOnly(cache)
@@ -309,6 +323,8 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     write_error = exc
                 else:
                     cache.prune(CACHED_KINDS)  # what this build did not use
+                    if stamp is not None:
+                        write_stamp(out, stamp)
     finally:
         if loader is not None:
             loader.discard()  # the staged store, unless it was published
