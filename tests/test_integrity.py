@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kgraph.cli import app
@@ -471,3 +473,21 @@ def test_large_files_are_read_back_by_workers_with_the_same_verdict(tmp_path, mo
         with pytest.raises(OutputError, match=re.escape(message)):
             reparse.check_build_folder(folder, triples=2, quads=2, expected=_expected())
     assert [sorted(p.name for p in paths) for paths in calls] == [["kgraph.nt", "kgraph.ttl"]]
+
+
+_json_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=()), max_size=12) | st.sampled_from(
+    ["", "\u2028", '"', "\\", "\ud800", "\x00", "é", "\U0001f600"])
+_json_values = st.recursive(
+    _json_text | st.integers() | st.none() | st.booleans() | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_text, inner, max_size=4), max_leaves=20)
+
+
+@given(value=_json_values, pad=st.sampled_from(["", "    ", "  "]))
+@settings(max_examples=300, deadline=None)
+def test_indented_json_is_json_dumps_with_an_indent_of_two(value, pad):
+    """The JSON-LD file's node objects are written by kgraph.store.indented_json, not by
+    json.dumps(indent=2) (its pure-Python encoder): the same text, for any JSON value."""
+    from kgraph.store import indented_json
+
+    expected = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + pad)
+    assert indented_json(value, pad) == expected
