@@ -504,7 +504,7 @@ def test_the_union_is_a_read_only_view_of_every_graph():
         union.add((s, p, Literal("x")))
 
 
-@pytest.mark.parametrize("failing", ["main", "store"])
+@pytest.mark.parametrize("failing", ["main", "writing", "store"])
 def test_a_build_that_fails_beside_its_store_thread_leaves_no_store(mini, monkeypatch, failing):
     """The store is loaded by a thread while the files are made (kgraph.pipeline): whichever
     side fails, the error reaches the caller, no temporary or unlinked store is left, and
@@ -521,7 +521,20 @@ def test_a_build_that_fails_beside_its_store_thread_leaves_no_store(mini, monkey
         def broken(*_args, **_kwargs):
             raise RuntimeError("a bug while writing the files")
 
-        monkeypatch.setattr(pipeline, "export_lines", broken)
+        monkeypatch.setattr(pipeline, "exports_of_lines", broken)
+        expected = pytest.raises(RuntimeError, match="a bug while writing")
+    elif failing == "writing":  # an RDF file's function fails as it is written, inside publish
+        real_exports = pipeline.exports_of_lines
+
+        def failing_file(*args, **kwargs):
+            makers = real_exports(*args, **kwargs)
+            makers["kgraph.rdf"] = broken_file
+            return makers
+
+        def broken_file():
+            raise RuntimeError("a bug while writing kgraph.rdf")
+
+        monkeypatch.setattr(pipeline, "exports_of_lines", failing_file)
         expected = pytest.raises(RuntimeError, match="a bug while writing")
     else:
         real = pipeline.stage_statements

@@ -35,7 +35,7 @@ from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import shacl_validate, shacl_validate_cached
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, StagedStore, dataset_lines, export_lines, quads_from_dataset, stage_statements
+from kgraph.store import STORE_LINK, StagedStore, dataset_lines, exports_of_lines, quads_from_dataset, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import SEED, VIEW_FILE, render_html
@@ -287,44 +287,44 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             # bad candidates file must leave the output folder untouched
             extras = extra_files(built, network) if extra_files is not None else {}
             step("Writing files")
-            # the RDF files by Oxigraph's serialisers (5-10x rdflib's)
-            files = export_lines(lines)
+            # the RDF files by Oxigraph's serialisers (5-10x rdflib's), each one made as it is
+            # written (kgraph.publish), while the store may still be loading: no build holds
+            # all its files at once (x100: 1 GB)
+            files: dict[str, bytes | Callable[[], bytes]] = dict(exports_of_lines(lines))
+            files[GRAPH_FILE] = graph_file = files[GRAPH_FILE]()  # what build-info.json digests
             files.update(build_files(built, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
                                      positions=positions))
             counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
                       "triples": len(built.graph)}
-            files[BUILD_INFO] = build_info(project, files[GRAPH_FILE], counts, inputs_sha256=inputs.sha256)
+            files[BUILD_INFO] = build_info(project, graph_file, counts, inputs_sha256=inputs.sha256)
             files[VIEW_FILE] = page
             files.update(extras)
+            del graph_file, page, extras
             quads = lines.count
             expected = expected_statements(lines)  # what the files must hold, as N-Quads lines
             loading = quads + lines.triples.count(b"\n")  # each quad in its graph, each triple in the union
-            del lines
-            step("Writing the store")
-            try:
+            del lines  # the functions of the RDF files keep them until they are written
+
+            def store_dir(path: Path) -> None:
+                step("Writing the store")
                 staged = loader.result()
+                count(loading, loading, "quads")
+                staged.move_to(path)
+
+            def verify(folder: Path) -> None:
+                step("Reading the written files back")
+                check_build_folder(folder, triples=len(built.graph), quads=quads, expected=expected, count=count)
+
+            try:
+                written = publish(out, files, {**(dirs or {}), STORE_LINK: store_dir}, verify=verify).paths
             except OutputError as exc:
                 if not keep_unwritten:
                     raise
                 write_error = exc
             else:
-                count(loading, loading, "quads")
-
-                def verify(folder: Path) -> None:
-                    step("Reading the written files back")
-                    check_build_folder(folder, triples=len(built.graph), quads=quads, expected=expected,
-                                       count=count)
-
-                try:
-                    written = publish(out, files, {**(dirs or {}), STORE_LINK: staged.move_to}, verify=verify).paths
-                except OutputError as exc:
-                    if not keep_unwritten:
-                        raise
-                    write_error = exc
-                else:
-                    cache.prune(CACHED_KINDS)  # what this build did not use
-                    if stamp is not None:
-                        write_stamp(out, stamp)
+                cache.prune(CACHED_KINDS)  # what this build did not use
+                if stamp is not None:
+                    write_stamp(out, stamp)
     finally:
         if loader is not None:
             loader.discard()  # the staged store, unless it was published

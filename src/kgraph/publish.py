@@ -95,11 +95,14 @@ def build_lock(out_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def publish(out_dir: Path, files: Mapping[str, bytes], dirs: Mapping[str, DirWriter] | None = None, *,
+def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes]],
+            dirs: Mapping[str, DirWriter] | None = None, *,
             verify: Verifier | None = None, wait: float = LOCK_WAIT) -> Published:
     """Write a whole build and publish it atomically; return where it went.
 
-    ``files`` maps a file name to its bytes; ``dirs`` maps a directory name to a function
+    ``files`` maps a file name to its bytes, or to a function that makes them: called when
+    the file is written, and its bytes dropped once they are (a build need not hold all its
+    files in memory at once: 1 GB at x100); ``dirs`` maps a directory name to a function
     that creates that directory (at the path it is given) and fills it. Names are plain
     (no ``/``) and distinct. ``verify`` sees the complete build folder before the switch
     and raises (a :class:`~kgraph.errors.KgraphError`) to refuse it; nothing is
@@ -123,7 +126,7 @@ def publish(out_dir: Path, files: Mapping[str, bytes], dirs: Mapping[str, DirWri
             _remove_leftovers(out_dir)
             partial.mkdir(parents=True)
             for name, data in files.items():
-                _write_file(partial / name, data)
+                _write_file(partial / name, data() if callable(data) else data)
             for name, writer in dirs.items():
                 writer(partial / name)
                 if not (partial / name).is_dir():

@@ -1002,22 +1002,29 @@ def export_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) ->
     what the build does, from the lines it has loaded its store with. Each file is written
     from Oxigraph's parser over those lines, in their order (no list of 1.4M triples at x100,
     and no sort in Python)."""
+    return {name: make() for name, make in exports_of_lines(lines, prefixes).items()}
+
+
+def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) -> dict[str, Callable[[], bytes]]:
+    """:func:`export_lines`, each file made when its function is called (the build writes
+    each file as it is made: see :func:`kgraph.publish.publish`)."""
     def triples() -> Iterator[ox.Triple]:
         for quad in ox.parse(lines.triples, format=ox.RdfFormat.N_TRIPLES):
             yield quad.triple
 
-    files = {}
-    for name, fmt in EXPORTS.items():
+    def maker(fmt: str) -> Callable[[], bytes]:
         if fmt == "trig":
-            files[name] = _trig(ox.parse(_graph_major(lines), format=ox.RdfFormat.N_QUADS), prefixes)
-        elif fmt == "jsonld":
-            files[name] = serialize_jsonld(triples(), prefixes)
-        elif fmt == "nt":
-            safe = _line_safe(lines.triples)
-            files[name] = safe if safe == lines.triples else _sorted_lines(safe)  # an escape can reorder
-        else:
-            files[name] = serialize_triples(triples(), fmt, prefixes, ordered=True)
-    return files
+            return lambda: _trig(ox.parse(_graph_major(lines), format=ox.RdfFormat.N_QUADS), prefixes)
+        if fmt == "jsonld":
+            return lambda: serialize_jsonld(triples(), prefixes)
+        if fmt == "nt":
+            def nt() -> bytes:
+                safe = _line_safe(lines.triples)
+                return safe if safe == lines.triples else _sorted_lines(safe)  # an escape can reorder
+            return nt
+        return lambda: serialize_triples(triples(), fmt, prefixes, ordered=True)
+
+    return {name: maker(fmt) for name, fmt in EXPORTS.items()}
 
 
 def _graph_major(lines: DatasetLines) -> bytes:
