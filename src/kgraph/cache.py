@@ -59,15 +59,17 @@ class BuildCache:
     --no-cache``, and every command but ``build``). ``hits`` and ``misses`` count look-ups.
     """
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, *, defer: bool = False) -> None:
         self.folder = folder
         self.hits = 0
         self.misses = 0
         self._used: dict[str, set[str]] = {}
+        #: with ``defer``, what :meth:`put` was given, written by :meth:`flush` only
+        self._pending: dict[tuple[str, str], bytes] | None = {} if defer else None
 
     @classmethod
-    def of_output(cls, out_dir: Path) -> BuildCache:
-        return cls(out_dir / CACHE_DIR)
+    def of_output(cls, out_dir: Path, *, defer: bool = False) -> BuildCache:
+        return cls(out_dir / CACHE_DIR, defer=defer)
 
     @property
     def enabled(self) -> bool:
@@ -99,16 +101,30 @@ class BuildCache:
         if self.folder is None:
             return
         self._used.setdefault(kind, set()).add(key)
-        path = self._path(kind, key)
         data = json.dumps({"key": key, "value": value}, ensure_ascii=False, separators=(",", ":"))
+        encoded = data.encode("utf-8", "surrogatepass")
+        if self._pending is not None:
+            self._pending[kind, key] = encoded
+        else:
+            self._write(kind, key, encoded)
+
+    def _write(self, kind: str, key: str, data: bytes) -> None:
+        path = self._path(kind, key)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data.encode("utf-8", "surrogatepass"))
+            tmp.write_bytes(data)
             os.replace(tmp, path)
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+    def flush(self) -> None:
+        """Write what :meth:`put` kept back (a build flushes once it knows it leaves an
+        output folder behind: one that fails before making it makes no cache either)."""
+        pending, self._pending = self._pending or {}, {} if self._pending is not None else None
+        for (kind, key), data in pending.items():
+            self._write(kind, key, data)
 
     def prune(self, kinds: Iterable[str]) -> None:
         """Remove the entries of ``kinds`` that this build did not use (and leftovers of

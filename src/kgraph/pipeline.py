@@ -154,7 +154,7 @@ class _RefillOnly(BuildCache):
     done again, and the next build can reuse it)."""
 
     def __init__(self, cache: BuildCache) -> None:
-        super().__init__(cache.folder)
+        super().__init__(cache.folder, defer=cache._pending is not None)
 
     def get(self, kind: str, key: str):
         self._used.setdefault(kind, set()).add(key)
@@ -252,10 +252,17 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     out = out_dir or project.out_dir
     # what a later build compares with to find that nothing changed (a plain build only)
     stamp = build_stamp(project, inputs.sha256) if write and extra_files is None and not dirs else None
-    cache = BuildCache.of_output(out) if write else BuildCache(None)
+    # the cache's new entries are written once the build has published, or has failed in an
+    # output folder that was there before: a failed first build leaves no folder behind
+    cache = BuildCache.of_output(out, defer=True) if write else BuildCache(None)
     if not incremental:
         cache = _RefillOnly(cache)
-    checked = check(project, step=step, count=count, cache=cache)
+    existed = out.exists()
+    try:
+        checked = check(project, step=step, count=count, cache=cache)
+    finally:
+        if existed:
+            cache.flush()  # what was parsed and validated, for the build that follows a fix
     if not checked.report.ok or checked.built is None:
         raise ValidationFailed(checked.report)
     built = checked.built
@@ -322,6 +329,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                     raise
                 write_error = exc
             else:
+                cache.flush()
                 cache.prune(CACHED_KINDS)  # what this build did not use
                 if stamp is not None:
                     write_stamp(out, stamp)
