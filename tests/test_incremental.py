@@ -271,3 +271,21 @@ def test_a_build_after_a_change_builds_again(mini_root: Path, change: str):
     output = _cli_build(mini_root, *extra)
     assert "up to date" not in output and _published(mini_root) != first
     assert (mini_root / "output" / "kgraph.html").is_file()
+
+
+def test_another_kgraph_finds_nothing_in_the_cache(mini: Project, monkeypatch):
+    """Entries depend on kgraph's own files (code_fingerprint), released or not: a changed
+    kgraph parses and validates everything again, and does not call the output up to date."""
+    import kgraph.cache as cache_module
+    from kgraph.pipeline import unchanged
+
+    build(mini)
+    assert unchanged(mini)
+    parsed = []
+    real = load_module._parse_checked
+    monkeypatch.setattr(load_module, "_parse_checked",
+                        lambda text, display, *, fast: parsed.append(display) or real(text, display, fast=fast))
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "another kgraph")
+    assert not unchanged(mini)
+    build(mini)
+    assert len(parsed) == 5  # sources, entities, xrefs and the two claims files

@@ -22,6 +22,7 @@ removes the entries it no longer uses once it has published, so the cache holds 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -40,11 +41,38 @@ CACHED_KINDS = ("yaml", "shacl")
 FORMAT = 1
 
 
-def digest(*parts: str | bytes) -> str:
-    """SHA-256 over ``parts`` (each one framed by its length: ("ab", "c") is not ("a", "bc"))."""
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of kgraph's own installed files (code, templates, packaged data): what a
+    build's results depend on besides its inputs. A changed kgraph, released or not, finds
+    nothing in the cache of an older one. (A memo: the files do not change under a running
+    process; about 100 files, 1 MB, read once: 20 ms.)"""
+    from importlib import resources
+
     from kgraph import __version__
 
-    h = hashlib.sha256(f"kgraph-cache {FORMAT} {__version__}\n".encode())
+    h = hashlib.sha256(f"kgraph {__version__}\n".encode())
+    root = resources.files("kgraph")
+    stack = [root]
+    found = []
+    while stack:
+        for entry in stack.pop().iterdir():
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    stack.append(entry)
+            elif not entry.name.endswith((".pyc", ".pyo")):
+                found.append(entry)
+    for entry in sorted(found, key=lambda e: str(e)):
+        data = entry.read_bytes()
+        h.update(f"{str(entry)[len(str(root)):]}\n{len(data)}\n".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def digest(*parts: str | bytes) -> str:
+    """SHA-256 over ``parts`` (each one framed by its length: ("ab", "c") is not ("a", "bc"))
+    and kgraph's own files (:func:`code_fingerprint`)."""
+    h = hashlib.sha256(f"kgraph-cache {FORMAT} {code_fingerprint()}\n".encode())
     for part in parts:
         data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
         h.update(f"{len(data)}:".encode())
