@@ -91,6 +91,9 @@ class BuildCache:
         self.folder = folder
         self.hits = 0
         self.misses = 0
+        #: per kind, how many look-ups found an entry, and how many there were
+        self.found: dict[str, int] = {}
+        self.looked: dict[str, int] = {}
         self._used: dict[str, set[str]] = {}
         #: with ``defer``, what :meth:`put` was given, written by :meth:`flush` only
         self._pending: dict[tuple[str, str], bytes] | None = {} if defer else None
@@ -112,6 +115,7 @@ class BuildCache:
         if self.folder is None:
             return None
         self._used.setdefault(kind, set()).add(key)
+        self.looked[kind] = self.looked.get(kind, 0) + 1
         try:
             entry = json.loads(self._path(kind, key).read_bytes())
         except (OSError, ValueError, RecursionError):
@@ -121,6 +125,7 @@ class BuildCache:
             self.misses += 1
             return None
         self.hits += 1
+        self.found[kind] = self.found.get(kind, 0) + 1
         return entry["value"]
 
     def put(self, kind: str, key: str, value: Any) -> None:

@@ -220,6 +220,14 @@ def build(
     out_dir = project.out_dir
     typer.echo(f"Built {s['entities']} entities, {s['relations']} relations, {s['claims']} claims "
                f"({s['triples']} triples) into {out_dir}")
+    reused = result.reused
+    if any(found for found, _ in reused.values()):
+        parts = []
+        if "yaml" in reused:
+            parts.append("{} of {} data files parsed".format(*reused["yaml"]))
+        if "shacl" in reused:
+            parts.append("the SHACL checks of {} of {} sources' claims".format(*reused["shacl"]))
+        typer.echo(f"  reused from the last build: {', '.join(parts)}")
     for path in result.written:
         typer.echo(f"  {path.name}")
 

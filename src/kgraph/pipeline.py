@@ -12,7 +12,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
@@ -158,6 +158,7 @@ class _RefillOnly(BuildCache):
 
     def get(self, kind: str, key: str):
         self._used.setdefault(kind, set()).add(key)
+        self.looked[kind] = self.looked.get(kind, 0) + 1
         self.misses += 1
         return None
 
@@ -171,6 +172,9 @@ class BuildResult:
     written: list[Path]
     #: why the output could not be written (only with ``keep_unwritten``)
     write_error: OutputError | None = None
+    #: what came from the cache of earlier builds: per kind ("yaml": data files parsed,
+    #: "shacl": sources' claims validated), how many of how many
+    reused: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @_collector_paused
@@ -339,5 +343,6 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             if created and not written:
                 with contextlib.suppress(OSError):
                     out.rmdir()  # only if empty: what the failed build made, and nothing else
+    reused = {kind: (cache.found.get(kind, 0), looked) for kind, looked in cache.looked.items()}
     return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
-                       write_error=write_error)
+                       write_error=write_error, reused=reused)
