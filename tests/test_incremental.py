@@ -23,9 +23,12 @@ from kgraph.shapes import claim_shapes, flatten_shapes
 WARN_LONG_QUOTES = """
 @prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix kg: <https://w3id.org/kgraph/ontology#> .
+@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
 kg:LongQuoteShape a sh:NodeShape ; sh:targetClass kg:Claim ;
     sh:property [ sh:path kg:quote ; sh:maxLength 40 ; sh:severity sh:Warning ;
-                  sh:message "a long quote" ] .
+                  sh:message "a long quote" ] ;
+    sh:property [ sh:path rdf:subject ; sh:class kg:Drug ; sh:severity sh:Warning ;
+                  sh:message "a claim about something else than a drug" ] .
 """
 
 
@@ -88,45 +91,57 @@ def test_unchanged_files_are_not_parsed_again(mini: Project, mini_root: Path, mo
     assert parsed == ["data/claims/002.yaml"]
 
 
-def test_only_the_claims_of_changed_sources_are_validated_again(warned: Project, mini_root: Path, monkeypatch):
-    build(warned)
+@pytest.mark.parametrize("share", [1.0, 0.0])
+def test_only_the_claims_of_changed_sources_are_validated_again(warned: Project, mini_root: Path, monkeypatch,
+                                                                share: float):
+    """share 1.0: the changed source's claims are validated in a graph of their own; 0.0: in
+    the whole graph (the path of many changed sources). Either way the same problems."""
+    from rdflib import RDF
+
+    from kgraph.prefixes import KG
+
+    monkeypatch.setattr(shapes_module, "SUBGRAPH_SHARE", share)
+    first = build(warned)
     runs = []
     real = shapes_module._run
 
     def recording(graph, shapes, focus=None):
-        runs.append(focus)
+        runs.append(set(graph.subjects(RDF.type, KG.Claim)))
         return real(graph, shapes, focus)
 
     monkeypatch.setattr(shapes_module, "_run", recording)
     build(warned)
-    assert runs == [None]  # the other shapes only: every source's claims came from the cache
+    assert len(runs) == 1  # the other shapes only: every source's claims came from the cache
     runs.clear()
     _edit_note(mini_root)
     changed = build(warned)
-    assert len(runs) == 2 and runs[0] is None
-    assert sorted(runs[1]) == sorted(claim_iri(f"c002-00{i}") for i in range(1, 6) if
-                                     claim_iri(f"c002-00{i}") in {claim_iri(c.id) for c in _claims(mini_root)})
+    everything = {claim_iri(c.id) for c in _claims(mini_root, None)}
+    assert len(runs) == 2 and runs[0] == everything
+    if share:
+        assert runs[1] == {claim_iri(c.id) for c in _claims(mini_root, "src-002")} != everything
+    else:
+        assert runs[1] == everything
     full = build(warned, out_dir=mini_root / "full", incremental=False)
-    assert _warnings(changed) == _warnings(full) == _warnings(check(warned))
+    assert _warnings(changed) == _warnings(full) == _warnings(check(warned)) != _warnings(first)
 
 
-def _claims(root: Path):
+def _claims(root: Path, source: str | None):
     from kgraph.load import load_dataset
 
     data, _ = load_dataset(Project.at(root, corpus_dir=root / "corpus"))
-    return [c for c in data.claims if c.source == "src-002"]
+    return [c for c in data.claims if source is None or c.source == source]
 
 
 def test_no_cache_validates_everything_and_refills_the_cache(warned: Project, monkeypatch):
     build(warned)
     runs = []
     real = shapes_module._run
-    monkeypatch.setattr(shapes_module, "_run", lambda g, s, focus=None: runs.append(focus) or real(g, s, focus))
+    monkeypatch.setattr(shapes_module, "_run", lambda g, s, focus=None: runs.append(len(g)) or real(g, s, focus))
     build(warned, incremental=False)
-    assert runs == [None, None]  # the other shapes, then every claim
+    assert len(runs) == 2 and runs[0] == runs[1]  # the other shapes, then every claim, in the whole graph
     runs.clear()
     build(warned)
-    assert runs == [None]
+    assert len(runs) == 1
 
 
 def test_a_damaged_cache_is_ignored_and_remade(warned: Project):

@@ -225,7 +225,8 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
         if cache is not None and cache.enabled:
             depends = digest(project.ontology_file.read_bytes(), project.shapes_file.read_bytes(),
                              repr(data.sources), repr(data.entities), repr(data.xrefs))
-            report.extend(shacl_validate_cached(checked.built.graph, shapes, data, ontology, cache, depends))
+            report.extend(shacl_validate_cached(checked.built.graph, shapes, data, ontology, cache, depends,
+                                                checked.built.dataset))
         else:
             report.extend(shacl_validate(checked.built.graph, shapes, data))
     return checked

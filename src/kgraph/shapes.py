@@ -33,7 +33,7 @@ def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None, *,
 
 
 def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: Graph, cache: BuildCache,
-                          depends: str) -> list[Problem]:
+                          depends: str, dataset=None) -> list[Problem]:
     """:func:`shacl_validate`, the claims of a source whose records did not change since a
     build kept their problems in ``cache`` not validated again (the incremental build).
 
@@ -43,6 +43,8 @@ def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: 
     shapes: the cache key (``depends`` stands for what is common to every source: the
     entities, sources and cross-references, the ontology, the shapes). The other shapes
     (entities, sources, studies ...) are validated on the whole graph each time.
+    ``dataset`` (the built graphs, of which ``graph`` is the union) lets the claims of a few
+    changed sources be validated apart from the rest.
     """
     flat = flatten_shapes(shapes)
     per_claim = claim_shapes(flat, ontology)
@@ -61,13 +63,12 @@ def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: 
     # the other shapes, on the whole graph every time
     problems.extend((None, p) for p in _problems(_run(graph, _without_targets(flat, per_claim)), graph, data))
     if missed:
-        focus = None
-        if len(missed) < len(keys):
-            # pySHACL filters each shape's targets by this list (a list: linear look-ups),
-            # so past a few thousand claims validating them all is faster
-            focus = [claim_iri(c.id) for source in missed for c in claims_of[source]]
-            focus = focus if len(focus) <= FOCUS_LIST_LIMIT else None
-        found = _run(graph, _without_targets(flat, set(_targeted(flat)) - per_claim), focus)
+        # a few sources: their claims are validated in a graph of their own (with the
+        # ontology and the types of the entities, all a claim shape looks at besides the
+        # claim); many: in the whole graph, all of them (copying them would cost more)
+        share = sum(len(claims_of[source]) for source in missed) / len(data.claims)
+        target = graph if dataset is None or share > SUBGRAPH_SHARE else _claims_graph(dataset, missed)
+        found = _run(target, _without_targets(flat, set(_targeted(flat)) - per_claim))
         source_of = {claim_iri(c.id): c.source for c in data.claims}
         fresh: dict[str, list[Problem]] = {source: [] for source in missed}
         for problem, (focus_node, *_) in zip(_problems(found, graph, data), found, strict=True):
@@ -83,8 +84,25 @@ def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: 
     return sorted((p for _, p in problems), key=lambda p: (str(p.where), p.message))
 
 
-#: beyond this many claims to validate again, the claim shapes are run on every claim
-FOCUS_LIST_LIMIT = 5000
+#: the share of the claims to validate again above which the claim shapes run on the whole
+#: graph rather than on a graph of those claims (a copy)
+SUBGRAPH_SHARE = 0.25
+
+
+def _claims_graph(dataset, sources: list[str]) -> Graph:
+    """What the claim shapes see of the claims of ``sources``: their graphs, the ontology,
+    and the type of every entity and source document (sh:class)."""
+    from kgraph.build import ENTITY_GRAPH, ONTOLOGY_GRAPH, source_graph_iri
+
+    graph = Graph()
+    for triple in dataset.graph(ONTOLOGY_GRAPH):
+        graph.add(triple)
+    for triple in dataset.graph(ENTITY_GRAPH).triples((None, RDF.type, None)):
+        graph.add(triple)
+    for source in sources:
+        for triple in dataset.graph(source_graph_iri(source)):
+            graph.add(triple)
+    return graph
 
 #: what a claim shape may hold: constraints on the focus node's own values (and the types of
 #: the nodes they name, sh:class). A shape with anything else (sh:node, sh:sparql, a path
