@@ -585,10 +585,10 @@ def run(store_path: Path, query: StoreQuery, *, timeout: float | None, mode: str
     opens the store read-only and evaluates; past the deadline it is killed, which stops
     the engine's work. Without fork (or ``timeout=None``) it runs here.
     """
-    import multiprocessing
+    from kgraph.sparql.execute import _can_fork
 
     engine = StoreEngine(store_path)
-    if timeout is None or "fork" not in multiprocessing.get_all_start_methods():
+    if timeout is None or not _can_fork():
         engine.start()
         return engine.answer({}, mode, query, fmt)
     return _in_worker(engine, (mode, query, fmt), timeout)
