@@ -39,7 +39,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,7 +288,7 @@ def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str,
         clean_stale(out_dir)
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
-    ident = uuid.uuid4().hex[:12]
+    ident = _unique_id(12)
     tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
     final = out_dir / f"{STORE_PREFIX}{ident}"
     with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
@@ -357,11 +356,18 @@ def _check_link(out_dir: Path) -> None:
                           "Move it away (kgraph writes its store there) and build again.")
 
 
+def _unique_id(digits: int) -> str:
+    """Random hex digits for a folder's name (uuid is imported by a build only: 4 ms of a look-up)."""
+    import uuid
+
+    return uuid.uuid4().hex[:digits]
+
+
 def _point_link(out_dir: Path, target: str) -> None:
     """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
     _check_link(out_dir)
     link = out_dir / STORE_LINK
-    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{_unique_id(8)}"
     os.symlink(target, new_link, target_is_directory=True)
     try:
         os.replace(new_link, link)
