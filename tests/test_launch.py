@@ -102,7 +102,7 @@ def test_the_options_read_without_typer_are_the_typer_commands():
     params = {opt: p for p in command.params for opt in p.opts}
     for option, (field, kind) in OPTIONS.items():
         assert option in params, option
-        assert params[option].name == field and field in QueryArgs.__dataclass_fields__, option
+        assert params[option].name == field and field in QueryArgs._fields, option
         assert getattr(params[option], "is_flag", False) == (kind == "flag"), option
         assert params[option].default == getattr(QueryArgs(), field), option
 

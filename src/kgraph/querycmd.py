@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from kgraph.errors import QueryError
 from kgraph.terminal import echo, note, print_table
@@ -23,9 +23,10 @@ MAX_TIMEOUT = 86_400.0
 DEFAULT_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class QueryArgs:
-    """The arguments of ``kgraph query`` (as the typer command receives them)."""
+class QueryArgs(NamedTuple):
+    """The arguments of ``kgraph query`` (as the typer command receives them). A named tuple,
+    not a dataclass: typing is imported at start-up anyway, and a frozen dataclass of twelve
+    fields takes milliseconds to define (issue 10)."""
 
     text: str | None = None
     file: Path | None = None
@@ -190,16 +191,18 @@ def run(args: QueryArgs) -> int:
 
 def query_text_of(text: str | None, file: Path | None, name: str | None) -> str:
     """The query given inline, on stdin (``-``), in a file or by name: exactly one of them."""
-    from kgraph.sparql.named import named_query, read_query_file
-
     given = [what for what, value in (("a query", text), ("-f", file), ("--name", name)) if value is not None]
     if len(given) != 1:
         raise QueryError("give the query one way: inline, - for stdin, -f FILE or --name NAME"
                          + (f" (got {' and '.join(given)})" if given else ""),
                          "Example: kgraph query --name treats; `kgraph queries` lists the names.")
     if name is not None:
+        from kgraph.sparql.named import named_query
+
         return named_query(name).text
     if file is not None:
+        from kgraph.sparql.named import read_query_file
+
         return read_query_file(file)
     return read_stdin() if text == "-" else text
 
