@@ -1,6 +1,8 @@
 """The ``kgraph`` command line: parse arguments, call one library function, print.
 
-Library modules are imported inside the commands so that ``kgraph --help`` stays fast.
+Library modules are imported inside the commands so that ``kgraph --help`` stays fast;
+``kgraph query`` with plain arguments does not import this module at all (the console script
+is :mod:`kgraph.launch`, the command's body :func:`kgraph.querycmd.run`: issue 10).
 Only :class:`kgraph.errors.KgraphError` is caught (message to stderr, the error's
 ``exit_code``); any other exception is a bug and keeps its traceback.
 
