@@ -443,9 +443,11 @@ class _Channel:
 
     def send(self, message: Any) -> None:
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        view = memoryview(len(data).to_bytes(self._HEADER, "big") + data)
-        while view:
-            view = view[os.write(self.fds[1], view):]
+        # the length, then the data itself (not a copy of both: an answer may be most of the memory cap)
+        for part in (len(data).to_bytes(self._HEADER, "big"), data):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self.fds[1], view):]
 
     def recv(self) -> Any:
         size = int.from_bytes(self._read(self._HEADER), "big")
