@@ -82,6 +82,7 @@ def test_out_means_what_the_command_writes():
 
 def _as_terminal(monkeypatch, **env):
     monkeypatch.setattr("kgraph.cli._is_tty", lambda: True)
+    monkeypatch.setattr("kgraph.terminal.is_tty", lambda: True)  # tables (kgraph.terminal.print_table)
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich writes styles though CliRunner is no terminal
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("NO_COLOR", raising=False)

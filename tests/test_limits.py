@@ -213,19 +213,23 @@ def test_workers_hold_no_sockets(live):
     try:
         fds = os.listdir(f"/proc/{worker.process.pid}/fd")
         deadline = time.monotonic() + 10
-        sockets = None
+        sockets = pipes = None
         while time.monotonic() < deadline:  # the fence runs right after the fork
-            sockets = []
+            sockets, pipes = [], []
             for fd in os.listdir(f"/proc/{worker.process.pid}/fd"):
                 try:
-                    if stat.S_ISSOCK(os.stat(f"/proc/{worker.process.pid}/fd/{fd}").st_mode):
-                        sockets.append(fd)
+                    mode = os.stat(f"/proc/{worker.process.pid}/fd/{fd}").st_mode
                 except OSError:
-                    pass
-            if len(sockets) == 1:
+                    continue
+                if stat.S_ISSOCK(mode):
+                    sockets.append(fd)
+                elif stat.S_ISFIFO(mode) and int(fd) > 2:
+                    pipes.append(fd)
+            if not sockets and len(pipes) == 2:
                 break
             time.sleep(0.1)
-        assert fds and sockets is not None and len(sockets) == 1  # its own pipe to the parent only
+        # the server's socket and its clients' are /dev/null there; its own two pipes to the parent only
+        assert fds and sockets == [] and pipes is not None and len(pipes) == 2
     finally:
         worker.kill()
 

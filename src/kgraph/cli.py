@@ -1,6 +1,8 @@
 """The ``kgraph`` command line: parse arguments, call one library function, print.
 
-Library modules are imported inside the commands so that ``kgraph --help`` stays fast.
+Library modules are imported inside the commands so that ``kgraph --help`` stays fast;
+``kgraph query`` with plain arguments does not import this module at all (the console script
+is :mod:`kgraph.launch`, the command's body :func:`kgraph.querycmd.run`: issue 10).
 Only :class:`kgraph.errors.KgraphError` is caught (message to stderr, the error's
 ``exit_code``); any other exception is a bug and keeps its traceback.
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 import copy
 import gc
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -22,10 +23,13 @@ from typing import Annotated, Literal, Optional
 import typer
 from typer.core import TyperGroup
 
+from kgraph import terminal
 from kgraph.errors import EXIT_CODES, KgraphError
 from kgraph.explore import CENTRALITY_MEASURES
 from kgraph.formats import accepted_names, format_help
+from kgraph.querycmd import DEFAULT_TIMEOUT, MAX_TIMEOUT, QueryArgs
 from kgraph.reason import REGIMES
+from kgraph.terminal import print_error
 
 
 class _Group(TyperGroup):
@@ -35,7 +39,7 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except KgraphError as exc:
-            _console(stderr=True).print(f"Error: {exc}", markup=False, highlight=False)
+            print_error(exc)
             ctx.exit(exc.exit_code)
 
 
@@ -62,10 +66,6 @@ OutOpt = Annotated[Optional[Path], typer.Option(
     "--graph-dir", help="Directory of the built graph; rebuilt there when data/ or ontology/ changed "
                         "[default: ./output].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-#: the longest --timeout accepted: longer ones overflow the timers (and mean "never")
-MAX_TIMEOUT = 86_400.0
 
 
 def _finite_timeout(value: float) -> float:
@@ -98,20 +98,11 @@ def _main(
     """Build, check and explore a knowledge graph of the evidence around ketamine therapy."""
 
 
-def _no_color() -> bool:
-    # https://no-color.org: any non-empty NO_COLOR; rich drops colours but keeps bold and italic
-    return bool(os.environ.get("NO_COLOR"))
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    plain = {"color_system": None, "no_color": True} if _no_color() else {}
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, **plain)
-
-
-def _is_tty() -> bool:
-    return sys.stdout.isatty()
+# printed through kgraph.terminal, as `kgraph query` is without typer (kgraph.launch)
+_console = terminal.console
+_is_tty = terminal.is_tty
+_note = terminal.note
+_print_table = terminal.print_table
 
 
 class _Steps:
@@ -377,7 +368,7 @@ def query(
     timeout: Annotated[float, typer.Option(
         "--timeout", min=0.01, callback=_finite_timeout,
         help="Stop the query after this many seconds (a rebuild or closure is not counted).")]
-    = 30.0,
+    = DEFAULT_TIMEOUT,
     rebuild: RebuildOpt = False,
     data: DataOpt = None,
     ontology: OntologyOpt = None,
@@ -395,97 +386,13 @@ def query(
 
         kgraph query --name treats --format csv --out treats.csv
     """
-    from kgraph.graphstore import load_graphs
-    from kgraph.sparql.results import choose_format
+    from kgraph.querycmd import run
 
-    if output is not None and str(output) == "-":
-        output = None  # `-o -` is stdout, the same as no --out
-    query_text = _query_text(text, file, name)
-    notes: tuple[str, ...] = ()
-    if reason:
-        # the entailed graph is made in memory (rdflib and owlrl), so rdflib's engine answers
-        from kgraph.sparql.execute import query_info
-
-        # parsed in a killable worker under the same deadline (a short hostile query can keep
-        # rdflib's parser busy for minutes); again in the evaluating worker below
-        prepared = query_info(query_text, timeout=timeout)
-        kind, notes = prepared.kind, prepared.notes
-    else:
-        # Oxigraph answers over the store: the text is checked here first (and parsed, in a
-        # worker, before any rebuild, so that a mistake is reported first), then against the
-        # store's own graphs; it is parsed and evaluated in a killable worker
-        from kgraph import storequery
-
-        kind = storequery.prepare(query_text, None, parse="no").kind
-    fmt_chosen = choose_format(kind, fmt, output)
-
-    def before_rebuild() -> None:
-        if not reason:
-            storequery.prepare(query_text, None, timeout=timeout)
-
-    project = _project(data, ontology, out=out)
-    # without --reason only the worker opens the store (once, not also here: issue 10)
-    graphs = load_graphs(project, rebuild=rebuild, step=_note, before_rebuild=before_rebuild, opened=bool(reason))
-    if graphs.rebuilt:
-        _note("Rebuilt the graph first: it was missing or older than data/ and ontology/")
-    if reason:
-        from kgraph.sparql.execute import run_query
-
-        result = run_query(graphs.entailed(reason, step=_note), query_text, timeout=timeout)
-    else:
-        checked = storequery.prepare(query_text, graphs.graphs, parse="no")
-        notes = checked.notes
-        # a table, true/false, CSV or TSV is made in the worker without rdflib when it can be
-        # (0.1-0.2 s less)
-        shown = fmt_chosen is None or fmt_chosen.name in storequery.SHOWN_FORMATS
-        mode, shown_fmt = "show" if shown else "result", fmt_chosen.name if fmt_chosen is not None else None
-        try:
-            result = storequery.run(graphs.path, checked, timeout=timeout, mode=mode, fmt=shown_fmt)
-        except storequery.StoreUnreadable:
-            # a damaged database: rebuilt, as load_graphs rebuilds a store it cannot open
-            graphs = load_graphs(project, rebuild=True, step=_note)
-            _note("Rebuilt the graph first: its store could not be opened")
-            checked = storequery.prepare(query_text, graphs.graphs, parse="no")
-            result = storequery.run(graphs.path, checked, timeout=timeout, mode=mode, fmt=shown_fmt)
-    _print_answer(result, fmt_chosen, output)
-    for note in notes if result.empty else ():
-        _note(f"Note: {note}")
-    if exit_status and result.kind == "ASK" and not result.boolean:
-        raise typer.Exit(1)
-
-
-def _query_text(text: str | None, file: Path | None, name: str | None) -> str:
-    from kgraph.errors import QueryError
-    from kgraph.sparql.named import named_query, read_query_file
-
-    given = [what for what, value in (("a query", text), ("-f", file), ("--name", name)) if value is not None]
-    if len(given) != 1:
-        raise QueryError("give the query one way: inline, - for stdin, -f FILE or --name NAME"
-                         + (f" (got {' and '.join(given)})" if given else ""),
-                         "Example: kgraph query --name treats; `kgraph queries` lists the names.")
-    if name is not None:
-        return named_query(name).text
-    if file is not None:
-        return read_query_file(file)
-    return _read_stdin() if text == "-" else text
-
-
-def _read_stdin() -> str:
-    from kgraph.errors import QueryError
-
-    hint = "Pipe the query in (echo 'ASK {?s ?p ?o}' | kgraph query -) or give it inline."
-    if sys.stdin is None:  # started with standard input closed (kgraph query - <&-)
-        raise QueryError("standard input is closed: there is no query to read", hint)
-    try:
-        return sys.stdin.read()
-    except (OSError, ValueError) as exc:
-        raise QueryError(f"cannot read the query from standard input: {exc}", hint) from None
-    except UnicodeDecodeError as exc:
-        raise QueryError(f"the query on standard input is not UTF-8 text (byte {exc.start})", hint) from None
-
-
-def _note(message: str) -> None:
-    _console(stderr=True).print(message, markup=False)
+    # the body is kgraph.querycmd's: kgraph.launch runs it without typer when it can (issue 10)
+    status = run(QueryArgs(text=text, file=file, name=name, fmt=fmt, output=output, exit_status=exit_status,
+                           reason=reason, timeout=timeout, rebuild=rebuild, data=data, ontology=ontology, out=out))
+    if status:
+        raise typer.Exit(status)
 
 
 def _graphs(data: Path | None, ontology: Path | None, out: Path | None):
@@ -500,58 +407,6 @@ def _echo_json(value) -> None:
 
     data = [asdict(v) for v in value] if isinstance(value, list) else asdict(value)
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _print_answer(result, fmt, output: Path | None) -> None:
-    # (kgraph.sparql.results imports no rdflib: a Shown answer is printed without it)
-    from kgraph.sparql.results import choose_format, serialize_result
-
-    def body() -> bytes:  # a kgraph.storequery.Shown answer carries its bytes
-        data = getattr(result, "data", None)
-        return data if data is not None else serialize_result(result, fmt)
-
-    if result.empty:
-        what = "rows" if result.kind == "SELECT" else "triples"
-        _note(f"No {what}: the query matched nothing.")
-    if output is not None:
-        from kgraph.export import write_atomic
-
-        write_atomic(output, body())
-        count = (f"{result.size} rows" if result.kind == "SELECT" else str(result.boolean).lower()
-                 if result.kind == "ASK" else f"{result.size} triples")
-        _note(f"Wrote {count} to {output} ({fmt.description})")
-    elif fmt is not None:
-        typer.echo(body(), nl=False)
-    elif result.kind == "ASK":
-        typer.echo("true" if result.boolean else "false")
-    elif result.kind != "SELECT":
-        if not result.empty:
-            typer.echo(serialize_result(result, choose_format(result.kind, "turtle", None)), nl=False)
-    elif not result.empty:
-        if hasattr(result, "cells"):  # kgraph.storequery.Shown: the cells are made
-            _print_table(result.variables, result.cells)
-            return
-        from kgraph.sparql.results import display_rows
-
-        _print_table(*display_rows(result))
-
-
-def _print_table(header: list[str], rows: list[list[str]], title: str | None = None) -> None:
-    """A table on a terminal; tab-separated lines (header first) when piped."""
-    if not _is_tty():
-        for line in [header, *rows]:
-            typer.echo("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line))
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    # Text cells: rich would read "[to be]" in a quote as markup and drop it (issue 13)
-    table = Table(title=title, title_justify="left")
-    for column in header:
-        table.add_column(Text(column), overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    _console().print(table)
 
 
 @app.command()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable
 
 
 def close_names(wanted: str, names: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Up to ``n`` of ``names`` closest to ``wanted``, best first (difflib's ratio >= cutoff)."""
+    import difflib  # here: a suggestion is for a mistake, and kgraph query imports this module (issue 10)
+
     return difflib.get_close_matches(wanted, list(names), n=n, cutoff=cutoff)
 
 

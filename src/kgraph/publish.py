@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -118,7 +117,7 @@ def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes]],
     with build_lock(out_dir, wait=wait):
         builds = out_dir / BUILDS_DIR
         previous = _pointed_build(out_dir)
-        build_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{secrets.token_hex(3)}"
+        build_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{_token()}"
         partial = builds / f"{build_id}{PARTIAL}"
         final = builds / build_id
         with removed_on_failure(partial, lambda exc: _cannot_write(out_dir, exc)):
@@ -208,11 +207,11 @@ def _link(out_dir: Path, name: str, *, only_if_absent: bool) -> None:
     exists = link.exists() or link.is_symlink()
     if exists and only_if_absent:
         return
-    tmp = out_dir / f".{name}.link-{secrets.token_hex(3)}"
+    tmp = out_dir / f".{name}.link-{_token()}"
     os.symlink(target, tmp)
     if link.is_dir() and not link.is_symlink():
         # a real folder (an older layout) cannot be replaced by a rename: move it aside
-        aside = out_dir / f".{name}.old-{secrets.token_hex(3)}"
+        aside = out_dir / f".{name}.old-{_token()}"
         os.rename(link, aside)
         os.replace(tmp, link)
         shutil.rmtree(aside, ignore_errors=True)
@@ -259,3 +258,10 @@ def _remove_leftovers(out_dir: Path) -> None:
 def _cannot_write(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror or exc}",
                        "Choose a folder you can write to (--out).")
+
+
+def _token() -> str:
+    """Six random hex digits for a unique name (secrets is imported only by a build)."""
+    import secrets
+
+    return secrets.token_hex(3)

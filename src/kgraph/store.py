@@ -39,7 +39,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,7 +288,7 @@ def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str,
         clean_stale(out_dir)
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
-    ident = uuid.uuid4().hex[:12]
+    ident = _unique_id(12)
     tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
     final = out_dir / f"{STORE_PREFIX}{ident}"
     with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
@@ -357,11 +356,18 @@ def _check_link(out_dir: Path) -> None:
                           "Move it away (kgraph writes its store there) and build again.")
 
 
+def _unique_id(digits: int) -> str:
+    """Random hex digits for a folder's name (uuid is imported by a build only: 4 ms of a look-up)."""
+    import uuid
+
+    return uuid.uuid4().hex[:digits]
+
+
 def _point_link(out_dir: Path, target: str) -> None:
     """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
     _check_link(out_dir)
     link = out_dir / STORE_LINK
-    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{_unique_id(8)}"
     os.symlink(target, new_link, target_is_directory=True)
     try:
         os.replace(new_link, link)
@@ -811,10 +817,17 @@ def is_current(project: Any) -> bool:
     the one the store recorded (at x100, 520 files: hashing them all took 30-60 ms of every
     query); see :func:`kgraph.buildinfo.input_state`.
     """
+    return _current_info(project) is not None
+
+
+def _current_info(project: Any) -> StoreInfo | None:
+    """The linked store's info when it was built from the project's current inputs (:func:`is_current`)."""
     from kgraph.buildinfo import input_state
 
     info = read_info(project.out_dir)
-    return info is not None and info.inputs_sha256 == input_state(project, info.inputs).sha256
+    if info is not None and info.inputs_sha256 == input_state(project, info.inputs).sha256:
+        return info
+    return None
 
 
 def write_build_store(project: Any, built: Any, out_dir: Path | None = None,
@@ -840,9 +853,11 @@ def open_current(project: Any, *, rebuild: bool = False, step: Callable[[str], N
     With ``opened=False`` a current store is not opened here (see :class:`StoreGraphs`): a
     damaged database then shows where it is opened, and the caller rebuilds (``rebuild=True``).
     """
-    if not rebuild and is_current(project):
+    # the info checked is the info used (read once: a look-up is some 50 ms in all, issue 10)
+    info = None if rebuild else _current_info(project)
+    if info is not None:
         try:
-            return StoreGraphs(read_info(project.out_dir), opened=opened)
+            return StoreGraphs(info, opened=opened)
         except (OSError, TypeError):
             pass  # a damaged store: rebuild it
     if before_rebuild is not None:

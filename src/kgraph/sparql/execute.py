@@ -20,9 +20,9 @@ lock is held there that one client could keep.
   killed -- which stops the work, not only the response -- and replaced by a fresh fork.
 
 A worker is fenced in: it refuses any socket (in case a query slipped past the checks of
-:mod:`~kgraph.sparql.prepare`), replaces every socket it inherited (the server's listening
-socket, client connections, its siblings' pipes) with /dev/null so that clients and a
-restarted server never wait on it, lowers its address-space limit (``RLIMIT_AS``) to what
+:mod:`~kgraph.sparql.prepare`), replaces every socket and pipe it inherited (the server's
+listening socket, client connections, its siblings' pipes) with /dev/null so that clients, a
+restarted server and the parent never wait on it, lowers its address-space limit (``RLIMIT_AS``) to what
 it had plus ``memory`` bytes once its engine has started, and exits within a second when its parent dies (a watchdog
 thread; ``PR_SET_PDEATHSIG`` would fire when the *thread* that forked it ends).
 
@@ -31,9 +31,9 @@ in-memory graph, shared with the forked worker copy-on-write) or
 :class:`kgraph.storequery.StoreEngine` (Oxigraph over the build's store, opened by each
 worker). The pool, its admission control and the fences are the same for both.
 
-Protocol (:class:`_Worker`): the parent sends ``(mode, text, options)``; the worker
-answers ``("ok", payload)`` or ``("error", KgraphError)``; only the answer travels back,
-pickled.
+Protocol (:class:`_Worker`, forked with :func:`os.fork`, two pipes): the parent sends
+``(mode, text, options)``; the worker answers ``("ok", payload)`` or ``("error", KgraphError)``;
+only the answer travels back, pickled.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import math
 import os
+import pickle
 import re
 import sys
 import threading
@@ -55,8 +56,6 @@ from kgraph.errors import KgraphError, QueryError, QueryTimeout, RequestTooLarge
 from kgraph.sparql.results import QueryResult
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from rdflib import Graph
 
     from kgraph.sparql.prepare import PreparedQuery
@@ -316,12 +315,12 @@ def _reply(engine, known, request, memory: int | None) -> tuple[str, Any]:
         return "error", _failed(exc)
 
 
-def _worker_main(engine, conn: Connection, known: dict, memory: int | None, nice: int) -> None:
+def _worker_main(engine, conn: _Channel, known: dict, memory: int | None, nice: int) -> None:
     """A worker's loop: receive a request, answer it; until the parent closes the pipe.
 
     ``known`` are queries the parent prepared before the fork (shared, not parsed again).
     """
-    fence_worker(keep={conn.fileno()}, memory=None, nice=nice)
+    fence_worker(keep=set(conn.fds), memory=None, nice=nice)
     engine.start()
     if memory:
         # capped after the engine starts: the limit is for what queries allocate. Opening the
@@ -366,11 +365,14 @@ def _warm_up() -> None:
 
 
 def _release_inherited_sockets(keep: set[int]) -> None:
-    """Point every inherited socket (but ``keep``) at /dev/null.
+    """Point every inherited socket and pipe (but ``keep``, and standard input, output and
+    error when they are pipes) at /dev/null.
 
-    Closing them would free their numbers for files the worker opens later, which the
-    parent's socket objects (copied by the fork) would then close when collected; a
-    /dev/null duplicate keeps the number taken and lets the real socket go.
+    Sockets: the server's, its clients'. Pipes: those of the worker's siblings, which would
+    otherwise keep a dead sibling's pipe open, so that the parent waited for its answer until
+    the deadline. Closing them would free their numbers for files the worker opens later,
+    which the parent's objects (copied by the fork) would then close when collected; a
+    /dev/null duplicate keeps the number taken and lets the real socket or pipe go.
     """
     import stat
 
@@ -385,7 +387,8 @@ def _release_inherited_sockets(keep: set[int]) -> None:
             if fd in keep or fd == devnull:
                 continue
             try:
-                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                mode = os.fstat(fd).st_mode
+                if stat.S_ISSOCK(mode) or (stat.S_ISFIFO(mode) and fd > 2):
                     os.dup2(devnull, fd)
             except OSError:
                 continue
@@ -425,28 +428,145 @@ def _limit_memory(memory: int) -> None:
 
 # --------------------------------------------------------------------------- the parent's side
 
+class _Channel:
+    """One end of a worker's two pipes: pickled messages, each after its length.
+
+    Pipes, not multiprocessing's socket pair: a worker refuses every socket, and importing
+    multiprocessing cost a tenth of a ``kgraph query`` look-up (issue 10).
+    """
+
+    _HEADER = 8
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self.fds = (read_fd, write_fd)
+        self.closed = False
+
+    def send(self, message: Any) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        # the length, then the data itself (not a copy of both: an answer may be most of the memory cap)
+        for part in (len(data).to_bytes(self._HEADER, "big"), data):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(self.fds[1], view):]
+
+    def recv(self) -> Any:
+        size = int.from_bytes(self._read(self._HEADER), "big")
+        return pickle.loads(self._read(size))
+
+    def _read(self, size: int) -> bytes:
+        chunks, left = [], size
+        while left:
+            chunk = os.read(self.fds[0], min(left, 1 << 20))
+            if not chunk:
+                raise EOFError("the other end closed the pipe")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or the end of the pipe) arrived within ``timeout`` seconds."""
+        import select
+
+        poller = select.poll()
+        poller.register(self.fds[0], select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for fd in self.fds:
+                os.close(fd)
+
+
+#: signal.SIGKILL, the same number on every POSIX system (importing signal takes 1-2 ms)
+_SIGKILL = 9
+
+
+class _Process:
+    """A forked child by its pid, with the part of multiprocessing.Process the pool uses."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        #: the exit status once reaped (minus the signal's number when killed by one)
+        self.exitcode: int | None = None
+
+    def _reap(self, flags: int) -> None:
+        if self.exitcode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:
+                return
+            if pid:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+
+    def is_alive(self) -> bool:
+        self._reap(os.WNOHANG)
+        return self.exitcode is None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, _SIGKILL)
+
+    def join(self) -> None:
+        self._reap(0)
+
+
+def _fork_worker(engine: Any, known: dict, memory: int | None, nice: int) -> tuple[_Process, _Channel]:
+    """A forked worker running :func:`_worker_main`, and this process's end of its pipes."""
+    child_reads, parent_writes = os.pipe()
+    parent_reads, child_writes = os.pipe()
+    # what is buffered now would be written twice, once by the worker (as multiprocessing does)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into the caller's code
+        code = 1
+        try:
+            os.close(parent_reads)
+            os.close(parent_writes)
+            if sys.stdin is not None:  # as multiprocessing: the worker reads no terminal
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stdin.close()
+                    sys.stdin = open(os.devnull)
+            _worker_main(engine, _Channel(child_reads, child_writes), known, memory, nice)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - a bug in the worker: its traceback, exit 1
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os._exit(code)
+    os.close(child_reads)
+    os.close(child_writes)
+    return _Process(pid), _Channel(parent_reads, parent_writes)
+
+
 class _Worker:
-    """One forked worker process and its end of the pipe."""
+    """One forked worker process and this process's end of its pipes."""
 
     def __init__(self, engine: Any = None, known: dict | None = None, *, memory: int | None = WORKER_MEMORY,
                  nice: int = 0):
         """``engine``: an engine (see :class:`RdflibEngine`), or an rdflib graph (or None) for rdflib's."""
-        import multiprocessing
+        import atexit
 
         if not hasattr(engine, "answer"):
             engine = RdflibEngine(engine)
-        context = multiprocessing.get_context("fork")
         self.memory = memory
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(engine, child, dict(known or {}), memory, nice),
-                                       daemon=True)
-        self.process.start()
-        child.close()
+        self.process, self.conn = _fork_worker(engine, dict(known or {}), memory, nice)
         self.retired = False
         # kill() may run in two threads at once (a query past its deadline, and close() from
         # the server's shutdown): the pipe must be closed once, or a second close could hit a
         # descriptor number reused meanwhile by another file
         self._kill_lock = threading.Lock()
+        # a worker left running when this process exits is stopped then (as multiprocessing's
+        # daemon processes); its watchdog would notice within a second anyway
+        atexit.register(self._stop)
 
     def ask(self, request: tuple, timeout: float) -> Any:
         """The answer within ``timeout`` s; past it the worker is killed (the caller replaces it)."""
@@ -471,13 +591,17 @@ class _Worker:
 
     def kill(self) -> None:
         """Stop the process (it may be answering: the parent's ask() then sees the pipe end)."""
+        import atexit
+
+        atexit.unregister(self._stop)
+        self._stop()
+
+    def _stop(self) -> None:
         with self._kill_lock:
             self.retired = True
-            if self.process.is_alive():
-                self.process.kill()
+            self.process.kill()
             self.process.join()
-            if not self.conn.closed:
-                self.conn.close()
+            self.conn.close()
 
 
 # --------------------------------------------------------------------------- one query
@@ -526,9 +650,7 @@ def _check_timeout(timeout: float) -> None:
 
 
 def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
+    return hasattr(os, "fork")
 
 
 def _run_in_thread(work, timeout: float):
