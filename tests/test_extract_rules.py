@@ -286,3 +286,68 @@ def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
     (info,) = doc.sentences
     cand = next(c for c in ex._candidates(doc) if c.subject.entity == "ketamine" and c.obj is info.mentions[1])
     assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []
+
+
+# ---------------------------------------------------------------- extended known names (issue 11)
+
+def _extension_gazetteer() -> Gazetteer:
+    gaz = Gazetteer()
+    gaz.add("anxiety-disorder", "MentalDisorder", "anxiety disorder", label=True)
+    gaz.add("panic-anxiety-disorder", "MentalDisorder", "panic anxiety disorder", label=True)
+    gaz.add("ketamine", "Drug", "ketamine", label=True)
+    return gaz
+
+
+def _extension_cues(gaz: Gazetteer, texts=()) -> EntityCues:
+    labels = dict(gaz.labels)
+    return learn_cues(labels, dict(gaz.types), list(texts), gaz)
+
+
+def _extended(text: str, cues: EntityCues, gaz: Gazetteer) -> dict[str, str]:
+    return {ne.label: ne.type for ne in find_new_entities(text, tokens(text), gaz, cues)
+            if ne.by == "rule:extension"}
+
+
+def test_a_known_name_with_modifiers_before_it_is_a_new_more_specific_name():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # "panic anxiety disorder" builds on "anxiety disorder": MentalDisorder names extend
+    assert cues.extensible == {"MentalDisorder"}
+    found = _extended("Patients with generalized anxiety disorder and/or social anxiety disorder took part.",
+                      cues, gaz)
+    assert found == {"generalized anxiety disorder": "MentalDisorder", "social anxiety disorder": "MentalDisorder"}
+
+
+def test_only_types_whose_known_names_build_on_each_other_are_extended():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # no known Drug name builds on another: "intravenous ketamine" is ketamine
+    assert _extended("They were given intravenous ketamine.", cues, gaz) == {}
+
+
+def test_words_the_training_texts_put_before_known_names_do_not_extend_them():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz, ["Many live with chronic anxiety disorder for years."])
+    assert "chronic" in cues.qualifiers
+    assert _extended("Some with chronic anxiety disorder came.", cues, gaz) == {}
+    assert _extended("Some with chronic anxiety disorder came.", _extension_cues(gaz), gaz) == \
+        {"chronic anxiety disorder": "MentalDisorder"}
+
+
+def test_an_extension_opens_where_a_noun_phrase_can():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # a verb before the name ("to treat", "may ease") is no part of it
+    assert _extended("It helps to treat anxiety disorder.", cues, gaz) == {}
+    assert _extended("It may ease anxiety disorder.", cues, gaz) == {}
+
+
+def test_the_known_name_inside_an_extension_is_still_mentioned():
+    from kgraph.extract.analysis import analyse
+
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    doc = analyse("Ketamine eased the symptoms of generalized anxiety disorder.", gaz, heads=cues)
+    found = {(m.entity, m.known) for m in doc.mentions()}
+    assert ("generalized-anxiety-disorder", False) in found
+    assert ("anxiety-disorder", True) in found
