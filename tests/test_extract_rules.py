@@ -322,11 +322,14 @@ def test_only_types_whose_known_names_build_on_each_other_are_extended():
     gaz = _extension_gazetteer()
     cues = _extension_cues(gaz)
     # no known Drug name builds on another: "intravenous ketamine" is ketamine
-    assert _extended("They were given intravenous ketamine.", cues, gaz) == {}
+    assert _extended("They were given an intravenous ketamine infusion.", cues, gaz) == {}
 
 
 def test_words_the_training_texts_put_before_known_names_do_not_extend_them():
     gaz = _extension_gazetteer()
+    # "chronic" is a word of a known name, so it is no context word (a verb): only the
+    # qualifiers learned from the texts keep it out
+    gaz.add("chronic-pain", "Symptom", "chronic pain", label=True)
     cues = _extension_cues(gaz, ["Many live with chronic anxiety disorder for years."])
     assert "chronic" in cues.qualifiers
     assert _extended("Some with chronic anxiety disorder came.", cues, gaz) == {}
@@ -351,3 +354,22 @@ def test_the_known_name_inside_an_extension_is_still_mentioned():
     found = {(m.entity, m.known) for m in doc.mentions()}
     assert ("generalized-anxiety-disorder", False) in found
     assert ("anxiety-disorder", True) in found
+
+
+def test_a_name_and_the_known_name_inside_it_are_never_paired(mini_data):
+    from kgraph.extract.analysis import DocAnalysis, SentenceInfo
+    from kgraph.extract.gazetteer import Mention
+    from kgraph.extract.text import Sentence
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    text = "Ketamine eased chronic post-traumatic stress disorder."
+    outer = Mention(15, 53, "chronic-post-traumatic-stress-disorder", "MentalDisorder", known=False,
+                    by="rule:extension")
+    inner = Mention(23, 53, "ptsd", "MentalDisorder")
+    drug = Mention(0, 8, "ketamine", "Drug")
+    info = SentenceInfo(Sentence(0, len(text), 0), tokens(text), [drug, outer, inner], [])
+    pairs = {(c.subject.entity, c.obj.entity) for c in ex._candidates(DocAnalysis(text, [info]))
+             if c.kind == "entity" and not c.implicit}
+    assert ("ketamine", "ptsd") in pairs and ("ketamine", "chronic-post-traumatic-stress-disorder") in pairs
+    assert not {("ptsd", "chronic-post-traumatic-stress-disorder"), ("chronic-post-traumatic-stress-disorder", "ptsd")} & pairs
