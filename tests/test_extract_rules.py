@@ -286,3 +286,90 @@ def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
     (info,) = doc.sentences
     cand = next(c for c in ex._candidates(doc) if c.subject.entity == "ketamine" and c.obj is info.mentions[1])
     assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []
+
+
+# ---------------------------------------------------------------- extended known names (issue 11)
+
+def _extension_gazetteer() -> Gazetteer:
+    gaz = Gazetteer()
+    gaz.add("anxiety-disorder", "MentalDisorder", "anxiety disorder", label=True)
+    gaz.add("panic-anxiety-disorder", "MentalDisorder", "panic anxiety disorder", label=True)
+    gaz.add("ketamine", "Drug", "ketamine", label=True)
+    return gaz
+
+
+def _extension_cues(gaz: Gazetteer, texts=()) -> EntityCues:
+    labels = dict(gaz.labels)
+    return learn_cues(labels, dict(gaz.types), list(texts), gaz)
+
+
+def _extended(text: str, cues: EntityCues, gaz: Gazetteer) -> dict[str, str]:
+    return {ne.label: ne.type for ne in find_new_entities(text, tokens(text), gaz, cues)
+            if ne.by == "rule:extension"}
+
+
+def test_a_known_name_with_modifiers_before_it_is_a_new_more_specific_name():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # "panic anxiety disorder" builds on "anxiety disorder": MentalDisorder names extend
+    assert cues.extensible == {"MentalDisorder"}
+    found = _extended("Patients with generalized anxiety disorder and/or social anxiety disorder took part.",
+                      cues, gaz)
+    assert found == {"generalized anxiety disorder": "MentalDisorder", "social anxiety disorder": "MentalDisorder"}
+
+
+def test_only_types_whose_known_names_build_on_each_other_are_extended():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # no known Drug name builds on another: "intravenous ketamine" is ketamine
+    assert _extended("They were given an intravenous ketamine infusion.", cues, gaz) == {}
+
+
+def test_words_the_training_texts_put_before_known_names_do_not_extend_them():
+    gaz = _extension_gazetteer()
+    # "chronic" is a word of a known name, so it is no context word (a verb): only the
+    # qualifiers learned from the texts keep it out
+    gaz.add("chronic-pain", "Symptom", "chronic pain", label=True)
+    cues = _extension_cues(gaz, ["Many live with chronic anxiety disorder for years."])
+    assert "chronic" in cues.qualifiers
+    assert _extended("Some with chronic anxiety disorder came.", cues, gaz) == {}
+    assert _extended("Some with chronic anxiety disorder came.", _extension_cues(gaz), gaz) == \
+        {"chronic anxiety disorder": "MentalDisorder"}
+
+
+def test_an_extension_opens_where_a_noun_phrase_can():
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    # a verb before the name ("to treat", "may ease") is no part of it
+    assert _extended("It helps to treat anxiety disorder.", cues, gaz) == {}
+    assert _extended("It may ease anxiety disorder.", cues, gaz) == {}
+
+
+def test_the_known_name_inside_an_extension_is_still_mentioned():
+    from kgraph.extract.analysis import analyse
+
+    gaz = _extension_gazetteer()
+    cues = _extension_cues(gaz)
+    doc = analyse("Ketamine eased the symptoms of generalized anxiety disorder.", gaz, heads=cues)
+    found = {(m.entity, m.known) for m in doc.mentions()}
+    assert ("generalized-anxiety-disorder", False) in found
+    assert ("anxiety-disorder", True) in found
+
+
+def test_a_name_and_the_known_name_inside_it_are_never_paired(mini_data):
+    from kgraph.extract.analysis import DocAnalysis, SentenceInfo
+    from kgraph.extract.gazetteer import Mention
+    from kgraph.extract.text import Sentence
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    text = "Ketamine eased chronic post-traumatic stress disorder."
+    outer = Mention(15, 53, "chronic-post-traumatic-stress-disorder", "MentalDisorder", known=False,
+                    by="rule:extension")
+    inner = Mention(23, 53, "ptsd", "MentalDisorder")
+    drug = Mention(0, 8, "ketamine", "Drug")
+    info = SentenceInfo(Sentence(0, len(text), 0), tokens(text), [drug, outer, inner], [])
+    pairs = {(c.subject.entity, c.obj.entity) for c in ex._candidates(DocAnalysis(text, [info]))
+             if c.kind == "entity" and not c.implicit}
+    assert ("ketamine", "ptsd") in pairs and ("ketamine", "chronic-post-traumatic-stress-disorder") in pairs
+    assert not {("ptsd", "chronic-post-traumatic-stress-disorder"), ("chronic-post-traumatic-stress-disorder", "ptsd")} & pairs

@@ -51,6 +51,8 @@ def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads
             for name in [ne.label, *ne.synonyms]:
                 gaz.add(ne.id, ne.type, name)
     mentions = gaz.find(text, all_tokens)
+    if any(ne.by == "rule:extension" for ne in found.values()):
+        mentions = _with_extended_names(mentions, gazetteer.find(text, all_tokens), found)
     # a local abbreviation, "Long Name (LN)", names the long form's entity from then on
     mentions = _with_local_abbreviations(text, all_tokens, mentions, gaz)
     known = set(gazetteer.types)
@@ -87,6 +89,16 @@ def analyse(text: str, gazetteer: Gazetteer, *, new_entities: bool = True, heads
         if progress is not None:
             progress(n + 1, len(sents))
     return DocAnalysis(text, out, found)
+
+
+def _with_extended_names(mentions: list[Mention], base: list[Mention], found: dict[str, NewEntity]
+                         ) -> list[Mention]:
+    """Keep the known name inside a new, more specific one: "generalized anxiety disorder"
+    is new, but what a sentence says of it may be said of anxiety disorders (and a
+    wrongly extended name, "older dissociative anesthetics", still names the known one)."""
+    outer = [m for m in mentions if m.entity in found and found[m.entity].by == "rule:extension"]
+    inner = [b for b in base for m in outer if m.start < b.start and b.end <= m.end]
+    return sorted(mentions + inner, key=lambda m: (m.start, -m.end))
 
 
 def _with_local_abbreviations(text: str, toks: list[Token], mentions: list[Mention],

@@ -230,8 +230,8 @@ class Extractor:
                 # compete for "it", "this treatment", "these drugs"
                 rank = rank + 1 if why == "recent" else 0
                 for b in ms:
-                    if a is b or a.entity == b.entity:
-                        continue
+                    if a is b or a.entity == b.entity or (a.start < b.end and b.start < a.end):
+                        continue  # one name inside another ("generalized [anxiety disorder]")
                     if self.valid_predicates(a.type, "entity", b.type):
                         yield _Candidate(info, a, b, "entity", why, rank)
                 for v in info.values:

@@ -69,6 +69,14 @@ class EntityCues:
     list_heads: dict[str, str] = field(default_factory=dict)
     #: how the curated short descriptive values end (see values.learned_endings)
     value_endings: frozenset[tuple[str, ...]] = frozenset()
+    #: every word the training texts put right before a known name without making a
+    #: longer known name ("chronic PTSD", "severe anxiety"): it qualifies the name and
+    #: is no part of it, so it never extends a known name into a new one
+    qualifiers: frozenset[str] = frozenset()
+    #: types whose known names include more specific names built on other known names of
+    #: the type ("social anxiety disorder" on "anxiety disorder"): only names of these
+    #: types are extended into new ones ("IV ketamine" is still ketamine)
+    extensible: frozenset[str] = frozenset()
 
 
 def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], gazetteer,
@@ -87,6 +95,7 @@ def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], 
                 if prev.text.islower() and re.fullmatch(r"[ \t]{1,2}", text[prev.end:m.start]):
                     before[prev.norm] += 1
     context = frozenset(w for w, n in before.items() if n >= min_count and w not in known_words)
+    qualifiers = frozenset(w for w, n in before.items() if n >= min_count)
     listed: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
         found = {m.start: m for m in gazetteer.find(text)}
@@ -97,7 +106,15 @@ def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], 
                 listed[header[-1].norm][item.type] += 1
     list_heads = {h: c.most_common(1)[0][0] for h, c in listed.items()
                   if c.most_common(1)[0][1] / sum(c.values()) >= 0.6 and h not in _STOP}
-    return EntityCues(heads, context, list_heads)
+    return EntityCues(heads, context, list_heads, qualifiers=qualifiers,
+                      extensible=extensible_types(labels, types))
+
+
+def extensible_types(labels: dict[str, str], types: dict[str, str]) -> frozenset[str]:
+    """Types with a known name that is another known name of the type with words before it."""
+    names = {(tuple(t.norm for t in tokens(label)), types[k]) for k, label in labels.items()}
+    return frozenset(typ for norms, typ in names
+                     if any((norms[k:], typ) in names for k in range(1, len(norms))))
 
 
 def head_types(labels: dict[str, str], types: dict[str, str], *, min_count: int = 2,
@@ -138,6 +155,8 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
         if len(label) < 3 or _LINE_BREAK.search(text, start, end):
             return
         inside = [(a, b) for a, b in known_spans if a < end and start < b]
+        if by == "rule:extension" and inside == [(a, b) for a, b in inside if start < a and b == end]:
+            inside = []  # "generalized anxiety disorder" around a known "anxiety disorder"
         if inside and (by not in _PROPER or any(a <= start and end <= b for a, b in inside)):
             return  # a proper name may contain a known word ("National Institute on Drug Abuse")
         whole = gazetteer.find(label)
@@ -241,11 +260,58 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
             label = text[toks[j].start:t.end]
             propose(re.sub(r"\s+", " ", label), typ, "rule:head-noun", toks[j].start, t.end)
 
+    # a known name with modifiers before it that make a more specific one ("generalized
+    # anxiety disorder" when only "anxiety disorder" is known, "prolonged exposure therapy"
+    # when "therapy" is): the known name's type. Words the training texts put before
+    # known names ("chronic PTSD") qualify them and never start one.
+    by_start = {t.start: i for i, t in enumerate(toks)}
+    for m in known:
+        i = by_start.get(m.start)
+        if i is None or m.type not in cues.extensible or text[m.start:m.end].isupper():
+            continue  # an abbreviation ("PTSD") is a name of its own
+        j = i
+        while j > 0 and i - j < 2 and _extends(toks[j - 1], toks[j - 2] if j >= 2 else None, text, modifier, cues) and \
+                re.fullmatch(r"[ \-]{1,2}", text[toks[j - 1].end:toks[j].start]) and \
+                not any(a <= toks[j - 1].start < b for a, b in known_spans):
+            j -= 1
+        # the phrase must open where a noun phrase can: after a determiner, preposition or
+        # conjunction ("with", "such as", "or"), a comma or bracket, or at a line's start
+        # ("to treat depression", "data suggests ketamine": a verb before the name)
+        if j == i or not _opens_phrase(text, toks[j - 1] if j else None, toks[j]):
+            continue
+        label = text[toks[j].start:m.end]
+        propose(re.sub(r"\s+", " ", label), m.type, "rule:extension", toks[j].start, m.end)
+
     # the other items of a list whose items are of one type ("drowsiness, dizziness and
     # nausea" after "side effects include"; "analgesia and sedation"): that type
     typed = sorted([(m.start, m.end, m.type) for m in known] + spans)
     _list_items(text, toks, typed, heads, modifier, propose, cues.list_heads)
     return list(found.values())
+
+
+#: words after which a noun phrase begins (no "to": "to treat depression")
+_OPENERS = {"a", "an", "the", "of", "in", "on", "at", "for", "with", "by", "from", "as", "and", "or", "than",
+            "including", "like", "among", "this", "these", "those", "their", "its", "our", "his", "her",
+            "your", "some", "many", "most", "other", "both", "each", "any", "all", "between", "into", "about",
+            "without", "within", "against", "via", "versus", "vs", "such", "nor", "either", "neither"}
+
+
+def _opens_phrase(text: str, prev: Token | None, first: Token) -> bool:
+    gap = text[prev.end if prev else 0:first.start]
+    return prev is None or bool(re.search(r"[,;:(/\n\u2022]\s*$", gap)) or \
+        (prev.norm in _OPENERS and prev.text[0].islower())
+
+
+def _extends(t: Token, prev: Token | None, text: str, modifier, cues: EntityCues) -> bool:
+    """Whether ``t`` may start or continue a more specific name before a known one."""
+    if t.norm in cues.qualifiers or t.norm in _STOP or not t.text[0].isalpha():
+        return False
+    if modifier(t):
+        return True
+    # a participle ("generalized", "prolonged") right after a stop word or a comma opens a
+    # noun phrase; elsewhere it is most likely a verb ("ketamine reduced anxiety")
+    return t.norm.endswith("ed") and (prev is None or prev.norm in _STOP or
+                                      bool(re.search(r"[,;:(]\s*$", text[prev.end:t.start])))
 
 
 def _name_like(label: str) -> bool:
