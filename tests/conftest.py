@@ -49,6 +49,18 @@ def mini_built(tmp_path_factory):
     return project, build(project)
 
 
+@pytest.fixture(scope="module")
+def built_mini_root(tmp_path_factory) -> Path:
+    """A copy of the tiny project built once per test module, for read-only commands."""
+    from kgraph.pipeline import build
+
+    root = tmp_path_factory.mktemp("built-mini") / "mini"
+    shutil.copytree(FIXTURE, root)
+    shutil.copytree(REPO / "ontology", root / "ontology")
+    build(Project.at(root, corpus_dir=root / "corpus"))
+    return root
+
+
 @pytest.fixture(scope="session")
 def corpus_built(tmp_path_factory):
     """The real data built once per session into a temporary output folder."""

@@ -4,16 +4,13 @@ status as the typer command, for the arguments it reads itself; typer for all ot
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE, REPO
 
 import kgraph
-from kgraph.project import Project
 
 TREATS = "SELECT ?c WHERE { kgr:ketamine kg:treats ?c }"
 #: runs an entry point as the console script would (argv[0] "kgraph": the same usage lines),
@@ -29,14 +26,8 @@ finally:
 
 
 @pytest.fixture(scope="module")
-def built_root(tmp_path_factory) -> Path:
-    from kgraph.pipeline import build
-
-    root = tmp_path_factory.mktemp("launch") / "mini"
-    shutil.copytree(FIXTURE, root)
-    shutil.copytree(REPO / "ontology", root / "ontology")
-    build(Project.at(root, corpus_dir=root / "corpus"))
-    return root
+def built_root(built_mini_root: Path) -> Path:
+    return built_mini_root
 
 
 def _run(root: Path, module: str, args: list[str], stdin: str | None) -> tuple[bytes, str, int, bool]:

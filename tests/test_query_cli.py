@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE, REPO
+from conftest import REPO
 from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.query import Result
@@ -25,15 +25,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def built_root(tmp_path_factory) -> Path:
-    """A copy of the tiny project, built once for this module's read-only commands."""
-    from kgraph.pipeline import build
-
-    root = tmp_path_factory.mktemp("query-cli") / "mini"
-    shutil.copytree(FIXTURE, root)
-    shutil.copytree(REPO / "ontology", root / "ontology")
-    build(Project.at(root, corpus_dir=root / "corpus"))
-    return root
+def built_root(built_mini_root: Path) -> Path:
+    return built_mini_root
 
 
 @pytest.fixture
