@@ -84,13 +84,11 @@ class BuildCache:
     """The entries of one kind of result (``yaml``, ``shacl``) under ``<out>/.cache/<kind>/``.
 
     ``folder`` None is a cache that never finds anything and keeps nothing (``build
-    --no-cache``, and every command but ``build``). ``hits`` and ``misses`` count look-ups.
+    --no-cache``, and every command but ``build``). ``found`` and ``looked`` count look-ups per kind.
     """
 
     def __init__(self, folder: Path | None, *, defer: bool = False) -> None:
         self.folder = folder
-        self.hits = 0
-        self.misses = 0
         #: per kind, how many look-ups found an entry, and how many there were
         self.found: dict[str, int] = {}
         self.looked: dict[str, int] = {}
@@ -101,6 +99,14 @@ class BuildCache:
     @classmethod
     def of_output(cls, out_dir: Path, *, defer: bool = False) -> BuildCache:
         return cls(out_dir / CACHE_DIR, defer=defer)
+
+    @property
+    def hits(self) -> int:
+        return sum(self.found.values())
+
+    @property
+    def misses(self) -> int:
+        return sum(self.looked.values()) - self.hits
 
     @property
     def enabled(self) -> bool:
@@ -119,12 +125,9 @@ class BuildCache:
         try:
             entry = json.loads(self._path(kind, key).read_bytes())
         except (OSError, ValueError, RecursionError):
-            self.misses += 1
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or "value" not in entry:
-            self.misses += 1
             return None
-        self.hits += 1
         self.found[kind] = self.found.get(kind, 0) + 1
         return entry["value"]
 

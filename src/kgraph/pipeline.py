@@ -154,12 +154,11 @@ class _RefillOnly(BuildCache):
     done again, and the next build can reuse it)."""
 
     def __init__(self, cache: BuildCache) -> None:
-        super().__init__(cache.folder, defer=cache._pending is not None)
+        super().__init__(cache.folder, defer=True)
 
     def get(self, kind: str, key: str):
         self._used.setdefault(kind, set()).add(key)
         self.looked[kind] = self.looked.get(kind, 0) + 1
-        self.misses += 1
         return None
 
 
