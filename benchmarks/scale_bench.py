@@ -199,7 +199,7 @@ def mark(name):
     marks.append({"step": name, "t": time.perf_counter(), "cpu": usage.ru_utime + usage.ru_stime,
                   "maxrss_mb": usage.ru_maxrss / 1024})
 mark("start")
-result = build(project, step=mark)
+result = build(project, step=mark, keep_graph=False)  # as `kgraph build` does
 mark("end")
 print(json.dumps({"marks": marks, "triples": result.stats["triples"]}))
 import gc

@@ -550,3 +550,30 @@ def test_a_build_that_fails_beside_its_store_thread_leaves_no_store(mini, monkey
     assert sorted(p.name for p in out.iterdir()) == before
     assert not [p for p in out.iterdir() if p.name.startswith(STORE_PREFIX) and p.name not in before]
     assert (out / "kgraph.nt").read_bytes() == published
+
+
+def test_a_build_that_frees_its_graph_writes_the_same_files(mini, monkeypatch):
+    """``keep_graph=False`` (what `kgraph build` does, issue 10) frees the RDF graph once its
+    lines are made, before the files: the same files, and the graph really gone."""
+    import weakref
+
+    from kgraph import pipeline
+
+    def published(out: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file() and not p.name.startswith(".")}
+
+    kept = pipeline.build(mini, out_dir=mini.root / "kept")
+    assert kept.built is not None
+    graphs = []
+    real = pipeline.graph_blocks
+
+    def noting(ds):
+        graphs.append(weakref.ref(ds))
+        return real(ds)
+
+    monkeypatch.setattr(pipeline, "graph_blocks", noting)
+    freed = pipeline.build(mini, out_dir=mini.root / "freed", keep_graph=False)
+    assert freed.built is None and graphs and graphs[0]() is None
+    assert freed.stats == kept.stats
+    files = published(mini.root / "freed")
+    assert files == published(mini.root / "kept") and "kgraph.nt" in files and "kgraph.html" in files

@@ -154,6 +154,55 @@ def test_literals_of_one_text_but_another_datatype_or_language_stay_apart():
     assert {(str(o), o.datatype, o.language) for o in back} == {(str(v), v.datatype, v.language) for v in values}
 
 
+_EX = "http://example.org/"
+_terms = st.sampled_from(["a", "ab", "a b", "b", "é", "a\"", "a\\n", ""])
+_objects = st.one_of(
+    st.builds(lambda t: ("iri", t), st.sampled_from(["a", "ab", "b", "a/b"])),
+    st.builds(lambda t, lang: ("lit", t, lang), _terms, st.sampled_from([None, "en", "en-gb"])),
+)
+_statements = st.lists(st.tuples(st.sampled_from([None, "g1", "g2", "g10"]), st.sampled_from(["s", "s1", "t"]),
+                                 st.sampled_from(["p", "p2"]), _objects), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_statements)
+def test_graph_blocks_merge_into_the_lines_of_the_whole_dataset(statements):
+    # the build serialises graph by graph and merges (so it can free the graph in between):
+    # the same bytes as the lines of all the quads at once, whatever the graphs share
+    from rdflib import Dataset, Literal, URIRef
+
+    ds = Dataset()
+    for graph, s, p, o in statements:
+        obj = URIRef(_EX + o[1]) if o[0] == "iri" else Literal(o[1], lang=o[2])
+        target = ds.default_context if graph is None else ds.graph(URIRef(_EX + graph))
+        target.add((URIRef(_EX + s), URIRef(_EX + p), obj))
+    assert S.lines_of_blocks(S.graph_blocks(ds)) == S.dataset_lines(S.quads_from_dataset(ds))
+
+
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.integers(min_value=1, max_value=40))
+def test_the_store_is_loaded_in_chunks_of_whole_lines(lines, size):
+    # Oxigraph's bulk loader is given at most BULK_CHUNK bytes at once (its memory grows
+    # with its input): every line once, whole, in order
+    text = b"".join(line + b"\n" for line in lines)
+    chunks = list(S.line_chunks(text, size))
+    assert b"".join(chunks) == text
+    for chunk in chunks:
+        assert chunk.endswith(b"\n")
+        assert len(chunk) <= size or chunk.count(b"\n") == 1
+
+
+def test_a_store_loaded_in_chunks_holds_every_statement(tmp_path, monkeypatch):
+    lines = b"".join(f"<{_EX}s{i}> <{_EX}p> \"{i}\" <{_EX}g{i % 3}> .\n".encode() for i in range(500))
+    triples = b"".join(f"<{_EX}s{i}> <{_EX}p> \"{i}\" .\n".encode() for i in range(500))
+    monkeypatch.setattr(S, "BULK_CHUNK", 1000)  # 20-odd chunks of each
+    staged = S.stage_statements(tmp_path, S.DatasetLines(lines, b"", triples))
+    try:
+        assert staged.counts == {"": 500, **{f"{_EX}g{g}": 167 - (g == 2) for g in range(3)}}
+    finally:
+        staged.discard()
+
+
 # --------------------------------------------------------------------------- the built graph
 
 @pytest.fixture(scope="module", params=["mini", pytest.param("corpus", marks=pytest.mark.slow)])

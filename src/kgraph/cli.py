@@ -203,7 +203,7 @@ def build(
     extra = _candidates_preview(project) if with_candidates else None
     with _Steps(quiet) as steps:
         result = run_build(project, step=steps, count=steps.count, allow_shrink=allow_shrink, extra_files=extra,
-                           incremental=not no_cache)
+                           incremental=not no_cache, keep_graph=False)
     err = _console(stderr=True)
     for p in result.report.warnings:
         err.print(f"warning {p.where}: {p.message}", markup=False)

@@ -158,19 +158,24 @@ def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
     return graphml(G, alignment(graph))
 
 
-def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True,
+def build_files(built: BuiltGraph | Graph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True,
                 sizes=None, positions: dict | None = None) -> dict[str, bytes]:
     """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
 
     ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
     Oxigraph's serialisers: :func:`kgraph.store.export_files`). ``sizes``
     (:class:`kgraph.void.Sizes`) are the union graph's counts and ``positions`` the network's
-    layout (:func:`kgraph.layout.force_layout`) when the caller has them.
+    layout (:func:`kgraph.layout.force_layout`) when the caller has them. With ``rdf=False``
+    and ``sizes``, ``built`` may be any graph that holds the ontology (what the network
+    files and the VoID description read of it): the build's RDF graph can be freed first.
     """
     from kgraph.interchange import network_files
 
     files: dict[str, bytes] = {}
-    exports = network_files(built.graph, network, positions)
+    graph = built if isinstance(built, Graph) else built.graph
+    if isinstance(built, Graph) and (rdf or sizes is None):
+        raise TypeError("the RDF files and their sizes need the BuiltGraph")
+    exports = network_files(graph, network, positions)
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
         if fmt.kind != "network" and not rdf:
@@ -184,7 +189,7 @@ def build_files(built: BuiltGraph, network: nx.MultiDiGraph, stats: dict, *, rdf
 
     # every file of the build, the RDF ones too when the store writes them
     names = [n for name in BUILD_FORMATS for n in FORMATS_BY_NAME[name].file_names] + ["stats.json"]
-    files["void.ttl"] = void_turtle(built.graph if sizes is None else sizes, build_media_types(names))
+    files["void.ttl"] = void_turtle(graph if sizes is None else sizes, build_media_types(names))
     return files
 
 
