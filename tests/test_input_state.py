@@ -185,3 +185,26 @@ def test_reading_commands_rebuild_only_after_a_change(mini, trusting, change, re
         same_size_edit(claims_file(mini))
     assert load_graphs(mini).rebuilt is rebuilt
     assert not load_graphs(mini).rebuilt
+
+
+def test_input_files_are_the_data_files_rglob_finds_in_path_order(tmp_path):
+    # one scandir per folder (issue 10) must find what Path.rglob found, in the order sorted
+    # paths have (the order feeds the fingerprint: another order would make stores stale)
+    from kgraph.buildinfo import input_files
+    from kgraph.project import Project
+
+    data = tmp_path / "data"
+    for rel in ["a/b/x.yaml", ".hidden.yaml", "a-b.yaml", "a.yaml", "a/z.yaml", "candidates/c.yaml",
+                "candidates.yaml", "UPPER.YAML", "notes.txt", "dir.yaml/inside.yaml", "a b/c.yaml"]:
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_text("")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "o.yaml").write_text("")
+    (data / "linked").symlink_to(tmp_path / "other")  # a folder through a link: not followed
+    (data / "flink.yaml").symlink_to(tmp_path / "other" / "o.yaml")  # a file through a link: read
+    project = Project.at(tmp_path)
+    depth = len(project.data_dir.parts)
+    expected = sorted(p for p in project.data_dir.rglob("*.yaml") if p.parts[depth] != "candidates" and p.is_file())
+    found = input_files(project)
+    assert found[:len(expected)] == expected and len(expected) == 9
+    assert all(not str(p).startswith(str(data)) for p in found[len(expected):])

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +30,27 @@ GRAPH_FILE = "kgraph.nt"
 SHRINK_LIMIT = 0.2
 
 
+def _yaml_files(folder: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """The ``*.yaml`` files below ``folder`` (as ``Path.rglob`` finds them: hidden ones too,
+    no folder followed through a link), each with its parts below it, the key that sorts
+    them as paths sort; not the top folder ``candidates``. One scandir per folder (issue
+    10: a query's look-up at x100 spent 31 ms in rglob and in sorting paths)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if not parts and name == "candidates":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                yield from _yaml_files(entry.path, (*parts, name))
+            elif name.endswith(".yaml") and entry.is_file():
+                yield (*parts, name), entry.path
+
+
 def input_files(project: Project) -> list[Path]:
     """Every file a build reads (data YAML, ontology, shapes, packaged priors), in a stable order."""
     # data/candidates/ is kgraph extract's and review's, never read by a build (the paths
     # are the data folder's, part by part: no relative_to, which parses its argument each time)
-    depth = len(project.data_dir.parts)
-    files = sorted(p for p in project.data_dir.rglob("*.yaml")
-                   if p.parts[depth] != "candidates" and p.is_file())
+    files = [Path(path) for _, path in sorted(_yaml_files(str(project.data_dir), ()))]
     files += [p for p in (project.ontology_file, project.shapes_file) if p.is_file()]
     # the packaged error priors shape the evidence graph too (issue 12)
     from importlib import resources
