@@ -35,7 +35,11 @@ def _yaml_files(folder: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str
     no folder followed through a link), each with its parts below it, the key that sorts
     them as paths sort; not the top folder ``candidates``. One scandir per folder (issue
     10: a query's look-up at x100 spent 31 ms in rglob and in sorting paths)."""
-    with os.scandir(folder) as entries:
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return  # as rglob: no folder there, nothing found (the load reports a missing data folder)
+    with entries:
         for entry in entries:
             name = entry.name
             if not parts and name == "candidates":
