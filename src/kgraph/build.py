@@ -152,6 +152,22 @@ def union_graph(ds: RDFDataset) -> Graph:
     return union
 
 
+class InterningMemory(Memory):
+    """rdflib's Memory store keeping one object per distinct term: a build makes a new
+    URIRef or Literal each time it names an entity, claim or value, and the store would
+    keep every copy in its triples (issue 10: most of the terms of a claim's triples are
+    repeats). The terms are equal either way; only their number of copies differs."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._terms: dict = {}
+
+    def add(self, triple, context, quoted=False) -> None:
+        terms = self._terms
+        s, p, o = triple
+        super().add((terms.setdefault(s, s), terms.setdefault(p, p), terms.setdefault(o, o)), context, quoted)
+
+
 @dataclass
 class BuiltGraph:
     """The built RDF: named graphs and their union (a view of them: add to ``dataset``)."""
@@ -164,7 +180,7 @@ def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph,
                 count: Callable[[int, int, str], None] | None = None) -> BuiltGraph:
     """Build the RDF dataset from validated data (call :func:`kgraph.validate` first);
     ``count`` is told how many claims are done, every thousand."""
-    ds = RDFDataset()
+    ds = RDFDataset(store=InterningMemory())
     bind_prefixes(ds)
     onto = ds.graph(ONTOLOGY_GRAPH)
     for triple in ontology:
