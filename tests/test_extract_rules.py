@@ -373,3 +373,35 @@ def test_a_name_and_the_known_name_inside_it_are_never_paired(mini_data):
              if c.kind == "entity" and not c.implicit}
     assert ("ketamine", "ptsd") in pairs and ("ketamine", "chronic-post-traumatic-stress-disorder") in pairs
     assert not {("ptsd", "chronic-post-traumatic-stress-disorder"), ("chronic-post-traumatic-stress-disorder", "ptsd")} & pairs
+
+
+def test_training_reads_a_document_again_with_its_own_entities_unknown(mini_data):
+    from collections import Counter
+
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.extractor import NONE, _gold_label, _locate, _training_views
+    from kgraph.model import Claim, Entity, Location
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    loc = Location(Path("made-up.yaml"), 1)
+    entities = [Entity("ketamine", "Drug", "ketamine", [], [], "", loc),
+                Entity("zorblax-disorder", "MentalDisorder", "zorblax disorder", [], [], "", loc)]
+    text = "Ketamine relieves severe zorblax disorder quickly.\n"
+    claim = Claim("c1", "src-x", "ketamine", "treats", text.strip(), "clinic-statement", loc,
+                  object="zorblax-disorder")
+    located = _locate(text, [claim])
+    cues = EntityCues({"disorder": "MentalDisorder"})
+    doc = analyse(text, Gazetteer.from_entities(entities), new_entities=False, heads=cues)
+    # nothing only this document uses: one reading, the threshold scored on it
+    assert [(v is doc, a, s) for v, a, s in _training_views(text, doc, entities, set(), Counter(), cues)] == \
+        [(True, {}, True)]
+    views = _training_views(text, doc, entities, {"zorblax-disorder"}, Counter(), cues)
+    assert [(v is doc, s) for v, _, s in views] == [(True, False), (False, True)]
+    sim, alias, _ = views[1]
+    (new,) = [m for m in sim.mentions() if not m.known]
+    assert new.entity != "zorblax-disorder" and alias == {new.entity: "zorblax-disorder"}
+    # the new candidate's pair is labelled with the curated claim's predicate through the alias
+    (cand,) = [c for c in ex._candidates(sim) if c.kind == "entity" and c.obj is new and not c.implicit]
+    assert _gold_label(cand, located, alias) == "treats"
+    assert _gold_label(cand, located) == NONE
