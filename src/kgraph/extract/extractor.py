@@ -12,7 +12,7 @@ from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
 from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
-from kgraph.extract.newents import EntityCues, learn_cues
+from kgraph.extract.newents import TAGGER, EntityCues, learn_cues
 from kgraph.extract.values import ValueMention, learned_endings
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
@@ -217,6 +217,10 @@ class Extractor:
         recent: list[Mention] = []
         paragraph = -1
         for info in doc.sentences:
+            # the tagger's names are entity candidates only: too unsure to build claims on
+            if any(m.by == TAGGER for m in info.mentions):
+                info = SentenceInfo(info.sent, info.tokens, [m for m in info.mentions if m.by != TAGGER],
+                                    info.values)
             ms = info.mentions
             pairs = [(a, "") for a in ms]
             here = {m.entity for m in ms}
@@ -275,7 +279,7 @@ class Extractor:
     def _most_mentioned(self, doc: DocAnalysis, class_name: str) -> Mention | None:
         """The first mention of the entity of that class (or a subclass) the page mentions most."""
         cls = self.vocab.classes.get(class_name)
-        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, cls))
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, cls) and m.by != TAGGER)
         if not counts:
             return None
         eid = counts.most_common(1)[0][0]
