@@ -373,3 +373,75 @@ def test_a_name_and_the_known_name_inside_it_are_never_paired(mini_data):
              if c.kind == "entity" and not c.implicit}
     assert ("ketamine", "ptsd") in pairs and ("ketamine", "chronic-post-traumatic-stress-disorder") in pairs
     assert not {("ptsd", "chronic-post-traumatic-stress-disorder"), ("chronic-post-traumatic-stress-disorder", "ptsd")} & pairs
+
+
+def test_training_reads_a_document_again_with_its_own_entities_unknown(mini_data):
+    from collections import Counter
+
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.extractor import NONE, _gold_label, _locate, _training_views
+    from kgraph.model import Claim, Entity, Location
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    loc = Location(Path("made-up.yaml"), 1)
+    entities = [Entity("ketamine", "Drug", "ketamine", [], [], "", loc),
+                Entity("zorblax-disorder", "MentalDisorder", "zorblax disorder", [], [], "", loc)]
+    text = "Ketamine relieves severe zorblax disorder quickly.\n"
+    claim = Claim("c1", "src-x", "ketamine", "treats", text.strip(), "clinic-statement", loc,
+                  object="zorblax-disorder")
+    located = _locate(text, [claim])
+    cues = EntityCues({"disorder": "MentalDisorder"})
+    doc = analyse(text, Gazetteer.from_entities(entities), new_entities=False, heads=cues)
+    # nothing only this document uses: one reading, the threshold scored on it
+    assert [(v is doc, a, s) for v, a, s in _training_views(text, doc, entities, set(), Counter(), cues)] == \
+        [(True, {}, True)]
+    views = _training_views(text, doc, entities, {"zorblax-disorder"}, Counter(), cues)
+    assert [(v is doc, s) for v, _, s in views] == [(True, False), (False, True)]
+    sim, alias, _ = views[1]
+    (new,) = [m for m in sim.mentions() if not m.known]
+    assert new.entity != "zorblax-disorder" and alias == {new.entity: "zorblax-disorder"}
+    # the new candidate's pair is labelled with the curated claim's predicate through the alias
+    (cand,) = [c for c in ex._candidates(sim) if c.kind == "entity" and c.obj is new and not c.implicit]
+    assert _gold_label(cand, located, alias) == "treats"
+    assert _gold_label(cand, located) == NONE
+
+
+def test_the_tagger_learns_where_names_stand_not_which_words_they_are():
+    from kgraph.extract.newents import _STOP
+    from kgraph.extract.tagger import NameTagger
+
+    words = ["nausea", "fatigue", "dizziness", "headache", "insomnia", "tremor"]
+    texts = [f"Side effects include {w} for some. Patients said the room was quiet and calm.\n" for w in words]
+    toks = [tokens(t) for t in texts]
+    mentions = [[(t.index(w), t.index(w) + len(w), "SideEffect")] for t, w in zip(texts, words)]
+    tagger = NameTagger.train(texts, toks, mentions, _STOP)
+    text = "Side effects include vertigo for some. Patients said the room was quiet and calm.\n"
+    assert tagger.names(text, tokens(text), []) == [(21, 28, "SideEffect")]
+    # a known name's span is never tagged again
+    assert tagger.names(text, tokens(text), [(21, 28)]) == []
+
+
+def test_tagged_names_are_entity_candidates_but_no_claim_ends(mini_data):
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.newents import TAGGER
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    assert ex.heads.tagger is not None
+
+    class Everything:  # a tagger that takes every free word for a side effect
+        def names(self, text, toks, taken):
+            return [(t.start, t.end, "SideEffect") for t in toks
+                    if len(t.norm) > 5 and not any(a < t.end and t.start < b for a, b in taken)]
+
+    ex.heads.tagger = Everything()
+    text = "Ketamine usually triggers vertigo.\n"
+    doc = analyse(text, ex.gazetteer, heads=ex.heads)
+    tagged = [m for m in doc.mentions() if m.by == TAGGER]
+    assert [text[m.start:m.end] for m in tagged] == ["usually", "triggers", "vertigo"]
+    assert not any(c.obj.by == TAGGER or c.subject.by == TAGGER for c in ex._candidates(doc)
+                   if c.kind == "entity")
+    result = ex.extract(text, source_id="src-x")
+    assert "vertigo" in {e["label"] for e in result.entities}
+    assert not any(c.get("object") in {m.entity for m in tagged} for c in result.claims)

@@ -12,7 +12,7 @@ from kgraph.extract.analysis import DocAnalysis, SentenceInfo, analyse
 from kgraph.extract.features import evidence_features, pair_features
 from kgraph.extract.gazetteer import Gazetteer, Mention
 from kgraph.extract.modality import ModalityTagger, SpanContext
-from kgraph.extract.newents import EntityCues, learn_cues
+from kgraph.extract.newents import TAGGER, EntityCues, learn_cues
 from kgraph.extract.values import ValueMention, learned_endings
 from kgraph.model import ENTITY_QUALIFIERS, Claim, Dataset, Vocabulary
 
@@ -64,6 +64,9 @@ class Extractor:
     #: least this probability; :meth:`train` sets it by cross-validation over the
     #: training documents (this value is for an extractor trained on one document)
     min_confidence = 0.5
+    #: train the classifier on pairs read with the entities only each training document
+    #: uses left unknown (found, or not, by new-entity detection), as at extraction time
+    SIMULATE_UNKNOWNS = True
 
     def __init__(self, vocab: Vocabulary, gazetteer: Gazetteer, heads: EntityCues,
                  relation_model, evidence_model, qualifier_rates: dict[str, dict[str, float]],
@@ -154,9 +157,11 @@ class Extractor:
                 self._roles.setdefault(("o", c.object), set()).add(c.source)
         X_rel, y_rel, X_ev, y_ev = [], [], [], []
         doc_of: list[int] = []  # which training document each candidate comes from
+        scored: list[bool] = []  # whether the threshold is scored on it (a document as read when new)
         gold_claims: list[int] = []  # located curated claims per training document
         qual_counts: dict[str, Counter] = defaultdict(Counter)
         pred_counts: Counter = Counter()
+        refs_of = {sid: {r for c in cs for _, r in c.entity_refs()} for sid, cs in by_source.items()}
         for source_id, claims in sorted(by_source.items()):
             text = texts.get(source_id)
             if not text:
@@ -164,14 +169,18 @@ class Extractor:
             doc = analyse(text, gaz, new_entities=False, heads=heads)
             located = _locate(text, claims)
             gold_claims.append(sum(1 for _, spans in located if spans))
-            for cand in self._candidates(doc):
-                gold = _gold_label(cand, located)
-                if gold != NONE:
-                    self._signatures.setdefault(gold, set()).add(self._signature(cand))
-                # the document's own claims are not prior knowledge about it
-                X_rel.append(self._features(cand, text, exclude=source_id))
-                y_rel.append(gold)
-                doc_of.append(len(gold_claims) - 1)
+            others = [r for sid, r in refs_of.items() if sid != source_id]
+            only = refs_of[source_id] - set().union(*others) if others and cls.SIMULATE_UNKNOWNS else set()
+            for view, al, score in _training_views(text, doc, dataset.entities, only, uses, heads):
+                for cand in self._candidates(view):
+                    gold = _gold_label(cand, located, al)
+                    if gold != NONE and view is doc:
+                        self._signatures.setdefault(gold, set()).add(self._signature(cand))
+                    # the document's own claims are not prior knowledge about it
+                    X_rel.append(self._features(cand, text, exclude=source_id))
+                    y_rel.append(gold)
+                    doc_of.append(len(gold_claims) - 1)
+                    scored.append(score)
             for claim, spans in located:
                 pred_counts[claim.predicate] += 1
                 if claim.value is not None and not isinstance(claim.value, str):
@@ -185,7 +194,7 @@ class Extractor:
                                                     gaz.types.get(claim.subject, "Entity")))
                 y_ev.append(claim.evidence)
         if len(set(y_rel)) >= 2:
-            self._relation = _RelationModel.fit(X_rel, y_rel, doc_of, gold_claims)
+            self._relation = _RelationModel.fit(X_rel, y_rel, doc_of, gold_claims, scored)
             self.min_confidence = self._relation.threshold
         if len(set(y_ev)) >= 2:
             self._evidence = _LinearModel(C=1.0).fit(X_ev, y_ev)
@@ -208,6 +217,10 @@ class Extractor:
         recent: list[Mention] = []
         paragraph = -1
         for info in doc.sentences:
+            # the tagger's names are entity candidates only: too unsure to build claims on
+            if any(m.by == TAGGER for m in info.mentions):
+                info = SentenceInfo(info.sent, info.tokens, [m for m in info.mentions if m.by != TAGGER],
+                                    info.values)
             ms = info.mentions
             pairs = [(a, "") for a in ms]
             here = {m.entity for m in ms}
@@ -266,7 +279,7 @@ class Extractor:
     def _most_mentioned(self, doc: DocAnalysis, class_name: str) -> Mention | None:
         """The first mention of the entity of that class (or a subclass) the page mentions most."""
         cls = self.vocab.classes.get(class_name)
-        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, cls))
+        counts = Counter(m.entity for m in doc.mentions() if self.vocab.is_a(m.type, cls) and m.by != TAGGER)
         if not counts:
             return None
         eid = counts.most_common(1)[0][0]
@@ -543,7 +556,8 @@ class _RelationModel:
         self.threshold = threshold
 
     @classmethod
-    def fit(cls, X, y, doc_of: list[int], gold_claims: list[int]) -> _RelationModel:
+    def fit(cls, X, y, doc_of: list[int], gold_claims: list[int], scored: list[bool] | None = None
+            ) -> _RelationModel:
         binary = [int(v != NONE) for v in y]
         claim_model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(X, binary)
         pos = [i for i, v in enumerate(y) if v != NONE]
@@ -553,18 +567,18 @@ class _RelationModel:
             predicates = list(predicate_model.classes_)
         else:
             predicate_model, predicates = None, sorted(set(labels))
-        threshold = cls._threshold(X, binary, doc_of, gold_claims)
+        threshold = cls._threshold(X, binary, doc_of, gold_claims, scored)
         return cls(claim_model, predicate_model, predicates, threshold)
 
     @classmethod
-    def _threshold(cls, X, binary, doc_of, gold_claims, default: float = 0.5) -> float:
+    def _threshold(cls, X, binary, doc_of, gold_claims, scored=None, default: float = 0.5) -> float:
         docs = sorted(set(doc_of))
         if len(docs) < 2:
             return default
         scores: list[tuple[float, int]] = []
         for d in docs:
             train = [i for i, k in enumerate(doc_of) if k != d]
-            test = [i for i, k in enumerate(doc_of) if k == d]
+            test = [i for i, k in enumerate(doc_of) if k == d and (scored is None or scored[i])]
             if len({binary[i] for i in train}) < 2 or not test:
                 continue
             model = _LinearModel(C=cls.C_CLAIM, class_weight=cls.CLAIM_WEIGHT, binary=True).fit(
@@ -687,15 +701,47 @@ def _norm_value(v: Any) -> str:
     return " ".join(re.findall(r"[^\W_]+", s))
 
 
-def _gold_label(cand: _Candidate, located) -> str:
+def _training_views(text: str, doc: DocAnalysis, entities, only: set[str], uses: Counter,
+                    heads: EntityCues) -> list[tuple[DocAnalysis, dict[str, str], bool]]:
+    """How a training document is read for the relation classifier: ``(analysis, alias,
+    scored)`` per reading.
+
+    ``doc`` reads it with every curated name known. When some entities are used only by
+    this document's claims (``only``), it is read a second time as a new page would be:
+    those entities unknown, found (or not) by new-entity detection, whose candidates
+    ``alias`` maps to the curated entity they cover. The classifier learns from both
+    readings; the threshold is scored on the second, the one like extraction.
+    """
+    if not only:
+        return [(doc, {}, True)]
+    gaz = Gazetteer.from_entities([e for e in entities if e.id not in only], uses)
+    sim = analyse(text, gaz, new_entities=True, heads=heads)
+    return [(doc, {}, False), (sim, _aliases(sim, [m for m in doc.mentions() if m.entity in only]), True)]
+
+
+def _aliases(doc: DocAnalysis, gold: list[Mention]) -> dict[str, str]:
+    """New candidate id -> the curated entity whose mentions (``gold``) it covers most."""
+    votes: dict[str, Counter] = defaultdict(Counter)
+    for m in doc.mentions():
+        if not m.known:
+            for g in gold:
+                if m.start < g.end and g.start < m.end:
+                    votes[m.entity][g.entity] += 1
+    return {k: v.most_common(1)[0][0] for k, v in votes.items()}
+
+
+def _gold_label(cand: _Candidate, located, alias: dict[str, str] | None = None) -> str:
     s0, s1 = cand.info.sent.start, cand.info.sent.end
+    alias = alias or {}
+    subject = alias.get(cand.subject.entity, cand.subject.entity)
+    obj = alias.get(cand.obj.entity, cand.obj.entity) if cand.kind == "entity" else None
     for claim, spans in located:
-        if claim.subject != cand.subject.entity:
+        if claim.subject != subject:
             continue
         if not any(a < s1 and s0 < b for a, b in spans):
             continue
         if cand.kind == "entity":
-            if claim.object == cand.obj.entity:
+            if claim.object == obj:
                 return claim.predicate
         elif claim.value is not None and value_matches(claim.value, cand.obj.value):
             return claim.predicate

@@ -41,6 +41,8 @@ _STOP = {"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "wi
          "versus", "vs", "per", "upon", "onto"}
 
 
+#: what the learned tagger's names are proposed by
+TAGGER = "model:tagger"
 #: rules for capitalised proper names
 _PROPER = {"rule:title", "rule:degree", "rule:journal", "rule:organization", "rule:brand", "rule:place",
            "rule:capitalised"}
@@ -77,10 +79,12 @@ class EntityCues:
     #: the type ("social anxiety disorder" on "anxiety disorder"): only names of these
     #: types are extended into new ones ("IV ketamine" is still ketamine)
     extensible: frozenset[str] = frozenset()
+    #: a learned tagger of name-like words (:class:`kgraph.extract.tagger.NameTagger`)
+    tagger: object | None = None
 
 
 def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], gazetteer,
-               *, min_count: int = 1) -> EntityCues:
+               *, min_count: int = 1, tag: bool = True) -> EntityCues:
     """Head nouns from the known names; context words from the texts they occur in."""
     heads = head_types(labels, types)
     known_words = {n for names in gazetteer.index.values() for name in names for n in name.norms}
@@ -106,8 +110,16 @@ def learn_cues(labels: dict[str, str], types: dict[str, str], texts: list[str], 
                 listed[header[-1].norm][item.type] += 1
     list_heads = {h: c.most_common(1)[0][0] for h, c in listed.items()
                   if c.most_common(1)[0][1] / sum(c.values()) >= 0.6 and h not in _STOP}
+    tagger = None
+    if tag:
+        from kgraph.extract.tagger import NameTagger
+
+        tokenised = [tokens(text) for text in texts]
+        found = [[(m.start, m.end, m.type) for m in gazetteer.find(text, toks)]
+                 for text, toks in zip(texts, tokenised)]
+        tagger = NameTagger.train(texts, tokenised, found, _STOP)
     return EntityCues(heads, context, list_heads, qualifiers=qualifiers,
-                      extensible=extensible_types(labels, types))
+                      extensible=extensible_types(labels, types), tagger=tagger)
 
 
 def extensible_types(labels: dict[str, str], types: dict[str, str]) -> frozenset[str]:
@@ -286,6 +298,11 @@ def find_new_entities(text: str, toks: list[Token], gazetteer, cues: EntityCues 
     # nausea" after "side effects include"; "analgesia and sedation"): that type
     typed = sorted([(m.start, m.end, m.type) for m in known] + spans)
     _list_items(text, toks, typed, heads, modifier, propose, cues.list_heads)
+    # runs of words the learned tagger takes for a name ("emergence reactions",
+    # "hippocampus"), where no rule found one: proposed for review, too unsure for claims
+    if cues.tagger is not None:
+        for a, b, typ in cues.tagger.names(text, toks, known_spans + [(x, y) for x, y, _ in spans]):
+            propose(re.sub(r"\s+", " ", text[a:b]), typ, TAGGER, a, b)
     return list(found.values())
 
 
