@@ -577,3 +577,11 @@ def test_a_build_that_frees_its_graph_writes_the_same_files(mini, monkeypatch):
     assert freed.stats == kept.stats
     files = published(mini.root / "freed")
     assert files == published(mini.root / "kept") and "kgraph.nt" in files and "kgraph.html" in files
+
+
+def test_the_built_store_keeps_one_object_per_term(built):
+    # issue 10: every claim names its entities anew; the store keeps one copy of each term
+    _, result = built
+    terms = [t for triple in result.built.graph for t in triple]
+    assert len(terms) > 100
+    assert len({id(t) for t in terms}) == len(set(terms))
