@@ -38,7 +38,8 @@ def test_every_string_reads_back_unchanged(value):
 @pytest.mark.parametrize("value, written", [
     ("ketamine", "ketamine"), ("nmda-receptor", "nmda-receptor"), ("no", '"no"'), ("True", '"True"'),
     ("2021", '"2021"'), ("src-005.txt", '"src-005.txt"'), ("a b", '"a b"'), (8, "8"), (0.5, "0.5"),
-    (None, "null"), (True, "true"), ("“curly” \\ \"q\"", '"“curly” \\\\ \\"q\\""'), ("\u2028", '"\\u2028"'),
+    ("ketamine\n", '"ketamine\\n"'), (None, "null"), (True, "true"),
+    ("“curly” \\ \"q\"", '"“curly” \\\\ \\"q\\""'), ("\u2028", '"\\u2028"'),
 ])
 def test_scalars(value, written):
     assert yaml_scalar(value) == written

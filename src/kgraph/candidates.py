@@ -157,7 +157,7 @@ def claim_sentence(text: str, claim: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- YAML out
 
-_PLAIN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")  # \Z: "$" also matches before a final line feed
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 
 
