@@ -251,7 +251,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     what the builds before kept in ``<out>/.cache`` (:mod:`kgraph.cache`): the same files,
     faster; without it, everything is parsed and validated again (and the cache refilled).
     ``keep_graph=False`` frees the RDF graph once its lines are made, before the files
-    (``kgraph build``: at x100 that is 1.4 GB less at the peak); the result's ``built`` is
+    (``kgraph build``: at x100 the peak is 1.2 GB lower); the result's ``built`` is
     then None. The files are the same either way.
     """
     # the inputs as they are before anything reads them: a file edited during the build
