@@ -52,8 +52,7 @@ def _yaml_files(folder: str, parts: tuple[str, ...]) -> Iterator[tuple[tuple[str
 
 def input_files(project: Project) -> list[Path]:
     """Every file a build reads (data YAML, ontology, shapes, packaged priors), in a stable order."""
-    # data/candidates/ is kgraph extract's and review's, never read by a build (the paths
-    # are the data folder's, part by part: no relative_to, which parses its argument each time)
+    # data/candidates/ is kgraph extract's and review's, never read by a build (_yaml_files)
     files = [Path(path) for _, path in sorted(_yaml_files(str(project.data_dir), ()))]
     files += [p for p in (project.ontology_file, project.shapes_file) if p.is_file()]
     # the packaged error priors shape the evidence graph too (issue 12)

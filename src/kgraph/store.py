@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import pyoxigraph as ox
 
 from kgraph.errors import KgraphError, OutputError
-from kgraph.publish import removed_on_failure
+from kgraph.publish import random_hex, removed_on_failure
 
 if TYPE_CHECKING:
     from rdflib import Dataset as RDFDataset
@@ -163,6 +163,13 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
     Terms repeat a lot (every claim names its predicate, source and evidence kind): each
     distinct rdflib term is converted once.
     """
+    for _, quads in _graphs_quads(ds):
+        yield from quads
+
+
+def _graphs_quads(ds: RDFDataset) -> Iterator[tuple[bool, Iterator[ox.Quad]]]:
+    """Each graph of ``ds`` as (the default graph?, its quads as pyoxigraph quads), with one
+    memo of converted terms for them all."""
     from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
     conv = functools.cache(term_to_ox)  # this call's own memo: freed with it
@@ -170,9 +177,9 @@ def quads_from_dataset(ds: RDFDataset) -> Iterator[ox.Quad]:
     # graph by graph: Dataset.quads works out every triple's graphs one by one (25% slower)
     for graph in ds.graphs():
         name = graph.identifier
-        target = ox.DefaultGraph() if name is None or name == DATASET_DEFAULT_GRAPH_ID else conv(name)
-        for s, p, o in graph:
-            yield ox.Quad(conv(s), conv(p), conv(o), target)
+        default = name is None or name == DATASET_DEFAULT_GRAPH_ID
+        target = ox.DefaultGraph() if default else conv(name)
+        yield default, (ox.Quad(conv(s), conv(p), conv(o), target) for s, p, o in graph)
 
 
 def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
@@ -312,7 +319,7 @@ def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str,
         clean_stale(out_dir)
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
-    ident = _unique_id(12)
+    ident = random_hex(12)
     tmp = out_dir / f"{TMP_PREFIX}{os.getpid()}-{ident}"
     final = out_dir / f"{STORE_PREFIX}{ident}"
     with removed_on_failure(tmp, lambda exc: _cannot_write(out_dir, exc)):
@@ -380,18 +387,11 @@ def _check_link(out_dir: Path) -> None:
                           "Move it away (kgraph writes its store there) and build again.")
 
 
-def _unique_id(digits: int) -> str:
-    """Random hex digits for a folder's name (uuid is imported by a build only: 4 ms of a look-up)."""
-    import uuid
-
-    return uuid.uuid4().hex[:digits]
-
-
 def _point_link(out_dir: Path, target: str) -> None:
     """Make ``out_dir/store`` point at ``target`` (a sibling), replacing the link atomically."""
     _check_link(out_dir)
     link = out_dir / STORE_LINK
-    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{_unique_id(8)}"
+    new_link = out_dir / f"{TMP_PREFIX}link-{os.getpid()}-{random_hex(8)}"
     os.symlink(target, new_link, target_is_directory=True)
     try:
         os.replace(new_link, link)
@@ -568,33 +568,18 @@ def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
                         sorted_block(triples, distinct=True))
 
 
-@dataclass
-class GraphBlocks:
-    """A dataset's quads as sorted N-Quads lines, a block per graph (:func:`graph_blocks`):
-    what :func:`lines_of_blocks` merges into :class:`DatasetLines` once the dataset is freed."""
-
-    #: (a block of the default graph?, the graph's lines sorted and joined), graph by graph
-    blocks: list[tuple[bool, bytes]]
-
-
-def graph_blocks(ds: RDFDataset) -> GraphBlocks:
+def graph_blocks(ds: RDFDataset) -> list[tuple[bool, bytes]]:
     """The quads of an rdflib dataset (as :func:`quads_from_dataset` gives them), serialised
-    and sorted graph by graph: no more than one graph's lines are ever a list (issue 10: at
-    x100 the lines of the whole dataset as a list, with the dataset, took 1.5 GB)."""
-    from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
-
-    conv = functools.cache(term_to_ox)
+    and sorted graph by graph: (the default graph?, its lines sorted and joined) per graph,
+    what :func:`lines_of_blocks` merges once the dataset is freed. No more than one graph's
+    lines are ever a list (issue 10: at x100 the lines of the whole dataset as a list, with
+    the dataset, took 1.5 GB)."""
     blocks = []
-    for graph in ds.graphs():
-        name = graph.identifier
-        default = name is None or name == DATASET_DEFAULT_GRAPH_ID
-        target = ox.DefaultGraph() if default else conv(name)
-        lines = statement_lines(ox.Quad(conv(s), conv(p), conv(o), target) for s, p, o in graph)
-        block = sorted_block(lines, distinct=True)
-        del lines
+    for default, quads in _graphs_quads(ds):
+        block = sorted_block(statement_lines(quads), distinct=True)
         if block:
             blocks.append((default, block))
-    return GraphBlocks(blocks)
+    return blocks
 
 
 def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
@@ -611,7 +596,7 @@ def _joined(lines: Iterable[bytes]) -> bytes:
     return text + b"\n" if text else b""
 
 
-def lines_of_blocks(graphs: GraphBlocks) -> DatasetLines:
+def lines_of_blocks(blocks: list[tuple[bool, bytes]]) -> DatasetLines:
     """The :class:`DatasetLines` of a dataset from its graphs' blocks, the same bytes as
     :func:`dataset_lines` gives for its quads: the graphs' sorted lines merged, and each
     line without its graph for the triples (the order of a graph's lines stays: a graph
@@ -619,9 +604,8 @@ def lines_of_blocks(graphs: GraphBlocks) -> DatasetLines:
     emptied as they are read."""
     per_graph: list[list[bytes]] = []
     default: list[bytes] = []
-    blocks = graphs.blocks
-    while blocks:
-        is_default, block = blocks.pop(0)
+    for i, (is_default, block) in enumerate(blocks):
+        blocks[i] = (is_default, b"")  # the block's bytes go as its lines come
         lines = block[:-1].split(b"\n")
         del block
         per_graph.append(lines)
