@@ -26,12 +26,12 @@ import functools
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from kgraph.model import Location
+from kgraph.publish import random_hex
 from kgraph.report import Problem
 
 CACHE_DIR = ".cache"
@@ -145,20 +145,14 @@ class BuildCache:
             self._write(kind, key, encoded)
 
     def _write(self, kind: str, key: str, data: bytes) -> None:
-        path = self._path(kind, key)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        _write_whole(self._path(kind, key), data)
 
     def flush(self) -> None:
         """Write what :meth:`put` kept back (a build flushes once it knows it leaves an
         output folder behind: one that fails before making it makes no cache either)."""
-        pending, self._pending = self._pending or {}, {} if self._pending is not None else None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
         for (kind, key), data in pending.items():
             self._write(kind, key, data)
 
@@ -249,11 +243,17 @@ def write_stamp(out_dir: Path, stamp: str) -> None:
         return
     cache = BuildCache.of_output(out_dir)
     assert cache.folder is not None
-    path = cache.folder / STAMP
-    tmp = path.with_name(f".{STAMP}.{secrets.token_hex(4)}.tmp")
+    _write_whole(cache.folder / STAMP,
+                 json.dumps({"stamp": stamp, "build": published[0], "files": published[1]}).encode("utf-8"))
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all (a temporary file, then a rename); a cache that
+    cannot be written is no error: the next build does the work again."""
+    tmp = path.with_name(f".{path.name}.{random_hex(8)}.tmp")
     try:
-        cache.folder.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"stamp": stamp, "build": published[0], "files": published[1]}))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
