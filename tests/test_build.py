@@ -249,6 +249,69 @@ def test_flattened_shapes_give_the_same_problems(built, monkeypatch):
     assert len(flat) == len(shapes) and set(shapes.objects(KG.ClaimShape, SH.property))  # input untouched
 
 
+#: a shape that looks at other nodes' data (sh:node): the parts validator validates the whole
+NOT_LOCAL = """
+@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix kg: <https://w3id.org/kgraph/ontology#> .
+@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+kg:SubjectNamed a sh:NodeShape ; sh:targetClass kg:Claim ;
+    sh:property [ sh:path rdf:subject ; sh:node kg:Labelled ] .
+kg:Labelled a sh:NodeShape ; sh:property [ sh:path rdfs:label ; sh:minCount 1 ; sh:message "unnamed" ] .
+"""
+
+
+@pytest.mark.parametrize("batch", [40, 10**9])
+@pytest.mark.parametrize("local", [True, False])
+def test_the_parts_validator_finds_what_the_whole_graph_gives(built, batch, local):
+    """The build validates its graph part by part (kgraph.shapes.PartsValidator, issue 10):
+    on parts with violations of every shape, the computed evidence's included, it reports
+    exactly what pySHACL reports on the whole graph, in batches of a few claims or of all;
+    with a shape that looks beyond a node's own values, by validating the parts gathered."""
+    from kgraph.assess import load_priors
+    from kgraph.build import graph_parts
+    from kgraph.evidence_graph import compute_evidence, evidence_parts
+    from kgraph.load import load_ontology, vocabulary
+    from kgraph.shapes import PartsValidator
+
+    project, _ = built
+    data, _ = load_dataset(project)
+    ontology = load_ontology(project)
+    vocab = vocabulary(ontology)
+    shapes = load_shapes(project)
+    if not local:
+        shapes.parse(data=NOT_LOCAL, format="turtle")
+    evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
+    parts = [*graph_parts(data, vocab, ontology), *evidence_parts(evidence, data, vocab, nodes=7)]
+    assert len([name for name, _ in parts if name is not None and "evidence" in name]) > 1
+    owner = {}
+    for i, (_, part) in enumerate(parts):
+        for subject in part.subjects():
+            owner.setdefault(subject, i)
+    whole = Graph()
+    for _, part in parts:
+        for triple in part:
+            whole.add(triple)
+    _break_everything(whole)
+    assessment = sorted(whole.subjects(RDF.type, KG.Assessment))[0]
+    whole.add((assessment, KG.belief, Literal("2.5", datatype=URIRef("http://www.w3.org/2001/XMLSchema#decimal"))))
+    whole.remove((assessment, KG.level, None))
+    # an entity that names a claim: the claim's type goes with it into the entities' unit
+    whole.add((entity_iri("ketamine"), KG.treats, sorted(whole.subjects(RDF.type, KG.Claim))[0]))
+    # the broken graph, parted again: each triple in the part of its subject
+    broken = [(name, Graph()) for name, _ in parts]
+    for triple in whole:
+        broken[owner.get(triple[0], 1)][1].add(triple)
+    validator = PartsValidator(shapes, ontology, data, vocab, batch=batch)
+    assert validator.split == local
+    for name, part in broken:
+        validator.feed(name, part)
+    found = validator.finish()
+    reference = shacl_validate(whole, shapes, data, vocab=vocab)
+    assert found == reference
+    assert len(found) > 40 and len({p.code for p in found}) >= 8
+    assert any("assessment" in str(p.where) for p in found)
+    assert local or any(p.code == "shacl-node" for p in found)
+
+
 def test_flatten_leaves_what_it_would_change():
     """A node shape that another shape uses (sh:node) or that has a severity of its own
     keeps its properties: moving them would change the report."""
@@ -552,9 +615,11 @@ def test_a_build_that_fails_beside_its_store_thread_leaves_no_store(mini, monkey
     assert (out / "kgraph.nt").read_bytes() == published
 
 
-def test_a_build_that_frees_its_graph_writes_the_same_files(mini, monkeypatch):
-    """``keep_graph=False`` (what `kgraph build` does, issue 10) frees the RDF graph once its
-    lines are made, before the files: the same files, and the graph really gone."""
+def test_a_build_frees_each_part_of_its_graph_and_writes_the_same_files(mini, monkeypatch):
+    """The build makes, validates and serialises its RDF graph part by part (issue 10): each
+    part is freed before the next is made, though the build pauses the cyclic collector; with
+    ``keep_graph=False`` (what `kgraph build` does) no graph of them all is gathered. The
+    files are the same either way."""
     import weakref
 
     from kgraph import pipeline
@@ -564,16 +629,18 @@ def test_a_build_that_frees_its_graph_writes_the_same_files(mini, monkeypatch):
 
     kept = pipeline.build(mini, out_dir=mini.root / "kept")
     assert kept.built is not None
-    graphs = []
-    real = pipeline.graph_blocks
+    parts, alive = [], []
+    real = pipeline.part_block
 
-    def noting(ds):
-        graphs.append(weakref.ref(ds))
-        return real(ds)
+    def noting(name, part):
+        alive.append(sum(1 for ref in parts if ref() is not None))  # the parts before this one
+        parts.append(weakref.ref(part))
+        return real(name, part)
 
-    monkeypatch.setattr(pipeline, "graph_blocks", noting)
+    monkeypatch.setattr(pipeline, "part_block", noting)
     freed = pipeline.build(mini, out_dir=mini.root / "freed", keep_graph=False)
-    assert freed.built is None and graphs and graphs[0]() is None
+    assert freed.built is None and len(parts) > 5
+    assert set(alive) == {0}
     assert freed.stats == kept.stats
     files = published(mini.root / "freed")
     assert files == published(mini.root / "kept") and "kgraph.nt" in files and "kgraph.html" in files

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from rdflib import BNode, Graph
-from rdflib.namespace import SH
+from rdflib import Graph
 
 import kgraph.load as load_module
 import kgraph.shapes as shapes_module
@@ -17,7 +16,6 @@ from kgraph.cache import CACHE_DIR, BuildCache
 from kgraph.load import _from_json, _to_json, read_yaml_cached, read_yaml_checked
 from kgraph.pipeline import build, check
 from kgraph.project import Project
-from kgraph.shapes import claim_shapes, flatten_shapes
 
 #: a shape of our own that warns about long quotes: SHACL problems for the cache to keep
 WARN_LONG_QUOTES = """
@@ -91,36 +89,31 @@ def test_unchanged_files_are_not_parsed_again(mini: Project, mini_root: Path, mo
     assert parsed == ["data/claims/002.yaml"]
 
 
-@pytest.mark.parametrize("share", [1.0, 0.0])
+@pytest.mark.parametrize("batch", [10**9, 3])
 def test_only_the_claims_of_changed_sources_are_validated_again(warned: Project, mini_root: Path, monkeypatch,
-                                                                share: float):
-    """share 1.0: the changed source's claims are validated in a graph of their own; 0.0: in
-    the whole graph (the path of many changed sources). Either way the same problems."""
-    from rdflib import RDF
-
+                                                                batch: int):
+    """The claims of a source whose records did not change are not validated again (their
+    problems come from the cache), in batches of all claims or of a source's: the same
+    problems either way."""
     from kgraph.prefixes import KG
 
-    monkeypatch.setattr(shapes_module, "SUBGRAPH_SHARE", share)
+    monkeypatch.setattr(shapes_module, "BATCH_TRIPLES", batch)
     first = build(warned)
     runs = []
-    real = shapes_module._run
+    real = shapes_module._run_all
 
-    def recording(graph, shapes, focus=None):
-        runs.append(set(graph.subjects(RDF.type, KG.Claim)))
-        return real(graph, shapes, focus)
+    def recording(graph, shapes):
+        runs.append(set(graph.subjects(KG.quote, None)))  # the claims whose own triples it holds
+        return real(graph, shapes)
 
-    monkeypatch.setattr(shapes_module, "_run", recording)
+    monkeypatch.setattr(shapes_module, "_run_all", recording)
     build(warned)
-    assert len(runs) == 1  # the other shapes only: every source's claims came from the cache
+    assert runs and set().union(*runs) == set()  # every source's claims came from the cache
     runs.clear()
     _edit_note(mini_root)
     changed = build(warned)
-    everything = {claim_iri(c.id) for c in _claims(mini_root, None)}
-    assert len(runs) == 2 and runs[0] == everything
-    if share:
-        assert runs[1] == {claim_iri(c.id) for c in _claims(mini_root, "src-002")} != everything
-    else:
-        assert runs[1] == everything
+    assert set().union(*runs) == {claim_iri(c.id) for c in _claims(mini_root, "src-002")}
+    assert len([run for run in runs if run]) == 1  # one source: one batch of claims
     full = build(warned, out_dir=mini_root / "full", incremental=False)
     assert _warnings(changed) == _warnings(full) == _warnings(check(warned)) != _warnings(first)
 
@@ -133,15 +126,22 @@ def _claims(root: Path, source: str | None):
 
 
 def test_no_cache_validates_everything_and_refills_the_cache(warned: Project, monkeypatch):
+    from kgraph.prefixes import KG
+
     build(warned)
     runs = []
-    real = shapes_module._run
-    monkeypatch.setattr(shapes_module, "_run", lambda g, s, focus=None: runs.append(len(g)) or real(g, s, focus))
+    real = shapes_module._run_all
+
+    def recording(graph, shapes):
+        runs.append(set(graph.subjects(KG.quote, None)))
+        return real(graph, shapes)
+
+    monkeypatch.setattr(shapes_module, "_run_all", recording)
     build(warned, incremental=False)
-    assert len(runs) == 2 and runs[0] == runs[1]  # the other shapes, then every claim, in the whole graph
+    assert set().union(*runs) == {claim_iri(c.id) for c in _claims(warned.root, None)}  # every claim again
     runs.clear()
     build(warned)
-    assert len(runs) == 1
+    assert runs and set().union(*runs) == set()  # and the cache was refilled
 
 
 def test_a_damaged_cache_is_ignored_and_remade(warned: Project):
@@ -203,34 +203,39 @@ def test_the_problems_of_a_file_come_back_from_the_cache(tmp_path: Path):
     assert cache.hits == 1 and second == first
 
 
-CLAIM_SHAPES = """
+SHAPES = """
 @prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix kg: <https://w3id.org/kgraph/ontology#> .
 @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
-kg:A a sh:NodeShape ; sh:targetClass kg:Claim ; sh:property [ sh:path kg:quote ; sh:minCount 1 ] .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+kg:A a sh:NodeShape ; sh:targetClass kg:Claim ; rdfs:comment "annotated" ;
+    sh:property [ sh:path kg:quote ; sh:minCount 1 ] .
 kg:B a sh:NodeShape ; sh:targetClass kg:Statistic ; sh:property [ sh:path kg:unitText ; sh:maxCount 1 ] .
 kg:C a sh:NodeShape ; sh:targetSubjectsOf kg:flag ; sh:property [ sh:path kg:curatorNote ; sh:minCount 1 ] .
 kg:D a sh:NodeShape ; sh:targetClass kg:Entity ; sh:property [ sh:path kg:label ; sh:minCount 1 ] .
-kg:E a sh:NodeShape ; sh:targetClass kg:Claim ; sh:property [ sh:path ( rdf:subject kg:mentionedIn ) ;
-    sh:minCount 1 ] .
-kg:F a sh:NodeShape ; sh:targetClass kg:Claim ; sh:node kg:D .
-kg:G a sh:NodeShape ; sh:targetClass kg:Claim , kg:Entity ; sh:property [ sh:path kg:quote ; sh:minCount 1 ] .
 """
 
 
-def test_claim_shapes_are_those_that_look_only_at_a_claims_own_values(mini: Project):
-    from kgraph.load import load_ontology
+@pytest.mark.parametrize("extra,split", [
+    ("", True),
+    ("kg:E a sh:NodeShape ; sh:targetClass kg:Claim ; sh:property [ sh:path ( rdf:subject kg:mentionedIn ) ;"
+     " sh:minCount 1 ] .", False),
+    ("kg:F a sh:NodeShape ; sh:targetClass kg:Claim ; sh:node kg:D .", False),
+    ("kg:G a sh:NodeShape ; sh:targetObjectsOf kg:treats ; sh:class kg:Condition .", False),
+    ("kg:H a sh:NodeShape ; sh:targetNode kg:x ; sh:property [ sh:path kg:quote ; sh:maxCount 1 ] .", True),
+])
+def test_shapes_are_validated_part_by_part_when_they_look_only_at_a_nodes_own_values(mini: Project, extra: str,
+                                                                                      split: bool):
+    """A shape of a path of two steps (E), one that refers to another (F), or one whose
+    focus nodes are the objects of a property (G, in another node's unit) make the parts
+    validator validate the whole graph."""
+    from kgraph.load import load_dataset, load_ontology, vocabulary
+    from kgraph.shapes import PartsValidator
 
-    flat = flatten_shapes(Graph().parse(data=CLAIM_SHAPES, format="turtle"))
-    found = claim_shapes(flat, load_ontology(mini))
-    named = sorted(str(shape).rsplit("#", 1)[-1] for shape in found if not isinstance(shape, BNode))
-    paths = sorted(str(flat.value(shape, SH.path)).rsplit("#", 1)[-1] for shape in found if isinstance(shape, BNode))
-    # A, B and C, and their property shapes (flattened, they carry the targets); E without
-    # its property shape (a path of two steps, which flattening made a shape of its own);
-    # not the entity shape D, the shape that refers to another (F), nor G (entities too)
-    # and its property shape
-    assert named == ["A", "B", "C", "E"]
-    assert paths == ["curatorNote", "quote", "unitText"]
+    shapes = Graph().parse(data=SHAPES + extra, format="turtle")
+    ontology = load_ontology(mini)
+    data, _ = load_dataset(mini)
+    assert PartsValidator(shapes, ontology, data, vocabulary(ontology)).split == split
 
 
 # --------------------------------------------------------------------------- nothing changed

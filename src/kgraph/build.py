@@ -14,7 +14,7 @@ The union of all of them is the graph written to Turtle, N-Triples, JSON-LD and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -179,14 +179,80 @@ class BuiltGraph:
 def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph,
                 count: Callable[[int, int, str], None] | None = None) -> BuiltGraph:
     """Build the RDF dataset from validated data (call :func:`kgraph.validate` first);
-    ``count`` is told how many claims are done, every thousand."""
+    ``count`` is told how many claims are done, every thousand. The graphs are those of
+    :func:`graph_parts`, in one dataset."""
     ds = RDFDataset(store=InterningMemory())
     bind_prefixes(ds)
-    onto = ds.graph(ONTOLOGY_GRAPH)
-    for triple in ontology:
-        onto.add(triple)
+    for name, part in graph_parts(data, vocab, ontology, count=count):
+        add_part(ds, name, part)
+    return BuiltGraph(dataset=ds, graph=union_graph(ds))
 
-    ents = ds.graph(ENTITY_GRAPH)
+
+def add_part(ds: RDFDataset, name: URIRef | None, part: Graph) -> None:
+    """Add one part of :func:`graph_parts` to the dataset (``None``: its default graph)."""
+    target = ds if name is None else ds.graph(name)
+    for triple in part:
+        target.add(triple)
+
+
+def graph_parts(data: Dataset, vocab: Vocabulary, ontology: Graph,
+                count: Callable[[int, int, str], None] | None = None) -> Iterator[tuple[URIRef | None, Graph]]:
+    """The built RDF one graph at a time, as (graph name, a graph of its triples): the
+    ontology, the entities, the default graph (``None``: what describes the source graphs),
+    then each source's claims. A graph may come in several parts (the evidence does, see
+    :func:`kgraph.evidence_graph.evidence_parts`); each part is a graph of its own, so that
+    a build that serialises and validates them as they come never holds all of them
+    (issue 10: at x100 the dataset took 2.4 GB). A claim node's triples are all in one part,
+    its source's; an entity's label, type and names are in the entities' graph."""
+    # each part is made in the expression that yields it: this generator keeps no reference
+    # to a part it gave (an rdflib graph refers to itself: only the cyclic collector frees
+    # it, which the build runs as each part is done with, kgraph.pipeline)
+    yield ONTOLOGY_GRAPH, _graph_of(ontology)
+
+    claims_of: dict[str, list[Claim]] = {}
+    mentioned: set[tuple[str, str]] = set()
+    for c in data.claims:
+        claims_of.setdefault(c.source, []).append(c)
+        for _, ref in c.entity_refs():
+            mentioned.add((ref, c.source))
+    yield ENTITY_GRAPH, _entity_graph(data, vocab, mentioned)
+    yield None, _graph_of(triple for src in data.sources for triple in (
+        (source_graph_iri(src.id), PROV.wasDerivedFrom, source_iri(src.id)),
+        (source_graph_iri(src.id), RDFS.label, Literal(f"claims of {src.file}"))))
+
+    total, done = len(data.claims), 0
+    for source, claims in claims_of.items():
+        if count is not None:
+            count(done, total, "claims")
+        yield source_graph_iri(source), _claims_graph(claims, vocab)
+        done += len(claims)
+    if count is not None:
+        count(total, total, "claims")
+
+
+def _claims_graph(claims: list[Claim], vocab: Vocabulary) -> Graph:
+    g = _graph()
+    for c in claims:
+        _add_claim(g, c, vocab)
+    return g
+
+
+def _graph_of(triples) -> Graph:
+    g = _graph()
+    for triple in triples:
+        g.add(triple)
+    return g
+
+
+def _graph() -> Graph:
+    """A graph for one part: terms interned (:class:`InterningMemory`), kgraph's prefixes."""
+    g = Graph(store=InterningMemory())
+    bind_prefixes(g)
+    return g
+
+
+def _entity_graph(data: Dataset, vocab: Vocabulary, mentioned: set[tuple[str, str]]) -> Graph:
+    ents = _graph()
     for e in data.entities:
         s = entity_iri(e.id)
         ents.add((s, RDF.type, vocab.classes[e.type]))
@@ -216,26 +282,10 @@ def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph,
         ents.add((entity_iri(src.publisher), KG.publisherOf, s))
         if src.sha256:
             ents.add((s, KG.sha256, Literal(src.sha256)))
-        g_iri = source_graph_iri(src.id)
-        ds.add((g_iri, PROV.wasDerivedFrom, s))
-        ds.add((g_iri, RDFS.label, Literal(f"claims of {src.file}")))
-
-    mentioned: set[tuple[str, str]] = set()
-    total = len(data.claims)
-    for done, c in enumerate(data.claims):
-        if count is not None and done % 1000 == 0:
-            count(done, total, "claims")
-        g = ds.graph(source_graph_iri(c.source))
-        _add_claim(g, c, vocab)
-        for _, ref in c.entity_refs():
-            mentioned.add((ref, c.source))
-    if count is not None:
-        count(total, total, "claims")
     for ref, src_id in sorted(mentioned):
         ents.add((entity_iri(ref), KG.mentionedIn, source_iri(src_id)))
         ents.add((source_iri(src_id), KG.mentions, entity_iri(ref)))
-
-    return BuiltGraph(dataset=ds, graph=union_graph(ds))
+    return ents
 
 
 def _add_claim(g: Graph, c: Claim, vocab: Vocabulary) -> None:

@@ -226,15 +226,15 @@ def build(
 def _candidates_preview(project):
     """The extra_files hook of build for --with-candidates."""
 
-    def preview(built, network) -> dict[str, bytes]:
-        from kgraph.load import load_dataset, load_ontology, vocabulary
+    def preview(ontology, network) -> dict[str, bytes]:
+        from kgraph.load import load_dataset, vocabulary
         from kgraph.preview import PREVIEW_FILE, preview_network
         from kgraph.view import entity_types
         from kgraph.viz import render_html
 
         dataset, _ = load_dataset(project)
-        G, _ = preview_network(network, project, dataset, vocabulary(load_ontology(project)))
-        return {PREVIEW_FILE: render_html(G, types=entity_types(built.graph)).encode("utf-8")}
+        G, _ = preview_network(network, project, dataset, vocabulary(ontology))
+        return {PREVIEW_FILE: render_html(G, types=entity_types(ontology)).encode("utf-8")}
 
     return preview
 
@@ -299,7 +299,7 @@ def stats(
     graphs = load_graphs(_project(data, ontology, out=out))
     from kgraph.stats import compute_stats
 
-    s = compute_stats(graphs.graph, graphs.network, top=top)
+    s = compute_stats(graphs.triples, graphs.network, top=top)
     if as_json:
         typer.echo(json.dumps(s, indent=2, sort_keys=True, ensure_ascii=False))
         return

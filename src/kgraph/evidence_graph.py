@@ -21,9 +21,10 @@ The ontology documents every one of these terms (the end of ``ontology/kgraph.tt
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rdflib import RDF, RDFS, Literal, URIRef
+from rdflib import RDF, RDFS, Graph, Literal, URIRef
 
 from kgraph.assess import Assessment, Priors, assess
 from kgraph.contradict import Contradiction, find_contradictions
@@ -62,17 +63,36 @@ def compute_evidence(data: Dataset, vocab: Vocabulary, priors: Priors) -> Comput
                             red_flags=find_red_flags(data))
 
 
-def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary) -> list[tuple]:
-    """The assessments, contradictions and red flags as distinct triples (see the module docstring).
+#: evidence nodes per part of :func:`evidence_parts` (at x100, 573,900 triples in ~100,000 nodes)
+PART_NODES = 20_000
 
-    A list, not an rdflib ``Graph``: a graph of its own would be copied triple by triple into
-    the dataset (the union is a view of it), and freed only by the cyclic garbage collector (its store
-    and the graph refer to each other), which the build pauses (:mod:`kgraph.pipeline`).
-    """
+
+def evidence_parts(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary, *,
+                   nodes: int = PART_NODES) -> Iterator[tuple[URIRef | None, Graph]]:
+    """The computed evidence as parts of the built RDF (:func:`kgraph.build.graph_parts`):
+    graphs of ``kgr:graph/evidence``, ``nodes`` assessments, contradictions and red flags
+    at a time (each node's triples in one part), then the default graph's description of it."""
+    from kgraph.build import _graph_of
+
+    held: list[list[tuple]] = []
+    for node_triples in _evidence_nodes(evidence, data, vocab):
+        held.append(node_triples)
+        if len(held) == nodes:
+            # made as it is yielded: no reference to it stays here (see graph_parts)
+            yield EVIDENCE_GRAPH, _graph_of(t for node in held for t in node)
+            held = []
+    if held:
+        yield EVIDENCE_GRAPH, _graph_of(t for node in held for t in node)
+    del held
+    # described in the default graph like the source graphs are (and so in the union too)
+    yield None, _graph_of([(EVIDENCE_GRAPH, RDFS.label,
+                            Literal("assessments, contradictions and red flags computed by kgraph"))])
+
+
+def _evidence_nodes(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary) -> Iterator[list[tuple]]:
+    """The triples of each assessment, contradiction and red flag, node by node."""
     from kgraph.build import claim_iri, claim_value, entity_iri
 
-    triples: dict[tuple, None] = {}  # an insertion-ordered set
-    add = triples.setdefault
     decimals: dict[float, Literal] = {}  # beliefs repeat; an rdflib Literal costs ~0.1 ms
 
     def decimal(x: float) -> Literal:
@@ -85,9 +105,9 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
     for a in evidence.assessments.values():
         node = assessment_iri(a)
         prop = vocab.properties[a.predicate]
-        add((node, RDF.type, KG.Assessment))
-        add((node, KG.assessedSubject, entity_iri(a.subject)))
-        add((node, KG.assessedPredicate, prop.iri))
+        triples = [(node, RDF.type, KG.Assessment), (node, KG.assessedSubject, entity_iri(a.subject)),
+                   (node, KG.assessedPredicate, prop.iri)]
+        add = triples.append
         if a.object is not None:
             add((node, KG.assessedObject, entity_iri(a.object)))
         else:
@@ -106,32 +126,25 @@ def evidence_triples(evidence: ComputedEvidence, data: Dataset, vocab: Vocabular
             add((node, KG.supportingClaim, claim_iri(cid)))
         for cid in a.opposing:
             add((node, KG.opposingClaim, claim_iri(cid)))
+        yield triples
     for x in evidence.contradictions:
         node = URIRef(f"{KGR}contradiction/{x.rule}/{x.claims[0]}/{x.claims[1]}")
-        add((node, RDF.type, KG.Contradiction))
-        for cid in x.claims:
-            add((node, KG.conflictingClaim, claim_iri(cid)))
-        add((node, KG.contradictionRule, Literal(x.rule)))
-        add((node, KG.scope, Literal(x.scope)))
-        add((node, KG.reason, Literal(x.reason)))
+        yield [(node, RDF.type, KG.Contradiction), *((node, KG.conflictingClaim, claim_iri(cid)) for cid in x.claims),
+               (node, KG.contradictionRule, Literal(x.rule)), (node, KG.scope, Literal(x.scope)),
+               (node, KG.reason, Literal(x.reason))]
     for f in evidence.red_flags:
         node = URIRef(f"{KGR}redflag/{f.claim}/{f.rule}")
-        add((node, RDF.type, KG.RedFlag))
-        add((node, KG.flaggedClaim, claim_iri(f.claim)))
-        add((node, KG.redFlagRule, Literal(f.rule)))
-        add((node, KG.matchedText, Literal(f.match)))
-        add((node, RDFS.label, Literal(f.rule_label)))
-    return list(triples)
+        yield [(node, RDF.type, KG.RedFlag), (node, KG.flaggedClaim, claim_iri(f.claim)),
+               (node, KG.redFlagRule, Literal(f.rule)), (node, KG.matchedText, Literal(f.match)),
+               (node, RDFS.label, Literal(f.rule_label))]
 
 
 def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
     """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
     graph ``kgr:graph/evidence``, and so the union graph (a view of the dataset)."""
+    from kgraph.build import add_part
+
     evidence = compute_evidence(data, vocab, priors)
-    named = built.dataset.graph(EVIDENCE_GRAPH)
-    for triple in evidence_triples(evidence, data, vocab):
-        named.add(triple)
-    # described in the default graph like the source graphs are (and so in the union too)
-    label = (EVIDENCE_GRAPH, RDFS.label, Literal("assessments, contradictions and red flags computed by kgraph"))
-    built.dataset.add(label)
+    for name, part in evidence_parts(evidence, data, vocab):
+        add_part(built.dataset, name, part)
     return evidence

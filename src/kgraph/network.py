@@ -83,28 +83,6 @@ def relation_id(subject, predicate: str, obj) -> str:
     return f"{subject}\t{predicate}\t{obj}"
 
 
-def _assessments(graph: Graph) -> dict[str, AssessmentRecord]:
-    found: dict[str, AssessmentRecord] = {}
-    for node in graph.subjects(RDF.type, KG.Assessment):
-        subj, pred, obj = (graph.value(node, p) for p in (KG.assessedSubject, KG.assessedPredicate, KG.assessedObject))
-        belief, level = graph.value(node, KG.belief), graph.value(node, KG.level)
-        if subj is None or pred is None or obj is None or belief is None:
-            continue
-        ent = entity_id(obj) if isinstance(obj, URIRef) else None
-        value = _literal_value(obj) if isinstance(obj, Literal) else None
-        record: AssessmentRecord = {
-            "subject": entity_id(subj), "predicate": local_name(pred), "object": ent, "value": value,
-            "belief": float(belief.toPython()), "level": str(level or ""),
-            "explanation": _text(graph, node, KG.explanation),
-            "supporting": sorted(_text(graph, c, DCTERMS.identifier) or local_name(c)
-                                 for c in graph.objects(node, KG.supportingClaim)),
-            "opposing": sorted(_text(graph, c, DCTERMS.identifier) or local_name(c)
-                               for c in graph.objects(node, KG.opposingClaim)),
-        }
-        found[relation_id(record["subject"], record["predicate"], ent if ent is not None else value)] = record
-    return dict(sorted(found.items()))
-
-
 def local_name(iri) -> str:
     text = str(iri)
     for sep in ("#", "/"):
@@ -129,38 +107,79 @@ def _text(graph: Graph, s, p) -> str:
 
 def to_networkx(graph: Graph) -> nx.MultiDiGraph:
     """Build the entity graph from the built RDF (see the module docstring)."""
-    G = nx.MultiDiGraph()
-    labels = {s: str(o) for s, o in graph.subject_objects(RDFS.label)}
-    strength = {s: int(o) for s, o in graph.subject_objects(KG.strength)}
-    source_ids = {s: _text(graph, s, DCTERMS.identifier) for s in graph.subjects(RDF.type, KG.SourceDocument)}
+    builder = NetworkBuilder()
+    builder.feed(graph)
+    return builder.finish()
 
-    entity_classes = subclasses(graph, KG.Entity)
-    for s, cls in sorted(graph.subject_objects(RDF.type)):
-        ent = entity_id(s)
-        if ent is None or cls not in entity_classes or ent in G:
-            continue
-        G.add_node(
-            ent,
-            label=labels.get(s, ent),
-            type=local_name(cls),
-            type_label=labels.get(cls, local_name(cls)),
-            description=_text(graph, s, DCTERMS.description),
-            synonyms=sorted(str(o) for o in graph.objects(s, SKOS.altLabel)),
-            xrefs=sorted(str(o) for p in (SKOS.exactMatch, SKOS.closeMatch) for o in graph.objects(s, p)),
-            sources=sorted(local_name(o) for o in graph.objects(s, KG.mentionedIn)),
-            claims=[],
-        )
 
-    claims: dict[str, ClaimRecord] = {}
-    edges: dict[tuple[str, str, str], dict] = {}
-    node_claims: dict[str, set[str]] = defaultdict(set)
-    for node in sorted(graph.subjects(RDF.type, KG.Claim)):
-        cid = _text(graph, node, DCTERMS.identifier)
+class NetworkBuilder:
+    """:func:`to_networkx` fed one graph at a time: the union, or the parts of a build
+    (:func:`kgraph.build.graph_parts`: the ontology, the entities, each source's claims,
+    the evidence), so that no graph of them all is needed (issue 10).
+
+    Each part must hold all the triples of the nodes it describes: an entity's type, label,
+    names and cross-references (the entities' graph), a claim node's (its source's graph),
+    an assessment's (the evidence). The first graph fed holds the ontology (the union does;
+    so does the first part of a build): it says which classes are entities, and the labels
+    of classes, properties and evidence kinds.
+    """
+
+    def __init__(self) -> None:
+        self._entity_classes: set | None = None
+        self._labels: dict = {}
+        self._strength: dict = {}
+        self._source_ids: dict = {}
+        self._sources: dict = {}  # source node -> what G.graph["sources"] says of it
+        self._entities: list[tuple] = []  # (IRI, class, id, attributes)
+        self._claims: list[tuple] = []  # (node, record)
+        self._claim_ids: dict = {}
+        self._assessments: dict[str, AssessmentRecord] = {}
+
+    def feed(self, graph: Graph) -> None:
+        """Read what ``graph`` holds of entities, sources, claims and assessments."""
+        if self._entity_classes is None:
+            self._entity_classes = subclasses(graph, KG.Entity)
+        self._labels.update((s, str(o)) for s, o in graph.subject_objects(RDFS.label))
+        self._strength.update((s, int(o)) for s, o in graph.subject_objects(KG.strength))
+        documents = sorted(graph.subjects(RDF.type, KG.SourceDocument))
+        self._source_ids.update((s, _text(graph, s, DCTERMS.identifier)) for s in documents)
+        labels = self._labels
+        for node in documents:
+            publisher = graph.value(node, DCTERMS.publisher)
+            titles = sorted(str(t) for t in graph.objects(node, DCTERMS.title))
+            file = _text(graph, node, DCTERMS.identifier)
+            self._sources[node] = {
+                "file": file, "titles": titles, "title": titles[0] if titles else file,
+                "publisher": entity_id(publisher) if publisher is not None else None,
+                "publisher_label": labels.get(publisher, entity_id(publisher) or "") if publisher is not None else "",
+            }
+        for s, cls in sorted(graph.subject_objects(RDF.type)):
+            ent = entity_id(s)
+            if ent is None or cls not in self._entity_classes:
+                continue
+            self._entities.append((s, cls, ent, {
+                "label": labels.get(s, ent),
+                "type": local_name(cls),
+                "type_label": labels.get(cls, local_name(cls)),
+                "description": _text(graph, s, DCTERMS.description),
+                "synonyms": sorted(str(o) for o in graph.objects(s, SKOS.altLabel)),
+                "xrefs": sorted(str(o) for p in (SKOS.exactMatch, SKOS.closeMatch) for o in graph.objects(s, p)),
+                "sources": sorted(local_name(o) for o in graph.objects(s, KG.mentionedIn)),
+            }))
+        for node in graph.subjects(RDF.type, KG.Claim):
+            record = self._claim(graph, node)
+            self._claim_ids[node] = record["id"]
+            self._claims.append((node, record))
+        for node in graph.subjects(RDF.type, KG.Assessment):
+            self._assessment(graph, node)
+
+    def _claim(self, graph: Graph, node) -> ClaimRecord:
+        labels = self._labels
         subj, pred, obj = (graph.value(node, p) for p in (RDF.subject, RDF.predicate, RDF.object))
         src = graph.value(node, PROV.wasDerivedFrom)
         kind = graph.value(node, KG.evidenceKind)
-        record: ClaimRecord = {
-            "id": cid,
+        return {
+            "id": _text(graph, node, DCTERMS.identifier),
             "subject": entity_id(subj),
             "predicate": local_name(pred),
             "predicate_label": labels.get(pred, local_name(pred)),
@@ -169,10 +188,10 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
             "unit": _text(graph, node, SCHEMA.unitText) or None,
             "quote": _text(graph, node, KG.quote),
             "source": local_name(src),
-            "source_file": source_ids.get(src, ""),
+            "source_file": self._source_ids.get(src, ""),
             "evidence": local_name(kind),
             "evidence_label": labels.get(kind, local_name(kind)),
-            "strength": strength.get(kind, 0),
+            "strength": self._strength.get(kind, 0),
             "modality": _text(graph, node, KG.modality) or "asserted",
             "flag": _text(graph, node, KG.flag) or None,
             "note": _text(graph, node, KG.curatorNote) or None,
@@ -183,49 +202,63 @@ def to_networkx(graph: Graph) -> nx.MultiDiGraph:
                 for q in _QUALIFIERS if (v := graph.value(node, KG[q])) is not None
             },
         }
-        claims[cid] = record
-        for ref in [record["subject"], record["object"], *record["cites"], *record["attributed_to"],
-                    *(v for q, v in record["qualifiers"].items() if q in _ENTITY_QUALIFIERS)]:
-            if ref in G:
-                node_claims[ref].add(cid)
-        if record["object"] is not None and record["modality"] != "negated":
-            key = (record["subject"], record["predicate"], record["object"])
-            edge = edges.setdefault(key, {"predicate": record["predicate"], "label": record["predicate_label"],
-                                          "claims": [], "sources": set(), "evidence": set(), "strength": 0})
-            edge["claims"].append(cid)
-            edge["sources"].add(record["source"])
-            edge["evidence"].add(record["evidence"])
-            edge["strength"] = max(edge["strength"], record["strength"])
 
-    assessments = _assessments(graph)
-    for (s, p, o), attrs in sorted(edges.items()):
-        if s in G and o in G:
-            assessed = assessments.get(relation_id(s, p, o))
-            belief = {"belief": assessed["belief"], "level": assessed["level"]} if assessed else {}
-            G.add_edge(s, o, key=p, **{**attrs, "sources": sorted(attrs["sources"]),
-                                       "evidence": sorted(attrs["evidence"]), **belief})
-    for ent, cids in node_claims.items():
-        G.nodes[ent]["claims"] = sorted(cids)
-    G.graph["claims"] = claims
-    G.graph["assessments"] = assessments
-    G.graph["sources"] = _sources(graph, labels)
-    return G
+    def _claim_id(self, graph: Graph, node) -> str:
+        return self._claim_ids.get(node) or _text(graph, node, DCTERMS.identifier) or local_name(node)
 
-
-def _sources(graph: Graph, labels: dict) -> dict[str, dict]:
-    """Each source document by id: file, titles, publisher id and label (for pages that name
-    a source by its title and publisher, not its file name)."""
-    found = {}
-    for node in sorted(graph.subjects(RDF.type, KG.SourceDocument)):
-        publisher = graph.value(node, DCTERMS.publisher)
-        titles = sorted(str(t) for t in graph.objects(node, DCTERMS.title))
-        file = _text(graph, node, DCTERMS.identifier)
-        found[local_name(node)] = {
-            "file": file, "titles": titles, "title": titles[0] if titles else file,
-            "publisher": entity_id(publisher) if publisher is not None else None,
-            "publisher_label": labels.get(publisher, entity_id(publisher) or "") if publisher is not None else "",
+    def _assessment(self, graph: Graph, node) -> None:
+        subj, pred, obj = (graph.value(node, p) for p in (KG.assessedSubject, KG.assessedPredicate, KG.assessedObject))
+        belief, level = graph.value(node, KG.belief), graph.value(node, KG.level)
+        if subj is None or pred is None or obj is None or belief is None:
+            return
+        ent = entity_id(obj) if isinstance(obj, URIRef) else None
+        value = _literal_value(obj) if isinstance(obj, Literal) else None
+        record: AssessmentRecord = {
+            "subject": entity_id(subj), "predicate": local_name(pred), "object": ent, "value": value,
+            "belief": float(belief.toPython()), "level": str(level or ""),
+            "explanation": _text(graph, node, KG.explanation),
+            "supporting": sorted(self._claim_id(graph, c) for c in graph.objects(node, KG.supportingClaim)),
+            "opposing": sorted(self._claim_id(graph, c) for c in graph.objects(node, KG.opposingClaim)),
         }
-    return found
+        self._assessments[relation_id(record["subject"], record["predicate"], ent if ent is not None else value)] = record
+
+    def finish(self) -> nx.MultiDiGraph:
+        """The network of everything fed."""
+        G = nx.MultiDiGraph()
+        for _s, _cls, ent, attrs in sorted(self._entities, key=lambda e: (e[0], e[1])):
+            if ent not in G:
+                G.add_node(ent, **attrs, claims=[])
+        claims: dict[str, ClaimRecord] = {}
+        edges: dict[tuple[str, str, str], dict] = {}
+        node_claims: dict[str, set[str]] = defaultdict(set)
+        for _node, record in sorted(self._claims, key=lambda c: c[0]):
+            cid = record["id"]
+            claims[cid] = record
+            for ref in [record["subject"], record["object"], *record["cites"], *record["attributed_to"],
+                        *(v for q, v in record["qualifiers"].items() if q in _ENTITY_QUALIFIERS)]:
+                if ref in G:
+                    node_claims[ref].add(cid)
+            if record["object"] is not None and record["modality"] != "negated":
+                key = (record["subject"], record["predicate"], record["object"])
+                edge = edges.setdefault(key, {"predicate": record["predicate"], "label": record["predicate_label"],
+                                              "claims": [], "sources": set(), "evidence": set(), "strength": 0})
+                edge["claims"].append(cid)
+                edge["sources"].add(record["source"])
+                edge["evidence"].add(record["evidence"])
+                edge["strength"] = max(edge["strength"], record["strength"])
+        assessments = dict(sorted(self._assessments.items()))
+        for (s, p, o), attrs in sorted(edges.items()):
+            if s in G and o in G:
+                assessed = assessments.get(relation_id(s, p, o))
+                belief = {"belief": assessed["belief"], "level": assessed["level"]} if assessed else {}
+                G.add_edge(s, o, key=p, **{**attrs, "sources": sorted(attrs["sources"]),
+                                           "evidence": sorted(attrs["evidence"]), **belief})
+        for ent, cids in node_claims.items():
+            G.nodes[ent]["claims"] = sorted(cids)
+        G.graph["claims"] = claims
+        G.graph["assessments"] = assessments
+        G.graph["sources"] = {local_name(node): source for node, source in sorted(self._sources.items())}
+        return G
 
 
 def _literal_value(obj: Literal):

@@ -16,26 +16,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
-from rdflib import Graph
+from rdflib import Dataset as RDFDataset
+from rdflib import Graph, URIRef
 
 from kgraph.assess import load_priors
-from kgraph.build import BuiltGraph, build_graph
+from kgraph.build import BuiltGraph, InterningMemory, add_part, bind_prefixes, graph_parts, union_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
-from kgraph.evidence_graph import add_evidence
+from kgraph.evidence_graph import compute_evidence, evidence_parts
 from kgraph.export import build_files
 from kgraph.layout import force_layout
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
-from kgraph.network import to_networkx
+from kgraph.network import NetworkBuilder
 from kgraph.project import Project
 from kgraph.publish import DirWriter, publish
 from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
-from kgraph.shapes import shacl_validate, shacl_validate_cached
+from kgraph.shapes import PartsValidator
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, StagedStore, exports_of_lines, graph_blocks, lines_of_blocks, stage_statements
+from kgraph.store import STORE_LINK, StagedStore, exports_of_lines, lines_of_blocks, part_block, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import SEED, VIEW_FILE, render_html
@@ -93,16 +94,16 @@ def _collector_paused(function):
 
 @dataclass
 class Checked:
-    """The data, the ontology it was checked against, and the report of every problem.
-
-    ``built`` is the RDF graph when the SHACL step ran (it validates the built graph).
-    """
+    """The data, the ontology it was checked against, and the report of every problem."""
 
     data: Dataset
     ontology: Graph
     vocab: Vocabulary
     report: Report
-    built: BuiltGraph | None = None
+
+
+#: what is told each part of the RDF graph as the SHACL step makes it (see :func:`check`)
+PartSink = Callable[[URIRef | None, Graph], None]
 
 
 class _Background:
@@ -179,15 +180,17 @@ class BuildResult:
 
 @_collector_paused
 def check(project: Project, *, quotes: bool = True, require_corpus: bool = False, shacl: bool = True,
-          step: Step = _noop, count: Count = _no_count, cache: BuildCache | None = None) -> Checked:
+          step: Step = _noop, count: Count = _no_count, cache: BuildCache | None = None,
+          parts: PartSink | None = None) -> Checked:
     """Load and validate the data; the report holds every problem found.
 
     ``quotes`` checks every quote against the corpus when the corpus directory exists;
     ``require_corpus`` makes a missing corpus directory an error rather than a warning;
     ``shacl`` builds the RDF graph and validates it against the shapes, once the data has
-    no other error (the shapes would only repeat those). With a ``cache`` (the build's,
-    :mod:`kgraph.cache`), the data files and the claims of the sources that did not change
-    since it was filled are not parsed and validated again.
+    no other error (the shapes would only repeat those), one part at a time
+    (:class:`kgraph.shapes.PartsValidator`); ``parts`` is told each part as it is made.
+    With a ``cache`` (the build's, :mod:`kgraph.cache`), the data files and the claims of
+    the sources that did not change since it was filled are not parsed and validated again.
     """
     step("Loading data and ontology")
     ontology = load_ontology(project)
@@ -216,20 +219,62 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
                                    code="corpus-missing")])
     checked = Checked(data=data, ontology=ontology, vocab=vocab, report=report)
     if shacl and report.ok:
-        step("Building the RDF graph")
-        checked.built = build_graph(data, vocab, ontology, count=count)
-        step("Assessing the evidence")
-        add_evidence(checked.built, data, vocab, load_priors(project.data_dir))
-        step("Validating against the SHACL shapes")
+        # the RDF graph part by part (kgraph.build.graph_parts): each is validated, and told
+        # to ``parts`` (the build serialises it), then dropped; no graph of them all is made
         shapes = load_shapes(project)
-        if cache is not None and cache.enabled:
-            depends = digest(project.ontology_file.read_bytes(), project.shapes_file.read_bytes(),
-                             repr(data.sources), repr(data.entities), repr(data.xrefs))
-            report.extend(shacl_validate_cached(checked.built.graph, shapes, data, ontology, cache, depends,
-                                                checked.built.dataset))
-        else:
-            report.extend(shacl_validate(checked.built.graph, shapes, data))
+        depends = digest(project.ontology_file.read_bytes(), project.shapes_file.read_bytes(),
+                         repr(data.sources), repr(data.entities), repr(data.xrefs))
+        validator = PartsValidator(shapes, ontology, data, vocab, cache=cache, depends=depends)
+
+        def take(name, part: Graph) -> None:
+            validator.feed(name, part)
+            if parts is not None:
+                parts(name, part)
+
+        step("Building the RDF graph")
+        for name, part in graph_parts(data, vocab, ontology, count=count):
+            take(name, part)
+            del part
+            _free_young()
+        step("Assessing the evidence")
+        evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
+        for name, part in evidence_parts(evidence, data, vocab):
+            take(name, part)
+            del part
+            _free_young()
+        del evidence
+        step("Validating against the SHACL shapes")
+        report.extend(validator.finish())
     return checked
+
+
+def _free_young() -> None:
+    """Free the part just done with: an rdflib graph refers to itself (its store keeps it as a
+    context), so only the cyclic collector frees it, and the build pauses that. A part is
+    made after the last such call and dropped before this one: the youngest generation
+    holds it, and collecting only that one walks only what was made since (issue 10: the
+    parts of an x100 build, 2.4 GB, would otherwise all wait for the build's end)."""
+    gc.collect(0)
+
+
+class _Parts:
+    """What the build makes of the parts of the RDF graph as they come (a :data:`PartSink`):
+    the network, each graph's sorted lines, and, with ``keep``, the whole dataset."""
+
+    def __init__(self, keep: bool) -> None:
+        self.network = NetworkBuilder()
+        self.blocks: list[tuple[bool, bytes]] = []
+        self.dataset = RDFDataset(store=InterningMemory()) if keep else None
+        if self.dataset is not None:
+            bind_prefixes(self.dataset)
+
+    def __call__(self, name, part: Graph) -> None:
+        self.network.feed(part)
+        block = part_block(name, part)
+        if block:
+            self.blocks.append((name is None, block))
+        if self.dataset is not None:
+            add_part(self.dataset, name, part)
 
 
 @_collector_paused
@@ -237,7 +282,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
           count: Count = _no_count,
           allow_shrink: bool = False, dirs: dict[str, DirWriter] | None = None,
           keep_unwritten: bool = False,
-          extra_files: Callable[[BuiltGraph, nx.MultiDiGraph], dict[str, bytes]] | None = None,
+          extra_files: Callable[[Graph, nx.MultiDiGraph], dict[str, bytes]] | None = None,
           incremental: bool = True, keep_graph: bool = True) -> BuildResult:
     """Validate, build the RDF and networkx graphs, and publish every output file.
 
@@ -246,13 +291,14 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     claims of the previous build (:func:`kgraph.buildinfo.check_shrink`). The files (and
     the folders ``dirs`` writes) are published in one atomic step (:mod:`kgraph.publish`).
     ``keep_unwritten`` returns the built graph with ``write_error`` set when the output
-    folder cannot be written, instead of raising. ``extra_files`` adds files published
-    with the others (``build --with-candidates``: the preview page). ``incremental`` reuses
+    folder cannot be written, instead of raising. ``extra_files`` (given the ontology and
+    the network) adds files published with the others (``build --with-candidates``: the
+    preview page). ``incremental`` reuses
     what the builds before kept in ``<out>/.cache`` (:mod:`kgraph.cache`): the same files,
     faster; without it, everything is parsed and validated again (and the cache refilled).
-    ``keep_graph=False`` frees the RDF graph once its lines are made, before the files
-    (``kgraph build``: at x100 the peak is 1.2 GB lower); the result's ``built`` is
-    then None. The files are the same either way.
+    The RDF graph is made, validated and serialised part by part (:func:`check`); the result's
+    ``built`` is the whole of it, gathered for the caller, unless ``keep_graph=False``
+    (``kgraph build``: at x100 it would take 2.4 GB); the files are the same either way.
     """
     # the inputs as they are before anything reads them: a file edited during the build
     # leaves a store marked with its old content, which the next query finds stale
@@ -266,44 +312,40 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if not incremental:
         cache = _RefillOnly(cache)
     existed = out.exists()
+    made = _Parts(keep=keep_graph)
     try:
-        checked = check(project, step=step, count=count, cache=cache)
+        checked = check(project, step=step, count=count, cache=cache, parts=made)
     finally:
         if existed:
             cache.flush()  # what was parsed and validated, for the build that follows a fix
-    if not checked.report.ok or checked.built is None:
+    if not checked.report.ok or not made.blocks:
         raise ValidationFailed(checked.report)
-    built = checked.built
+    built = BuiltGraph(dataset=made.dataset, graph=union_graph(made.dataset)) if made.dataset is not None else None
     written: list[Path] = []
     write_error = None
     loader = None
-    # what the files need of the RDF graph, taken before it is freed (``keep_graph=False``):
-    # the network, its stats, the extra pages, and the ontology (the page's types, the
-    # network files' alignment); the ontology holds no data, so it answers for the graph
     step("Building the network")
-    network = to_networkx(built.graph)
-    stats = compute_stats(built.graph, network)
-    triples = len(built.graph)
+    network = made.network.finish()
     # extra pages (the candidates preview) are made before anything is published: a bad
     # candidates file must leave the output folder untouched
-    extras = extra_files(built, network) if write and extra_files is not None else {}
+    extras = extra_files(checked.ontology, network) if write and extra_files is not None else {}
+    # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
+    # made from them (Oxigraph parses them in Rust; no quad object lives on); each part of
+    # the graph was serialised as it was made (its block of sorted lines), and the blocks
+    # are merged here.
+    step("Serialising the dataset")
+    blocks, made = made.blocks, None
+    lines = lines_of_blocks(blocks)
+    del blocks
+    triples = lines.triples.count(b"\n")
+    stats = compute_stats(triples, network)
     if write:
         if not allow_shrink:  # only what would replace the published build must keep its claims
             check_shrink(out, len(checked.data.claims))
-        step("Serialising the dataset")
-        # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
-        # made from them (Oxigraph parses them in Rust; no quad object lives on), graph by
-        # graph; without ``keep_graph`` the RDF graph is freed before the lines are merged
-        # (issue 10: at x100 the graph is 2.5 GB). The store is loaded under a temporary
-        # name by a thread (Oxigraph's loader leaves the interpreter free) while the page
-        # and the files are made; it is published with them, as the build folder's store/
-        # (output/store), in the one atomic switch of kgraph.publish.
-        blocks = graph_blocks(built.dataset)
-        if not keep_graph:
-            checked.built = built = None
-            gc.collect()  # the graph's cycles (rdflib's namespace managers) with it
-        lines = lines_of_blocks(blocks)
-        del blocks
+        # The store is loaded under a temporary name by a thread (Oxigraph's loader leaves
+        # the interpreter free) while the page and the files are made; it is published with
+        # them, as the build folder's store/ (output/store), in the one atomic switch of
+        # kgraph.publish.
         created = not out.exists()  # a build that fails removes the output folder it made
         loader = _Background(stage_statements, out, lines, inputs_sha256=inputs.sha256, inputs=inputs.files)
     try:

@@ -7,6 +7,7 @@ problem's code is ``shacl-`` and the constraint that failed (``shacl-min-count``
 
 from __future__ import annotations
 
+import gc
 import re
 
 from rdflib import RDF, RDFS, Graph, URIRef
@@ -14,126 +15,225 @@ from rdflib.namespace import SH
 
 from kgraph.build import claim_iri, entity_iri, source_iri
 from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
-from kgraph.model import Dataset
+from kgraph.hierarchy import subclasses
+from kgraph.load import vocabulary
+from kgraph.model import Dataset, Vocabulary
 from kgraph.prefixes import KG, contract
 from kgraph.report import Problem
 
 
 def shacl_validate(graph: Graph, shapes: Graph, data: Dataset | None = None, *,
-                   flatten: bool = True) -> list[Problem]:
-    """Validate the built graph against the SHACL shapes; one problem per result.
+                   flatten: bool = True, vocab: Vocabulary | None = None) -> list[Problem]:
+    """Validate a whole graph against the SHACL shapes; one problem per result.
 
     With ``data``, each problem names the file and line of the record behind it: the
-    claim that states the offending value, else the entity, claim or source itself.
-    ``flatten`` runs pySHACL on :func:`flatten_shapes` (the same problems, faster);
-    without it, on the shapes as they are (the reference the tests compare with).
+    claim that states the offending value, else the entity, claim or source itself
+    (``vocab``: the graph's own when not given). ``flatten`` runs pySHACL on
+    :func:`flatten_shapes` (the same problems, faster); without it, on the shapes as they
+    are (the reference the tests compare with). The build validates its graph part by part
+    instead (:class:`PartsValidator`), with the same problems.
     """
     found = _run(graph, flatten_shapes(shapes) if flatten else shapes)
-    return sorted(_problems(found, graph, data), key=lambda p: (str(p.where), p.message))
+    return _sorted(_problems(found, _locate(data, vocab or (vocabulary(graph) if data is not None else None))))
 
 
-def shacl_validate_cached(graph: Graph, shapes: Graph, data: Dataset, ontology: Graph, cache: BuildCache,
-                          depends: str, dataset=None) -> list[Problem]:
-    """:func:`shacl_validate`, the claims of a source whose records did not change since a
-    build kept their problems in ``cache`` not validated again (the incremental build).
+def _locate(data: Dataset | None, vocab: Vocabulary | None):
+    return _locator(data, vocab) if data is not None and vocab is not None else (lambda *_: None)
 
-    The claim shapes (:func:`claim_shapes`) look at a claim node's own values and at the
-    types of the entities they name; a source's claim nodes are only in its own graph. Their
-    problems are therefore those of the source's claims, the entities, the ontology and the
-    shapes: the cache key (``depends`` stands for what is common to every source: the
-    entities, sources and cross-references, the ontology, the shapes). The other shapes
-    (entities, sources, studies ...) are validated on the whole graph each time.
-    ``dataset`` (the built graphs, of which ``graph`` is the union) lets the claims of a few
-    changed sources be validated apart from the rest.
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (str(p.where), p.message))
+
+
+#: triples of claims or of computed evidence per batch the parts validator checks at once
+BATCH_TRIPLES = 150_000
+
+
+class PartsValidator:
+    """The SHACL check of a build fed the parts of its graph one by one
+    (:func:`kgraph.build.graph_parts`, :func:`kgraph.evidence_graph.evidence_parts`), with
+    the problems :func:`shacl_validate` finds in the whole graph, without the whole graph
+    (issue 10: at x100 it took 2.4 GB).
+
+    Every node is validated in one unit holding all the triples of which it is the subject:
+    batches of claim nodes (a claim's triples are all in its source's graph), batches of
+    computed evidence nodes, and the rest (the ontology, the entities and sources, the
+    triples the claims state about them, the catalog). Each unit also holds the ontology
+    (the subclasses) and the types of the nodes its triples name, so that ``sh:class``
+    sees what it would see in the whole graph; the results about the nodes of other units
+    that these types bring in are left to those units. That is exact for shapes whose every
+    constraint is on the focus node's own values (:data:`_LOCAL`) and whose targets are
+    classes, nodes or subjects of a property; other shapes (``sh:node``, paths of several
+    steps, ``sh:targetObjectsOf``, SPARQL ...) make the validator gather the parts into one
+    graph and validate it whole.
+
+    With a ``cache`` (the build's), a source whose claims, and what they depend on
+    (``depends``: the entities, sources, ontology and shapes), did not change since a build
+    kept their problems is not validated again (the incremental build).
     """
-    flat = flatten_shapes(shapes)
-    per_claim = claim_shapes(flat, ontology)
-    claims_of: dict[str, list] = {}
-    for c in data.claims:
-        claims_of.setdefault(c.source, []).append(c)
-    keys = {source: digest("shacl", depends, *(repr(c) for c in claims)) for source, claims in claims_of.items()}
-    problems: list[tuple[str | None, Problem]] = []
-    missed = []
-    for source, key in sorted(keys.items()):
-        cached = problems_from_json(cache.get("shacl", key))
-        if cached is None:
-            missed.append(source)
+
+    def __init__(self, shapes: Graph, ontology: Graph, data: Dataset, vocab: Vocabulary, *,
+                 cache: BuildCache | None = None, depends: str = "", batch: int = BATCH_TRIPLES) -> None:
+        from kgraph.build import InterningMemory
+
+        self._flat = flatten_shapes(shapes)
+        self._ontology = ontology
+        self._data, self._vocab = data, vocab
+        self._batch = batch
+        self._claim_classes = subclasses(ontology, KG.Claim)
+        self.split = _splittable(self._flat)
+        self._types: dict = {}  # node -> its classes (every rdf:type seen)
+        self._rest = Graph(store=InterningMemory())  # the rest unit, or everything when not split
+        self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
+        self._pending = Graph(store=InterningMemory())
+        self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
+        self._cache = cache if cache is not None and cache.enabled else None
+        self._keys: dict[str, str] = {}
+        self._problems: list[tuple[Problem, bool]] = []  # (problem, a violation?)
+        self._fresh: dict[str, list[tuple[Problem, bool]]] = {}
+        self._conforms = True  # every unit validated conforms, and no cached problem is an error
+        if self._cache is not None:
+            claims_of: dict[str, list] = {}
+            for c in data.claims:
+                claims_of.setdefault(c.source, []).append(c)
+            self._keys = {source: digest("shacl", depends, *(repr(c) for c in claims))
+                          for source, claims in claims_of.items()}
+        self._locate = _locator(data, vocab)
+
+    def feed(self, name, part: Graph) -> None:
+        """Take one part (``name``: its graph, None for the default graph)."""
+        from kgraph.build import ENTITY_GRAPH, ONTOLOGY_GRAPH
+        from kgraph.evidence_graph import EVIDENCE_GRAPH
+
+        for s, o in part.subject_objects(RDF.type):
+            self._types.setdefault(s, set()).add(o)
+        if not self.split or name is None or name in (ONTOLOGY_GRAPH, ENTITY_GRAPH):
+            _copy(part, self._rest)
+            return
+        if name == EVIDENCE_GRAPH:
+            self._take(part, {s: None for s in part.subjects()})
+            return
+        source = self._source_of(name)
+        claims = {s for s in part.subjects(RDF.type, None) if self._types[s] & self._claim_classes}
+        for triple in part:
+            if triple[0] not in claims:
+                self._rest.add(triple)  # what the claims state about entities
+        cached = problems_from_json(self._cache.get("shacl", self._keys[source])) \
+            if self._cache is not None and source in self._keys else None
+        if cached is not None:
+            self._problems.extend((p, p.level == "error") for p in cached)
+            self._conforms = self._conforms and all(p.level != "error" for p in cached)
+            self._elsewhere.update(claims)
+            return
+        if source in self._keys:
+            self._fresh.setdefault(source, [])
+        mine = Graph()
+        for triple in part:
+            if triple[0] in claims:
+                mine.add(triple)
+        self._take(mine, dict.fromkeys(claims, source))
+
+    def _source_of(self, name) -> str:
+        from kgraph.prefixes import KGGRAPH
+
+        return str(name)[len(str(KGGRAPH)):]
+
+    def _take(self, triples: Graph, nodes: dict) -> None:
+        _copy(triples, self._pending)
+        self._pending_nodes.update(nodes)
+        self._elsewhere.update(nodes)
+        if len(self._pending) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending_nodes:
+            return
+        nodes = self._pending_nodes
+        unit = self._unit(self._pending)
+        for problem, focus, violation in self._validate(unit):
+            if focus not in nodes:
+                continue  # a node of another unit, seen through its type
+            source = nodes[focus]
+            (self._fresh[source] if source in self._fresh else self._problems).append((problem, violation))
+        from kgraph.build import InterningMemory
+
+        self._pending, self._pending_nodes = Graph(store=InterningMemory()), {}
+        del unit
+        # the batch's graph refers to itself (and pySHACL's objects to it): only the cyclic
+        # collector frees it, which the build pauses; it was made at the last batch, after
+        # which the build's own collections of the youngest generation moved it to the next
+        gc.collect(1)
+
+    def _unit(self, owned: Graph) -> Graph:
+        """``owned`` with the ontology and the types of the nodes its triples name."""
+        unit = owned
+        _copy(self._ontology, unit)
+        for node in set(owned.objects()):
+            for cls in self._types.get(node, ()):
+                unit.add((node, RDF.type, cls))
+        return unit
+
+    def _validate(self, graph: Graph) -> list[tuple[Problem, object, bool]]:
+        """(problem, focus node, a violation?) for every result in ``graph``."""
+        found, conforms = _run_all(graph, self._flat)
+        self._conforms = self._conforms and conforms
+        return [(problem, f[0], f[4] == SH.Violation) for problem, f in zip(_problems(found, self._locate), found,
+                                                                                strict=True)]
+
+    def finish(self) -> list[Problem]:
+        """Every problem, sorted as :func:`shacl_validate` sorts them; the fresh problems of
+        each source's claims are put in the cache."""
+        if self.split:
+            self._flush()
+            rest = self._unit(self._rest)
         else:
-            problems.extend((source, p) for p in cached)
-    # the other shapes, on the whole graph every time
-    problems.extend((None, p) for p in _problems(_run(graph, _without_targets(flat, per_claim)), graph, data))
-    if missed:
-        # a few sources: their claims are validated in a graph of their own (with the
-        # ontology and the types of the entities, all a claim shape looks at besides the
-        # claim); many: in the whole graph, all of them (copying them would cost more)
-        share = sum(len(claims_of[source]) for source in missed) / len(data.claims)
-        target = graph if dataset is None or share > SUBGRAPH_SHARE else _claims_graph(dataset, missed)
-        found = _run(target, _without_targets(flat, set(_targeted(flat)) - per_claim))
-        source_of = {claim_iri(c.id): c.source for c in data.claims}
-        fresh: dict[str, list[Problem]] = {source: [] for source in missed}
-        for problem, (focus_node, *_) in zip(_problems(found, graph, data), found, strict=True):
-            source = source_of.get(focus_node)
-            if source in fresh:
-                fresh[source].append(problem)
-            elif source is None:
-                problems.append((None, problem))
-            # else: a claim of a source whose problems came from the cache
-        for source, new in fresh.items():
-            cache.put("shacl", keys[source], problems_to_json(new))
-            problems.extend((source, p) for p in new)
-    return sorted((p for _, p in problems), key=lambda p: (str(p.where), p.message))
+            rest = self._rest  # every part
+        self._problems.extend((p, violation) for p, focus, violation in self._validate(rest)
+                              if focus not in self._elsewhere)
+        self._rest = Graph()
+        del rest
+        gc.collect()  # the rest's graph (see _flush), the largest unit
+        # what the whole graph's report would give (see _counted): a source's problems are
+        # cached as found, and counted with the others' each time
+        for source, fresh in self._fresh.items():
+            if self._cache is not None:
+                self._cache.put("shacl", self._keys[source], problems_to_json([p for p, _ in fresh]))
+            self._problems.extend(fresh)
+        return _sorted([p for p, violation in self._problems if not (violation and self._conforms)])
 
 
-#: the share of the claims to validate again above which the claim shapes run on the whole
-#: graph rather than on a graph of those claims (a copy)
-SUBGRAPH_SHARE = 0.25
+def _copy(source: Graph, target: Graph) -> None:
+    add = target.add
+    for triple in source:
+        add(triple)
 
 
-def _claims_graph(dataset, sources: list[str]) -> Graph:
-    """What the claim shapes see of the claims of ``sources``: their graphs, the ontology,
-    and the type of every entity and source document (sh:class)."""
-    from kgraph.build import ENTITY_GRAPH, ONTOLOGY_GRAPH, source_graph_iri
+def _splittable(shapes: Graph) -> bool:
+    """Whether every shape can be validated unit by unit (see :class:`PartsValidator`)."""
+    if (None, SH.rule, None) in shapes:
+        return False
+    for shape in _targeted(shapes):
+        if any((shape, p, None) in shapes for p in (SH.targetObjectsOf, SH.target)):
+            return False
+        if not _local(shapes, shape) or not all(_local(shapes, prop) for prop in shapes.objects(shape, SH.property)):
+            return False
+    return True
 
-    graph = Graph()
-    for triple in dataset.graph(ONTOLOGY_GRAPH):
-        graph.add(triple)
-    for triple in dataset.graph(ENTITY_GRAPH).triples((None, RDF.type, None)):
-        graph.add(triple)
-    for source in sources:
-        for triple in dataset.graph(source_graph_iri(source)):
-            graph.add(triple)
-    return graph
 
-#: what a claim shape may hold: constraints on the focus node's own values (and the types of
-#: the nodes they name, sh:class). A shape with anything else (sh:node, sh:sparql, a path
-#: of several steps ...) may see other nodes' data and is validated on the whole graph.
+#: what a shape the parts validator checks unit by unit may hold: constraints on the focus
+#: node's own values (and the types of the nodes they name, sh:class), and annotations. A
+#: shape with anything else (sh:node, sh:sparql, a path of several steps ...) may see other
+#: nodes' data: the graph is then validated whole.
 _LOCAL = frozenset({
     SH.path, SH.minCount, SH.maxCount, SH.nodeKind, SH["class"], SH.datatype, SH.minLength, SH.maxLength,
     SH.pattern, SH.flags, SH["in"], SH.hasValue, SH.languageIn, SH.uniqueLang, SH.minInclusive, SH.maxInclusive,
     SH.minExclusive, SH.maxExclusive, SH.message, SH.name, SH.description, SH.order, SH.group, SH.severity,
-    RDF.type,
+    SH.deactivated, RDF.type, RDFS.label, RDFS.comment, RDFS.seeAlso,
 })
 
 
 def _targeted(shapes: Graph) -> list:
     return sorted({s for p in (*_TARGETS, SH.target) for s in shapes.subjects(p, None)}, key=str)
-
-
-def claim_shapes(shapes: Graph, ontology: Graph) -> set:
-    """The shapes whose every focus node is a claim and that look at nothing but that claim's
-    own values (see :data:`_LOCAL`): targets of kg:Claim or a subclass, or subjects of a
-    property whose domain is."""
-    claim_classes = {KG.Claim, *ontology.transitive_subjects(RDFS.subClassOf, KG.Claim)}
-    found = set()
-    for shape in _targeted(shapes):
-        targets = [(p, o) for p in (*_TARGETS, SH.target) for o in shapes.objects(shape, p)]
-        if not all((p == SH.targetClass and o in claim_classes)
-                   or (p == SH.targetSubjectsOf and ontology.value(o, RDFS.domain) in claim_classes)
-                   for p, o in targets):
-            continue
-        if _local(shapes, shape) and all(_local(shapes, prop) for prop in shapes.objects(shape, SH.property)):
-            found.add(shape)
-    return found
 
 
 def _local(shapes: Graph, shape) -> bool:
@@ -145,18 +245,13 @@ def _local(shapes: Graph, shape) -> bool:
     return True
 
 
-def _without_targets(shapes: Graph, shapes_out: set) -> Graph:
-    """``shapes`` but ``shapes_out`` without targets (so not validated; nothing refers to them)."""
-    kept = Graph()
-    for triple in shapes:
-        if triple[0] in shapes_out and triple[1] in (*_TARGETS, SH.target):
-            continue
-        kept.add(triple)
-    return kept
-
-
-def _run(graph: Graph, shapes: Graph, focus: list | None = None) -> list[tuple]:
+def _run(graph: Graph, shapes: Graph) -> list[tuple]:
     """pySHACL's results: (focus, path, value, message, severity, component) for each."""
+    return _counted(*_run_all(graph, shapes))
+
+
+def _run_all(graph: Graph, shapes: Graph) -> tuple[list[tuple], bool]:
+    """Every result pySHACL gives, and whether it says the graph conforms."""
     from pyshacl import validate as shacl
 
     # pySHACL copies the data graph in advanced mode, for the rules that may add to it
@@ -164,19 +259,23 @@ def _run(graph: Graph, shapes: Graph, focus: list | None = None) -> list[tuple]:
     # without a second copy of the graph in memory
     in_place = (None, SH.rule, None) not in shapes
     conforms, results, _ = shacl(graph, shacl_graph=shapes, inference="none", advanced=True,
-                                 allow_warnings=True, inplace=in_place, focus_nodes=focus)
+                                 allow_warnings=True, inplace=in_place)
     found = [(results.value(r, SH.focusNode), results.value(r, SH.resultPath), results.value(r, SH.value),
               results.value(r, SH.resultMessage), results.value(r, SH.resultSeverity),
               results.value(r, SH.sourceConstraintComponent))
              for r in results.subjects(RDF.type, SH.ValidationResult)]
-    # a graph that conforms may still have warnings (allow_warnings); its violations are
-    # those pySHACL does not count (a property shape of a node shape of lower severity)
+    return found, conforms
+
+
+def _counted(found: list[tuple], conforms: bool) -> list[tuple]:
+    """The results a report gives: a graph that conforms may still have warnings
+    (allow_warnings); its violations are those pySHACL does not count (a property shape of
+    a node shape of lower severity)."""
     return [f for f in found if f[4] != SH.Violation] if conforms else found
 
 
-def _problems(found: list[tuple], graph: Graph, data: Dataset | None) -> list[Problem]:
+def _problems(found: list[tuple], locate) -> list[Problem]:
     problems = []
-    locate = _locator(graph, data) if data is not None else (lambda *_: None)
     for focus, path, value, message, severity, component in found:
         level = "error" if severity == SH.Violation else "warning"
         node = _short(focus)
@@ -233,18 +332,27 @@ def flatten_shapes(shapes: Graph) -> Graph:
     return flat
 
 
-def _locator(graph: Graph, data: Dataset):
+def _locator(data: Dataset, vocab: Vocabulary):
+    """Where the record behind a result is: the claim that states the offending value (a
+    direct triple: focus, path, value), else the entity, claim or source itself."""
+    from kgraph.build import claim_value
+
     records = {entity_iri(e.id): e.loc for e in data.entities}
     records.update({claim_iri(c.id): c.loc for c in data.claims})
     records.update({source_iri(s.id): s.loc for s in data.sources})
-    claim_locs = {claim_iri(c.id): c.loc for c in data.claims}
+    stated: dict[tuple, object] = {}
+    for c in data.claims:
+        prop = vocab.properties.get(c.predicate)
+        if prop is None or c.modality == "negated":  # a negated claim states no triple
+            continue
+        obj = entity_iri(c.object) if c.object is not None else claim_value(c, prop.range)
+        stated.setdefault((entity_iri(c.subject), prop.iri, obj), c.loc)
 
     def locate(focus, path, value):
         if path is not None and value is not None:
-            for claim in graph.subjects(RDF.subject, focus):
-                if (claim in claim_locs and (claim, RDF.predicate, path) in graph
-                        and (claim, RDF.object, value) in graph):
-                    return claim_locs[claim]
+            found = stated.get((focus, path, value))
+            if found is not None:
+                return found
         return records.get(focus)
 
     return locate

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 import networkx as nx
-from rdflib import Graph
 
 
-def compute_stats(graph: Graph, G: nx.MultiDiGraph, top: int = 10) -> dict:
-    """A small JSON-able summary of the graph (deterministic: sorted keys and ties)."""
+def compute_stats(triples: int, G: nx.MultiDiGraph, top: int = 10) -> dict:
+    """A small JSON-able summary of the graph (deterministic: sorted keys and ties);
+    ``triples``: how many the RDF graph holds (the union)."""
     claims = G.graph.get("claims", {})
     degree = sorted(((n, G.degree(n)) for n in G.nodes), key=lambda t: (-t[1], t[0]))
     return {
-        "triples": len(graph),
+        "triples": triples,
         "entities": G.number_of_nodes(),
         "relations": G.number_of_edges(),
         "claims": len(claims),

@@ -178,8 +178,20 @@ def _graphs_quads(ds: RDFDataset) -> Iterator[tuple[bool, Iterator[ox.Quad]]]:
     for graph in ds.graphs():
         name = graph.identifier
         default = name is None or name == DATASET_DEFAULT_GRAPH_ID
-        target = ox.DefaultGraph() if default else conv(name)
-        yield default, (ox.Quad(conv(s), conv(p), conv(o), target) for s, p, o in graph)
+        yield default, _quads(None if default else name, graph, conv)
+
+
+def _quads(name: Any, graph: Any, conv: Callable[[Any], Any]) -> Iterator[ox.Quad]:
+    """The triples of an rdflib graph as pyoxigraph quads of graph ``name`` (None: the default)."""
+    target = ox.DefaultGraph() if name is None else conv(name)
+    return (ox.Quad(conv(s), conv(p), conv(o), target) for s, p, o in graph)
+
+
+def part_block(name: Any, graph: Any) -> bytes:
+    """The triples of one rdflib graph (a part of the build's, :func:`kgraph.build.graph_parts`)
+    as the sorted, distinct N-Quads lines of graph ``name`` (None: the default graph): a
+    block of :func:`lines_of_blocks`."""
+    return sorted_block(statement_lines(_quads(name, graph, functools.cache(term_to_ox))), distinct=True)
 
 
 def store_quads(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
@@ -603,23 +615,24 @@ def lines_of_blocks(blocks: list[tuple[bool, bytes]]) -> DatasetLines:
     ends each of them the same way, and the space before it sorts first). The blocks are
     emptied as they are read."""
     per_graph: list[list[bytes]] = []
-    default: list[bytes] = []
+    defaults: list[list[bytes]] = []  # the default graph may come in several blocks too
     for i, (is_default, block) in enumerate(blocks):
         blocks[i] = (is_default, b"")  # the block's bytes go as its lines come
         lines = block[:-1].split(b"\n")
         del block
         per_graph.append(lines)
         if is_default:
-            default = lines
+            defaults.append(lines)
     quads = _joined(_distinct(heapq.merge(*per_graph)))
+    of_default = {id(lines) for lines in defaults}
 
     def triples_of(lines: list[bytes]) -> Iterator[bytes]:
-        if lines is default:
+        if id(lines) in of_default:
             return iter(lines)
         return (line[:line.rindex(b" <")] + b" ." for line in lines)
 
     triples = _joined(_distinct(heapq.merge(*map(triples_of, per_graph))))
-    return DatasetLines(quads, _joined(default), triples)
+    return DatasetLines(quads, _joined(_distinct(heapq.merge(*defaults))), triples)
 
 
 def sorted_lines(statements: Iterable[Any], *, distinct: bool = False) -> bytes:
