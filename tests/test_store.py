@@ -161,22 +161,28 @@ _objects = st.one_of(
     st.builds(lambda t, lang: ("lit", t, lang), _terms, st.sampled_from([None, "en", "en-gb"])),
 )
 _statements = st.lists(st.tuples(st.sampled_from([None, "g1", "g2", "g10"]), st.sampled_from(["s", "s1", "t"]),
-                                 st.sampled_from(["p", "p2"]), _objects), max_size=40)
+                                 st.sampled_from(["p", "p2"]), _objects, st.integers(0, 1)), max_size=40)
 
 
 @settings(max_examples=150, deadline=None)
 @given(_statements)
-def test_graph_blocks_merge_into_the_lines_of_the_whole_dataset(statements):
-    # the build serialises graph by graph and merges (so it can free the graph in between):
-    # the same bytes as the lines of all the quads at once, whatever the graphs share
-    from rdflib import Dataset, Literal, URIRef
+def test_the_blocks_of_the_parts_merge_into_the_lines_of_the_whole_dataset(statements):
+    # the build serialises its graph part by part (a graph, the default one too, may come in
+    # several parts) and merges the blocks: the same bytes as the lines of all the quads at
+    # once, whatever the graphs and parts share
+    from rdflib import Dataset, Graph, Literal, URIRef
 
     ds = Dataset()
-    for graph, s, p, o in statements:
+    parts: dict[tuple, Graph] = {}
+    for graph, s, p, o, part in statements:
         obj = URIRef(_EX + o[1]) if o[0] == "iri" else Literal(o[1], lang=o[2])
+        triple = (URIRef(_EX + s), URIRef(_EX + p), obj)
         target = ds.default_context if graph is None else ds.graph(URIRef(_EX + graph))
-        target.add((URIRef(_EX + s), URIRef(_EX + p), obj))
-    assert S.lines_of_blocks(S.graph_blocks(ds)) == S.dataset_lines(S.quads_from_dataset(ds))
+        target.add(triple)
+        parts.setdefault((graph, part), Graph()).add(triple)
+    blocks = [(graph is None, S.part_block(None if graph is None else URIRef(_EX + graph), part))
+              for (graph, _), part in sorted(parts.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))]
+    assert S.lines_of_blocks([b for b in blocks if b[1]]) == S.dataset_lines(S.quads_from_dataset(ds))
 
 
 @given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),

@@ -580,20 +580,6 @@ def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
                         sorted_block(triples, distinct=True))
 
 
-def graph_blocks(ds: RDFDataset) -> list[tuple[bool, bytes]]:
-    """The quads of an rdflib dataset (as :func:`quads_from_dataset` gives them), serialised
-    and sorted graph by graph: (the default graph?, its lines sorted and joined) per graph,
-    what :func:`lines_of_blocks` merges once the dataset is freed. No more than one graph's
-    lines are ever a list (issue 10: at x100 the lines of the whole dataset as a list, with
-    the dataset, took 1.5 GB)."""
-    blocks = []
-    for default, quads in _graphs_quads(ds):
-        block = sorted_block(statement_lines(quads), distinct=True)
-        if block:
-            blocks.append((default, block))
-    return blocks
-
-
 def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
     """``lines`` (sorted) without repeats."""
     previous = None
