@@ -167,6 +167,22 @@ class InterningMemory(Memory):
         s, p, o = triple
         super().add((terms.setdefault(s, s), terms.setdefault(p, p), terms.setdefault(o, o)), context, quoted)
 
+    def clear(self) -> None:
+        """Forget every triple, graph and term at once, as a new store."""
+        Memory.__init__(self)
+        self._terms = {}
+
+
+def release(graph: Graph) -> None:
+    """Free the triples of a graph made by :func:`graph_parts` (or of any graph on an
+    :class:`InterningMemory`) once it is done with; the graph is empty afterwards.
+
+    An rdflib graph refers to itself (its store keeps it as a context), and so do the
+    objects pySHACL makes around a graph it validates: only the cyclic collector would
+    free them, which the build pauses (:func:`kgraph.pipeline.cycle_collector_paused`), and
+    at x100 the parts of the graph would all wait for the build's end (2.4 GB)."""
+    graph.store.clear()
+
 
 @dataclass
 class BuiltGraph:
@@ -203,10 +219,8 @@ def graph_parts(data: Dataset, vocab: Vocabulary, ontology: Graph,
     :func:`kgraph.evidence_graph.evidence_parts`); each part is a graph of its own, so that
     a build that serialises and validates them as they come never holds all of them
     (issue 10: at x100 the dataset took 2.4 GB). A claim node's triples are all in one part,
-    its source's; an entity's label, type and names are in the entities' graph."""
-    # each part is made in the expression that yields it: this generator keeps no reference
-    # to a part it gave (an rdflib graph refers to itself: only the cyclic collector frees
-    # it, which the build runs as each part is done with, kgraph.pipeline)
+    its source's; an entity's label, type and names are in the entities' graph. A caller
+    done with a part may :func:`release` it."""
     yield ONTOLOGY_GRAPH, _graph_of(ontology)
 
     claims_of: dict[str, list[Claim]] = {}

@@ -78,7 +78,6 @@ def evidence_parts(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary,
     for node_triples in _evidence_nodes(evidence, data, vocab):
         held.append(node_triples)
         if len(held) == nodes:
-            # made as it is yielded: no reference to it stays here (see graph_parts)
             yield EVIDENCE_GRAPH, _graph_of(t for node in held for t in node)
             held = []
     if held:

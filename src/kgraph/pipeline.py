@@ -20,7 +20,7 @@ from rdflib import Dataset as RDFDataset
 from rdflib import Graph, URIRef
 
 from kgraph.assess import load_priors
-from kgraph.build import BuiltGraph, InterningMemory, add_part, bind_prefixes, graph_parts, union_graph
+from kgraph.build import BuiltGraph, InterningMemory, add_part, bind_prefixes, graph_parts, release, union_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
@@ -234,27 +234,16 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
         step("Building the RDF graph")
         for name, part in graph_parts(data, vocab, ontology, count=count):
             take(name, part)
-            del part
-            _free_young()
+            release(part)
         step("Assessing the evidence")
         evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
         for name, part in evidence_parts(evidence, data, vocab):
             take(name, part)
-            del part
-            _free_young()
+            release(part)
         del evidence
         step("Validating against the SHACL shapes")
         report.extend(validator.finish())
     return checked
-
-
-def _free_young() -> None:
-    """Free the part just done with: an rdflib graph refers to itself (its store keeps it as a
-    context), so only the cyclic collector frees it, and the build pauses that. A part is
-    made after the last such call and dropped before this one: the youngest generation
-    holds it, and collecting only that one walks only what was made since (issue 10: the
-    parts of an x100 build, 2.4 GB, would otherwise all wait for the build's end)."""
-    gc.collect(0)
 
 
 class _Parts:

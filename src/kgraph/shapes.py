@@ -13,9 +13,9 @@ import re
 from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import SH
 
-from kgraph.build import claim_iri, entity_iri, source_iri
+from kgraph.build import claim_iri, entity_iri, release, source_iri
 from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
-from kgraph.hierarchy import subclasses
+from kgraph.hierarchy import subclasses, superclasses
 from kgraph.load import vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.prefixes import KG, contract
@@ -42,7 +42,9 @@ def _locate(data: Dataset | None, vocab: Vocabulary | None):
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (str(p.where), p.message))
+    """By record, message, then kind of constraint: an order of their own, whatever order
+    pySHACL found them in (which depends on how the shapes' triples are held)."""
+    return sorted(problems, key=lambda p: (str(p.where), p.message, p.code, p.level))
 
 
 #: triples of claims or of computed evidence per batch the parts validator checks at once
@@ -99,6 +101,8 @@ class PartsValidator:
             self._keys = {source: digest("shacl", depends, *(repr(c) for c in claims))
                           for source, claims in claims_of.items()}
         self._locate = _locator(data, vocab)
+        self._above: dict = {}  # class -> its superclasses
+        self._shapes: dict = {}  # shapes that target what a unit holds -> the shapes graph for it
 
     def feed(self, name, part: Graph) -> None:
         """Take one part (``name``: its graph, None for the default graph)."""
@@ -127,18 +131,14 @@ class PartsValidator:
             return
         if source in self._keys:
             self._fresh.setdefault(source, [])
-        mine = Graph()
-        for triple in part:
-            if triple[0] in claims:
-                mine.add(triple)
-        self._take(mine, dict.fromkeys(claims, source))
+        self._take((t for t in part if t[0] in claims), dict.fromkeys(claims, source))
 
     def _source_of(self, name) -> str:
         from kgraph.prefixes import KGGRAPH
 
         return str(name)[len(str(KGGRAPH)):]
 
-    def _take(self, triples: Graph, nodes: dict) -> None:
+    def _take(self, triples, nodes: dict) -> None:
         _copy(triples, self._pending)
         self._pending_nodes.update(nodes)
         self._elsewhere.update(nodes)
@@ -150,19 +150,14 @@ class PartsValidator:
             return
         nodes = self._pending_nodes
         unit = self._unit(self._pending)
-        for problem, focus, violation in self._validate(unit):
+        for problem, focus, violation in self._validate(unit, nodes):
             if focus not in nodes:
                 continue  # a node of another unit, seen through its type
             source = nodes[focus]
             (self._fresh[source] if source in self._fresh else self._problems).append((problem, violation))
-        from kgraph.build import InterningMemory
-
-        self._pending, self._pending_nodes = Graph(store=InterningMemory()), {}
-        del unit
-        # the batch's graph refers to itself (and pySHACL's objects to it): only the cyclic
-        # collector frees it, which the build pauses; it was made at the last batch, after
-        # which the build's own collections of the youngest generation moved it to the next
-        gc.collect(1)
+        release(unit)
+        self._pending_nodes = {}
+        _free_validation()
 
     def _unit(self, owned: Graph) -> Graph:
         """``owned`` with the ontology and the types of the nodes its triples name."""
@@ -173,9 +168,10 @@ class PartsValidator:
                 unit.add((node, RDF.type, cls))
         return unit
 
-    def _validate(self, graph: Graph) -> list[tuple[Problem, object, bool]]:
-        """(problem, focus node, a violation?) for every result in ``graph``."""
-        found, conforms = _run_all(graph, self._flat)
+    def _validate(self, graph: Graph, owned) -> list[tuple[Problem, object, bool]]:
+        """(problem, focus node, a violation?) for every result in ``graph`` of the shapes that
+        may select one of the ``owned`` nodes (see :meth:`_shapes_for`)."""
+        found, conforms = _run_all(graph, self._shapes_for(graph, owned))
         self._conforms = self._conforms and conforms
         return [(problem, f[0], f[4] == SH.Violation) for problem, f in zip(_problems(found, self._locate), found,
                                                                                 strict=True)]
@@ -186,13 +182,14 @@ class PartsValidator:
         if self.split:
             self._flush()
             rest = self._unit(self._rest)
+            owned = set(self._rest.subjects()) - self._elsewhere
         else:
             rest = self._rest  # every part
-        self._problems.extend((p, violation) for p, focus, violation in self._validate(rest)
+            owned = None
+        self._problems.extend((p, violation) for p, focus, violation in self._validate(rest, owned)
                               if focus not in self._elsewhere)
-        self._rest = Graph()
-        del rest
-        gc.collect()  # the rest's graph (see _flush), the largest unit
+        release(rest)
+        _free_validation()
         # what the whole graph's report would give (see _counted): a source's problems are
         # cached as found, and counted with the others' each time
         for source, fresh in self._fresh.items():
@@ -202,7 +199,53 @@ class PartsValidator:
         return _sorted([p for p, violation in self._problems if not (violation and self._conforms)])
 
 
-def _copy(source: Graph, target: Graph) -> None:
+    def _shapes_for(self, graph: Graph, owned) -> Graph:
+        """The shapes, but those whose targets select none of the ``owned`` nodes (None: all
+        of them) without their targets: the nodes of other units that the types in a unit
+        bring in would be validated for nothing (at x100, pySHACL took minutes to report the
+        results about the claims that a batch of assessments names, all left to the claims'
+        units). A shape targets the owned nodes when one of their classes is (below) its
+        target class, one of their properties its target, or one of them its target node."""
+        if owned is None:
+            return self._flat
+        classes = {cls for node in owned for cls in self._types.get(node, ())}
+        above: set = set()
+        for cls in classes:
+            if cls not in self._above:
+                self._above[cls] = superclasses(self._ontology, cls)
+            above |= self._above[cls]
+        used = {p for node in owned for p in graph.predicates(node, None)}
+        kept = frozenset(shape for shape in _targeted(self._flat)
+                         if any(o in above for o in self._flat.objects(shape, SH.targetClass))
+                         or any(o in used for o in self._flat.objects(shape, SH.targetSubjectsOf))
+                         or any(o in owned for o in self._flat.objects(shape, SH.targetNode)))
+        if kept not in self._shapes:
+            unused = set(_targeted(self._flat)) - kept
+            self._shapes[kept] = _without_targets(self._flat, unused)
+        return self._shapes[kept]
+
+
+def _without_targets(shapes: Graph, shapes_out: set) -> Graph:
+    """``shapes`` but ``shapes_out`` without targets (so not validated unless referred to)."""
+    kept = Graph()
+    for triple in shapes:
+        if triple[0] in shapes_out and triple[1] in (*_TARGETS, SH.target):
+            continue
+        kept.add(triple)
+    for prefix, namespace in shapes.namespaces():  # pySHACL's messages name terms by them
+        kept.bind(prefix, namespace, override=True, replace=True)
+    return kept
+
+
+def _free_validation() -> None:
+    """Free what pySHACL made to validate a unit: its objects refer to each other, so only
+    the cyclic collector frees them, which the build pauses (at x100 a batch of computed
+    evidence left 1.4 GB). They are the youngest generation (nothing was collected while
+    pySHACL ran): collecting that one walks only what was made since the last collection."""
+    gc.collect(0)
+
+
+def _copy(source, target: Graph) -> None:
     add = target.add
     for triple in source:
         add(triple)
