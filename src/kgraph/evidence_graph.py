@@ -63,8 +63,9 @@ def compute_evidence(data: Dataset, vocab: Vocabulary, priors: Priors) -> Comput
                             red_flags=find_red_flags(data))
 
 
-#: evidence nodes per part of :func:`evidence_parts` (at x100, 573,900 triples in ~100,000 nodes)
-PART_NODES = 20_000
+#: evidence nodes per part of :func:`evidence_parts` (at x100, 573,900 triples in ~100,000 nodes;
+#: pySHACL took 1.3 GB more to validate 260,000 of them at once)
+PART_NODES = 5_000
 
 
 def evidence_parts(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary, *,

@@ -309,6 +309,11 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             cache.flush()  # what was parsed and validated, for the build that follows a fix
     if not checked.report.ok or not made.blocks:
         raise ValidationFailed(checked.report)
+    # what the files need of the data: the ontology, the report and two counts; the records
+    # themselves (at x100 270 MB) go before the lines are merged and the files made
+    ontology, report = checked.ontology, checked.report
+    claims, entities = len(checked.data.claims), len(checked.data.entities)
+    del checked
     built = BuiltGraph(dataset=made.dataset, graph=union_graph(made.dataset)) if made.dataset is not None else None
     written: list[Path] = []
     write_error = None
@@ -317,7 +322,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     network = made.network.finish()
     # extra pages (the candidates preview) are made before anything is published: a bad
     # candidates file must leave the output folder untouched
-    extras = extra_files(checked.ontology, network) if write and extra_files is not None else {}
+    extras = extra_files(ontology, network) if write and extra_files is not None else {}
     # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
     # made from them (Oxigraph parses them in Rust; no quad object lives on); each part of
     # the graph was serialised as it was made (its block of sorted lines), and the blocks
@@ -330,7 +335,7 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     stats = compute_stats(triples, network)
     if write:
         if not allow_shrink:  # only what would replace the published build must keep its claims
-            check_shrink(out, len(checked.data.claims))
+            check_shrink(out, claims)
         # The store is loaded under a temporary name by a thread (Oxigraph's loader leaves
         # the interpreter free) while the page and the files are made; it is published with
         # them, as the build folder's store/ (output/store), in the one atomic switch of
@@ -341,16 +346,16 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         if loader is not None:
             step("Drawing the HTML view")
             positions = force_layout(network, seed=SEED)  # one layout for the page and the network files
-            page = render_html(network, types=entity_types(checked.ontology), positions=positions).encode("utf-8")
+            page = render_html(network, types=entity_types(ontology), positions=positions).encode("utf-8")
             step("Writing files")
             # the RDF files by Oxigraph's serialisers (5-10x rdflib's), each one made as it is
             # written (kgraph.publish), while the store may still be loading: no build holds
             # all its files at once (x100: 1 GB)
             files: dict[str, bytes | Callable[[], bytes]] = dict(exports_of_lines(lines))
             files[GRAPH_FILE] = graph_file = files[GRAPH_FILE]()  # what build-info.json digests
-            files.update(build_files(checked.ontology, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
+            files.update(build_files(ontology, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
                                      positions=positions))
-            counts = {"claims": len(checked.data.claims), "entities": len(checked.data.entities),
+            counts = {"claims": claims, "entities": entities,
                       "triples": triples}
             files[BUILD_INFO] = build_info(project, graph_file, counts, inputs_sha256=inputs.sha256)
             files[VIEW_FILE] = page
@@ -389,5 +394,5 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
                 with contextlib.suppress(OSError):
                     out.rmdir()  # only if empty: what the failed build made, and nothing else
     reused = {kind: (cache.found.get(kind, 0), looked) for kind, looked in cache.looked.items()}
-    return BuildResult(built=built, network=network, stats=stats, report=checked.report, written=written,
+    return BuildResult(built=built, network=network, stats=stats, report=report, written=written,
                        write_error=write_error, reused=reused)

@@ -48,7 +48,7 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 #: triples of claims or of computed evidence per batch the parts validator checks at once
-BATCH_TRIPLES = 150_000
+BATCH_TRIPLES = 60_000
 
 
 class PartsValidator:
