@@ -89,6 +89,7 @@ class PartsValidator:
         self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
         self._pending = Graph(store=InterningMemory())
         self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
+        self._pending_kind = ""  # what the pending batch holds: "claims" or "evidence"
         self._cache = cache if cache is not None and cache.enabled else None
         self._keys: dict[str, str] = {}
         self._problems: list[tuple[Problem, bool]] = []  # (problem, a violation?)
@@ -115,7 +116,7 @@ class PartsValidator:
             _copy(part, self._rest)
             return
         if name == EVIDENCE_GRAPH:
-            self._take(part, {s: None for s in part.subjects()})
+            self._take(part, {s: None for s in part.subjects()}, "evidence")
             return
         source = self._source_of(name)
         claims = {s for s in part.subjects(RDF.type, None) if self._types[s] & self._claim_classes}
@@ -131,14 +132,19 @@ class PartsValidator:
             return
         if source in self._keys:
             self._fresh.setdefault(source, [])
-        self._take((t for t in part if t[0] in claims), dict.fromkeys(claims, source))
+        self._take((t for t in part if t[0] in claims), dict.fromkeys(claims, source), "claims")
 
     def _source_of(self, name) -> str:
         from kgraph.prefixes import KGGRAPH
 
         return str(name)[len(str(KGGRAPH)):]
 
-    def _take(self, triples, nodes: dict) -> None:
+    def _take(self, triples, nodes: dict, kind: str) -> None:
+        if kind != self._pending_kind:
+            # a batch holds nodes of one kind: a batch of claims and assessments would have
+            # every shape of either validate the claims the assessments name (see _shapes_for)
+            self._flush()
+            self._pending_kind = kind
         _copy(triples, self._pending)
         self._pending_nodes.update(nodes)
         self._elsewhere.update(nodes)
