@@ -74,12 +74,14 @@ def classify_document(extractor: Extractor, text: str, claims, full_gaz: Gazette
             out.append((claim, "quote not found"))
             continue
         sents = [s for s in doc.sentences if any(overlaps((s.sent.start, s.sent.end), sp) for sp in spans)]
+        # a candidate's SentenceInfo may be a copy (without the tagger's names): compare sentences
+        starts = {s.sent.start for s in sents}
         named = {ent(m) for s in sents for m in s.mentions}
 
-        def side(eid: str, role: str, named=named, sents=sents) -> str | None:
+        def side(eid: str, role: str, named=named, starts=starts) -> str | None:
             if eid in named:
                 return None
-            if any(ent(c.subject) == eid and c.info in sents for c in cands if role == "subject"):
+            if any(ent(c.subject) == eid and c.info.sent.start in starts for c in cands if role == "subject"):
                 return None
             return f"{role} unknown (held-out only)" if eid not in known else f"{role} not mentioned"
 
@@ -90,8 +92,8 @@ def classify_document(extractor: Extractor, text: str, claims, full_gaz: Gazette
             elif not any(value_matches(claim.value, v.value) for s in sents for v in s.values):
                 why = "value not parsed"
         if why is None:
-            def same(c, claim=claim, sents=sents) -> bool:
-                if ent(c.subject) != claim.subject or c.info not in sents:
+            def same(c, claim=claim, starts=starts) -> bool:
+                if ent(c.subject) != claim.subject or c.info.sent.start not in starts:
                     return False
                 if claim.object is not None:
                     return c.kind == "entity" and ent(c.obj) == claim.object
