@@ -16,7 +16,9 @@ held-out document is put in the first bucket that explains why it was not propos
 - ``cross-sentence``: both ends are named, but not in one sentence;
 - ``ontology forbids``: a pair in one sentence, but the curated predicate is not
   allowed for the candidate's types (or the pair's types allow no predicate at all);
-- ``classifier rejected``: the pair was scored below the threshold;
+- ``classifier rejected``: the pair was scored below the threshold (a list item may still
+  be proposed as a copy of its neighbour's accepted claim: the buckets are read before
+  the one-subject choice and the list copies);
 - ``wrong predicate``: accepted, with another predicate;
 - ``found``: proposed with the curated predicate (strict match, before de-duplication).
 """
