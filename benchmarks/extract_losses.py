@@ -16,7 +16,9 @@ held-out document is put in the first bucket that explains why it was not propos
 - ``cross-sentence``: both ends are named, but not in one sentence;
 - ``ontology forbids``: a pair in one sentence, but the curated predicate is not
   allowed for the candidate's types (or the pair's types allow no predicate at all);
-- ``classifier rejected``: the pair was scored below the threshold;
+- ``classifier rejected``: the pair was scored below the threshold (a list item may still
+  be proposed as a copy of its neighbour's accepted claim: the buckets are read before
+  the one-subject choice and the list copies);
 - ``wrong predicate``: accepted, with another predicate;
 - ``found``: proposed with the curated predicate (strict match, before de-duplication).
 """
@@ -74,12 +76,14 @@ def classify_document(extractor: Extractor, text: str, claims, full_gaz: Gazette
             out.append((claim, "quote not found"))
             continue
         sents = [s for s in doc.sentences if any(overlaps((s.sent.start, s.sent.end), sp) for sp in spans)]
+        # a candidate's SentenceInfo may be a copy (without the tagger's names): compare sentences
+        starts = {s.sent.start for s in sents}
         named = {ent(m) for s in sents for m in s.mentions}
 
-        def side(eid: str, role: str, named=named, sents=sents) -> str | None:
+        def side(eid: str, role: str, named=named, starts=starts) -> str | None:
             if eid in named:
                 return None
-            if any(ent(c.subject) == eid and c.info in sents for c in cands if role == "subject"):
+            if any(ent(c.subject) == eid and c.info.sent.start in starts for c in cands if role == "subject"):
                 return None
             return f"{role} unknown (held-out only)" if eid not in known else f"{role} not mentioned"
 
@@ -90,8 +94,8 @@ def classify_document(extractor: Extractor, text: str, claims, full_gaz: Gazette
             elif not any(value_matches(claim.value, v.value) for s in sents for v in s.values):
                 why = "value not parsed"
         if why is None:
-            def same(c, claim=claim, sents=sents) -> bool:
-                if ent(c.subject) != claim.subject or c.info not in sents:
+            def same(c, claim=claim, starts=starts) -> bool:
+                if ent(c.subject) != claim.subject or c.info.sent.start not in starts:
                     return False
                 if claim.object is not None:
                     return c.kind == "entity" and ent(c.obj) == claim.object

@@ -288,6 +288,37 @@ def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
     assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []
 
 
+def test_a_claim_of_a_sentence_keeps_its_most_probable_subject(mini_data):
+    from kgraph.extract.analysis import analyse
+    from kgraph.extract.extractor import _Candidate
+    from kgraph.extract.gazetteer import Mention
+
+    data, vocab, texts = mini_data
+    ex = Extractor.train(data, vocab, texts)
+    gaz = ex.gazetteer.copy()
+    for eid in ("lorazepam", "midazolam"):
+        gaz.add(eid, "Drug", eid, label=True)
+    text = "Lorazepam and midazolam can cause dissociation, unlike ketamine.\n"
+    doc = analyse(text, gaz, new_entities=False)
+    (info,) = doc.sentences
+    lorazepam, midazolam, dissociation, ketamine = info.mentions
+    assert [m.entity for m in info.mentions] == ["lorazepam", "midazolam", "dissociation", "ketamine"]
+    implicit = Mention(0, 0, "glutamate", "Neurotransmitter")
+
+    def claim(subject, p, why=""):
+        return ex._claim(doc, _Candidate(info, subject, dissociation, "entity", why), "hasSideEffect", p, {})
+
+    pending = [claim(ketamine, 0.7), claim(lorazepam, 0.9), claim(midazolam, 0.6), claim(implicit, 0.8, "topic")]
+    kept = ex._one_subject(doc, pending)
+    # ketamine and the unmentioned subject lose to the most probable one; midazolam is
+    # coordinated with it ("lorazepam and midazolam") and keeps its claim
+    assert [c["subject"] for c, _ in kept] == ["lorazepam", "midazolam"]
+    # a claim with another predicate is no rival
+    other = ex._claim(doc, _Candidate(info, ketamine, dissociation, "entity"), "causes", 0.5, {})
+    assert [(c["subject"], c["predicate"]) for c, _ in ex._one_subject(doc, [*pending, other])] == [
+        ("lorazepam", "hasSideEffect"), ("midazolam", "hasSideEffect"), ("ketamine", "causes")]
+
+
 # ---------------------------------------------------------------- extended known names (issue 11)
 
 def _extension_gazetteer() -> Gazetteer:

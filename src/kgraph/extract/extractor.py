@@ -353,6 +353,7 @@ class Extractor:
                 best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
+            pending = self._one_subject(doc, pending)
             pending += self._distribute(doc, pending, modality_cache)
             kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
             for (c, _), kind in zip(pending, kinds):
@@ -394,6 +395,29 @@ class Extractor:
                     continue
             groups.append([m])
         return {m.start: g for g in groups if len(g) > 1 for m in g}
+
+    def _one_subject(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]]
+                     ) -> list[tuple[dict, _Candidate]]:
+        """Of the subjects a sentence's claim with one predicate and object could have
+        (the names before it, the entities of the last sentences, the page's topic),
+        the most probable one: "it enhances X" says it of one thing. Only a subject
+        coordinated with that one ("SSRIs and SNRIs treat ...") keeps its claim too."""
+        best: dict[tuple, tuple[dict, _Candidate]] = {}
+        for claim, cand in pending:
+            key = (cand.info.sent.start, claim["predicate"], claim.get("object"), str(claim.get("value")))
+            if key not in best or claim["confidence"] > best[key][0]["confidence"]:
+                best[key] = (claim, cand)
+        out = []
+        for claim, cand in pending:
+            key = (cand.info.sent.start, claim["predicate"], claim.get("object"), str(claim.get("value")))
+            top = best[key][1]
+            if top is cand or claim["subject"] == top.subject.entity:
+                out.append((claim, cand))
+                continue
+            groups = self._conjuncts(doc, cand.info) if not (cand.implicit or top.implicit) else {}
+            if cand.subject.start in groups and groups.get(top.subject.start) is groups[cand.subject.start]:
+                out.append((claim, cand))
+        return out
 
     def _distribute(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]],
                     modality_cache: dict) -> list[tuple[dict, _Candidate]]:
