@@ -258,17 +258,28 @@ def test_a_predicate_keeps_to_the_kinds_of_thing_its_claims_pair(mini_data):
         assert ex._choose_predicate(_Candidate(None, subject, obj, "entity"), valid, probs) == expected
 
 
-def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
-    from kgraph.extract.analysis import analyse
-
+def _trained_with(mini_data, kind: str, *names: str):
+    """The extractor trained on the mini data, and a copy of its gazetteer that knows ``names``."""
     data, vocab, texts = mini_data
     ex = Extractor.train(data, vocab, texts)
     gaz = ex.gazetteer.copy()
-    for eid in ("nausea", "headache"):
-        gaz.add(eid, "SideEffect", eid, label=True)
-    text = "Ketamine can cause dissociation, nausea and headache, and PTSD patients rest.\n"
+    for eid in names:
+        gaz.add(eid, kind, eid, label=True)
+    return ex, gaz
+
+
+def _one_sentence(text: str, gaz: Gazetteer):
+    from kgraph.extract.analysis import analyse
+
     doc = analyse(text, gaz, new_entities=False)
     (info,) = doc.sentences
+    return doc, info
+
+
+def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
+    ex, gaz = _trained_with(mini_data, "SideEffect", "nausea", "headache")
+    text = "Ketamine can cause dissociation, nausea and headache, and PTSD patients rest.\n"
+    doc, info = _one_sentence(text, gaz)
     ketamine, dissociation = info.mentions[0], info.mentions[1]
     assert (ketamine.entity, dissociation.entity) == ("ketamine", "dissociation")
     cand = next(c for c in ex._candidates(doc) if c.subject is ketamine and c.obj is dissociation)
@@ -282,25 +293,17 @@ def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
     # a name of another branch between them ends the list: "dissociation, PTSD and nausea"
     # is not taken for a list of side effects
     text = "Ketamine can cause dissociation, PTSD and nausea.\n"
-    doc = analyse(text, gaz, new_entities=False)
-    (info,) = doc.sentences
+    doc, info = _one_sentence(text, gaz)
     cand = next(c for c in ex._candidates(doc) if c.subject.entity == "ketamine" and c.obj is info.mentions[1])
     assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []
 
 
 def test_a_claim_of_a_sentence_keeps_its_most_probable_subject(mini_data):
-    from kgraph.extract.analysis import analyse
     from kgraph.extract.extractor import _Candidate
     from kgraph.extract.gazetteer import Mention
 
-    data, vocab, texts = mini_data
-    ex = Extractor.train(data, vocab, texts)
-    gaz = ex.gazetteer.copy()
-    for eid in ("lorazepam", "midazolam"):
-        gaz.add(eid, "Drug", eid, label=True)
-    text = "Lorazepam and midazolam can cause dissociation, unlike ketamine.\n"
-    doc = analyse(text, gaz, new_entities=False)
-    (info,) = doc.sentences
+    ex, gaz = _trained_with(mini_data, "Drug", "lorazepam", "midazolam")
+    doc, info = _one_sentence("Lorazepam and midazolam can cause dissociation, unlike ketamine.\n", gaz)
     lorazepam, midazolam, dissociation, ketamine = info.mentions
     assert [m.entity for m in info.mentions] == ["lorazepam", "midazolam", "dissociation", "ketamine"]
     implicit = Mention(0, 0, "glutamate", "Neurotransmitter")
