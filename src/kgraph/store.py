@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import io
 import itertools
 import json
 import os
@@ -1021,9 +1022,14 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
         return f"_:{term.value}" if isinstance(term, ox.BlankNode) else compact(term.value)
 
     @functools.cache
-    def value(term: Any) -> Any:  # shared between nodes: never changed once made
+    def reference(term: Any) -> dict:  # shared between nodes: never changed once made
+        return {"@id": node_id(term)}
+
+    def value(term: Any) -> Any:
+        # literals are not kept in a memo: most are said once (quotes, explanations), and a
+        # memo of them all took 0.2 GB at x100
         if not isinstance(term, ox.Literal):
-            return {"@id": node_id(term)}
+            return reference(term)
         if term.language:
             return {"@language": term.language, "@value": term.value}
         if term.datatype.value == XSD_STRING:
@@ -1036,20 +1042,20 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
         return sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
 
     # Each node object is turned into its text as soon as its subject's triples end (they
-    # come grouped by subject, as sorted triples do): the document is held as text, not as
-    # Python objects (x100: 0.1 GB instead of 1 GB). A subject that comes back later is
-    # read back from its text and written again.
-    texts: dict[str, str] = {}
+    # come grouped by subject, as sorted triples do): the document is held as UTF-8 text,
+    # not as Python objects (x100: 0.1 GB instead of 1 GB), and joined as it is. A subject
+    # that comes back later is read back from its text and written again.
+    texts: dict[str, bytes] = {}
 
     def finish(subject: str, properties: dict[str, list[Any]]) -> None:
         if subject in texts:
-            earlier = json.loads(texts[subject].replace("\n    ", "\n"))
+            earlier = json.loads(texts[subject].replace(b"\n    ", b"\n"))
             for key, values in earlier.items():
                 if key != "@id":
                     properties.setdefault(key, []).extend(values if isinstance(values, list) else [values])
         node = {"@id": subject, **{key: one_or_many(values) for key, values in properties.items()}}
         # as json.dumps(indent=2) writes it two levels down, inside the "@graph" array
-        texts[subject] = "    " + indented_json(node, "    ")
+        texts[subject] = ("    " + indented_json(node, "    ")).encode("utf-8")
 
     subject, properties = None, {}
     for triple in triples:
@@ -1068,8 +1074,8 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
     head = json.dumps({"@context": context}, indent=2, sort_keys=True, ensure_ascii=False).removesuffix("\n}")
     if not texts:
         return (head + ',\n  "@graph": []\n}\n').encode("utf-8")
-    body = ",\n".join(texts.pop(key) for key in sorted(texts))
-    return (head + ',\n  "@graph": [\n' + body + "\n  ]\n}\n").encode("utf-8")
+    nodes = [texts.pop(key) for key in sorted(texts)]
+    return b"".join([(head + ',\n  "@graph": [\n').encode("utf-8"), b",\n".join(nodes), b"\n  ]\n}\n"])
 
 
 #: The build's RDF files and how each is written from the store.
@@ -1119,17 +1125,29 @@ def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None
     return {name: maker(fmt) for name, fmt in EXPORTS.items()}
 
 
-def _graph_major(lines: DatasetLines) -> bytes:
+def _graph_major(lines: DatasetLines) -> io.BytesIO:
     """The dataset's lines in :func:`quad_key` order: the default graph's first, then each
-    named graph's (by IRI), each graph's in the order of the lines (:func:`triple_key`'s)."""
+    named graph's (by IRI), each graph's in the order of the lines (:func:`triple_key`'s).
+
+    Read line by line into a buffer per graph, and the buffers written one after the other:
+    no list of the lines."""
     default = set(lines.default.split(b"\n"))
-    by_graph: dict[bytes, list[bytes]] = {}
-    for line in lines.quads.split(b"\n")[:-1]:
-        if line in default:
+    by_graph: dict[bytes, io.BytesIO] = {}
+    for line in io.BytesIO(lines.quads):  # each line with its line feed
+        if line[:-1] in default:
             continue
         # a line ends in "<graph> .": an IRI holds no space
-        by_graph.setdefault(line[line.rindex(b" <") + 1:-2], []).append(line)
-    parts = [lines.default] if lines.default else []
+        graph = line[line.rindex(b" <") + 1:-3]
+        buffer = by_graph.get(graph)
+        if buffer is None:
+            buffer = by_graph[graph] = io.BytesIO()
+        buffer.write(line)
+    ordered = io.BytesIO()
+    ordered.write(lines.default)
     for graph in sorted(by_graph):  # "<iri>": graph_key's order
-        parts.append(b"\n".join(by_graph.pop(graph)) + b"\n")
-    return b"".join(parts)
+        buffer = by_graph.pop(graph)
+        with buffer.getbuffer() as view:
+            ordered.write(view)
+        buffer.close()
+    ordered.seek(0)
+    return ordered
