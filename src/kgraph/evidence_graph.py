@@ -137,14 +137,3 @@ def _evidence_nodes(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary
         yield [(node, RDF.type, KG.RedFlag), (node, KG.flaggedClaim, claim_iri(f.claim)),
                (node, KG.redFlagRule, Literal(f.rule)), (node, KG.matchedText, Literal(f.match)),
                (node, RDFS.label, Literal(f.rule_label))]
-
-
-def add_evidence(built, data: Dataset, vocab: Vocabulary, priors: Priors) -> ComputedEvidence:
-    """Compute the evidence and add it to a :class:`~kgraph.build.BuiltGraph`: the named
-    graph ``kgr:graph/evidence``, and so the union graph (a view of the dataset)."""
-    from kgraph.build import add_part
-
-    evidence = compute_evidence(data, vocab, priors)
-    for name, part in evidence_parts(evidence, data, vocab):
-        add_part(built.dataset, name, part)
-    return evidence
