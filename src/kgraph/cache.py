@@ -6,10 +6,10 @@ keyed by a digest of everything they depend on, in ``<out>/.cache/``:
 * ``yaml/`` -- each data file as parsed (:func:`kgraph.load.read_yaml_checked`): the
   document with the line of every mapping, sequence and key, and the problems its checks
   found. Keyed by the file's name and bytes: parsing is a third of loading a large folder.
-* ``shacl/`` -- the SHACL problems of each source's claims (:func:`kgraph.shapes.shacl_validate`
-  with a cache): keyed by that source's claim files, the entities, the ontology and the
-  shapes. The claim shapes are most of the SHACL work, and one source's claims are
-  validated against its own graph (see :mod:`kgraph.shapes`).
+* ``shacl/`` -- the SHACL problems of each source's claims (:class:`kgraph.shapes.PartsValidator`
+  with a cache): keyed by that source's claims, the entities, the ontology and the shapes.
+  The claims are most of the SHACL work, and each claim is validated with its own triples
+  and the types of what it names (see :mod:`kgraph.shapes`).
 
 Entries are JSON, never pickles or any other format that runs code when read. An entry that
 does not read back as what it should be (a killed write, an edit by hand, an older kgraph)
