@@ -195,13 +195,19 @@ class BuiltGraph:
 def build_graph(data: Dataset, vocab: Vocabulary, ontology: Graph,
                 count: Callable[[int, int, str], None] | None = None) -> BuiltGraph:
     """Build the RDF dataset from validated data (call :func:`kgraph.validate` first);
-    ``count`` is told how many claims are done, every thousand. The graphs are those of
+    ``count`` is told how many claims are done, source by source. The graphs are those of
     :func:`graph_parts`, in one dataset."""
-    ds = RDFDataset(store=InterningMemory())
-    bind_prefixes(ds)
+    ds = empty_dataset()
     for name, part in graph_parts(data, vocab, ontology, count=count):
         add_part(ds, name, part)
     return BuiltGraph(dataset=ds, graph=union_graph(ds))
+
+
+def empty_dataset() -> RDFDataset:
+    """A dataset to gather parts of :func:`graph_parts` in: terms interned, kgraph's prefixes."""
+    ds = RDFDataset(store=InterningMemory())
+    bind_prefixes(ds)
+    return ds
 
 
 def add_part(ds: RDFDataset, name: URIRef | None, part: Graph) -> None:
@@ -221,7 +227,7 @@ def graph_parts(data: Dataset, vocab: Vocabulary, ontology: Graph,
     (issue 10: at x100 the dataset took 2.4 GB). A claim node's triples are all in one part,
     its source's; an entity's label, type and names are in the entities' graph. A caller
     done with a part may :func:`release` it."""
-    yield ONTOLOGY_GRAPH, _graph_of(ontology)
+    yield ONTOLOGY_GRAPH, graph_of(ontology)
 
     claims_of: dict[str, list[Claim]] = {}
     mentioned: set[tuple[str, str]] = set()
@@ -230,7 +236,7 @@ def graph_parts(data: Dataset, vocab: Vocabulary, ontology: Graph,
         for _, ref in c.entity_refs():
             mentioned.add((ref, c.source))
     yield ENTITY_GRAPH, _entity_graph(data, vocab, mentioned)
-    yield None, _graph_of(triple for src in data.sources for triple in (
+    yield None, graph_of(triple for src in data.sources for triple in (
         (source_graph_iri(src.id), PROV.wasDerivedFrom, source_iri(src.id)),
         (source_graph_iri(src.id), RDFS.label, Literal(f"claims of {src.file}"))))
 
@@ -251,7 +257,8 @@ def _claims_graph(claims: list[Claim], vocab: Vocabulary) -> Graph:
     return g
 
 
-def _graph_of(triples) -> Graph:
+def graph_of(triples) -> Graph:
+    """A graph for one part, of ``triples``."""
     g = _graph()
     for triple in triples:
         g.add(triple)

@@ -73,19 +73,19 @@ def evidence_parts(evidence: ComputedEvidence, data: Dataset, vocab: Vocabulary,
     """The computed evidence as parts of the built RDF (:func:`kgraph.build.graph_parts`):
     graphs of ``kgr:graph/evidence``, ``nodes`` assessments, contradictions and red flags
     at a time (each node's triples in one part), then the default graph's description of it."""
-    from kgraph.build import _graph_of
+    from kgraph.build import graph_of
 
     held: list[list[tuple]] = []
     for node_triples in _evidence_nodes(evidence, data, vocab):
         held.append(node_triples)
         if len(held) == nodes:
-            yield EVIDENCE_GRAPH, _graph_of(t for node in held for t in node)
+            yield EVIDENCE_GRAPH, graph_of(t for node in held for t in node)
             held = []
     if held:
-        yield EVIDENCE_GRAPH, _graph_of(t for node in held for t in node)
+        yield EVIDENCE_GRAPH, graph_of(t for node in held for t in node)
     del held
     # described in the default graph like the source graphs are (and so in the union too)
-    yield None, _graph_of([(EVIDENCE_GRAPH, RDFS.label,
+    yield None, graph_of([(EVIDENCE_GRAPH, RDFS.label,
                             Literal("assessments, contradictions and red flags computed by kgraph"))])
 
 

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
-from rdflib import Dataset as RDFDataset
 from rdflib import Graph, URIRef
 
 from kgraph.assess import load_priors
-from kgraph.build import BuiltGraph, InterningMemory, add_part, bind_prefixes, graph_parts, release, union_graph
+from kgraph.build import BuiltGraph, add_part, empty_dataset, graph_parts, release, union_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
@@ -253,9 +252,7 @@ class _Parts:
     def __init__(self, keep: bool) -> None:
         self.network = NetworkBuilder()
         self.blocks: list[tuple[bool, bytes]] = []
-        self.dataset = RDFDataset(store=InterningMemory()) if keep else None
-        if self.dataset is not None:
-            bind_prefixes(self.dataset)
+        self.dataset = empty_dataset() if keep else None
 
     def __call__(self, name, part: Graph) -> None:
         self.network.feed(part)

@@ -75,13 +75,12 @@ class PartsValidator:
     """
 
     def __init__(self, shapes: Graph, ontology: Graph, data: Dataset, vocab: Vocabulary, *,
-                 cache: BuildCache | None = None, depends: str = "", batch: int = BATCH_TRIPLES) -> None:
+                 cache: BuildCache | None = None, depends: str = "", batch: int | None = None) -> None:
         from kgraph.build import InterningMemory
 
         self._flat = flatten_shapes(shapes)
         self._ontology = ontology
-        self._data, self._vocab = data, vocab
-        self._batch = batch
+        self._batch = batch or BATCH_TRIPLES  # read when made: a test may change it
         self._claim_classes = subclasses(ontology, KG.Claim)
         self.split = _splittable(self._flat)
         self._types: dict = {}  # node -> its classes (every rdf:type seen)
