@@ -167,13 +167,13 @@ def fingerprint(project: Project) -> str:
     return input_state(project).sha256
 
 
-def build_info(project: Project, graph_bytes: bytes, counts: dict[str, int] | None = None, *,
+def build_info(project: Project, graph_sha256: str, counts: dict[str, int] | None = None, *,
                inputs_sha256: str | None = None) -> bytes:
     """The content of ``build-info.json``: the inputs' fingerprint (``inputs_sha256``, the
-    one the store records; computed when not given), the written graph's digest and
+    one the store records; computed when not given), the written graph's SHA-256 and
     ``counts`` (claims, entities, triples); no timestamps: deterministic."""
     info = {"inputs_sha256": inputs_sha256 or fingerprint(project), "graph": GRAPH_FILE,
-            "graph_sha256": hashlib.sha256(graph_bytes).hexdigest()}
+            "graph_sha256": graph_sha256}
     if counts is not None:
         info["counts"] = dict(counts)
     return (json.dumps(info, indent=2, sort_keys=True) + "\n").encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,16 +27,17 @@ from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import compute_evidence, evidence_parts
 from kgraph.export import build_files
 from kgraph.layout import force_layout
+from kgraph.linefiles import BlockFile, Scratch, sha256
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
 from kgraph.model import Dataset, Vocabulary
 from kgraph.network import NetworkBuilder
 from kgraph.project import Project
-from kgraph.publish import DirWriter, publish
+from kgraph.publish import DirWriter, Streamed, publish
 from kgraph.reparse import check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import PartsValidator
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, StagedStore, exports_of_lines, lines_of_blocks, part_block, stage_statements
+from kgraph.store import STORE_LINK, StagedStore, exports_of_lines, lines_of_block_file, part_block, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import SEED, VIEW_FILE, render_html
@@ -247,20 +249,24 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
 
 class _Parts:
     """What the build makes of the parts of the RDF graph as they come (a :data:`PartSink`):
-    the network, each graph's sorted lines, and, with ``keep``, the whole dataset."""
+    the network, each graph's sorted lines (in a file of the build's scratch folder), and,
+    with ``keep``, the whole dataset."""
 
-    def __init__(self, keep: bool) -> None:
+    def __init__(self, keep: bool, scratch: Scratch) -> None:
         self.network = NetworkBuilder()
-        self.blocks: list[tuple[bool, bytes]] = []
+        self.blocks = BlockFile(scratch.file("blocks"))
         self.dataset = empty_dataset() if keep else None
 
     def __call__(self, name, part: Graph) -> None:
         self.network.feed(part)
-        block = part_block(name, part)
-        if block:
-            self.blocks.append((name is None, block))
+        self.blocks.add(b"" if name is None else f"<{name}>".encode("utf-8"), part_block(name, part))
         if self.dataset is not None:
             add_part(self.dataset, name, part)
+
+
+def _copy_file(path: Path, out) -> None:
+    with open(path, "rb") as source:
+        shutil.copyfileobj(source, out, 1 << 20)
 
 
 @_collector_paused
@@ -298,7 +304,25 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if not incremental:
         cache = _RefillOnly(cache)
     existed = out.exists()
-    made = _Parts(keep=keep_graph)
+    # the graph's lines go to files in the output folder while the build runs (at x100
+    # 1.2 GB kept out of memory; kgraph.linefiles)
+    scratch = Scratch(out if write else None)
+    try:
+        return _build(project, out, scratch, existed, write=write, step=step, count=count,
+                      allow_shrink=allow_shrink, dirs=dirs, keep_unwritten=keep_unwritten,
+                      extra_files=extra_files, keep_graph=keep_graph, inputs=inputs, stamp=stamp, cache=cache)
+    finally:
+        scratch.close()
+        if not existed:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if empty: what the failed build made, and nothing else
+
+
+def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, write: bool, step: Step, count: Count,
+           allow_shrink: bool, dirs: dict[str, DirWriter] | None, keep_unwritten: bool,
+           extra_files: Callable[[Graph, nx.MultiDiGraph], dict[str, bytes]] | None, keep_graph: bool,
+           inputs, stamp, cache: BuildCache) -> BuildResult:
+    made = _Parts(keep=keep_graph, scratch=scratch)
     try:
         checked = check(project, step=step, count=count, cache=cache, parts=made)
     finally:
@@ -326,9 +350,10 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     # are merged here.
     step("Serialising the dataset")
     blocks, made = made.blocks, None
-    lines = lines_of_blocks(blocks)
-    del blocks
-    triples = lines.triples.count(b"\n")
+    lines = lines_of_block_file(blocks, scratch)
+    blocks.close()
+    blocks.path.unlink()
+    triples = lines.triple_count
     stats = compute_stats(triples, network)
     if write:
         if not allow_shrink:  # only what would replace the published build must keep its claims
@@ -337,7 +362,6 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
         # the interpreter free) while the page and the files are made; it is published with
         # them, as the build folder's store/ (output/store), in the one atomic switch of
         # kgraph.publish.
-        created = not out.exists()  # a build that fails removes the output folder it made
         loader = _Background(stage_statements, out, lines, inputs_sha256=inputs.sha256, inputs=inputs.files)
     try:
         if loader is not None:
@@ -348,19 +372,23 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
             # the RDF files by Oxigraph's serialisers (5-10x rdflib's), each one made as it is
             # written (kgraph.publish), while the store may still be loading: no build holds
             # all its files at once (x100: 1 GB)
-            files: dict[str, bytes | Callable[[], bytes]] = dict(exports_of_lines(lines))
-            files[GRAPH_FILE] = graph_file = files[GRAPH_FILE]()  # what build-info.json digests
+            files: dict[str, bytes | Callable[[], bytes] | Streamed] = dict(exports_of_lines(lines, scratch=scratch))
+            # the N-Triples file first, into the scratch folder: build-info.json holds its digest
+            graph_file = scratch.file(GRAPH_FILE)
+            with open(graph_file, "wb") as fh:
+                files[GRAPH_FILE].write(fh)
+            files[GRAPH_FILE] = Streamed(functools.partial(_copy_file, graph_file))
             files.update(build_files(ontology, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
                                      positions=positions))
             counts = {"claims": claims, "entities": entities,
                       "triples": triples}
-            files[BUILD_INFO] = build_info(project, graph_file, counts, inputs_sha256=inputs.sha256)
+            files[BUILD_INFO] = build_info(project, sha256(graph_file), counts, inputs_sha256=inputs.sha256)
             files[VIEW_FILE] = page
             files.update(extras)
-            del graph_file, page, extras
+            del page, extras
             quads = lines.count
             expected = expected_statements(lines)  # what the files must hold, as N-Quads lines
-            loading = quads + lines.triples.count(b"\n")  # each quad in its graph, each triple in the union
+            loading = quads + lines.triple_count  # each quad in its graph, each triple in the union
             del lines  # the functions of the RDF files keep them until they are written
 
             def store_dir(path: Path) -> None:
@@ -387,9 +415,6 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     finally:
         if loader is not None:
             loader.discard()  # the staged store, unless it was published
-            if created and not written:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only if empty: what the failed build made, and nothing else
     reused = {kind: (cache.found.get(kind, 0), looked) for kind, looked in cache.looked.items()}
     return BuildResult(built=built, network=network, stats=stats, report=report, written=written,
                        write_error=write_error, reused=reused)

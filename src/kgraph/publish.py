@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from kgraph.errors import OutputError
 
@@ -41,6 +42,15 @@ LOCK_WAIT = 30.0
 DirWriter = Callable[[Path], None]
 #: checks the complete build folder before it is published; raises to refuse it
 Verifier = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A file written as a stream (by ``write``, given the open file, which it may seek in)
+    rather than held as bytes: an RDF file of the build is written from the lines it was
+    made from, a few megabytes at a time (issue 10)."""
+
+    write: Callable[[BinaryIO], None]
 
 
 @dataclass(frozen=True)
@@ -94,14 +104,14 @@ def build_lock(out_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes]],
+def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes] | Streamed],
             dirs: Mapping[str, DirWriter] | None = None, *,
             verify: Verifier | None = None, wait: float = LOCK_WAIT) -> Published:
     """Write a whole build and publish it atomically; return where it went.
 
     ``files`` maps a file name to its bytes, or to a function that makes them: called when
     the file is written, and its bytes dropped once they are (a build need not hold all its
-    files in memory at once: 1 GB at x100); ``dirs`` maps a directory name to a function
+    files in memory at once: 1 GB at x100), or to a :class:`Streamed` writer; ``dirs`` maps a directory name to a function
     that creates that directory (at the path it is given) and fills it. Names are plain
     (no ``/``) and distinct. ``verify`` sees the complete build folder before the switch
     and raises (a :class:`~kgraph.errors.KgraphError`) to refuse it; nothing is
@@ -125,7 +135,7 @@ def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes]],
             _remove_leftovers(out_dir)
             partial.mkdir(parents=True)
             for name, data in files.items():
-                _write_file(partial / name, data() if callable(data) else data)
+                _write_file(partial / name, data if isinstance(data, Streamed) else data() if callable(data) else data)
             for name, writer in dirs.items():
                 writer(partial / name)
                 if not (partial / name).is_dir():
@@ -166,9 +176,12 @@ def removed_on_failure(folder: Path, cannot_write: Callable[[OSError], OutputErr
         raise
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: Path, data: bytes | Streamed) -> None:
     with open(path, "xb") as fh:
-        fh.write(data)
+        if isinstance(data, Streamed):
+            data.write(fh)
+        else:
+            fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 

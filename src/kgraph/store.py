@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import heapq
 import io
 import itertools
 import json
@@ -44,12 +43,14 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyoxigraph as ox
 
 from kgraph.errors import KgraphError, OutputError
-from kgraph.publish import random_hex, removed_on_failure
+from kgraph.linefiles import BlockFile, Lines, Scratch, count_lines, merge, parse_input, read_all
+from kgraph.linefiles import chunks as line_chunks
+from kgraph.publish import Streamed, random_hex, removed_on_failure
 
 if TYPE_CHECKING:
     from rdflib import Dataset as RDFDataset
@@ -306,23 +307,6 @@ def stage_statements(out_dir: Path, statements: DatasetLines, *, inputs_sha256: 
 BULK_CHUNK = 64 << 20
 
 
-def line_chunks(lines: bytes, size: int) -> Iterator[bytes]:
-    """``lines`` (each ending in a line feed) in pieces of whole lines, each of at most
-    ``size`` bytes unless one line is longer."""
-    start, end = 0, len(lines)
-    while start < end:
-        stop = start + size
-        if stop >= end:
-            stop = end
-        else:
-            cut = lines.rfind(b"\n", start, stop)
-            if cut < start:  # one line longer than size: the whole line
-                cut = lines.find(b"\n", stop)
-            stop = end if cut < 0 else cut + 1
-        yield lines[start:stop]
-        start = stop
-
-
 def _stage(out_dir: Path, load: Callable[[ox.Store], None], inputs_sha256: str,
            inputs: Iterable[InputFile]) -> StagedStore:
     out_dir = Path(out_dir)
@@ -546,19 +530,28 @@ def quad_key(quad: ox.Quad) -> tuple[bool, str, str]:
 @dataclass(frozen=True)
 class DatasetLines:
     """A dataset as sorted N-Quads lines (:func:`sorted_lines`), the form the build writes its
-    store and its files from and compares the files it reads back with."""
+    store and its files from and compares the files it reads back with: in memory, or in
+    files of the build's scratch folder (:mod:`kgraph.linefiles`)."""
 
     #: every quad of the dataset (a line of the default graph has no fourth term)
-    quads: bytes
+    quads: Lines
     #: the quads of the default graph, as N-Triples (what the TriG file keeps there: the catalog)
-    default: bytes
+    default: Lines
     #: every triple of the dataset once: the union, and the N-Triples file before escaping
-    triples: bytes
+    triples: Lines
+    #: the quads graph by graph (:func:`quad_key`'s order: what TriG is written from), when
+    #: made with the others (:func:`lines_of_block_file`); else worked out from ``quads``
+    graph_major: Lines | None = None
 
-    @property
+    @functools.cached_property
     def count(self) -> int:
         """The number of quads."""
-        return self.quads.count(b"\n")
+        return count_lines(self.quads)
+
+    @functools.cached_property
+    def triple_count(self) -> int:
+        """The number of triples (of the union)."""
+        return count_lines(self.triples)
 
 
 def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
@@ -581,45 +574,32 @@ def dataset_lines(quads: Iterable[ox.Quad]) -> DatasetLines:
                         sorted_block(triples, distinct=True))
 
 
-def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """``lines`` (sorted) without repeats."""
-    previous = None
-    for line in lines:
-        if line != previous:
-            yield line
-            previous = line
-
-
-def _joined(lines: Iterable[bytes]) -> bytes:
-    text = b"\n".join(lines)
-    return text + b"\n" if text else b""
-
-
 def lines_of_blocks(blocks: list[tuple[bool, bytes]]) -> DatasetLines:
-    """The :class:`DatasetLines` of a dataset from its graphs' blocks, the same bytes as
-    :func:`dataset_lines` gives for its quads: the graphs' sorted lines merged, and each
-    line without its graph for the triples (the order of a graph's lines stays: a graph
-    ends each of them the same way, and the space before it sorts first). The blocks are
-    emptied as they are read."""
-    per_graph: list[list[bytes]] = []
-    defaults: list[list[bytes]] = []  # the default graph may come in several blocks too
-    for i, (is_default, block) in enumerate(blocks):
-        blocks[i] = (is_default, b"")  # the block's bytes go as its lines come
-        lines = block[:-1].split(b"\n")
-        del block
-        per_graph.append(lines)
-        if is_default:
-            defaults.append(lines)
-    quads = _joined(_distinct(heapq.merge(*per_graph)))
-    of_default = {id(lines) for lines in defaults}
+    """The :class:`DatasetLines` of a dataset from its graphs' blocks (the default graph?,
+    :func:`part_block`), in memory: the same bytes as :func:`dataset_lines` gives for its
+    quads (:func:`kgraph.linefiles.merge`; a graph, the default one too, may come in
+    several blocks)."""
+    def lines_of(block: bytes) -> Callable[[], Iterator[bytes]]:
+        return lambda: iter(block[:-1].split(b"\n"))
 
-    def triples_of(lines: list[bytes]) -> Iterator[bytes]:
-        if id(lines) in of_default:
-            return iter(lines)
-        return (line[:line.rindex(b" <")] + b" ." for line in lines)
+    quads, default, triples = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    merge([(is_default, b"", lines_of(block)) for is_default, block in blocks if block], quads, default, triples)
+    return DatasetLines(quads.getvalue(), default.getvalue(), triples.getvalue())
 
-    triples = _joined(_distinct(heapq.merge(*map(triples_of, per_graph))))
-    return DatasetLines(quads, _joined(_distinct(heapq.merge(*defaults))), triples)
+
+def lines_of_block_file(blocks: BlockFile, scratch: Scratch) -> DatasetLines:
+    """The :class:`DatasetLines` of a dataset from the blocks of its parts in ``blocks``, as
+    files of ``scratch``: the lines of :func:`lines_of_blocks`, with no more of them in
+    memory than a few kilobytes of each block at a time (x100: 1.2 GB less)."""
+    def lines_of(index: int) -> Callable[[], Iterator[bytes]]:
+        return lambda: blocks.lines(index)
+
+    names = ("quads.nq", "default.nt", "triples.nt", "graph-major.nq")
+    with open(scratch.file(names[0]), "wb") as quads, open(scratch.file(names[1]), "wb") as default, \
+            open(scratch.file(names[2]), "wb") as triples, open(scratch.file(names[3]), "wb") as graph_major:
+        merge([(is_default, graph, lines_of(i)) for i, (is_default, graph, _, _) in enumerate(blocks.blocks)],
+              quads, default, triples, graph_major)
+    return DatasetLines(*(scratch.file(name) for name in names))
 
 
 def sorted_lines(statements: Iterable[Any], *, distinct: bool = False) -> bytes:
@@ -1002,6 +982,16 @@ def indented_json(value: Any, pad: str = "") -> str:
 def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = None) -> bytes:
     """Compact JSON-LD (a context of the prefixes, one node object per subject, keys and
     values sorted): what :func:`kgraph.export.serialize_graph` writes, without rdflib."""
+    out = io.BytesIO()
+    write_jsonld(triples, out, prefixes)
+    return out.getvalue()
+
+
+def write_jsonld(triples: Iterable[Any], out: BinaryIO, prefixes: dict[str, str] | None = None,
+                 scratch: BinaryIO | None = None) -> None:
+    """:func:`serialize_jsonld` written to ``out``; each node object's text is kept in
+    ``scratch`` (a file open for reading and writing; None: in memory) until they are all
+    made and written in order, so that only an index of them is held."""
     context = _prefixes(prefixes)
     namespaces = sorted(context.items(), key=lambda item: -len(item[1]))
     rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -1042,20 +1032,30 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
         return sorted(values, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
 
     # Each node object is turned into its text as soon as its subject's triples end (they
-    # come grouped by subject, as sorted triples do): the document is held as UTF-8 text,
-    # not as Python objects (x100: 0.1 GB instead of 1 GB), and joined as it is. A subject
-    # that comes back later is read back from its text and written again.
-    texts: dict[str, bytes] = {}
+    # come grouped by subject, as sorted triples do), and the text goes to the scratch file:
+    # the document is held as an index of where each node's text is (x100: 0.4 GB less than
+    # the texts), and written in the order of the subjects. A subject that comes back later
+    # is read back from its text and written again.
+    texts = scratch if scratch is not None else io.BytesIO()
+    where: dict[str, tuple[int, int]] = {}
+
+    def text_of(subject: str) -> bytes:
+        offset, size = where[subject]
+        texts.seek(offset)
+        return texts.read(size)
 
     def finish(subject: str, properties: dict[str, list[Any]]) -> None:
-        if subject in texts:
-            earlier = json.loads(texts[subject].replace(b"\n    ", b"\n"))
+        if subject in where:
+            earlier = json.loads(text_of(subject).replace(b"\n    ", b"\n"))
             for key, values in earlier.items():
                 if key != "@id":
                     properties.setdefault(key, []).extend(values if isinstance(values, list) else [values])
         node = {"@id": subject, **{key: one_or_many(values) for key, values in properties.items()}}
         # as json.dumps(indent=2) writes it two levels down, inside the "@graph" array
-        texts[subject] = ("    " + indented_json(node, "    ")).encode("utf-8")
+        text = ("    " + indented_json(node, "    ")).encode("utf-8")
+        offset = texts.seek(0, io.SEEK_END)
+        texts.write(text)
+        where[subject] = (offset, len(text))
 
     subject, properties = None, {}
     for triple in triples:
@@ -1072,10 +1072,15 @@ def serialize_jsonld(triples: Iterable[Any], prefixes: dict[str, str] | None = N
         finish(subject, properties)
 
     head = json.dumps({"@context": context}, indent=2, sort_keys=True, ensure_ascii=False).removesuffix("\n}")
-    if not texts:
-        return (head + ',\n  "@graph": []\n}\n').encode("utf-8")
-    nodes = [texts.pop(key) for key in sorted(texts)]
-    return b"".join([(head + ',\n  "@graph": [\n').encode("utf-8"), b",\n".join(nodes), b"\n  ]\n}\n"])
+    if not where:
+        out.write((head + ',\n  "@graph": []\n}\n').encode("utf-8"))
+        return
+    out.write((head + ',\n  "@graph": [\n').encode("utf-8"))
+    for i, subject in enumerate(sorted(where)):
+        if i:
+            out.write(b",\n")
+        out.write(text_of(subject))
+    out.write(b"\n  ]\n}\n")
 
 
 #: The build's RDF files and how each is written from the store.
@@ -1100,40 +1105,114 @@ def export_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) ->
     what the build does, from the lines it has loaded its store with. Each file is written
     from Oxigraph's parser over those lines, in their order (no list of 1.4M triples at x100,
     and no sort in Python)."""
-    return {name: make() for name, make in exports_of_lines(lines, prefixes).items()}
+    files = {}
+    for name, writer in exports_of_lines(lines, prefixes).items():
+        out = io.BytesIO()
+        writer.write(out)
+        files[name] = out.getvalue()
+    return files
 
 
-def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) -> dict[str, Callable[[], bytes]]:
-    """:func:`export_lines`, each file made when its function is called (the build writes
-    each file as it is made: see :func:`kgraph.publish.publish`)."""
+def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None,
+                     scratch: Scratch | None = None) -> dict[str, Streamed]:
+    """:func:`export_lines`, each file written as a stream when the build writes it (see
+    :func:`kgraph.publish.publish`): from Oxigraph's parser over the lines to Oxigraph's
+    serialiser into the file, with no more than a few megabytes in memory (JSON-LD keeps
+    its node objects' texts in a file of ``scratch``, if given)."""
     def triples() -> Iterator[ox.Triple]:
-        for quad in ox.parse(lines.triples, format=ox.RdfFormat.N_TRIPLES):
+        for quad in ox.parse(**parse_input(lines.triples), format=ox.RdfFormat.N_TRIPLES):
             yield quad.triple
 
-    def maker(fmt: str) -> Callable[[], bytes]:
-        if fmt == "trig":
-            return lambda: _trig(ox.parse(_graph_major(lines), format=ox.RdfFormat.N_QUADS), prefixes)
-        if fmt == "jsonld":
-            return lambda: serialize_jsonld(triples(), prefixes)
-        if fmt == "nt":
-            def nt() -> bytes:
-                safe = _line_safe(lines.triples)
-                return safe if safe == lines.triples else _sorted_lines(safe)  # an escape can reorder
-            return nt
-        return lambda: serialize_triples(triples(), fmt, prefixes, ordered=True)
+    def serialised(fmt: str, statements: Callable[[], Iterable[Any]], wrap: Callable[[BinaryIO], Any]):
+        def write(out: BinaryIO) -> None:
+            sink = wrap(out)
+            ox.serialize(statements(), output=sink, format=OX_FORMATS[fmt], prefixes=_prefixes(prefixes))
+            sink.close()
+        return Streamed(write)
 
-    return {name: maker(fmt) for name, fmt in EXPORTS.items()}
+    def graph_major() -> Iterator[ox.Quad]:
+        source = lines.graph_major if lines.graph_major is not None else _graph_major(lines)
+        return ox.parse(**parse_input(source), format=ox.RdfFormat.N_QUADS)
+
+    def nt(out: BinaryIO) -> None:
+        safe = LineSafeWriter(out)
+        for chunk in line_chunks(lines.triples, 1 << 20):
+            safe.write(chunk)
+        safe.close()
+        if safe.changed:  # an escape can reorder the lines (rare: sorted again in memory)
+            out.seek(0)
+            out.truncate()
+            out.write(_sorted_lines(_line_safe(read_all(lines.triples))))
+
+    def jsonld(out: BinaryIO) -> None:
+        if scratch is None:
+            write_jsonld(triples(), out, prefixes)
+            return
+        with open(scratch.file("jsonld-nodes"), "w+b") as texts:
+            write_jsonld(triples(), out, prefixes, texts)
+
+    makers = {"nt": Streamed(nt), "jsonld": Streamed(jsonld),
+              "turtle": serialised("turtle", triples, LineSafeWriter),
+              "xml": serialised("xml", triples, XmlSafeWriter),
+              "trig": serialised("trig", graph_major, LineSafeWriter)}
+    return {name: makers[fmt] for name, fmt in EXPORTS.items()}
 
 
-def _graph_major(lines: DatasetLines) -> io.BytesIO:
+class LineSafeWriter:
+    """Writes what it is given to ``out`` with the characters :func:`kgraph.formats.line_safe`
+    escapes escaped (a character cut between two writes is escaped whole); ``changed``
+    tells whether any was."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        import codecs
+
+        self._out = out
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.changed = False
+
+    def write(self, data: bytes) -> int:
+        from kgraph.formats import line_safe
+
+        text = self._decoder.decode(bytes(data))
+        safe = line_safe(text)
+        self.changed = self.changed or safe != text
+        self._out.write(safe.encode("utf-8"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        self._decoder.decode(b"", final=True)  # a file cut inside a character is an error
+
+
+class XmlSafeWriter:
+    """Writes RDF/XML to ``out`` with each CR as a character reference: Oxigraph leaves CR
+    raw, and every XML reader turns it into LF (CR occurs only inside values there) (issue 15)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def write(self, data: bytes) -> int:
+        self._out.write(bytes(data).replace(b"\r", b"&#13;"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _graph_major(lines: DatasetLines) -> bytes:
     """The dataset's lines in :func:`quad_key` order: the default graph's first, then each
     named graph's (by IRI), each graph's in the order of the lines (:func:`triple_key`'s).
 
     Read line by line into a buffer per graph, and the buffers written one after the other:
     no list of the lines."""
-    default = set(lines.default.split(b"\n"))
+    default = set(read_all(lines.default).split(b"\n"))
     by_graph: dict[bytes, io.BytesIO] = {}
-    for line in io.BytesIO(lines.quads):  # each line with its line feed
+    for line in io.BytesIO(read_all(lines.quads)):  # each line with its line feed
         if line[:-1] in default:
             continue
         # a line ends in "<graph> .": an IRI holds no space
@@ -1143,11 +1222,10 @@ def _graph_major(lines: DatasetLines) -> io.BytesIO:
             buffer = by_graph[graph] = io.BytesIO()
         buffer.write(line)
     ordered = io.BytesIO()
-    ordered.write(lines.default)
+    ordered.write(read_all(lines.default))
     for graph in sorted(by_graph):  # "<iri>": graph_key's order
         buffer = by_graph.pop(graph)
         with buffer.getbuffer() as view:
             ordered.write(view)
         buffer.close()
-    ordered.seek(0)
-    return ordered
+    return ordered.getvalue()
