@@ -304,18 +304,35 @@ def build(project: Project, *, out_dir: Path | None = None, write: bool = True, 
     if not incremental:
         cache = _RefillOnly(cache)
     existed = out.exists()
+    # the folders the build makes for the output (removed again, if empty, when it fails)
+    made_dirs = _missing_folders(out)
     # the graph's lines go to files in the output folder while the build runs (at x100
-    # 1.2 GB kept out of memory; kgraph.linefiles)
-    scratch = Scratch(out if write else None)
+    # 1.2 GB kept out of memory; kgraph.linefiles); an output folder that cannot be made
+    # is reported when the files are published, the lines meanwhile in the system's
+    # temporary folder
+    try:
+        scratch = Scratch(out if write else None)
+    except OSError:
+        scratch = Scratch(None)
     try:
         return _build(project, out, scratch, existed, write=write, step=step, count=count,
                       allow_shrink=allow_shrink, dirs=dirs, keep_unwritten=keep_unwritten,
                       extra_files=extra_files, keep_graph=keep_graph, inputs=inputs, stamp=stamp, cache=cache)
     finally:
         scratch.close()
-        if not existed:
+        for folder in made_dirs:
             with contextlib.suppress(OSError):
-                out.rmdir()  # only if empty: what the failed build made, and nothing else
+                folder.rmdir()  # only if empty: what the failed build made, and nothing else
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """``out`` and those of its parents that do not exist, innermost first."""
+    missing = []
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    return missing
 
 
 def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, write: bool, step: Step, count: Count,
