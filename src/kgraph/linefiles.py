@@ -175,18 +175,12 @@ def chunks(lines: Lines, size: int) -> Iterator[bytes]:
         yield from _byte_chunks(lines, size)
         return
     with open(lines, "rb") as fh:
-        rest = b""
-        while True:
-            data = fh.read(size - len(rest) if len(rest) < size else size)
-            if not data:
-                break
+        rest = b""  # a line not yet read to its end
+        while data := fh.read(max(size, FILE_CHUNK)):
             data = rest + data
-            cut = data.rfind(b"\n")
-            if cut < 0:  # one line longer than size: the whole line
-                rest = data
-                continue
-            rest = data[cut + 1:]
-            yield data[:cut + 1]
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            yield from _byte_chunks(data[:cut], size)
         if rest:
             yield rest
 
