@@ -9,7 +9,9 @@ substring of its document) and every claim copied onto the clones of its documen
 entity references pointing at the clones of the same clone index. K = 1 is the real data.
 Then prints, per size:
 
-1. the build: wall time, CPU and peak RSS after each step (the steps kgraph reports), once
+1. the build: wall time, CPU and peak RSS after each step (the steps kgraph reports), and
+   the CPU and largest peak RSS of the build's worker processes that have ended by then
+   (SHACL batches forked beside the build, the read-back's interpreters), once
    the generated files are older than kgraph's racy window (2 s), as real data files are;
 2. the size of every output file and of the store;
 3. query wall time, interpreter start included, of a look-up, a 2-hop join and a GROUP BY:
@@ -196,8 +198,11 @@ project = Project.at(root, out_dir=root / "output", corpus_dir=root / "corpus")
 marks = []
 def mark(name):
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    # the build's worker processes (SHACL batches, the read-back), once they have ended
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     marks.append({"step": name, "t": time.perf_counter(), "cpu": usage.ru_utime + usage.ru_stime,
-                  "maxrss_mb": usage.ru_maxrss / 1024})
+                  "maxrss_mb": usage.ru_maxrss / 1024, "workers_cpu": workers.ru_utime + workers.ru_stime,
+                  "workers_maxrss_mb": workers.ru_maxrss / 1024})
 mark("start")
 result = build(project, step=mark, keep_graph=False)  # as `kgraph build` does
 mark("end")
@@ -205,6 +210,9 @@ print(json.dumps({"marks": marks, "triples": result.stats["triples"]}))
 import gc
 gc.freeze()  # as `kgraph build` does before it exits (kgraph.cli.build): no collection at exit walks the graph
 """
+
+
+STEP_COLUMNS = ["step", "wall", "cpu", "peak RSS", "workers cpu", "worker peak RSS"]
 
 
 def run_build(root: Path) -> dict:
@@ -221,10 +229,14 @@ def run_build(root: Path) -> dict:
         if before["step"] == "start":
             continue
         steps.append([before["step"], f"{after['t'] - before['t']:.2f}", f"{after['cpu'] - before['cpu']:.2f}",
-                      f"{after['maxrss_mb']:.0f}"])
+                      f"{after['maxrss_mb']:.0f}", f"{after['workers_cpu'] - before['workers_cpu']:.2f}",
+                      f"{after['workers_maxrss_mb']:.0f}"])
+    end = marks[-1]
     steps.append(["(whole process, interpreter start and imports included)", f"{wall:.2f}",
-                  f"{marks[-1]['cpu']:.2f}", f"{marks[-1]['maxrss_mb']:.0f}"])
-    return {"steps": steps, "wall": wall, "triples": report["triples"], "maxrss": marks[-1]["maxrss_mb"]}
+                  f"{end['cpu']:.2f}", f"{end['maxrss_mb']:.0f}", f"{end['workers_cpu']:.2f}",
+                  f"{end['workers_maxrss_mb']:.0f}"])
+    return {"steps": steps, "wall": wall, "triples": report["triples"], "maxrss": end["maxrss_mb"],
+            "workers_maxrss": end["workers_maxrss_mb"]}
 
 
 def sizes(out: Path) -> list[list[str]]:
@@ -503,7 +515,7 @@ def main() -> None:
             build = run_build(root)
             trusted, inputs = trusted_inputs(root)
             table(f"x{k} 1. kgraph build ({build['triples']} triples; waited {waited:.1f} s first, so that the "
-                  f"stat index trusts {trusted} of {inputs} inputs)", ["step", "wall", "cpu", "peak RSS"],
+                  f"stat index trusts {trusted} of {inputs} inputs)", STEP_COLUMNS,
                   build["steps"])
             table(f"x{k} 2. output sizes", ["file", "MB"], sizes(root / "output"))
             queries = query_rows(root, args.repeat, env)
@@ -519,14 +531,15 @@ def main() -> None:
                 table(f"x{k} 4. kgraph serve, {args.clients} clients x {args.requests} requests each",
                       ["load", "req/s", "p50 ms", "p95 ms", "errors", "server tracebacks"], serve)
             summary.append([f"x{k}", str(counts["claims"]), str(build["triples"]), f"{build['wall']:.1f}",
-                            f"{build['maxrss']:.0f}", *[q[2] for q in queries],
+                            f"{build['maxrss']:.0f}", f"{build['workers_maxrss']:.0f}", *[q[2] for q in queries],
                             *([serve[0][1], serve[1][1]] if serve else ["-", "-"])])
         finally:
             if args.keep:
                 print(f"(kept {root})")
             else:
                 shutil.rmtree(root, ignore_errors=True)
-    table("Summary", ["size", "claims", "triples", "build s", "peak MB", *[f"{q} ms" for q in QUERIES],
+    table("Summary", ["size", "claims", "triples", "build s", "peak MB", "worker peak MB",
+                      *[f"{q} ms" for q in QUERIES],
                       "serve simple req/s", "serve named req/s"], summary)
 
 
