@@ -292,9 +292,10 @@ def test_the_parts_validator_finds_what_the_whole_graph_gives(built, batch, work
         for triple in part:
             whole.add(triple)
     _break_everything(whole)
-    assessment = sorted(whole.subjects(RDF.type, KG.Assessment))[0]
-    whole.add((assessment, KG.belief, Literal("2.5", datatype=URIRef("http://www.w3.org/2001/XMLSchema#decimal"))))
-    whole.remove((assessment, KG.level, None))
+    # the first and the last assessment (the last batch: waited for at the end)
+    for assessment in [sorted(whole.subjects(RDF.type, KG.Assessment))[i] for i in (0, -1)]:
+        whole.add((assessment, KG.belief, Literal("2.5", datatype=URIRef("http://www.w3.org/2001/XMLSchema#decimal"))))
+        whole.remove((assessment, KG.level, None))
     # an entity that names a claim: the claim's type goes with it into the entities' unit
     whole.add((entity_iri("ketamine"), KG.treats, sorted(whole.subjects(RDF.type, KG.Claim))[0]))
     # the broken graph, parted again: each triple in the part of its subject
@@ -328,6 +329,59 @@ def test_the_parts_validator_finds_what_the_whole_graph_gives(built, batch, work
     assert len(found) > 40 and len({p.code for p in found}) >= 8
     assert any("assessment" in str(p.where) for p in found)
     assert local or any(p.code == "shacl-node" for p in found)
+
+
+def _validator_with_a_running_batch(built):
+    from kgraph.build import graph_parts
+    from kgraph.load import load_ontology, vocabulary
+    from kgraph.shapes import PartsValidator
+
+    project, _ = built
+    data, _ = load_dataset(project)
+    ontology = load_ontology(project)
+    vocab = vocabulary(ontology)
+    validator = PartsValidator(load_shapes(project), ontology, data, vocab, batch=3, workers=True)
+    for name, part in graph_parts(data, vocab, ontology):
+        validator.feed(name, part)
+        if validator._running is not None:
+            return validator
+    raise AssertionError("no batch was sent to a worker")
+
+
+def test_a_failed_build_stops_the_batch_being_validated(built, monkeypatch):
+    import threading
+    import time
+
+    import kgraph.shapes
+
+    here, real = os.getpid(), kgraph.shapes._run_all
+    monkeypatch.setattr(kgraph.shapes, "_run_all",
+                        lambda graph, shapes: time.sleep(600) if os.getpid() != here else real(graph, shapes))
+    validator = _validator_with_a_running_batch(built)
+    pid = validator._running._pid
+    closing = threading.Thread(target=validator.close)
+    closing.start()
+    closing.join(120)  # the worker would sleep ten minutes
+    assert not closing.is_alive() and validator._running is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # killed and reaped: no such child any more
+
+
+def test_a_worker_that_fails_raises_with_its_traceback(built, monkeypatch):
+    import kgraph.shapes
+
+    here, real = os.getpid(), kgraph.shapes._run_all
+
+    def broken(graph, shapes):
+        if os.getpid() == here:
+            return real(graph, shapes)
+        raise ZeroDivisionError("a bug in the validator")
+
+    monkeypatch.setattr(kgraph.shapes, "_run_all", broken)
+    validator = _validator_with_a_running_batch(built)
+    with pytest.raises(RuntimeError, match=r"(?s)SHACL batch failed.*ZeroDivisionError: a bug in the validator"):
+        validator.finish()
+    validator.close()
 
 
 def test_flatten_leaves_what_it_would_change():
