@@ -491,3 +491,61 @@ def test_indented_json_is_json_dumps_with_an_indent_of_two(value, pad):
 
     expected = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + pad)
     assert indented_json(value, pad) == expected
+
+
+_QUADS = ('<http://x/s> <http://x/p> "d" .\n'
+          '<http://x/s> <http://x/p> "one" <http://x/g1> .\n<http://x/t> <http://x/p> "one" <http://x/g1> .\n'
+          '<http://x/s> <http://x/p> "two" <http://x/g2> .\n')
+
+
+@pytest.mark.parametrize("order,read_here", [
+    ([0, 1, 2, 3], False),  # as the build writes TriG: the default graph, then graph by graph
+    ([3, 2, 0, 1], True),  # the same quads in another order: read here, and the same verdict
+])
+def test_a_trig_file_is_read_back_in_the_order_it_was_written(tmp_path, monkeypatch, order, read_here):
+    # the workers hash each file's statements in the order its parser gives them, without
+    # holding or sorting them (x1000: gigabytes); TriG's order is the graph-major one
+    import pyoxigraph as ox
+
+    from kgraph import reparse
+    from kgraph.errors import OutputError
+
+    monkeypatch.setattr(reparse, "PARALLEL_BYTES", 0)
+    here = []
+    real = reparse._check_file
+    monkeypatch.setattr(reparse, "_check_file", lambda path, *a: here.append(path.name) or real(path, *a))
+    quads = list(ox.parse(_QUADS.encode(), format=ox.RdfFormat.N_QUADS))
+    trig = ox.serialize([quads[i] for i in order], format=ox.RdfFormat.TRIG)
+    union = sorted({q.triple for q in quads}, key=str)
+    nt = ox.serialize(union, format=ox.RdfFormat.N_TRIPLES)
+    folder = _folder(tmp_path, kgraph_trig=trig, kgraph_nt=nt)
+    reparse.check_build_folder(folder, triples=len(union), quads=len(quads), expected=quads)
+    assert ("kgraph.trig" in here) == read_here and "kgraph.nt" not in here
+    # a quad left out is found whichever way the file is read
+    (folder / "kgraph.trig").write_bytes(ox.serialize([quads[i] for i in order[:-1]], format=ox.RdfFormat.TRIG))
+    with pytest.raises(OutputError, match="reads back as 3 quads, not the 4 built"):
+        reparse.check_build_folder(folder, triples=len(union), quads=len(quads), expected=quads)
+
+
+def test_xml_read_back_by_the_workers_is_checked_for_raw_carriage_returns(tmp_path, monkeypatch):
+    import pyoxigraph as ox
+
+    from kgraph import reparse
+    from kgraph.errors import OutputError
+
+    monkeypatch.setattr(reparse, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(reparse.linefiles, "FILE_CHUNK", 16)  # the XML read a few bytes at a time
+    # the statements are those built (Oxigraph reads the raw CR as one): only the XML check
+    # of the fast path finds it
+    nt = b'<http://x/s> <http://x/p> "a\\rb" .\n'
+    expected = list(ox.parse(nt, format=ox.RdfFormat.N_TRIPLES))
+    assert [t.object.value for t in ox.parse(RDF, format=ox.RdfFormat.RDF_XML)] == ["a\rb"]
+    folder = _folder(tmp_path, kgraph_nt=nt, kgraph_rdf=RDF)
+    with pytest.raises(OutputError, match="a raw carriage return at line 2"):
+        reparse.check_build_folder(folder, triples=1, quads=1, expected=expected)
+    (folder / "kgraph.rdf").write_bytes(RDF.replace(b"a\rb", b"a b"))
+    reparse._check_xml_file(folder / "kgraph.rdf")
+    for malformed in (RDF[:70], RDF.replace(b"</x:p>", b"</x:q>")):
+        (folder / "kgraph.rdf").write_bytes(malformed)
+        with pytest.raises(OutputError, match="malformed XML"):
+            reparse._check_xml_file(folder / "kgraph.rdf")
