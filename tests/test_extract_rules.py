@@ -298,6 +298,25 @@ def test_a_claim_about_one_item_of_a_list_is_proposed_for_the_others(mini_data):
     assert ex._distribute(doc, [ex._claim(doc, cand, "hasSideEffect", 0.9, {})], {}) == []
 
 
+def test_no_claim_is_proposed_between_two_items_of_one_list(mini_data):
+    from kgraph.extract.extractor import _Candidate
+
+    ex, gaz = _trained_with(mini_data, "SideEffect", "nausea", "headache")
+    text = "Ketamine can cause dissociation, nausea and headache.\n"
+    doc, info = _one_sentence(text, gaz)
+    ketamine, dissociation, nausea, headache = info.mentions
+    assert [m.entity for m in info.mentions] == ["ketamine", "dissociation", "nausea", "headache"]
+
+    def claim(subject, obj, predicate="hasSideEffect"):
+        return ex._claim(doc, _Candidate(info, subject, obj, "entity"), predicate, 0.9, {})
+
+    pending = [claim(ketamine, dissociation), claim(nausea, headache, "causes"),
+               claim(dissociation, headache, "causes"), claim(ketamine, headache)]
+    # the list's items are siblings: what the sentence says is said of them, not between them
+    assert [(c["subject"], c["object"]) for c, _ in ex._not_within_lists(doc, pending)] == [
+        ("ketamine", "dissociation"), ("ketamine", "headache")]
+
+
 def test_a_claim_of_a_sentence_keeps_its_most_probable_subject(mini_data):
     from kgraph.extract.extractor import _Candidate
     from kgraph.extract.gazetteer import Mention

@@ -353,6 +353,7 @@ class Extractor:
                 best = self._choose_predicate(cand, classes, row)
                 if best != NONE:
                     pending.append(self._claim(doc, cand, best, float(p_claim), modality_cache))
+            pending = self._not_within_lists(doc, pending)
             pending = self._one_subject(doc, pending)
             pending += self._distribute(doc, pending, modality_cache)
             kinds = self._predict_evidence(doc, [(cand.info, c["predicate"], cand.subject.type) for c, cand in pending])
@@ -395,6 +396,24 @@ class Extractor:
                     continue
             groups.append([m])
         return {m.start: g for g in groups if len(g) > 1 for m in g}
+
+    def _not_within_lists(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]]
+                          ) -> list[tuple[dict, _Candidate]]:
+        """Without the claims between two items of one list: in "treats depression, PTSD
+        and OCD" the items are siblings, each related to what the sentence says of the
+        list, not to one another."""
+        groups_of: dict[int, dict[int, list[Mention]]] = {}
+        out = []
+        for claim, cand in pending:
+            if cand.kind == "entity" and not cand.implicit:
+                s0 = cand.info.sent.start
+                if s0 not in groups_of:
+                    groups_of[s0] = self._conjuncts(doc, cand.info)
+                groups = groups_of[s0]
+                if cand.subject.start in groups and groups.get(cand.obj.start) is groups[cand.subject.start]:
+                    continue
+            out.append((claim, cand))
+        return out
 
     def _one_subject(self, doc: DocAnalysis, pending: list[tuple[dict, _Candidate]]
                      ) -> list[tuple[dict, _Candidate]]:
