@@ -13,58 +13,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kgraph import linefiles as L
 from kgraph import store as S
 
 _EX = "http://example.org/"
-_texts = st.sampled_from(["a", "ab", "a b", "b", "é", "a\"", "a\\n", "", "x\u2028y", "\u0085", "z\r"])
-_objects = st.one_of(
-    st.builds(lambda t: ("iri", t), st.sampled_from(["a", "ab", "b", "a/b"])),
-    st.builds(lambda t, lang: ("lit", t, lang), _texts, st.sampled_from([None, "en", "en-gb"])),
-)
-_statements = st.lists(st.tuples(st.sampled_from([None, "g1", "g2", "g10"]), st.sampled_from(["s", "s1", "t"]),
-                                 st.sampled_from(["p", "p2"]), _objects, st.integers(0, 2)), max_size=40)
-
-
-def _parts(statements):
-    """The dataset of ``statements`` and its parts' blocks, as the build makes them."""
-    from rdflib import Dataset, Graph, Literal, URIRef
-
-    ds = Dataset()
-    parts: dict[tuple, Graph] = {}
-    for graph, s, p, o, part in statements:
-        obj = URIRef(_EX + o[1]) if o[0] == "iri" else Literal(o[1], lang=o[2])
-        triple = (URIRef(_EX + s), URIRef(_EX + p), obj)
-        target = ds.default_graph if graph is None else ds.graph(URIRef(_EX + graph))
-        target.add(triple)
-        parts.setdefault((graph, part), Graph()).add(triple)
-    blocks = [(None if graph is None else URIRef(_EX + graph), S.part_block(None if graph is None else
-                                                                          URIRef(_EX + graph), part))
-              for (graph, _), part in sorted(parts.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))]
-    return ds, blocks
-
-
-@settings(max_examples=120, deadline=None)
-@given(_statements)
-def test_the_block_file_merges_into_the_lines_of_the_whole_dataset(statements):
-    # what the build does at scale: the blocks appended to one file and merged from it, a
-    # little of each at a time, into files; the same bytes as in memory, and the TriG order
-    ds, blocks = _parts(statements)
-    expected = S.dataset_lines(S.quads_from_dataset(ds))
-    with L.Scratch() as scratch:
-        block_file = L.BlockFile(scratch.file("blocks"))
-        for name, block in blocks:
-            block_file.add(b"" if name is None else f"<{name}>".encode(), block)
-        lines = S.lines_of_block_file(block_file, scratch)
-        block_file.close()
-        got = [L.read_all(part) for part in (lines.quads, lines.default, lines.triples, lines.graph_major)]
-        assert got[:3] == [expected.quads, expected.default, expected.triples]
-        assert got[3] == S._graph_major(expected)
-        assert (lines.count, lines.triple_count) == (expected.count, expected.triple_count)
-        assert S.lines_of_blocks([(name is None, block) for name, block in blocks if block]) == expected
 
 
 def test_a_block_is_read_back_a_little_at_a_time(tmp_path, monkeypatch):
