@@ -11,7 +11,7 @@ Then prints, per size:
 
 1. the build: wall time, CPU and peak RSS after each step (the steps kgraph reports), and
    the CPU and largest peak RSS of the build's worker processes that have ended by then
-   (SHACL batches forked beside the build, the read-back's interpreters), once
+   (the read-back's interpreters), once
    the generated files are older than kgraph's racy window (2 s), as real data files are;
 2. the size of every output file and of the store;
 3. query wall time, interpreter start included, of a look-up, a 2-hop join and a GROUP BY:

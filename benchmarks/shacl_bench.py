@@ -4,12 +4,11 @@
 
 Generates the scale benchmark's data K times the corpus (benchmarks/scale_bench.py) into a
 temporary folder, builds the RDF graph part by part as ``kgraph build`` does, breaks a share
-of the claims and entities (``--violations``, 0 for none), then validates it side by side:
-:class:`kgraph.shapes.PartsValidator` fed the broken graph's parts (what the build does: each
-batch validated by a forked worker beside it; and all in one process), and
-:func:`kgraph.shapes.shacl_validate` on the whole graph on the flattened shapes and, with
-``--as-written``, on the shapes as written (slow): wall and CPU time of each (the workers'
-CPU too), and whether the lists of problems are the same, in the same order.
+of the claims and entities (``--violations``, 0 for none), then validates it three ways side
+by side: :class:`kgraph.shapes.PartsValidator` fed the broken graph's parts (what the build
+does), and :func:`kgraph.shapes.shacl_validate` on the whole graph on the flattened shapes
+and, with ``--as-written``, on the shapes as written (slow): wall and CPU time of each, and
+whether the lists of problems are the same, in the same order.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -63,12 +61,6 @@ def break_some(g, share: float, seed: int) -> int:
     return n
 
 
-def _children_cpu() -> float:
-    """CPU seconds of the worker processes that have ended (the parts validator forks them)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10, help="K times the corpus (default 10)")
@@ -112,25 +104,22 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.2f}")
         shapes = load_shapes(project)
 
-        def by_parts(workers: bool):
-            def run():
-                validator = PartsValidator(shapes, ontology, data, vocab, workers=workers)
-                for name, part in again:
-                    validator.feed(name, part)
-                return validator.finish()
-            return run
+        def by_parts():
+            validator = PartsValidator(shapes, ontology, data, vocab)
+            for name, part in again:
+                validator.feed(name, part)
+            return validator.finish()
 
-        ways = {"parts, workers (the build)": by_parts(True), "parts, one process": by_parts(False),
+        ways = {"parts (the build)": by_parts,
                 "whole, flattened": lambda: shacl_validate(whole, shapes, data, vocab=vocab)}
         if args.as_written:
             ways["whole, as written"] = lambda: shacl_validate(whole, shapes, data, flatten=False, vocab=vocab)
         found = {}
         for name, way in ways.items():
-            wall, cpu, workers = time.perf_counter(), time.process_time(), _children_cpu()
+            wall, cpu = time.perf_counter(), time.process_time()
             found[name] = way()
-            print(f"{name:26}  wall {time.perf_counter() - wall:7.2f} s  "
-                  f"cpu {time.process_time() - cpu:7.2f} s + workers {_children_cpu() - workers:7.2f} s  "
-                  f"{len(found[name])} problems", flush=True)
+            print(f"{name:18}  wall {time.perf_counter() - wall:7.2f} s  "
+                  f"cpu {time.process_time() - cpu:7.2f} s  {len(found[name])} problems", flush=True)
         first = next(iter(found.values()))
         print("same problems in the same order:", all(f == first for f in found.values()))
     finally:

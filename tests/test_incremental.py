@@ -98,7 +98,6 @@ def test_only_the_claims_of_changed_sources_are_validated_again(warned: Project,
     from kgraph.prefixes import KG
 
     monkeypatch.setattr(shapes_module, "BATCH_TRIPLES", batch)
-    monkeypatch.setattr(shapes_module, "WORKERS", False)  # the runs are recorded in this process
     first = build(warned)
     runs = []
     real = shapes_module._run_all
@@ -138,7 +137,6 @@ def test_no_cache_validates_everything_and_refills_the_cache(warned: Project, mo
         return real(graph, shapes)
 
     monkeypatch.setattr(shapes_module, "_run_all", recording)
-    monkeypatch.setattr(shapes_module, "WORKERS", False)  # the runs are recorded in this process
     build(warned, incremental=False)
     assert set().union(*runs) == {claim_iri(c.id) for c in _claims(warned.root, None)}  # every claim again
     runs.clear()

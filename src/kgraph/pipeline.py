@@ -232,21 +232,18 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
             if parts is not None:
                 parts(name, part)
 
-        try:
-            step("Building the RDF graph")
-            for name, part in graph_parts(data, vocab, ontology, count=count):
-                take(name, part)
-                release(part)
-            step("Assessing the evidence")
-            evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
-            for name, part in evidence_parts(evidence, data, vocab):
-                take(name, part)
-                release(part)
-            del evidence
-            step("Validating against the SHACL shapes")
-            report.extend(validator.finish())
-        finally:
-            validator.close()
+        step("Building the RDF graph")
+        for name, part in graph_parts(data, vocab, ontology, count=count):
+            take(name, part)
+            release(part)
+        step("Assessing the evidence")
+        evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
+        for name, part in evidence_parts(evidence, data, vocab):
+            take(name, part)
+            release(part)
+        del evidence
+        step("Validating against the SHACL shapes")
+        report.extend(validator.finish())
     return checked
 
 

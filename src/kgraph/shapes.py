@@ -7,12 +7,8 @@ problem's code is ``shacl-`` and the constraint that failed (``shacl-min-count``
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import json
-import os
 import re
-from collections.abc import Callable
 
 from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import SH
@@ -53,8 +49,6 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 #: triples of claims or of computed evidence per batch the parts validator checks at once
 BATCH_TRIPLES = 60_000
-#: whether batches are validated by forked worker processes (read when a validator is made)
-WORKERS = hasattr(os, "fork")
 
 
 class PartsValidator:
@@ -81,8 +75,7 @@ class PartsValidator:
     """
 
     def __init__(self, shapes: Graph, ontology: Graph, data: Dataset, vocab: Vocabulary, *,
-                 cache: BuildCache | None = None, depends: str = "", batch: int | None = None,
-                 workers: bool | None = None) -> None:
+                 cache: BuildCache | None = None, depends: str = "", batch: int | None = None) -> None:
         from kgraph.build import InterningMemory
 
         self._flat = flatten_shapes(shapes)
@@ -93,7 +86,7 @@ class PartsValidator:
         self._types: dict = {}  # node -> its classes (every rdf:type seen)
         self._rest = Graph(store=InterningMemory())  # the rest unit, or everything when not split
         self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
-        self._pending: list = []  # the triples of the pending batch
+        self._pending = Graph(store=InterningMemory())
         self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
         self._pending_kind = ""  # what the pending batch holds: "claims" or "evidence"
         self._cache = cache if cache is not None and cache.enabled else None
@@ -110,10 +103,6 @@ class PartsValidator:
         self._locate = _locator(data, vocab)
         self._above: dict = {}  # class -> its superclasses
         self._shapes: dict = {}  # shapes that target what a unit holds -> the shapes graph for it
-        # a batch is validated by a forked process while the build goes on making parts
-        # (x100: pySHACL is most of the graph steps' time, and there are two cores)
-        self._workers = WORKERS if workers is None else workers
-        self._running: _Batch | None = None
 
     def feed(self, name, part: Graph) -> None:
         """Take one part (``name``: its graph, None for the default graph)."""
@@ -155,7 +144,7 @@ class PartsValidator:
             # every shape of either validate the claims the assessments name (see _shapes_for)
             self._flush()
             self._pending_kind = kind
-        self._pending.extend(triples)
+        _copy(triples, self._pending)
         self._pending_nodes.update(nodes)
         self._elsewhere.update(nodes)
         if len(self._pending) >= self._batch:
@@ -164,89 +153,48 @@ class PartsValidator:
     def _flush(self) -> None:
         if not self._pending_nodes:
             return
-        nodes, triples = self._pending_nodes, self._pending
-        self._pending_nodes, self._pending = {}, []
-        self._collect()  # one batch at a time beside the build: two cores
-        used = {p for s, p, _ in triples if s in nodes}
-        if any(o in nodes and o in self._types for _, _, o in triples):
-            used.add(RDF.type)  # the unit gives a node named by a triple its types
-        shapes = self._shapes_for(nodes, used)
-
-        def validate() -> tuple[bool, list[tuple[Problem, str | None, bool]]]:
-            unit = self._unit(triples)
-            found = []
-            conforms, results = self._validate(unit, shapes)
-            for problem, focus, violation in results:
-                if focus in nodes:  # else a node of another unit, seen through its type
-                    found.append((problem, nodes[focus], violation))
-            release(unit)
-            _free_validation()
-            return conforms, found
-
-        if self._workers:
-            import pyshacl  # noqa: F401 -- imported once, here, not in each worker
-
-            self._running = _Batch(validate)
-        else:
-            self._add_batch(*validate())
-
-    def _add_batch(self, conforms: bool, found: list[tuple[Problem, str | None, bool]]) -> None:
-        self._conforms = self._conforms and conforms
-        for problem, source, violation in found:
+        nodes = self._pending_nodes
+        unit = self._unit(self._pending)
+        for problem, focus, violation in self._validate(unit, nodes):
+            if focus not in nodes:
+                continue  # a node of another unit, seen through its type
+            source = nodes[focus]
             (self._fresh[source] if source in self._fresh else self._problems).append((problem, violation))
+        release(unit)
+        self._pending_nodes = {}
+        _free_validation()
 
-    def _collect(self) -> None:
-        """Wait for the batch being validated, and take its problems."""
-        if self._running is not None:
-            running, self._running = self._running, None
-            self._add_batch(*running.result())
-
-    def close(self) -> None:
-        """Stop the batch being validated, if any (a build that failed)."""
-        if self._running is not None:
-            self._running.cancel()
-            self._running = None
-
-    def _unit(self, owned, into: Graph | None = None) -> Graph:
-        """The triples ``owned`` with the ontology and the types of the nodes they name, in a
-        new graph (or added to ``into``, the graph ``owned`` is)."""
-        from kgraph.build import InterningMemory
-
-        unit = into if into is not None else Graph(store=InterningMemory())
-        if into is None:
-            _copy(owned, unit)
+    def _unit(self, owned: Graph) -> Graph:
+        """``owned`` with the ontology and the types of the nodes its triples name."""
+        unit = owned
         _copy(self._ontology, unit)
-        for node in {o for _, _, o in owned}:
+        for node in set(owned.objects()):
             for cls in self._types.get(node, ()):
                 unit.add((node, RDF.type, cls))
         return unit
 
-    def _validate(self, graph: Graph, shapes: Graph) -> tuple[bool, list[tuple[Problem, object, bool]]]:
-        """Whether ``graph`` conforms to ``shapes``, and (problem, focus node, a violation?) for
-        every result."""
-        found, conforms = _run_all(graph, shapes)
-        return conforms, [(problem, f[0], f[4] == SH.Violation)
-                          for problem, f in zip(_problems(found, self._locate), found, strict=True)]
+    def _validate(self, graph: Graph, owned) -> list[tuple[Problem, object, bool]]:
+        """(problem, focus node, a violation?) for every result in ``graph`` of the shapes that
+        may select one of the ``owned`` nodes (see :meth:`_shapes_for`)."""
+        found, conforms = _run_all(graph, self._shapes_for(graph, owned))
+        self._conforms = self._conforms and conforms
+        return [(problem, f[0], f[4] == SH.Violation) for problem, f in zip(_problems(found, self._locate), found,
+                                                                                strict=True)]
 
     def finish(self) -> list[Problem]:
         """Every problem, sorted as :func:`shacl_validate` sorts them; the fresh problems of
         each source's claims are put in the cache."""
         if self.split:
             self._flush()
-            rest = self._unit(self._rest, into=self._rest)  # validated here while the last batch is
-            owned = set(rest.subjects()) - self._elsewhere
-            shapes = self._shapes_for(owned, {p for node in owned for p in rest.predicates(node, None)})
+            rest = self._unit(self._rest)
+            owned = set(self._rest.subjects()) - self._elsewhere
         else:
             rest = self._rest  # every part
-            shapes = self._flat
-        try:
-            conforms, found = self._validate(rest, shapes)
-        finally:
-            release(rest)
-            _free_validation()
-        self._conforms = self._conforms and conforms
-        self._problems.extend((p, violation) for p, focus, violation in found if focus not in self._elsewhere)
-        self._collect()
+            owned = None
+        self._problems.extend((p, violation) for p, focus, violation in self._validate(rest, owned)
+                              if focus not in self._elsewhere)
+        release(rest)
+        _free_validation()
         # what the whole graph's report would give (see _counted): a source's problems are
         # cached as found, and counted with the others' each time
         for source, fresh in self._fresh.items():
@@ -256,19 +204,22 @@ class PartsValidator:
         return _sorted([p for p, violation in self._problems if not (violation and self._conforms)])
 
 
-    def _shapes_for(self, owned, used: set) -> Graph:
-        """The shapes, but those whose targets select none of the ``owned`` nodes without
-        their targets: the nodes of other units that the types in a unit bring in would be
-        validated for nothing (at x100, pySHACL took minutes to report the results about the
-        claims that a batch of assessments names, all left to the claims' units). A shape
-        targets the owned nodes when one of their classes is (below) its target class, one of
-        the properties they have (``used``) its target, or one of them its target node."""
+    def _shapes_for(self, graph: Graph, owned) -> Graph:
+        """The shapes, but those whose targets select none of the ``owned`` nodes (None: all
+        of them) without their targets: the nodes of other units that the types in a unit
+        bring in would be validated for nothing (at x100, pySHACL took minutes to report the
+        results about the claims that a batch of assessments names, all left to the claims'
+        units). A shape targets the owned nodes when one of their classes is (below) its
+        target class, one of their properties its target, or one of them its target node."""
+        if owned is None:
+            return self._flat
         classes = {cls for node in owned for cls in self._types.get(node, ())}
         above: set = set()
         for cls in classes:
             if cls not in self._above:
                 self._above[cls] = superclasses(self._ontology, cls)
             above |= self._above[cls]
+        used = {p for node in owned for p in graph.predicates(node, None)}
         kept = frozenset(shape for shape in _targeted(self._flat)
                          if any(o in above for o in self._flat.objects(shape, SH.targetClass))
                          or any(o in used for o in self._flat.objects(shape, SH.targetSubjectsOf))
@@ -289,59 +240,6 @@ def _without_targets(shapes: Graph, shapes_out: set) -> Graph:
     for prefix, namespace in shapes.namespaces():  # pySHACL's messages name terms by them
         kept.bind(prefix, namespace, override=True, replace=True)
     return kept
-
-
-class _Batch:
-    """``validate`` (a batch's problems) run in a forked process; :meth:`result` waits for
-    them. They come back as JSON (never a pickle): whether the batch conforms and, for each
-    result, the problem, its source and whether it is a violation. The process shares the
-    build's memory as it was when forked and changes none of it."""
-
-    def __init__(self, validate: Callable[[], tuple[bool, list[tuple[Problem, str | None, bool]]]]) -> None:
-        read, write = os.pipe()
-        self._pid = os.fork()
-        if self._pid == 0:  # the worker
-            os.close(read)
-            status = 1
-            try:
-                conforms, found = validate()
-                reply = {"conforms": conforms, "problems": problems_to_json(p for p, _, _ in found),
-                         "found": [[source, violation] for _, source, violation in found]}
-                status = 0
-            except BaseException:  # noqa: BLE001 -- told to the build, which raises it
-                import traceback
-
-                reply = {"error": traceback.format_exc()}
-            try:
-                with os.fdopen(write, "wb") as out:
-                    out.write(json.dumps(reply).encode("utf-8"))
-            finally:
-                os._exit(status)
-        os.close(write)
-        self._read = read
-
-    def result(self) -> tuple[bool, list[tuple[Problem, str | None, bool]]]:
-        with os.fdopen(self._read, "rb") as reply:
-            data = reply.read()
-        _, status = os.waitpid(self._pid, 0)
-        answer = json.loads(data) if data else {}
-        if "error" in answer or status != 0:
-            raise RuntimeError("a SHACL batch failed in its worker process "
-                               f"(exit status {os.waitstatus_to_exitcode(status)}):\n{answer.get('error', '')}")
-        problems = problems_from_json(answer["problems"])
-        assert problems is not None
-        return answer["conforms"], [(problem, source, violation)
-                                    for problem, (source, violation) in zip(problems, answer["found"], strict=True)]
-
-    def cancel(self) -> None:
-        import signal
-
-        with contextlib.suppress(OSError):
-            os.kill(self._pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.waitpid(self._pid, 0)
-        with contextlib.suppress(OSError):
-            os.close(self._read)
 
 
 def _free_validation() -> None:
