@@ -204,7 +204,7 @@ def test_the_blocks_of_the_parts_merge_into_the_lines_of_the_whole_dataset(state
         block_file.close()
         got = [L.read_all(part) for part in (lines.quads, lines.default, lines.triples, lines.graph_major)]
         assert got[:3] == [expected.quads, expected.default, expected.triples]
-        assert got[3] == S._graph_major(expected)
+        assert got[3] == S.graph_major_lines(expected)
         assert (lines.count, lines.triple_count) == (expected.count, expected.triple_count)
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import xml.parsers.expat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +39,7 @@ class Expected:
 
     quads: bytes | Path | None = None
     triples: bytes | Path | None = None
-    #: the quads graph by graph, as the TriG file is written (:func:`kgraph.store._graph_major`)
+    #: the quads graph by graph, as the TriG file is written (:func:`kgraph.store.graph_major_lines`)
     graph_major: bytes | Path | None = None
 
     @functools.cached_property
@@ -54,9 +54,10 @@ class Expected:
     def graph_major_sha256(self) -> str | None:
         return None if self.graph_major is None else linefiles.sha256(self.graph_major)
 
-    def in_order_sha256(self, name: str) -> str | None:
-        """The digest of the lines in the order the file of Oxigraph format ``name`` was
-        written in, which its parser gives them back in (:func:`_file_digest`)."""
+    def file_sha256(self, name: str) -> str | None:
+        """The digest :func:`_file_digest` gives of a file of Oxigraph format ``name`` that
+        holds what was built: of its lines in the order the file was written in (TriG graph
+        by graph, the others as the triples), JSON-LD's sorted."""
         return self.graph_major_sha256 if NAMED_FORMATS[name] else self.triples_sha256
 
 
@@ -67,7 +68,7 @@ def expected_statements(quads=None) -> Expected:
     quads at x100: 0.7 GB; their lines, 0.2 GB)."""
     import pyoxigraph
 
-    from kgraph.store import DatasetLines, _graph_major, dataset_lines
+    from kgraph.store import DatasetLines, dataset_lines, graph_major_lines
 
     if quads is None:
         return Expected()
@@ -79,7 +80,7 @@ def expected_statements(quads=None) -> Expected:
             for t in (q.subject, q.object)):
         return Expected()
     return Expected(lines.quads, lines.triples,
-                    lines.graph_major if lines.graph_major is not None else _graph_major(lines))
+                    lines.graph_major if lines.graph_major is not None else graph_major_lines(lines))
 
 
 def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
@@ -107,10 +108,8 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
             if count is not None:
                 count(done, len(files), "files")
             if path.suffix in RDF_SUFFIXES and path in digests:
-                name, named = RDF_SUFFIXES[path.suffix]
                 digest = digests[path].result()
-                wanted = (statements.triples_sha256 if name == "JSON_LD" else statements.in_order_sha256(name))
-                if digest == ("digest", wanted):
+                if digest == ("digest", statements.file_sha256(RDF_SUFFIXES[path.suffix][0])):
                     if path.suffix in XML_SUFFIXES:
                         _check_xml_file(path)
                     continue
@@ -189,7 +188,7 @@ def _file_digest(path: str, name: str) -> tuple[str, str]:
     when it does not parse. The lines are those of :func:`_read_statements` for JSON-LD
     (sorted); for the other formats, they are taken in the order the parser gives them,
     a batch at a time, which is the order the build wrote them in (compared with
-    :meth:`Expected.in_order_sha256`): no file is held in memory (x1000: 2.4 GB of
+    :meth:`Expected.file_sha256`): no file is held in memory (x1000: 2.4 GB of
     N-Triples, and the sort of 14M lines). Any other order, or any difference, makes the
     build read the file itself and compare the statements as sets."""
     import pyoxigraph
@@ -274,21 +273,20 @@ def _read_statements(data: bytes, name: str, *, blank_nodes: bool = False) -> by
     from kgraph.store import sorted_block, sorted_lines, statement_lines
 
     fmt = getattr(pyoxigraph.RdfFormat, name)
-    base = BASE
     head_end = data.find(JSONLD_GRAPH) if name == "JSON_LD" and not blank_nodes else -1
     if head_end < 0 or not data.endswith(JSONLD_END):
-        return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=base))
+        return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=BASE))
     head = data[:head_end + len(JSONLD_GRAPH)]
     nodes = data[len(head):-len(JSONLD_END)].split(JSONLD_NODES)
     lines: list[bytes] = []
     for start in range(0, len(nodes), JSONLD_BATCH):
         batch = head + JSONLD_NODES.join(nodes[start:start + JSONLD_BATCH]) + JSONLD_END
         try:
-            lines += statement_lines(pyoxigraph.parse(batch, format=fmt, base_iri=base))
+            lines += statement_lines(pyoxigraph.parse(batch, format=fmt, base_iri=BASE))
         except (SyntaxError, ValueError):
             del lines
             # the error as the whole document gives it (its line and column are the file's)
-            return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=base))
+            return sorted_lines(pyoxigraph.parse(data, format=fmt, base_iri=BASE))
     # not made distinct: a file is compared as it is in the fast path; duplicates, which
     # are rare, take the slow one
     return sorted_block(lines)
@@ -301,10 +299,7 @@ def _lines(statements: bytes | None) -> set[bytes]:
 def _check_xml(path: Path, data: bytes) -> None:
     """Well-formed (expat, the reader behind most tools) and no raw CR: every XML reader
     but Oxigraph's turns one into LF, so a value holding one would not come back whole."""
-    try:
-        xml.parsers.expat.ParserCreate().Parse(data, True)
-    except xml.parsers.expat.ExpatError as exc:
-        raise _unreadable(path, f"malformed XML: {exc}") from None
+    _expat(path, [data])
     if b"\r" in data:
         line = data.count(b"\n", 0, data.index(b"\r")) + 1
         raise _unreadable(path, f"a raw carriage return at line {line}, which XML readers turn into a line "
@@ -312,17 +307,23 @@ def _check_xml(path: Path, data: bytes) -> None:
 
 
 def _check_xml_file(path: Path) -> None:
-    """:func:`_check_xml` of a file read a few megabytes at a time."""
+    """:func:`_check_xml` of a file read a megabyte at a time."""
+    def chunks() -> Iterator[bytes]:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(linefiles.FILE_CHUNK):
+                if b"\r" in chunk:
+                    _check_xml(path, path.read_bytes())  # says where
+                yield chunk
+
+    _expat(path, chunks())
+
+
+def _expat(path: Path, chunks: Iterable[bytes]) -> None:
+    """Raise unless the XML in ``chunks`` is well-formed (expat)."""
     parser = xml.parsers.expat.ParserCreate()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(linefiles.FILE_CHUNK):
-            try:
-                parser.Parse(chunk, False)
-            except xml.parsers.expat.ExpatError as exc:
-                raise _unreadable(path, f"malformed XML: {exc}") from None
-            if b"\r" in chunk:
-                _check_xml(path, path.read_bytes())  # says where
     try:
+        for chunk in chunks:
+            parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except xml.parsers.expat.ExpatError as exc:
         raise _unreadable(path, f"malformed XML: {exc}") from None

@@ -1132,7 +1132,7 @@ def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None
         return Streamed(write)
 
     def graph_major() -> Iterator[ox.Quad]:
-        source = lines.graph_major if lines.graph_major is not None else _graph_major(lines)
+        source = lines.graph_major if lines.graph_major is not None else graph_major_lines(lines)
         return ox.parse(**parse_input(source), format=ox.RdfFormat.N_QUADS)
 
     def nt(out: BinaryIO) -> None:
@@ -1205,7 +1205,7 @@ class XmlSafeWriter:
         pass
 
 
-def _graph_major(lines: DatasetLines) -> bytes:
+def graph_major_lines(lines: DatasetLines) -> bytes:
     """The dataset's lines in :func:`quad_key` order: the default graph's first, then each
     named graph's (by IRI), each graph's in the order of the lines (:func:`triple_key`'s).
 
