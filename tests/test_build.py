@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib import Dataset as RDFDataset
 from rdflib.compare import isomorphic
@@ -671,3 +673,26 @@ def test_the_built_store_keeps_one_object_per_term(built):
     terms = [t for triple in result.built.graph for t in triple]
     assert len(terms) > 100
     assert len({id(t) for t in terms}) == len(set(terms))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add", "add", "remove", "clear"]), st.integers(0, 1), st.integers(0, 1),
+                          st.one_of(st.none(), st.integers(0, 1))), max_size=30))
+def test_a_part_store_holds_and_counts_what_rdflibs_memory_would(operations):
+    """kgraph.build.PartMemory (the parts' and SHACL units' store, issue 10) counts its
+    triples as it goes; after any adds (repeats included), removals by pattern and clears it
+    holds and counts what a graph on rdflib's own Memory store holds."""
+    from kgraph.build import PartMemory
+
+    ours, reference = Graph(store=PartMemory()), Graph()
+    for op, s, p, o in operations:
+        triple = (URIRef(f"urn:s{s}"), URIRef(f"urn:p{p}"), Literal(o) if o is not None else None)
+        for g in (ours, reference):
+            if op == "clear":
+                g.remove((None, None, None)) if g is reference else g.store.clear()
+            elif op == "remove":
+                g.remove(triple)
+            elif o is not None:
+                g.add(triple)
+        assert len(ours) == len(reference)
+        assert set(ours) == set(reference)

@@ -76,7 +76,7 @@ class PartsValidator:
 
     def __init__(self, shapes: Graph, ontology: Graph, data: Dataset, vocab: Vocabulary, *,
                  cache: BuildCache | None = None, depends: str = "", batch: int | None = None) -> None:
-        from kgraph.build import InterningMemory
+        from kgraph.build import PartMemory
 
         self._flat = flatten_shapes(shapes)
         self._ontology = ontology
@@ -84,9 +84,9 @@ class PartsValidator:
         self._claim_classes = subclasses(ontology, KG.Claim)
         self.split = _splittable(self._flat)
         self._types: dict = {}  # node -> its classes (every rdf:type seen)
-        self._rest = Graph(store=InterningMemory())  # the rest unit, or everything when not split
+        self._rest = Graph(store=PartMemory())  # the rest unit, or everything when not split
         self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
-        self._pending = Graph(store=InterningMemory())
+        self._pending = Graph(store=PartMemory())
         self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
         self._pending_kind = ""  # what the pending batch holds: "claims" or "evidence"
         self._cache = cache if cache is not None and cache.enabled else None
