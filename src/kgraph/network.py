@@ -34,6 +34,7 @@ from kgraph.prefixes import KG, KGR, SCHEMA
 #: The qualifier properties, text-valued first, then the entity-valued ones.
 _ENTITY_QUALIFIERS = tuple(ENTITY_QUALIFIERS.values())
 _QUALIFIERS = (*TEXT_QUALIFIERS.values(), *YEAR_QUALIFIERS.values(), *NUMBER_QUALIFIERS.values(), *_ENTITY_QUALIFIERS)
+_QUALIFIER_IRIS = tuple((q, KG[q]) for q in _QUALIFIERS)
 
 
 class ClaimRecord(TypedDict):
@@ -103,6 +104,16 @@ def entity_id(iri) -> str | None:
 def _text(graph: Graph, s, p) -> str:
     value = graph.value(s, p)
     return str(value) if value is not None else ""
+
+
+def _values_of(graph: Graph, node) -> dict:
+    """Every property of ``node`` in ``graph`` -> its values, in the graph's order (the first
+    is what ``graph.value`` gives): one walk of the node's triples instead of one look-up
+    per property (at x100 the network's reading of the claims took 38 s of a build)."""
+    values: dict = {}
+    for p, o in graph.predicate_objects(node):
+        values.setdefault(p, []).append(o)
+    return values
 
 
 def to_networkx(graph: Graph) -> nx.MultiDiGraph:
@@ -175,31 +186,41 @@ class NetworkBuilder:
 
     def _claim(self, graph: Graph, node) -> ClaimRecord:
         labels = self._labels
-        subj, pred, obj = (graph.value(node, p) for p in (RDF.subject, RDF.predicate, RDF.object))
-        src = graph.value(node, PROV.wasDerivedFrom)
-        kind = graph.value(node, KG.evidenceKind)
+        values = _values_of(graph, node)
+
+        def one(p):
+            found = values.get(p)
+            return found[0] if found else None
+
+        def text(p) -> str:
+            found = values.get(p)
+            return str(found[0]) if found else ""
+
+        subj, pred, obj = one(RDF.subject), one(RDF.predicate), one(RDF.object)
+        src = one(PROV.wasDerivedFrom)
+        kind = one(KG.evidenceKind)
         return {
-            "id": _text(graph, node, DCTERMS.identifier),
+            "id": text(DCTERMS.identifier),
             "subject": entity_id(subj),
             "predicate": local_name(pred),
             "predicate_label": labels.get(pred, local_name(pred)),
             "object": entity_id(obj) if isinstance(obj, URIRef) else None,
             "value": _literal_value(obj) if isinstance(obj, Literal) else None,
-            "unit": _text(graph, node, SCHEMA.unitText) or None,
-            "quote": _text(graph, node, KG.quote),
+            "unit": text(SCHEMA.unitText) or None,
+            "quote": text(KG.quote),
             "source": local_name(src),
             "source_file": self._source_ids.get(src, ""),
             "evidence": local_name(kind),
             "evidence_label": labels.get(kind, local_name(kind)),
             "strength": self._strength.get(kind, 0),
-            "modality": _text(graph, node, KG.modality) or "asserted",
-            "flag": _text(graph, node, KG.flag) or None,
-            "note": _text(graph, node, KG.curatorNote) or None,
-            "cites": sorted(entity_id(o) for o in graph.objects(node, KG.citesStudy)),
-            "attributed_to": sorted(entity_id(o) for o in graph.objects(node, KG.attributedTo)),
+            "modality": text(KG.modality) or "asserted",
+            "flag": text(KG.flag) or None,
+            "note": text(KG.curatorNote) or None,
+            "cites": sorted(entity_id(o) for o in values.get(KG.citesStudy, ())),
+            "attributed_to": sorted(entity_id(o) for o in values.get(KG.attributedTo, ())),
             "qualifiers": {
                 q: (entity_id(v) if isinstance(v, URIRef) else str(v))
-                for q in _QUALIFIERS if (v := graph.value(node, KG[q])) is not None
+                for q, iri in _QUALIFIER_IRIS if (v := one(iri)) is not None
             },
         }
 
@@ -207,18 +228,25 @@ class NetworkBuilder:
         return self._claim_ids.get(node) or _text(graph, node, DCTERMS.identifier) or local_name(node)
 
     def _assessment(self, graph: Graph, node) -> None:
-        subj, pred, obj = (graph.value(node, p) for p in (KG.assessedSubject, KG.assessedPredicate, KG.assessedObject))
-        belief, level = graph.value(node, KG.belief), graph.value(node, KG.level)
+        values = _values_of(graph, node)
+
+        def one(p):
+            found = values.get(p)
+            return found[0] if found else None
+
+        subj, pred, obj = one(KG.assessedSubject), one(KG.assessedPredicate), one(KG.assessedObject)
+        belief, level = one(KG.belief), one(KG.level)
         if subj is None or pred is None or obj is None or belief is None:
             return
         ent = entity_id(obj) if isinstance(obj, URIRef) else None
         value = _literal_value(obj) if isinstance(obj, Literal) else None
+        explanation = one(KG.explanation)
         record: AssessmentRecord = {
             "subject": entity_id(subj), "predicate": local_name(pred), "object": ent, "value": value,
             "belief": float(belief.toPython()), "level": str(level or ""),
-            "explanation": _text(graph, node, KG.explanation),
-            "supporting": sorted(self._claim_id(graph, c) for c in graph.objects(node, KG.supportingClaim)),
-            "opposing": sorted(self._claim_id(graph, c) for c in graph.objects(node, KG.opposingClaim)),
+            "explanation": str(explanation) if explanation is not None else "",
+            "supporting": sorted(self._claim_id(graph, c) for c in values.get(KG.supportingClaim, ())),
+            "opposing": sorted(self._claim_id(graph, c) for c in values.get(KG.opposingClaim, ())),
         }
         self._assessments[relation_id(record["subject"], record["predicate"], ent if ent is not None else value)] = record
 
