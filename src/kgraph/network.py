@@ -116,6 +116,18 @@ def _values_of(graph: Graph, node) -> dict:
     return values
 
 
+def _one(values: dict, p):
+    """The first value of ``p`` in :func:`_values_of`'s ``values`` (None: none)."""
+    found = values.get(p)
+    return found[0] if found else None
+
+
+def _one_text(values: dict, p) -> str:
+    """:func:`_one` as text ("" for none), as :func:`_text` gives it."""
+    found = values.get(p)
+    return str(found[0]) if found else ""
+
+
 def to_networkx(graph: Graph) -> nx.MultiDiGraph:
     """Build the entity graph from the built RDF (see the module docstring)."""
     builder = NetworkBuilder()
@@ -189,12 +201,10 @@ class NetworkBuilder:
         values = _values_of(graph, node)
 
         def one(p):
-            found = values.get(p)
-            return found[0] if found else None
+            return _one(values, p)
 
         def text(p) -> str:
-            found = values.get(p)
-            return str(found[0]) if found else ""
+            return _one_text(values, p)
 
         subj, pred, obj = one(RDF.subject), one(RDF.predicate), one(RDF.object)
         src = one(PROV.wasDerivedFrom)
@@ -231,8 +241,7 @@ class NetworkBuilder:
         values = _values_of(graph, node)
 
         def one(p):
-            found = values.get(p)
-            return found[0] if found else None
+            return _one(values, p)
 
         subj, pred, obj = one(KG.assessedSubject), one(KG.assessedPredicate), one(KG.assessedObject)
         belief, level = one(KG.belief), one(KG.level)
@@ -240,11 +249,10 @@ class NetworkBuilder:
             return
         ent = entity_id(obj) if isinstance(obj, URIRef) else None
         value = _literal_value(obj) if isinstance(obj, Literal) else None
-        explanation = one(KG.explanation)
         record: AssessmentRecord = {
             "subject": entity_id(subj), "predicate": local_name(pred), "object": ent, "value": value,
             "belief": float(belief.toPython()), "level": str(level or ""),
-            "explanation": str(explanation) if explanation is not None else "",
+            "explanation": _one_text(values, KG.explanation),
             "supporting": sorted(self._claim_id(graph, c) for c in values.get(KG.supportingClaim, ())),
             "opposing": sorted(self._claim_id(graph, c) for c in values.get(KG.opposingClaim, ())),
         }
