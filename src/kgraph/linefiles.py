@@ -48,11 +48,22 @@ class Scratch:
             _remove_stale(parent)
         self.path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{random_hex(6)}-",
                                           dir=parent))
+        self._processes: list = []  # what works in the folder (adopt)
 
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def adopt(self, process):
+        """``process`` (a :class:`subprocess.Popen`) works in this folder: :meth:`close` stops
+        it, if it still runs, before removing the folder. Returns it."""
+        self._processes.append(process)
+        return process
+
     def close(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
         shutil.rmtree(self.path, ignore_errors=True)
 
     def __enter__(self) -> Scratch:

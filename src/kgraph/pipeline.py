@@ -20,7 +20,7 @@ import networkx as nx
 from rdflib import Graph, URIRef
 
 from kgraph.assess import load_priors
-from kgraph.build import BuiltGraph, add_part, empty_dataset, graph_parts, release, union_graph
+from kgraph.build import BuiltGraph, add_part, empty_dataset, graph_parts, union_graph
 from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, input_state
 from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
@@ -33,11 +33,11 @@ from kgraph.model import Dataset, Vocabulary
 from kgraph.network import NetworkBuilder
 from kgraph.project import Project
 from kgraph.publish import DirWriter, Streamed, publish
-from kgraph.reparse import check_build_folder, expected_statements
+from kgraph.reparse import ReadBack, check_build_folder, expected_statements
 from kgraph.report import Problem, Report
 from kgraph.shapes import PartsValidator
 from kgraph.stats import compute_stats
-from kgraph.store import STORE_LINK, StagedStore, exports_of_lines, lines_of_block_file, part_block, stage_statements
+from kgraph.store import JSONLD_FILE, STORE_LINK, StagedStore, exports_of_lines, lines_of_block_file, part_block, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
 from kgraph.viz import SEED, VIEW_FILE, render_html
@@ -228,22 +228,23 @@ def check(project: Project, *, quotes: bool = True, require_corpus: bool = False
         validator = PartsValidator(shapes, ontology, data, vocab, cache=cache, depends=depends)
 
         def take(name, part: Graph) -> None:
-            validator.feed(name, part)
             if parts is not None:
                 parts(name, part)
+            validator.feed(name, part)  # which releases the part once it is validated
 
-        step("Building the RDF graph")
-        for name, part in graph_parts(data, vocab, ontology, count=count):
-            take(name, part)
-            release(part)
-        step("Assessing the evidence")
-        evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
-        for name, part in evidence_parts(evidence, data, vocab):
-            take(name, part)
-            release(part)
-        del evidence
-        step("Validating against the SHACL shapes")
-        report.extend(validator.finish())
+        try:
+            step("Building the RDF graph")
+            for name, part in graph_parts(data, vocab, ontology, count=count):
+                take(name, part)
+            step("Assessing the evidence")
+            evidence = compute_evidence(data, vocab, load_priors(project.data_dir))
+            for name, part in evidence_parts(evidence, data, vocab):
+                take(name, part)
+            del evidence
+            step("Validating against the SHACL shapes")
+            report.extend(validator.finish())
+        finally:
+            validator.close()
     return checked
 
 
@@ -389,7 +390,8 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
             # the RDF files by Oxigraph's serialisers (5-10x rdflib's), each one made as it is
             # written (kgraph.publish), while the store may still be loading: no build holds
             # all its files at once (x100: 1 GB)
-            files: dict[str, bytes | Callable[[], bytes] | Streamed] = dict(exports_of_lines(lines, scratch=scratch))
+            files: dict[str, bytes | Callable[[], bytes] | Streamed] = dict(
+                exports_of_lines(lines, scratch=scratch, background=True))
             # the N-Triples file first, into the scratch folder: build-info.json holds its digest
             graph_file = scratch.file(GRAPH_FILE)
             with open(graph_file, "wb") as fh:
@@ -403,8 +405,12 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
             files[VIEW_FILE] = page
             files.update(extras)
             del page, extras
+            # the JSON-LD, made by a worker meanwhile (kgraph.store.JsonldWorker), written last
+            files[JSONLD_FILE] = files.pop(JSONLD_FILE)
             quads = lines.count
             expected = expected_statements(lines)  # what the files must hold, as N-Quads lines
+            # the large RDF files are read back by workers as each is written
+            read_back = ReadBack(expected)
             loading = quads + lines.triple_count  # each quad in its graph, each triple in the union
             del lines  # the functions of the RDF files keep them until they are written
 
@@ -416,10 +422,12 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
 
             def verify(folder: Path) -> None:
                 step("Reading the written files back")
-                check_build_folder(folder, triples=triples, quads=quads, expected=expected, count=count)
+                check_build_folder(folder, triples=triples, quads=quads, expected=expected, count=count,
+                                   read_back=read_back)
 
             try:
-                written = publish(out, files, {**(dirs or {}), STORE_LINK: store_dir}, verify=verify).paths
+                written = publish(out, files, {**(dirs or {}), STORE_LINK: store_dir}, verify=verify,
+                                  written=read_back.written).paths
             except OutputError as exc:
                 if not keep_unwritten:
                     raise
@@ -429,6 +437,8 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
                 cache.prune(CACHED_KINDS)  # what this build did not use
                 if stamp is not None:
                     write_stamp(out, stamp)
+            finally:
+                read_back.close()
     finally:
         if loader is not None:
             loader.discard()  # the staged store, unless it was published

@@ -106,7 +106,8 @@ def build_lock(out_dir: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
 
 def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes] | Streamed],
             dirs: Mapping[str, DirWriter] | None = None, *,
-            verify: Verifier | None = None, wait: float = LOCK_WAIT) -> Published:
+            verify: Verifier | None = None, written: Callable[[Path], None] | None = None,
+            wait: float = LOCK_WAIT) -> Published:
     """Write a whole build and publish it atomically; return where it went.
 
     ``files`` maps a file name to its bytes, or to a function that makes them: called when
@@ -115,7 +116,8 @@ def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes] | Str
     that creates that directory (at the path it is given) and fills it. Names are plain
     (no ``/``) and distinct. ``verify`` sees the complete build folder before the switch
     and raises (a :class:`~kgraph.errors.KgraphError`) to refuse it; nothing is
-    published then. Raises :class:`OutputError` when the output folder cannot be written.
+    published then. ``written`` is told the path of each file once it is written whole
+    (the build starts reading it back). Raises :class:`OutputError` when the output folder cannot be written.
     """
     dirs = dict(dirs or {})
     names = [*files, *dirs]
@@ -136,6 +138,8 @@ def publish(out_dir: Path, files: Mapping[str, bytes | Callable[[], bytes] | Str
             partial.mkdir(parents=True)
             for name, data in files.items():
                 _write_file(partial / name, data if isinstance(data, Streamed) else data() if callable(data) else data)
+                if written is not None:
+                    written(partial / name)
             for name, writer in dirs.items():
                 writer(partial / name)
                 if not (partial / name).is_dir():

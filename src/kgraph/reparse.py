@@ -84,31 +84,32 @@ def expected_statements(quads=None) -> Expected:
 
 
 def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
-                       count: Callable[[int, int, str], None] | None = None) -> None:
+                       count: Callable[[int, int, str], None] | None = None,
+                       read_back: ReadBack | None = None) -> None:
     """Raise :class:`OutputError` unless every file in ``folder`` reads back whole.
 
     ``triples`` is the size of the union graph (N-Triples, Turtle, RDF/XML, JSON-LD must
     hold that many distinct triples), ``quads`` that of the dataset (TriG). ``expected``,
     the built quads (pyoxigraph) or their :func:`expected_statements`, makes the check exact: every file must hold exactly those
     terms (a literal whose CR became LF has the same count). Without blank nodes only:
-    their labels differ from file to file.
+    their labels differ from file to file. ``read_back`` (made with the same ``expected``)
+    has the large files that were given to it as they were written read by workers already.
     """
     statements = expected if isinstance(expected, Expected) else expected_statements(expected)
-
     files = sorted(path for path in folder.iterdir() if path.is_file())
     # the large RDF files are parsed by worker processes, beside this one (x100: 5 files of
-    # 70-235 MB, 3 s each); each gives the digest of its sorted lines, compared with that of
-    # what was built, and this process reads a file itself only when they differ
-    parallel = [path for path in files if path.suffix in RDF_SUFFIXES and path.name not in DESCRIPTIONS
-                and (statements.quads if RDF_SUFFIXES[path.suffix][1] else statements.triples) is not None
-                and path.stat().st_size >= PARALLEL_BYTES]
-    digests = _digests_in_workers(parallel) if len(parallel) > 1 and (os.cpu_count() or 1) > 1 else {}
+    # 70-235 MB, 3 s each); each gives the digest of its lines, compared with that of what
+    # was built, and this process reads a file itself only when they differ
+    workers = read_back if read_back is not None else ReadBack(statements)
     try:
+        workers.finishing()
+        for path in files:
+            workers.written(path)
         for done, path in enumerate(files):
             if count is not None:
                 count(done, len(files), "files")
-            if path.suffix in RDF_SUFFIXES and path in digests:
-                digest = digests[path].result()
+            digest = workers.digest(path)
+            if digest is not None:
                 if digest == ("digest", statements.file_sha256(RDF_SUFFIXES[path.suffix][0])):
                     if path.suffix in XML_SUFFIXES:
                         _check_xml_file(path)
@@ -117,62 +118,113 @@ def check_build_folder(folder: Path, *, triples: int, quads: int, expected=None,
                     raise _unreadable(path, digest[1])
             _check_file(path, statements, triples, quads)
     finally:
-        for future in digests.values():
-            future.cancel()
+        workers.close()
     if count is not None:
         count(len(files), len(files), "files")
 
 
-#: RDF files at least this large are read back by worker processes (:func:`check_build_folder`)
+#: RDF files at least this large are read back by worker processes (:class:`ReadBack`)
 PARALLEL_BYTES = 16 * 2**20
 
 
-def _digests_in_workers(paths: list[Path]) -> dict[Path, _Digest]:
-    """:func:`_file_digest` of each of ``paths``, worked out by two fresh interpreters
-    (``python -c``: not multiprocessing, whose spawned workers import the caller's main
-    module again, and a fork of a build holding gigabytes and threads is neither cheap nor
-    safe). The files are shared out largest first, so that both end at about the same time."""
+class ReadBack:
+    """The digests (:func:`_file_digest`) of a build's large RDF files, each worked out by a
+    fresh interpreter (``python -c``: not multiprocessing, whose spawned workers import the
+    caller's main module again, and a fork of a build holding gigabytes and threads is
+    neither cheap nor safe) started as soon as the file is written (:meth:`written`): the
+    reading of the first files goes on while the build writes the others (at x100 the files
+    took 55 s to write, and their read-back 26 s after that). While the build writes, one
+    worker runs at a time beside it on a machine of two cores (more on more); once it reads
+    the folder back (:meth:`finishing`), one a core."""
+
+    def __init__(self, expected: Expected) -> None:
+        self._statements = expected
+        self._cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self._limit = max(1, self._cores - 1)
+        self._queued: list[Path] = []
+        self._digests: dict[Path, _Digest] = {}
+
+    def written(self, path: Path) -> None:
+        """``path`` is written whole: read it back by a worker if it is a large RDF file."""
+        if self._cores > 1 and path not in self._digests and path not in self._queued and self._large(path):
+            self._queued.append(path)
+            self._start()
+
+    def finishing(self) -> None:
+        """Every file is written: a worker a core from now on."""
+        self._limit = self._cores
+        self._start()
+
+    def digest(self, path: Path) -> tuple[str, str] | None:
+        """The worker's digest of ``path``, or None when no worker reads it."""
+        if path in self._queued:
+            self._queued.remove(path)
+            self._digests[path] = _Digest(_start_worker(path))
+        found = self._digests.get(path)
+        if found is None:
+            return None
+        try:
+            return found.result()
+        finally:
+            self._start()
+
+    def close(self) -> None:
+        """Stop the workers still running (the build failed or was interrupted)."""
+        self._queued.clear()
+        for found in self._digests.values():
+            found.cancel()
+
+    def _large(self, path: Path) -> bool:
+        if path.suffix not in RDF_SUFFIXES or path.name in DESCRIPTIONS:
+            return False
+        named = RDF_SUFFIXES[path.suffix][1]
+        return ((self._statements.quads if named else self._statements.triples) is not None
+                and path.stat().st_size >= PARALLEL_BYTES)
+
+    def _start(self) -> None:
+        while self._queued and sum(1 for d in self._digests.values() if d.running()) < self._limit:
+            path = self._queued.pop(0)
+            self._digests[path] = _Digest(_start_worker(path))
+
+
+def _start_worker(path: Path):
+    """A worker (:func:`_worker`) reading ``path`` back."""
     import subprocess
     import sys
 
     import kgraph
 
-    groups: list[list[Path]] = [[], []]
-    sizes = [0, 0]
-    for size, path in sorted(((path.stat().st_size, path) for path in paths), reverse=True):
-        lighter = sizes.index(min(sizes))
-        groups[lighter].append(path)
-        sizes[lighter] += size
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(kgraph.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    digests: dict[Path, _Digest] = {}
-    for group in filter(None, groups):
-        job = json.dumps([[str(path), RDF_SUFFIXES[path.suffix][0]] for path in group])
-        process = subprocess.Popen([sys.executable, "-c", "from kgraph.reparse import _worker; _worker()", job],
-                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-        for index, path in enumerate(group):
-            digests[path] = _Digest(process, index)
-    return digests
+    job = json.dumps([[str(path), RDF_SUFFIXES[path.suffix][0]]])
+    return subprocess.Popen([sys.executable, "-c", "from kgraph.reparse import _worker; _worker()", job],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
 
 
 class _Digest:
-    """The digest of one file from a worker process (:func:`_worker`), once it has printed them all."""
+    """The digest of one file from a worker process (:func:`_worker`)."""
 
-    def __init__(self, process, index: int):
-        self.process, self.index = process, index
+    def __init__(self, process) -> None:
+        self.process = process
+        self._result: tuple[str, str] | None = None
+
+    def running(self) -> bool:
+        return self._result is None and self.process.poll() is None
 
     def result(self) -> tuple[str, str]:
-        if not hasattr(self.process, "digests"):
+        if self._result is None:
             out, _ = self.process.communicate()
             if self.process.returncode != 0:
                 raise RuntimeError(f"the read-back worker failed (exit status {self.process.returncode})")
-            self.process.digests = [tuple(item) for item in json.loads(out)]
-        return self.process.digests[self.index]
+            self._result = tuple(json.loads(out)[0])
+        return self._result
 
     def cancel(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _worker() -> None:

@@ -8,7 +8,11 @@ problem's code is ``shacl-`` and the constraint that failed (``shacl-min-count``
 from __future__ import annotations
 
 import gc
+import json
+import os
 import re
+import traceback
+from collections.abc import Callable
 
 from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import SH
@@ -75,7 +79,8 @@ class PartsValidator:
     """
 
     def __init__(self, shapes: Graph, ontology: Graph, data: Dataset, vocab: Vocabulary, *,
-                 cache: BuildCache | None = None, depends: str = "", batch: int | None = None) -> None:
+                 cache: BuildCache | None = None, depends: str = "", batch: int | None = None,
+                 workers: int | None = None) -> None:
         from kgraph.build import PartMemory
 
         self._flat = flatten_shapes(shapes)
@@ -86,8 +91,15 @@ class PartsValidator:
         self._types: dict = {}  # node -> its classes (every rdf:type seen)
         self._rest = Graph(store=PartMemory())  # the rest unit, or everything when not split
         self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
-        self._pending = Graph(store=PartMemory())
+        # the parts of the pending batch, each with the nodes of it the batch owns, and their
+        # number of triples
+        self._pending: list[tuple[Graph, frozenset | None]] = []
+        self._pending_triples = 0
         self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
+        # the batches sent to forked workers, in order (see _Forked)
+        self._workers = _worker_count() if workers is None else workers
+        self._running: list[_Forked] = []
+        self._done: list[tuple[list, bool]] = []  # what the ended workers found, in order
         self._pending_kind = ""  # what the pending batch holds: "claims" or "evidence"
         self._cache = cache if cache is not None and cache.enabled else None
         self._keys: dict[str, str] = {}
@@ -105,7 +117,9 @@ class PartsValidator:
         self._shapes: dict = {}  # shapes that target what a unit holds -> the shapes graph for it
 
     def feed(self, name, part: Graph) -> None:
-        """Take one part (``name``: its graph, None for the default graph)."""
+        """Take one part (``name``: its graph, None for the default graph), made on a
+        :class:`kgraph.build.PartMemory`: the validator releases it (:func:`kgraph.build.release`)
+        once it is done with it."""
         from kgraph.build import ENTITY_GRAPH, ONTOLOGY_GRAPH
         from kgraph.evidence_graph import EVIDENCE_GRAPH
 
@@ -113,9 +127,10 @@ class PartsValidator:
             self._types.setdefault(s, set()).add(o)
         if not self.split or name is None or name in (ONTOLOGY_GRAPH, ENTITY_GRAPH):
             _copy(part, self._rest)
+            release(part)
             return
         if name == EVIDENCE_GRAPH:
-            self._take(part, {s: None for s in part.subjects()}, "evidence")
+            self._take(part, None, {s: None for s in part.subjects()}, "evidence")
             return
         source = self._source_of(name)
         claims = {s for s in part.subjects(RDF.type, None) if self._types[s] & self._claim_classes}
@@ -128,41 +143,77 @@ class PartsValidator:
             self._problems.extend((p, p.level == "error") for p in cached)
             self._conforms = self._conforms and all(p.level != "error" for p in cached)
             self._elsewhere.update(claims)
+            release(part)
             return
         if source in self._keys:
             self._fresh.setdefault(source, [])
-        self._take((t for t in part if t[0] in claims), dict.fromkeys(claims, source), "claims")
+        self._take(part, frozenset(claims), dict.fromkeys(claims, source), "claims")
 
     def _source_of(self, name) -> str:
         from kgraph.prefixes import KGGRAPH
 
         return str(name)[len(str(KGGRAPH)):]
 
-    def _take(self, triples, nodes: dict, kind: str) -> None:
+    def _take(self, part: Graph, owned: frozenset | None, nodes: dict, kind: str) -> None:
+        """Add the triples of ``part`` whose subjects are ``owned`` (None: all) to the pending
+        batch, whose ``nodes`` they are (each mapped to its source)."""
         if kind != self._pending_kind:
             # a batch holds nodes of one kind: a batch of claims and assessments would have
             # every shape of either validate the claims the assessments name (see _shapes_for)
             self._flush()
             self._pending_kind = kind
-        _copy(triples, self._pending)
+        self._pending.append((part, owned))
+        self._pending_triples += len(part)
         self._pending_nodes.update(nodes)
         self._elsewhere.update(nodes)
-        if len(self._pending) >= self._batch:
+        if self._pending_triples >= self._batch:
             self._flush()
 
     def _flush(self) -> None:
+        """Validate the pending batch: in a forked worker (:class:`_Forked`) while the build
+        goes on making the next parts, when there are workers, else here."""
         if not self._pending_nodes:
             return
-        nodes = self._pending_nodes
-        unit = self._unit(self._pending)
-        for problem, focus, violation in self._validate(unit, nodes):
-            if focus not in nodes:
-                continue  # a node of another unit, seen through its type
-            source = nodes[focus]
-            (self._fresh[source] if source in self._fresh else self._problems).append((problem, violation))
-        release(unit)
-        self._pending_nodes = {}
-        _free_validation()
+        pending, nodes = self._pending, self._pending_nodes
+        self._pending, self._pending_triples, self._pending_nodes = [], 0, {}
+
+        def validate() -> tuple[list, bool]:
+            from kgraph.build import PartMemory
+
+            unit = Graph(store=PartMemory())
+            for part, owned in pending:
+                _copy(part if owned is None else (t for t in part if t[0] in owned), unit)
+            self._unit(unit)
+            found, conforms = self._validate(unit, nodes)
+            # (a focus not in nodes: a node of another unit, seen through its type)
+            return [(nodes[focus], problems_to_json([problem])[0], violation)
+                    for problem, focus, violation in found if focus in nodes], conforms
+
+        if self._workers > 0:
+            while len(self._running) >= self._workers:
+                self._done.append(self._running.pop(0).result())
+            self._running.append(_Forked(validate))
+        else:
+            self._done.append(validate())
+            _free_validation()
+        for part, _ in pending:
+            release(part)
+
+    def _collect(self) -> None:
+        """Take in what every batch found, in the order the batches were made."""
+        while self._running:
+            self._done.append(self._running.pop(0).result())
+        for found, conforms in self._done:
+            self._conforms = self._conforms and conforms
+            for source, problem, violation in found:
+                (self._fresh[source] if source in self._fresh else self._problems).append(
+                    (problems_from_json([problem])[0], violation))
+        self._done = []
+
+    def close(self) -> None:
+        """Stop the workers still running (the build failed or was interrupted)."""
+        while self._running:
+            self._running.pop().kill()
 
     def _unit(self, owned: Graph) -> Graph:
         """``owned`` with the ontology and the types of the nodes its triples name."""
@@ -173,13 +224,13 @@ class PartsValidator:
                 unit.add((node, RDF.type, cls))
         return unit
 
-    def _validate(self, graph: Graph, owned) -> list[tuple[Problem, object, bool]]:
+    def _validate(self, graph: Graph, owned) -> tuple[list[tuple[Problem, object, bool]], bool]:
         """(problem, focus node, a violation?) for every result in ``graph`` of the shapes that
-        may select one of the ``owned`` nodes (see :meth:`_shapes_for`)."""
+        may select one of the ``owned`` nodes (see :meth:`_shapes_for`), and whether pySHACL
+        says the graph conforms."""
         found, conforms = _run_all(graph, self._shapes_for(graph, owned))
-        self._conforms = self._conforms and conforms
         return [(problem, f[0], f[4] == SH.Violation) for problem, f in zip(_problems(found, self._locate), found,
-                                                                                strict=True)]
+                                                                                strict=True)], conforms
 
     def finish(self) -> list[Problem]:
         """Every problem, sorted as :func:`shacl_validate` sorts them; the fresh problems of
@@ -191,8 +242,10 @@ class PartsValidator:
         else:
             rest = self._rest  # every part
             owned = None
-        self._problems.extend((p, violation) for p, focus, violation in self._validate(rest, owned)
-                              if focus not in self._elsewhere)
+        found, conforms = self._validate(rest, owned)
+        self._collect()
+        self._conforms = self._conforms and conforms
+        self._problems.extend((p, violation) for p, focus, violation in found if focus not in self._elsewhere)
         release(rest)
         _free_validation()
         # what the whole graph's report would give (see _counted): a source's problems are
@@ -228,6 +281,64 @@ class PartsValidator:
             unused = set(_targeted(self._flat)) - kept
             self._shapes[kept] = _without_targets(self._flat, unused)
         return self._shapes[kept]
+
+
+def _worker_count() -> int:
+    """How many batches the parts validator sends to forked workers at once: one fewer than
+    the cores this process may use (the build goes on making parts on the last), none
+    where there is no fork or one core."""
+    if not hasattr(os, "fork"):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores - 1, 4)
+
+
+class _Forked:
+    """``work()`` run in a child of this process, made by ``os.fork`` as a batch is ready: it
+    sees the batch, the ontology and the data as they are, without copying them out, and
+    hands back its JSON result through a pipe. The build pauses the cyclic collector and has
+    no other thread while it makes its parts (the store loads later), so the fork copies
+    only the pages the child writes to. Nothing comes back but JSON from the child this
+    process made."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            status = 0
+            try:
+                os.close(read)
+                out = json.dumps(["ok", work()])
+            except BaseException:
+                status, out = 1, json.dumps(["error", traceback.format_exc()])
+            try:
+                with os.fdopen(write, "w", encoding="utf-8") as fh:
+                    fh.write(out)
+            finally:
+                os._exit(status)
+        os.close(write)
+        self.pid, self._read = pid, read
+
+    def result(self):
+        """What ``work()`` returned (lists for tuples); raises RuntimeError, with the child's
+        traceback, when it failed."""
+        with os.fdopen(self._read, "r", encoding="utf-8") as fh:
+            out = fh.read()
+        _, status = os.waitpid(self.pid, 0)
+        answer = json.loads(out) if out else ["error", f"the worker ended with status {status} and no answer"]
+        if answer[0] != "ok":
+            raise RuntimeError(f"a SHACL worker failed:\n{answer[1]}")
+        return answer[1]
+
+    def kill(self) -> None:
+        import signal
+
+        os.close(self._read)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
 
 
 def _without_targets(shapes: Graph, shapes_out: set) -> Graph:

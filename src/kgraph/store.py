@@ -1087,6 +1087,8 @@ def write_jsonld(triples: Iterable[Any], out: BinaryIO, prefixes: dict[str, str]
 #: The build's RDF files and how each is written from the store.
 EXPORTS = {"kgraph.nt": "nt", "kgraph.ttl": "turtle", "kgraph.rdf": "xml", "kgraph.jsonld": "jsonld",
            "kgraph.trig": "trig"}
+#: the JSON-LD file of the build (written by Python, in a worker: JsonldWorker)
+JSONLD_FILE = next(name for name, fmt in EXPORTS.items() if fmt == "jsonld")
 
 
 def export_files(store: ox.Store, prefixes: dict[str, str] | None = None) -> dict[str, bytes]:
@@ -1115,11 +1117,17 @@ def export_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None) ->
 
 
 def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None,
-                     scratch: Scratch | None = None) -> dict[str, Streamed]:
+                     scratch: Scratch | None = None, *, background: bool = False) -> dict[str, Streamed]:
     """:func:`export_lines`, each file written as a stream when the build writes it (see
     :func:`kgraph.publish.publish`): from Oxigraph's parser over the lines to Oxigraph's
     serialiser into the file, with no more than a few megabytes in memory (JSON-LD keeps
-    its node objects' texts in a file of ``scratch``, if given)."""
+    its node objects' texts in a file of ``scratch``, if given). With ``background``, a
+    ``scratch`` and the triples' lines in a file, the JSON-LD, which kgraph writes in Python
+    (Oxigraph's serialiser writes no compact JSON-LD), is made at once by a worker process
+    (:class:`JsonldWorker`) beside the build, and copied into the file when it is written."""
+    worker = (JsonldWorker(lines.triples, scratch, prefixes)
+              if background and scratch is not None and isinstance(lines.triples, Path) and _cores() > 1 else None)
+
     def triples() -> Iterator[ox.Triple]:
         for quad in ox.parse(**parse_input(lines.triples), format=ox.RdfFormat.N_TRIPLES):
             yield quad.triple
@@ -1146,6 +1154,9 @@ def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None
             out.write(_sorted_lines(_line_safe(read_all(lines.triples))))
 
     def jsonld(out: BinaryIO) -> None:
+        if worker is not None:
+            worker.write(out)
+            return
         if scratch is None:
             write_jsonld(triples(), out, prefixes)
             return
@@ -1157,6 +1168,52 @@ def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None
               "xml": serialised("xml", triples, XmlSafeWriter),
               "trig": serialised("trig", graph_major, LineSafeWriter)}
     return {name: makers[fmt] for name, fmt in EXPORTS.items()}
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class JsonldWorker:
+    """The JSON-LD file of a build, made from the triples' lines by a fresh interpreter
+    (``python -c``; a fork of a build holding gigabytes and a loading thread is neither
+    cheap nor safe) while the build writes its other files (at x100, 12-18 s of Python the
+    build no longer waits for). The worker writes into the build's ``scratch`` folder, which
+    stops it (:meth:`kgraph.linefiles.Scratch.adopt`) if the build ends first."""
+
+    def __init__(self, triples: Path, scratch: Scratch, prefixes: dict[str, str] | None) -> None:
+        import subprocess
+        import sys
+
+        import kgraph
+
+        self._file = scratch.file("kgraph-worker.jsonld")
+        job = json.dumps([str(triples), str(self._file), str(scratch.file("jsonld-nodes")), prefixes])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(kgraph.__file__).resolve().parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self._process = scratch.adopt(subprocess.Popen(
+            [sys.executable, "-c", "from kgraph.store import _jsonld_worker; _jsonld_worker()", job],
+            stdin=subprocess.DEVNULL, env=env))
+
+    def write(self, out: BinaryIO) -> None:
+        """Wait for the worker, and copy what it wrote to ``out``."""
+        status = self._process.wait()
+        if status != 0:
+            raise RuntimeError(f"the JSON-LD worker failed (exit status {status})")
+        with open(self._file, "rb") as made:
+            shutil.copyfileobj(made, out, 1 << 20)
+        self._file.unlink()
+
+
+def _jsonld_worker() -> None:
+    """The worker of :class:`JsonldWorker`: writes the JSON-LD of the N-Triples file its job
+    (JSON on the command line) names."""
+    import sys
+
+    triples, target, texts, prefixes = json.loads(sys.argv[1])
+    with open(target, "wb") as out, open(texts, "w+b") as scratch:
+        write_jsonld((quad.triple for quad in ox.parse(path=triples, format=ox.RdfFormat.N_TRIPLES)),
+                     out, prefixes, scratch)
 
 
 class LineSafeWriter:
