@@ -491,6 +491,11 @@ def test_indented_json_is_json_dumps_with_an_indent_of_two(value, pad):
 
     expected = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + pad)
     assert indented_json(value, pad) == expected
+    # as kgraph.cyjs is written: indented by one space, two levels deep, each item below on a line
+    assert indented_json(value, indent=" ") == json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
+    shallow = indented_json(value, indent=" ", depth=2)
+    assert json.loads(shallow) == json.loads(json.dumps(value))
+    assert all(not line.startswith("   ") for line in shallow.split("\n"))
 
 
 _QUADS = ('<http://x/s> <http://x/p> "d" .\n'

@@ -18,7 +18,6 @@ seeded (:data:`kgraph.viz.SEED`).
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass
 from io import BytesIO, StringIO
@@ -28,6 +27,7 @@ from rdflib import RDFS, SKOS, Graph, URIRef
 
 from kgraph.network import local_name
 from kgraph.prefixes import ALIGNED_PREFIXES, KG, KGR, KGSRC, contract
+from kgraph.store import indented_json
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -272,7 +272,9 @@ def cytoscape(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) 
     doc = {"format_version": "1.0", "generated_by": "kgraph", "target_cytoscapejs_version": "~3",
            "data": {"name": "kgraph"}, "directed": True, "multigraph": True,
            "elements": {"nodes": nodes, "edges": edges}}
-    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    # indented, and each node and edge on a line of its own: a file a diff can compare, written by
+    # json's C encoder (with an indent, json.dumps runs its pure-Python one: 8 s at x100)
+    return (indented_json(doc, indent=" ", depth=3) + "\n").encode("utf-8")
 
 
 def graphml(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> bytes:

@@ -958,25 +958,31 @@ def dataset_quads(store: ox.Store) -> Iterator[ox.Quad]:
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
-def indented_json(value: Any, pad: str = "") -> str:
-    """``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)``, each line but the
-    first indented by ``pad``, for JSON of strings, dicts and lists (what a JSON-LD node
-    object holds here): the same text, faster (with an indent, json.dumps runs its
-    pure-Python encoder; here each string goes through the C one)."""
+def indented_json(value: Any, pad: str = "", *, indent: str = "  ", depth: int | None = None) -> str:
+    """``json.dumps(value, indent=len(indent), sort_keys=True, ensure_ascii=False)``, each
+    line but the first indented by ``pad``, for JSON of strings, dicts and lists (what a
+    JSON-LD node object holds here) and of other scalars: the same text, faster (with an
+    indent, json.dumps runs its pure-Python encoder; here each string goes through the C
+    one). With ``depth``, what is nested deeper than that is written on one line (by the C
+    encoder: ``, `` and ``: `` between items): a record a line."""
     if type(value) is str:
         return _json_string(value)
-    inner = pad + "  "
+    if depth == 0:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    inner, deeper = pad + indent, None if depth is None else depth - 1
     if isinstance(value, dict):
         if not value:
             return "{}"
         sep = ",\n" + inner
-        return ("{\n" + inner + sep.join([f"{_json_string(key)}: {indented_json(value[key], inner)}"
+        return ("{\n" + inner + sep.join([f"{_json_string(key)}: "
+                                           f"{indented_json(value[key], inner, indent=indent, depth=deeper)}"
                                            for key in sorted(value)]) + "\n" + pad + "}")
     if isinstance(value, list):
         if not value:
             return "[]"
         sep = ",\n" + inner
-        return "[\n" + inner + sep.join([indented_json(item, inner) for item in value]) + "\n" + pad + "]"
+        return ("[\n" + inner + sep.join([indented_json(item, inner, indent=indent, depth=deeper) for item in value])
+                + "\n" + pad + "]")
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -1128,9 +1134,8 @@ def exports_of_lines(lines: DatasetLines, prefixes: dict[str, str] | None = None
     worker = (JsonldWorker(lines.triples, scratch, prefixes)
               if background and scratch is not None and isinstance(lines.triples, Path) and _cores() > 1 else None)
 
-    def triples() -> Iterator[ox.Triple]:
-        for quad in ox.parse(**parse_input(lines.triples), format=ox.RdfFormat.N_TRIPLES):
-            yield quad.triple
+    def triples() -> Iterator[ox.Quad]:  # in the default graph: what a format of triples takes
+        return ox.parse(**parse_input(lines.triples), format=ox.RdfFormat.N_TRIPLES)
 
     def serialised(fmt: str, statements: Callable[[], Iterable[Any]], wrap: Callable[[BinaryIO], Any]):
         def write(out: BinaryIO) -> None:
@@ -1212,7 +1217,7 @@ def _jsonld_worker() -> None:
 
     triples, target, texts, prefixes = json.loads(sys.argv[1])
     with open(target, "wb") as out, open(texts, "w+b") as scratch:
-        write_jsonld((quad.triple for quad in ox.parse(path=triples, format=ox.RdfFormat.N_TRIPLES)),
+        write_jsonld(ox.parse(path=triples, format=ox.RdfFormat.N_TRIPLES),
                      out, prefixes, scratch)
 
 
