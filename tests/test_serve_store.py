@@ -244,6 +244,85 @@ def test_a_repeated_question_is_answered_without_a_worker(mini_built):
         other = client.get("/sparql", params={"query": PER_GRAPH}, headers={"Accept": "text/csv"})
         assert other.status_code == 503  # not the same answer: it needed a worker
         assert app.state.kgraph.answers.size > 0
+        # other Accept headers that choose the same format for a SELECT: the same answer
+        for accept in ("*/*", "application/sparql-results+json, application/n-triples;q=0.9",
+                       "text/turtle, application/sparql-results+json;q=0.5"):
+            same = client.get("/sparql", params={"query": PER_GRAPH}, headers={"Accept": accept})
+            assert (same.status_code, same.content) == (200, first.content), accept
+        assert client.get("/sparql", params={"query": PER_GRAPH}).content == first.content  # no Accept
+
+
+def test_a_server_answers_sparql_before_making_its_pages(mini_built):
+    """Given Later parts, SPARQL is answered from the store without making the rdflib
+    graph, the network or the evidence (90 s at x100); the first page that needs them
+    makes each once, and every page after it reuses them."""
+    from kgraph.evidence_report import load_evidence
+    from kgraph.serve import Later
+
+    project, result = mini_built
+    made: list[str] = []
+
+    def later(name, value):
+        return Later(lambda: made.append(name) or value)
+
+    app = create_app(later("graph", result.built.graph), later("network", result.network),
+                     ServeOptions(timeout=60, max_wait=30),
+                     evidence=later("evidence", load_evidence(project)), store=read_info(project.out_dir))
+    with starlette_testclient.TestClient(app, base_url=BASE) as client:
+        assert _rows(client.get("/sparql", params={"query": COUNT}, headers=JSON))
+        assert client.get("/").status_code == 200
+        assert client.get("/nothing-here", headers={"Accept": "text/html"}).status_code == 404
+        assert made == []
+        page = client.get("/graph")
+        assert page.status_code == 200 and "ketamine" in page.text
+        assert sorted(made) == ["evidence", "graph", "network"]
+        for path in ("/query", "/id/ketamine", "/report/ptsd", "/ontology", "/.well-known/void",
+                     "/download/kgraph.graphml"):
+            assert client.get(path, headers={"Accept": "text/html" if "/." not in path else "text/turtle"}
+                              ).status_code == 200, path
+        assert sorted(made) == ["evidence", "graph", "network"]  # made once
+
+
+def test_a_part_that_fails_is_an_error_page_and_is_tried_again():
+    from kgraph.errors import KgraphError
+    from kgraph.serve import Later
+
+    calls = []
+
+    def make():
+        calls.append(1)
+        if len(calls) == 1:
+            raise KgraphError("the data do not validate", "Run kgraph validate.")
+        return "made"
+
+    part = Later(make)
+    with pytest.raises(KgraphError):
+        part.get()
+    assert not part.ready and part.get() == "made" and part.ready and part.get() == "made"
+    assert calls == [1, 1]
+    assert Later.of(part) is part and Later.of(3).ready and Later.of(3).get() == 3
+
+
+def test_the_warm_up_answers_every_named_question_before_it_is_asked(mini_built):
+    """With warm=True the server asks each named question once at start-up: afterwards
+    they are answered from the cache, with every worker gone."""
+    import time
+
+    from kgraph.sparql.named import named_queries
+
+    project, result = mini_built
+    app = create_app(result.built.graph, result.network, ServeOptions(timeout=60, max_wait=30, warm=True),
+                     store=read_info(project.out_dir))
+    questions = [q.text for q in named_queries().values()]
+    with starlette_testclient.TestClient(app, base_url=BASE) as client:
+        answers = app.state.kgraph.answers
+        deadline = time.monotonic() + 300
+        while len(answers._kinds) < len(questions) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        app.state.kgraph.pool.close()
+        for text in questions:
+            response = client.get("/sparql", params={"query": text}, headers=JSON)
+            assert response.status_code == 200, text
 
 
 def test_the_same_question_asked_at_once_is_computed_once(mini_built):

@@ -669,6 +669,9 @@ def serve(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the graph before serving.")] = False,
     cache_mb: Annotated[int, typer.Option(
         "--cache-mb", min=0, help="Megabytes of answers kept to answer a repeated query at once (0: none).")] = 64,
+    warm: Annotated[bool, typer.Option(
+        "--warm/--no-warm", help="Ask every named question once at start-up, so that they are answered "
+                                 "at once afterwards.")] = True,
 ) -> None:
     """Serve the graph: a SPARQL endpoint, Linked Data pages and a browser app.
 
@@ -680,18 +683,19 @@ def serve(
 
         kgraph serve --port 8000   # then open http://127.0.0.1:8000/
     """
+    from kgraph.evidence_report import load_evidence
     from kgraph.graphstore import load_graphs
-    from kgraph.serve import ServeOptions, create_app, listen, run
+    from kgraph.serve import Later, ServeOptions, create_app, listen, run
 
     options = ServeOptions(host=host, port=port, cors=cors, timeout=timeout, max_results=max_results,
-                           answer_cache_bytes=cache_mb << 20)  # checks
+                           answer_cache_bytes=cache_mb << 20, warm=warm)  # checks
     sock = listen(host, port)  # first, so that a taken port is reported before any work
     project = _project(data, ontology, out=out)
     graphs = load_graphs(project, rebuild=rebuild, warn=_note)
-    from kgraph.evidence_report import load_evidence
-
-    evidence = load_evidence(project)  # for /report/<id>
-    app_ = create_app(graphs.graph, graphs.network, options, evidence=evidence, store=graphs.info)
+    # SPARQL is answered from the store at once; the rdflib graph, the network and the
+    # evidence (for /report/<id>) are made when a page first needs them
+    app_ = create_app(Later(lambda: graphs.graph), Later(lambda: graphs.network), options,
+                      evidence=Later(lambda: load_evidence(project)), store=graphs.info)
     if host not in ("127.0.0.1", "localhost", "::1"):
         _console(stderr=True).print(f"warning: serving on {host}: other machines can reach this server",
                                     markup=False)

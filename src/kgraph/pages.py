@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class Pages:
     """The page renderer of one server (its own Jinja2 environment; templates parsed once)."""
 
-    def __init__(self, network: nx.MultiDiGraph, reports=None):
+    def __init__(self, network: nx.MultiDiGraph | None, reports=None):
+        """``network`` None: only the pages that show none of it (the app, errors)."""
         from jinja2 import (
             Environment,
             PackageLoader,

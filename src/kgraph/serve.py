@@ -58,8 +58,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 from kgraph.errors import (
     KgraphError,
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
 
     from kgraph.evidence_report import Evidence
     from kgraph.pages import Pages
-    from kgraph.sparql.execute import QueryPool
+    from kgraph.sparql.execute import QueryPool, Serialize
     from kgraph.store import StoreInfo
 
 SD_URL = "http://www.w3.org/ns/sparql-service-description#"
@@ -119,6 +120,9 @@ class ServeOptions:
     #: bytes of answers kept to answer the same request again without a worker (the store
     #: never changes under a running server); 0 turns it off
     answer_cache_bytes: int = 64 << 20
+    #: ask every named question once at start-up (one at a time, in a worker), so that the
+    #: query page's questions are answered from the answer cache (needs the cache and a store)
+    warm: bool = False
 
     def __post_init__(self) -> None:
         import math
@@ -138,34 +142,102 @@ class ServeOptions:
                           max_wait=self.max_wait, per_client=self.per_client, memory=self.worker_memory)
 
 
+class Later:
+    """A part of a server made on first use, once, by whichever thread asks first:
+    ``create_app(Later(make), ...)``.
+
+    ``kgraph serve`` answers SPARQL from the store at once and makes the in-memory rdflib
+    graph, the network, the evidence and the pages drawn from them only when a page needs
+    them (at x100 they took 90 s of its start-up, for no query). A ``make`` that raises is
+    tried again by the next request.
+    """
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make: Callable[[], Any] | None = make
+        self._lock = threading.Lock()
+        self._value: Any = None
+
+    @classmethod
+    def of(cls, value: Any) -> Later:
+        """``value`` itself if it is a :class:`Later`, else one that is ready with it."""
+        if isinstance(value, Later):
+            return value
+        ready = cls(lambda: None)
+        ready._make, ready._value = None, value
+        return ready
+
+    @property
+    def ready(self) -> bool:
+        return self._make is None
+
+    def get(self) -> Any:
+        if self._make is not None:
+            with self._lock:
+                if self._make is not None:
+                    self._value = self._make()
+                    self._make = None
+        return self._value
+
+
 @dataclass
 class _State:
-    """Everything one app holds: no module-level state, so two apps never share a thing."""
+    """Everything one app holds: no module-level state, so two apps never share a thing.
 
-    graph: "Graph"
-    network: "nx.MultiDiGraph"
+    ``parts`` are the slower things the pages need, each a :class:`Later` by name: ``graph``
+    (rdflib), ``network``, ``evidence`` (None: no reports), ``reports``, ``pages`` (entity and
+    query pages), ``viz`` (the graph page), ``query`` (the query page), ``ontology`` (its
+    documentation page) and ``downloads`` (the network exports); a route awaits
+    :meth:`prepare` for those it reads, so that the first request making one waits in a
+    thread, never on the event loop.
+    """
+
     options: ServeOptions
-    viz_html: str
     named: list[dict]
-    pages: "Pages"
+    #: the app, error and other pages that need no part
+    templates: "Pages"
+    parts: dict[str, Later]
     pool: "QueryPool | None" = None
-    #: pages and files made on first request (the ontology page, the network exports)
-    extra: dict = field(default_factory=dict)
-    #: the evidence behind /report/<id> (None: no reports)
-    evidence: "Evidence | None" = None
-    reportable: frozenset[str] = frozenset()
     #: the store answering SPARQL (None: rdflib's engine over ``graph``)
     store: "StoreInfo | None" = None
     #: answers already sent, when answered by the store (None: no cache)
     answers: "AnswerCache | None" = None
 
+    def part(self, name: str) -> Any:
+        return self.parts[name].get()
 
-def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions | None = None,
-               evidence: "Evidence | None" = None, store: "StoreInfo | None" = None) -> "Starlette":
+    async def prepare(self, *names: str) -> None:
+        """Make the parts ``names`` that are not ready yet, off the event loop."""
+        import anyio
+
+        for name in names:
+            if not self.parts[name].ready:
+                await anyio.to_thread.run_sync(self.parts[name].get)
+
+    @property
+    def graph(self) -> "Graph":
+        return self.part("graph")
+
+    @property
+    def network(self) -> "nx.MultiDiGraph":
+        return self.part("network")
+
+    @property
+    def evidence(self) -> "Evidence | None":
+        return self.part("evidence")
+
+    @property
+    def reportable(self) -> frozenset[str]:
+        reports = self.part("reports")
+        return frozenset(reports.entities) if reports is not None else frozenset()
+
+
+def create_app(graph: "Graph | Later", network: "nx.MultiDiGraph | Later", options: ServeOptions | None = None,
+               evidence: "Evidence | Later | None" = None, store: "StoreInfo | None" = None) -> "Starlette":
     """The ASGI app serving ``graph`` (and its ``network``) read-only; with ``evidence``
     (:func:`kgraph.evidence_report.load_evidence`) also the evidence reports; with ``store``
     (:func:`kgraph.store.read_info`: the store ``graph`` was read from) SPARQL is answered by
-    Oxigraph over the store, its named graphs included."""
+    Oxigraph over the store, its named graphs included. ``graph``, ``network`` and
+    ``evidence`` may each be a :class:`Later`, made when a page first needs it."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
@@ -177,38 +249,62 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     from kgraph.prefixes import QUERY_PREFIXES, js_table
     from kgraph.sparql.execute import QueryPool, RdflibEngine
     from kgraph.sparql.named import named_queries
-    from kgraph.view import entity_types
-    from kgraph.viz import Reports, render_html
 
     options = options or ServeOptions()
-    reports = None
-    if evidence is not None:
-        from kgraph.evidence_report import reportable
+    parts: dict[str, Later] = {"graph": Later.of(graph), "network": Later.of(network),
+                               "evidence": Later.of(evidence)}
 
-        reports = Reports(base=REPORT_BASE, entities=tuple(reportable(evidence)))
-    pages = Pages(network, reports=reports)
+    def reports():
+        from kgraph.evidence_report import reportable
+        from kgraph.viz import Reports
+
+        found = parts["evidence"].get()
+        return None if found is None else Reports(base=REPORT_BASE, entities=tuple(reportable(found)))
+
+    def viz() -> str:
+        from kgraph.view import entity_types
+        from kgraph.viz import render_html
+
+        return render_html(parts["network"].get(), types=entity_types(parts["graph"].get()),
+                           reports=parts["reports"].get())
+
+    def ontology() -> str:
+        from kgraph.ontodoc import render_docs
+
+        return render_docs(parts["graph"].get())
+
+    def network_files() -> dict:
+        from kgraph.interchange import network_files
+
+        return network_files(parts["graph"].get(), parts["network"].get())
+
+    parts.update(
+        reports=Later(reports), viz=Later(viz), ontology=Later(ontology), downloads=Later(network_files),
+        pages=Later(lambda: Pages(parts["network"].get(), reports=parts["reports"].get())),
+        query=Later(lambda: parts["pages"].get().query(list(QUERY_PREFIXES), downloads(), js_table())))
+    templates = Pages(None)
     state = _State(
-        graph=graph, network=network, options=options,
-        viz_html=render_html(network, types=entity_types(graph), reports=reports),
-        evidence=evidence, reportable=frozenset(reports.entities if reports else ()), store=store,
+        options=options, named=[{"name": q.name, "description": q.description, "text": q.text}
+                                for q in named_queries().values()],
+        templates=templates, parts=parts, store=store,
         answers=AnswerCache(options.answer_cache_bytes) if store is not None and options.answer_cache_bytes else None,
-        named=[{"name": q.name, "description": q.description, "text": q.text} for q in named_queries().values()],
-        pages=pages,
     )
-    app_page = pages.app()
-    query_page = pages.query(list(QUERY_PREFIXES), downloads(), js_table())
+    app_page = templates.app()
+
+    def needs(*names: str, page: Callable[["Request", _State], "Response"], threaded: bool = False):
+        """A route answering with ``page`` once the parts ``names`` are made (in a thread
+        with ``threaded``: pages that take a while to assemble)."""
+        async def endpoint(request: "Request") -> "Response":
+            import anyio
+
+            await state.prepare(*names)
+            if threaded:
+                return await anyio.to_thread.run_sync(page, request, state)
+            return page(request, state)
+        return endpoint
 
     async def sparql(request: "Request") -> "Response":
         return await _sparql(request, state)
-
-    async def entity(request: "Request") -> "Response":
-        return _entity(request, state)
-
-    async def report(request: "Request") -> "Response":
-        import anyio
-
-        # a report takes a few milliseconds to a second to assemble: off the event loop
-        return await anyio.to_thread.run_sync(_report, request, state)
 
     async def handle(request: "Request", exc: Exception) -> "Response":
         return _error_response(request, exc, state)
@@ -222,17 +318,18 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
     routes = [
         Route("/", lambda r: _html(app_page)),
         # the graph page carries its own strict CSP (hashes of its inline code) in a meta tag
-        Route("/graph", lambda r: _html(state.viz_html, csp="frame-ancestors 'self'")),
-        Route("/query", lambda r: _html(query_page)),
+        Route("/graph", needs("viz", page=lambda r, st: _html(st.part("viz"), csp="frame-ancestors 'self'"))),
+        Route("/query", needs("query", page=lambda r, st: _html(st.part("query")))),
         Route("/queries.json", lambda r: _json(state.named)),
         Route("/static/{name}", _static),
         Route("/sparql", sparql, methods=["GET", "POST"]),
-        Route("/id/{path:path}", entity),
+        Route("/id/{path:path}", needs("graph", "pages", page=_entity)),
         # issue 13: the ontology's documentation, the dataset's VoID, the network exports
-        Route("/ontology", lambda r: _ontology(state)),
-        Route("/.well-known/void", lambda r: _void(r, state)),
-        Route("/download/{name}", lambda r: _download(r, state)),
-        Route(REPORT_BASE + "{entity}", report),
+        Route("/ontology", needs("ontology", page=_ontology)),
+        Route("/.well-known/void", needs("graph", page=_void, threaded=True)),
+        Route("/download/{name}", needs(page=_download, threaded=True)),
+        # a report takes a few milliseconds to a second to assemble: off the event loop
+        Route(REPORT_BASE + "{entity}", needs("evidence", "reports", page=_report, threaded=True)),
     ]
     middleware = [Middleware(HeaderLimit, max_bytes=options.max_header_bytes),
                   Middleware(TrustedHostMiddleware, allowed_hosts=_allowed_hosts(options.host))]
@@ -248,11 +345,18 @@ def create_app(graph: "Graph", network: "nx.MultiDiGraph", options: ServeOptions
 
             engine = StoreEngine(store.path, [g for g in store.counts if g])
         else:
-            engine = RdflibEngine(graph)
+            engine = RdflibEngine(state.graph)
         state.pool = QueryPool(engine, options.pool_limits)
+        warming = None
+        if options.warm and state.answers is not None:
+            import asyncio
+
+            warming = asyncio.ensure_future(_warm(state))
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             state.pool.close()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
@@ -296,7 +400,7 @@ def _error_response(request: "Request", exc: KgraphError, state: _State) -> "Res
     headers = {"Cache-Control": "no-store", **exc.headers}
     if prefers_html(request.headers.get("accept")):
         hint = exc.http_hint if exc.http_hint is not None else exc.hint
-        page = state.pages.error(status, HTTPStatus(status).phrase, exc.message, hint)
+        page = state.templates.error(status, HTTPStatus(status).phrase, exc.message, hint)
         return _html(page, status=status, headers=headers)
     return PlainTextResponse(exc.http_text() + "\n", status_code=status, headers=headers)
 
@@ -589,15 +693,59 @@ async def _answer(text: str, params: dict[str, list[str]], request: "Request", s
                      default_graphs=tuple(params.get("default-graph-uri", ())),
                      named_graphs=tuple(params.get("named-graph-uri", ())))
     client = request.client.host if request.client else ""
-    key = (text, want)
     if state.answers is None:
         # parsing, evaluation and serialisation all happen in a worker, under the deadline
         answer = await state.pool.run("serialize", text, want, timeout=options.timeout, client=client)
     else:
-        answer = await state.answers.answer(key, lambda: state.pool.run("serialize", text, want,
-                                                                        timeout=options.timeout, client=client))
+        answer = await state.answers.ask(text, want, lambda: state.pool.run(
+            "serialize", text, want, timeout=options.timeout, client=client))
     content_type, body = answer
     return Response(body, media_type=content_type, headers={"Vary": "Accept", "Cache-Control": "no-store"})
+
+
+#: the client name the warm-up's questions are counted under (its own per-client limit)
+WARM_CLIENT = "(warm-up)"
+
+
+async def _warm(state: _State) -> None:
+    """Ask each named question once, in name order, as a client accepting anything would
+    (SPARQL results JSON; Turtle for a graph), keeping the answers in ``state.answers``.
+
+    One question at a time, so the warm-up holds one worker at most; a question refused as
+    busy is asked again a little later, one that fails (time limit) is left out. Logged on
+    uvicorn's error log (stderr) when done.
+    """
+    import asyncio
+    import logging
+    import time
+
+    from kgraph.errors import ServerBusy
+    from kgraph.sparql.execute import Serialize
+
+    options, answers = state.options, state.answers
+    assert answers is not None
+    want = Serialize(accept=None, format=(), max_results=options.max_results, max_bytes=options.max_result_bytes)
+    began, kept, failed = time.monotonic(), 0, []
+    for question in state.named:
+        text = question["text"]
+        for attempt in range(20):
+            try:
+                await answers.ask(text, want, lambda text=text: state.pool.run(
+                    "serialize", text, want, timeout=options.timeout, client=WARM_CLIENT))
+                kept += 1
+                break
+            except ServerBusy:
+                await asyncio.sleep(0.5 * (attempt + 1))
+            except KgraphError as exc:
+                failed.append(f"{question['name']} ({exc.message})")
+                break
+        else:
+            failed.append(f"{question['name']} (the workers stayed busy)")
+    log = logging.getLogger("uvicorn.error")
+    log.info(f"Answered {kept} named questions in {time.monotonic() - began:.1f} s; "
+             "kept for repeated requests.")
+    if failed:
+        log.warning("Named questions not kept: " + "; ".join(failed))
 
 
 class AnswerCache:
@@ -620,6 +768,45 @@ class AnswerCache:
         self.size = 0
         self._entries: OrderedDict = OrderedDict()
         self._pending: dict = {}
+        #: the kind of answer ("results" or "graph") each query text was seen to give
+        self._kinds: dict[str, str] = {}
+
+    def key(self, text: str, want: "Serialize") -> tuple:
+        """What ``text`` asked with ``want`` is kept under: once the kind of its answer is
+        known, the format negotiated for that kind, not the raw Accept header (a browser's,
+        curl's and SPARQLWrapper's Accept choose the same JSON for a SELECT)."""
+        from kgraph.errors import NotAcceptable
+        from kgraph.formats import negotiate
+
+        kind = self._kinds.get(text)
+        if kind is not None:
+            try:
+                fmt = negotiate(kind, want.accept, want.format)
+            except NotAcceptable:
+                pass  # the worker says so, as for any other request
+            else:
+                return (text, kind, fmt.name, want.max_results, want.max_bytes, want.dataset)
+        return (text, want)
+
+    async def ask(self, text: str, want: "Serialize", compute) -> tuple[str, bytes]:
+        """The answer to ``text`` asked with ``want``: kept, being computed, or ``await compute()``'s."""
+        key = self.key(text, want)
+        answer = await self.answer(key, compute)
+        if len(key) == 2:
+            # the first answer to this text: now its kind is known, keep it by format
+            from kgraph.formats import of_kind
+
+            kind = next((f.kind for f in of_kind("results", "graph") if f.content_type == answer[0]), None)
+            if kind is not None:
+                self._kinds[text] = kind
+                self.put(self.key(text, want), answer)
+                self._drop(key)
+        return answer
+
+    def _drop(self, key) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.size -= len(old[1]) + len(key[0])
 
     def get(self, key):
         found = self._entries.get(key)
@@ -702,12 +889,10 @@ def _service_description(request: "Request", state: _State) -> "Response":
     return Response(serialize_graph(g, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
-def _ontology(state: _State) -> "Response":
-    from kgraph.ontodoc import content_security_policy, render_docs
+def _ontology(request: "Request", state: _State) -> "Response":
+    from kgraph.ontodoc import content_security_policy
 
-    if "ontology" not in state.extra:
-        state.extra["ontology"] = render_docs(state.graph)
-    return _html(state.extra["ontology"], csp=content_security_policy(header=True))
+    return _html(state.part("ontology"), csp=content_security_policy(header=True))
 
 
 def _void(request: "Request", state: _State) -> "Response":
@@ -738,16 +923,12 @@ def _download_names() -> dict[str, str]:
 def _download(request: "Request", state: _State) -> "Response":
     from starlette.responses import Response
 
-    from kgraph.interchange import network_files
-
     name = request.path_params["name"]
     types = _download_names()
     if name not in types:
         raise NotFound(f"no download called '{name}'", f"Downloads: {', '.join(sorted(types))}.")
-    if "downloads" not in state.extra:
-        state.extra["downloads"] = network_files(state.graph, state.network)
     media = types[name] + ("; charset=utf-8" if types[name].startswith(("text/", "application/json")) else "")
-    return Response(state.extra["downloads"][name], media_type=media,
+    return Response(state.part("downloads")[name], media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "X-Content-Type-Options": "nosniff"})
 
@@ -771,7 +952,7 @@ def _entity(request: "Request", state: _State) -> "Response":
                              "Entity pages are /id/<id>; the query page (/query) finds ids by name.")
     fmt_param = request.query_params.getlist("format")
     if not fmt_param and prefers_html(request.headers.get("accept")):
-        return _html(state.pages.entity(path, str(iri), described), headers={"Vary": "Accept"})
+        return _html(state.part("pages").entity(path, str(iri), described), headers={"Vary": "Accept"})
     fmt = negotiate("graph", request.headers.get("accept"), fmt_param)
     return Response(serialize_graph(described, fmt), media_type=fmt.content_type, headers={"Vary": "Accept"})
 
