@@ -584,3 +584,29 @@ def test_the_build_reads_each_large_file_back_as_soon_as_it_is_written(mini, mon
     with pytest.raises(OutputError, match="kgraph.ttl that does not read back"):
         pipeline.build(mini, step=steps.append, incremental=False)
     assert {p.name: p.read_bytes() for p in mini.out_dir.iterdir() if p.is_file()} == before
+
+
+def test_the_page_and_network_files_drawn_by_a_child_are_those_drawn_here(mini, monkeypatch):
+    """The layout, the HTML view and the network files are drawn by a forked child while
+    the build writes the RDF files: the same bytes as drawn in the build's own process; a
+    child that fails stops the build, with its traceback, and nothing is published."""
+    from kgraph import pipeline
+    from kgraph.export import network_file_names
+    from kgraph.viz import VIEW_FILE
+
+    names = [VIEW_FILE, *network_file_names()]
+    pipeline.build(mini)
+    forked = {name: (mini.out_dir / name).read_bytes() for name in names}
+    monkeypatch.setattr(pipeline, "can_fork", lambda: False)
+    pipeline.build(mini, incremental=False)
+    assert {name: (mini.out_dir / name).read_bytes() for name in names} == forked
+    monkeypatch.undo()
+    before = {p.name: p.read_bytes() for p in mini.out_dir.iterdir() if p.is_file()}
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("a layout bug")
+
+    monkeypatch.setattr(pipeline, "force_layout", broken)
+    with pytest.raises(RuntimeError, match="(?s)drawing the HTML view failed.*ZeroDivisionError: a layout bug"):
+        pipeline.build(mini, incremental=False)
+    assert {p.name: p.read_bytes() for p in mini.out_dir.iterdir() if p.is_file()} == before

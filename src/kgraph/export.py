@@ -16,7 +16,7 @@ from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 
 from kgraph.build import BuiltGraph, bind_prefixes
 from kgraph.errors import OutputError
-from kgraph.formats import FORMATS_BY_NAME, Format, line_safe
+from kgraph.formats import FORMATS_BY_NAME, Format, line_safe, of_kind
 
 if TYPE_CHECKING:  # networkx takes ~0.3 s to import; only GraphML needs it (not `kgraph query`)
     import networkx as nx
@@ -158,14 +158,20 @@ def serialize_network(G: nx.MultiDiGraph, graph: Graph) -> bytes:
     return graphml(G, alignment(graph))
 
 
+def network_file_names() -> list[str]:
+    """The files of the network exports (:func:`kgraph.interchange.network_files`), from the registry."""
+    return [name for fmt in of_kind("network") for name in fmt.file_names]
+
+
 def build_files(built: BuiltGraph | Graph, network: nx.MultiDiGraph, stats: dict, *, rdf: bool = True,
-                sizes=None, positions: dict | None = None) -> dict[str, bytes]:
+                sizes=None, positions: dict | None = None, exports: dict | None = None) -> dict[str, bytes]:
     """Every file of ``kgraph build`` (but the HTML view), as bytes, by file name.
 
     ``rdf=False`` leaves out the RDF files (the build writes those from its store, with
     Oxigraph's serialisers: :func:`kgraph.store.export_files`). ``sizes``
     (:class:`kgraph.void.Sizes`) are the union graph's counts and ``positions`` the network's
-    layout (:func:`kgraph.layout.force_layout`) when the caller has them. With ``rdf=False``
+    layout (:func:`kgraph.layout.force_layout`) when the caller has them, ``exports`` the
+    network files when the caller made them (then taken as they are). With ``rdf=False``
     and ``sizes``, ``built`` may be any graph that holds the ontology (what the network
     files and the VoID description read of it): the build's RDF graph can be freed first.
     """
@@ -175,7 +181,8 @@ def build_files(built: BuiltGraph | Graph, network: nx.MultiDiGraph, stats: dict
     graph = built if isinstance(built, Graph) else built.graph
     if isinstance(built, Graph) and (rdf or sizes is None):
         raise TypeError("the RDF files and their sizes need the BuiltGraph")
-    exports = network_files(graph, network, positions)
+    if exports is None:
+        exports = network_files(graph, network, positions)
     for name in BUILD_FORMATS:
         fmt = FORMATS_BY_NAME[name]
         if fmt.kind != "network" and not rdf:

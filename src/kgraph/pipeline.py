@@ -25,7 +25,8 @@ from kgraph.buildinfo import BUILD_INFO, GRAPH_FILE, build_info, check_shrink, i
 from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_date, write_stamp
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import compute_evidence, evidence_parts
-from kgraph.export import build_files
+from kgraph.export import build_files, network_file_names
+from kgraph.forked import Forked, can_fork
 from kgraph.layout import force_layout
 from kgraph.linefiles import BlockFile, Scratch, sha256
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
@@ -265,6 +266,49 @@ class _Parts:
             add_part(self.dataset, name, part)
 
 
+class _Drawing:
+    """The network's layout (:func:`kgraph.layout.force_layout`, one for the page and the
+    network files), the HTML view and the network files, written into the scratch folder by
+    a forked child (:class:`kgraph.forked.Forked`) -- or here, where there is no fork. At
+    x100 they took 19 s of the build's one process; drawn beside it, the dataset's
+    serialisation and the RDF files go on meanwhile. :meth:`file` is one of them, as a file
+    :func:`kgraph.publish.publish` copies once the child is done."""
+
+    def __init__(self, network: nx.MultiDiGraph, ontology: Graph, scratch: Scratch) -> None:
+        self._scratch = scratch
+        self._names = [VIEW_FILE, *network_file_names()]
+        self._child: Forked | None = None
+        self._done = False
+        if can_fork():
+            self._child = scratch.adopt(Forked(lambda: self._draw(network, ontology), "drawing the HTML view"))
+        else:
+            self._draw(network, ontology)
+            self._done = True
+
+    def _draw(self, network: nx.MultiDiGraph, ontology: Graph) -> list[str]:
+        from kgraph.interchange import network_files
+
+        positions = force_layout(network, seed=SEED)
+        drawn = {VIEW_FILE: render_html(network, types=entity_types(ontology), positions=positions).encode("utf-8"),
+                 **network_files(ontology, network, positions)}
+        if sorted(drawn) != sorted(self._names):
+            raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
+        for name, data in drawn.items():
+            self._path(name).write_bytes(data)
+        return sorted(drawn)
+
+    def _path(self, name: str) -> Path:
+        return self._scratch.file("drawn-" + name)
+
+    def file(self, name: str) -> Streamed:
+        def write(out) -> None:
+            if not self._done:
+                self._child.result()  # raises, with the child's traceback, if it failed
+                self._done = True
+            _copy_file(self._path(name), out)
+        return Streamed(write)
+
+
 def _copy_file(path: Path, out) -> None:
     with open(path, "rb") as source:
         shutil.copyfileobj(source, out, 1 << 20)
@@ -362,6 +406,10 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
     # extra pages (the candidates preview) are made before anything is published: a bad
     # candidates file must leave the output folder untouched
     extras = extra_files(ontology, network) if write and extra_files is not None else {}
+    # the layout, the page and the network files are drawn by a forked child from here on,
+    # while this process serialises the dataset and writes the RDF files (it forks while
+    # the build has no other thread: the store's loader starts below)
+    drawing = _Drawing(network, ontology, scratch) if write else None
     # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
     # made from them (Oxigraph parses them in Rust; no quad object lives on); each part of
     # the graph was serialised as it was made (its block of sorted lines), and the blocks
@@ -383,9 +431,6 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
         loader = _Background(stage_statements, out, lines, inputs_sha256=inputs.sha256, inputs=inputs.files)
     try:
         if loader is not None:
-            step("Drawing the HTML view")
-            positions = force_layout(network, seed=SEED)  # one layout for the page and the network files
-            page = render_html(network, types=entity_types(ontology), positions=positions).encode("utf-8")
             step("Writing files")
             # the RDF files by Oxigraph's serialisers (5-10x rdflib's), each one made as it is
             # written (kgraph.publish), while the store may still be loading: no build holds
@@ -398,13 +443,13 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
                 files[GRAPH_FILE].write(fh)
             files[GRAPH_FILE] = Streamed(functools.partial(_copy_file, graph_file))
             files.update(build_files(ontology, network, stats, rdf=False, sizes=sizes_of_lines(lines.triples),
-                                     positions=positions))
+                                     exports={name: drawing.file(name) for name in network_file_names()}))
             counts = {"claims": claims, "entities": entities,
                       "triples": triples}
             files[BUILD_INFO] = build_info(project, sha256(graph_file), counts, inputs_sha256=inputs.sha256)
-            files[VIEW_FILE] = page
+            files[VIEW_FILE] = drawing.file(VIEW_FILE)
             files.update(extras)
-            del page, extras
+            del extras
             # the JSON-LD, made by a worker meanwhile (kgraph.store.JsonldWorker), written last
             files[JSONLD_FILE] = files.pop(JSONLD_FILE)
             quads = lines.count

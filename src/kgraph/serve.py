@@ -914,10 +914,10 @@ def _void(request: "Request", state: _State) -> "Response":
 
 def _download_names() -> dict[str, str]:
     """The network exports a server offers (file name -> media type), from the format registry."""
-    from kgraph.formats import of_kind
+    from kgraph.export import network_file_names
     from kgraph.void import build_media_types
 
-    return build_media_types([name for fmt in of_kind("network") for name in fmt.file_names])
+    return build_media_types(network_file_names())
 
 
 def _download(request: "Request", state: _State) -> "Response":

@@ -8,17 +8,15 @@ problem's code is ``shacl-`` and the constraint that failed (``shacl-min-count``
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
-import traceback
-from collections.abc import Callable
 
 from rdflib import RDF, RDFS, Graph, URIRef
 from rdflib.namespace import SH
 
 from kgraph.build import claim_iri, entity_iri, release, source_iri
 from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
+from kgraph.forked import Forked
 from kgraph.hierarchy import subclasses, superclasses
 from kgraph.load import vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -96,9 +94,9 @@ class PartsValidator:
         self._pending: list[tuple[Graph, frozenset | None]] = []
         self._pending_triples = 0
         self._pending_nodes: dict = {}  # node of the pending batch -> its source (None: evidence)
-        # the batches sent to forked workers, in order (see _Forked)
+        # the batches sent to forked workers, in order (see kgraph.forked.Forked)
         self._workers = _worker_count() if workers is None else workers
-        self._running: list[_Forked] = []
+        self._running: list[Forked] = []
         self._done: list[tuple[list, bool]] = []  # what the ended workers found, in order
         self._pending_kind = ""  # what the pending batch holds: "claims" or "evidence"
         self._cache = cache if cache is not None and cache.enabled else None
@@ -170,7 +168,7 @@ class PartsValidator:
             self._flush()
 
     def _flush(self) -> None:
-        """Validate the pending batch: in a forked worker (:class:`_Forked`) while the build
+        """Validate the pending batch: in a forked worker (:class:`kgraph.forked.Forked`) while the build
         goes on making the next parts, when there are workers, else here."""
         if not self._pending_nodes:
             return
@@ -192,7 +190,7 @@ class PartsValidator:
         if self._workers > 0:
             while len(self._running) >= self._workers:
                 self._done.append(self._running.pop(0).result())
-            self._running.append(_Forked(validate))
+            self._running.append(Forked(validate, "a SHACL worker"))
         else:
             self._done.append(validate())
             _free_validation()
@@ -291,54 +289,6 @@ def _worker_count() -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores - 1, 4)
-
-
-class _Forked:
-    """``work()`` run in a child of this process, made by ``os.fork`` as a batch is ready: it
-    sees the batch, the ontology and the data as they are, without copying them out, and
-    hands back its JSON result through a pipe. The build pauses the cyclic collector and has
-    no other thread while it makes its parts (the store loads later), so the fork copies
-    only the pages the child writes to. Nothing comes back but JSON from the child this
-    process made."""
-
-    def __init__(self, work: Callable[[], object]) -> None:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            status = 0
-            try:
-                os.close(read)
-                out = json.dumps(["ok", work()])
-            except BaseException:
-                status, out = 1, json.dumps(["error", traceback.format_exc()])
-            try:
-                with os.fdopen(write, "w", encoding="utf-8") as fh:
-                    fh.write(out)
-            finally:
-                os._exit(status)
-        os.close(write)
-        self.pid, self._read = pid, read
-
-    def result(self):
-        """What ``work()`` returned (lists for tuples); raises RuntimeError, with the child's
-        traceback, when it failed."""
-        with os.fdopen(self._read, "r", encoding="utf-8") as fh:
-            out = fh.read()
-        _, status = os.waitpid(self.pid, 0)
-        answer = json.loads(out) if out else ["error", f"the worker ended with status {status} and no answer"]
-        if answer[0] != "ok":
-            raise RuntimeError(f"a SHACL worker failed:\n{answer[1]}")
-        return answer[1]
-
-    def kill(self) -> None:
-        import signal
-
-        os.close(self._read)
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(self.pid, 0)
 
 
 def _without_targets(shapes: Graph, shapes_out: set) -> Graph:
