@@ -712,12 +712,11 @@ async def _warm(state: _State) -> None:
     (SPARQL results JSON; Turtle for a graph), keeping the answers in ``state.answers``.
 
     One question at a time, so the warm-up holds one worker at most; a question refused as
-    busy is asked again a little later, one that fails (time limit) is left out. Logged on
-    uvicorn's error log (stderr) when done.
+    busy is asked again a little later, one that fails (time limit) is left out, and those
+    left out are named on uvicorn's error log (stderr).
     """
     import asyncio
     import logging
-    import time
 
     from kgraph.errors import ServerBusy
     from kgraph.sparql.execute import Serialize
@@ -725,14 +724,13 @@ async def _warm(state: _State) -> None:
     options, answers = state.options, state.answers
     assert answers is not None
     want = Serialize(accept=None, format=(), max_results=options.max_results, max_bytes=options.max_result_bytes)
-    began, kept, failed = time.monotonic(), 0, []
+    failed = []
     for question in state.named:
         text = question["text"]
         for attempt in range(20):
             try:
                 await answers.ask(text, want, lambda text=text: state.pool.run(
                     "serialize", text, want, timeout=options.timeout, client=WARM_CLIENT))
-                kept += 1
                 break
             except ServerBusy:
                 await asyncio.sleep(0.5 * (attempt + 1))
@@ -741,11 +739,8 @@ async def _warm(state: _State) -> None:
                 break
         else:
             failed.append(f"{question['name']} (the workers stayed busy)")
-    log = logging.getLogger("uvicorn.error")
-    log.info(f"Answered {kept} named questions in {time.monotonic() - began:.1f} s; "
-             "kept for repeated requests.")
     if failed:
-        log.warning("Named questions not kept: " + "; ".join(failed))
+        logging.getLogger("uvicorn.error").warning("Named questions not kept: " + "; ".join(failed))
 
 
 class AnswerCache:
@@ -790,9 +785,10 @@ class AnswerCache:
 
     async def ask(self, text: str, want: "Serialize", compute) -> tuple[str, bytes]:
         """The answer to ``text`` asked with ``want``: kept, being computed, or ``await compute()``'s."""
+        first = text not in self._kinds
         key = self.key(text, want)
         answer = await self.answer(key, compute)
-        if len(key) == 2:
+        if first:
             # the first answer to this text: now its kind is known, keep it by format
             from kgraph.formats import of_kind
 

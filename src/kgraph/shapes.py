@@ -16,7 +16,7 @@ from rdflib.namespace import SH
 
 from kgraph.build import claim_iri, entity_iri, release, source_iri
 from kgraph.cache import BuildCache, digest, problems_from_json, problems_to_json
-from kgraph.forked import Forked
+from kgraph.forked import Forked, can_fork
 from kgraph.hierarchy import subclasses, superclasses
 from kgraph.load import vocabulary
 from kgraph.model import Dataset, Vocabulary
@@ -285,7 +285,7 @@ def _worker_count() -> int:
     """How many batches the parts validator sends to forked workers at once: one fewer than
     the cores this process may use (the build goes on making parts on the last), none
     where there is no fork or one core."""
-    if not hasattr(os, "fork"):
+    if not can_fork():
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores - 1, 4)
