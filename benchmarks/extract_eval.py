@@ -3,6 +3,9 @@
     PYTHONPATH=src python3 benchmarks/extract_eval.py [--root DIR] [--corpus DIR]
         [--json FILE] [--pages N] [--no-speed] [--show-errors DOC]
 
+(``--show-errors src-004`` lists the held-out document's candidates that match no curated
+claim, and those with the wrong predicate; ``extract_losses.py`` lists the claims missed.)
+
 For each of the corpus documents, the extractor is trained (and its gazetteer built)
 from the other documents' curated data only: an entity that only the held-out document's
 claims use is unknown, as it would be for a new page. Its candidates are scored against
@@ -145,11 +148,24 @@ def score_document(text: str, gold_claims, result, full_gaz: Gazetteer, known: s
     c["relaxed_ok"] = len(relaxed)
     for _i, j in strict:
         per_pred[gold[j][0].predicate]["ok"] += 1
+    strict_hit = {i for i, _ in strict}
+    relaxed_hit = {i: j for i, j in relaxed}
+    errors = []
+    for i, p in enumerate(ordered):
+        if i in strict_hit:
+            continue
+        target = p.get("object", p.get("value"))
+        if i in relaxed_hit:
+            why = f"wrong predicate (curated: {gold[relaxed_hit[i]][0].predicate})"
+        else:
+            why = "no curated claim"
+        errors.append(f"[{why}] {p['subject']} {p['predicate']} {target}  ({p['confidence']:.2f}, {p['by']})\n"
+                      f"    {p['quote']}")
     for i, j in relaxed:
         p, g = ordered[i], gold[j][0]
         c["evidence_ok"] += int(p["evidence"] == g.evidence)
         c["modality_ok"] += int(p["modality"] == g.modality)
-    return {"counts": c, "per_predicate": per_pred}
+    return {"counts": c, "per_predicate": per_pred, "errors": errors}
 
 
 def rates(c: Counter) -> dict[str, float]:
@@ -177,7 +193,7 @@ def rates(c: Counter) -> dict[str, float]:
 
 
 def evaluate(project: Project, data: Dataset, vocab, texts: dict[str, str], *, lodo: bool,
-             min_confidence: float | None = None) -> dict:
+             min_confidence: float | None = None, show_errors: str | None = None) -> dict:
     full_gaz = Gazetteer.from_entities(data.entities)
     total, per_doc = Counter(), {}
     per_pred: dict[str, Counter] = defaultdict(Counter)
@@ -202,6 +218,10 @@ def evaluate(project: Project, data: Dataset, vocab, texts: dict[str, str], *, l
         scored = score_document(texts[source.id], [c for c in data.claims if c.source == source.id],
                                 result, full_gaz, known)
         total += scored["counts"]
+        if source.id == show_errors:
+            print(f"=== {source.id} ({'held out' if lodo else 'in sample'}): "
+                  f"{len(scored['errors'])} candidates not strictly matched\n")
+            print("\n\n".join(scored["errors"]) + "\n")
         per_doc[source.id] = rates(scored["counts"])
         for p, cnt in scored["per_predicate"].items():
             per_pred[p] += cnt
@@ -339,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the speed run")
     ap.add_argument("--min-confidence", type=float, default=None,
                     help="override Extractor.min_confidence (to study the precision/recall trade-off)")
+    ap.add_argument("--show-errors", metavar="DOC", default=None,
+                    help="list this held-out document's candidates that match no curated claim")
     args = ap.parse_args(argv)
     console = Console(stderr=False)
     project = Project.at(args.root, corpus_dir=args.corpus)
@@ -351,10 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     vocab = vocabulary(load_ontology(project))
     texts = {s.id: (project.corpus_dir / s.file).read_text(encoding="utf-8") for s in data.sources}
+    if args.show_errors is not None and args.show_errors not in texts:
+        print(f"--show-errors: no source {args.show_errors!r} (one of {', '.join(sorted(texts))})", file=sys.stderr)
+        return 2
     top = [p for p, _ in Counter(c.predicate for c in data.claims).most_common(15)]
     results = {}
     for name, lodo in (("lodo", True), ("in_sample", False)):
-        r = evaluate(project, data, vocab, texts, lodo=lodo, min_confidence=args.min_confidence)
+        r = evaluate(project, data, vocab, texts, lodo=lodo, min_confidence=args.min_confidence,
+                     show_errors=args.show_errors if lodo else None)
         r["top_predicates"] = predicate_rows(r.pop("per_predicate"), top)
         results[name] = r
     if not args.no_speed:

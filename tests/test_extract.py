@@ -93,6 +93,17 @@ def test_it_learns_from_the_curated_claims(mini_data):
     assert not any(p == "antagonistOf" for _, p, _, _ in found)
 
 
+def test_a_sentence_the_page_repeats_is_proposed_once(extractor, gamma):
+    """Scraped pages repeat blocks, sometimes with other capitals or line breaks: the same
+    claim read off the same words again is one candidate (the first), not two."""
+    line = "Ketamine blocks the NMDA receptors."
+    again = GAMMA + "\n" + line.upper().replace(" THE ", " the\n") + "\n"
+    result = extractor.extract(again, source_id="src-009")
+    blocks = [c for c in result.claims if c["predicate"] == "antagonistOf"]
+    assert [GAMMA[c["start"]:c["end"]] for c in blocks] == [line]
+    assert triples(result) == triples(gamma)
+
+
 _NOISE = st.lists(st.sampled_from([" ", "  ", "\n", " \n", "\u2019", "\u201c", "\u201d", "\t", "-"]),
                   min_size=0, max_size=12)
 

@@ -793,11 +793,14 @@ def _gold_label(cand: _Candidate, located, alias: dict[str, str] | None = None) 
 
 def _dedupe(claims: list[dict]) -> list[dict]:
     """One candidate per statement: the same triple read off the same words again (a
-    page repeating its boilerplate) is proposed once, where it is most probable or first."""
+    page repeating its boilerplate, whatever its case or line breaks) is proposed once,
+    where it is most probable or first."""
     best: dict[tuple, dict] = {}
     for c in claims:
-        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), c["quote"])
-        if key not in best or c["confidence"] > best[key]["confidence"]:
+        words = " ".join(c["quote"].casefold().split())
+        key = (c["subject"], c["predicate"], c.get("object"), str(c.get("value")), words)
+        if key not in best or c["confidence"] > best[key]["confidence"] or (
+                c["confidence"] == best[key]["confidence"] and c["start"] < best[key]["start"]):
             best[key] = c
     return sorted(best.values(), key=lambda c: (c["start"], c["subject"], c["predicate"], str(c.get("object"))))
 
