@@ -639,7 +639,8 @@ def test_a_build_frees_each_part_of_its_graph_and_writes_the_same_files(mini, mo
     """The build makes, validates and serialises its RDF graph part by part (issue 10): each
     part's triples are freed once its batch of the SHACL step is validated (an rdflib graph
     refers to itself, and the build pauses the cyclic collector): with batches of one part,
-    before the next part is made; so are the units the SHACL step validates; with
+    before the next part is made; so are the units the SHACL step validates (here, where
+    there are no workers to validate them); with
     ``keep_graph=False`` (what `kgraph build` does) no graph of them all is gathered. The
     files are the same either way."""
     from kgraph import pipeline, shapes
@@ -662,6 +663,7 @@ def test_a_build_frees_each_part_of_its_graph_and_writes_the_same_files(mini, mo
     monkeypatch.setattr(shapes, "_run_all", lambda g, s: validated.append(g) or real_run(g, s))
     monkeypatch.setattr(pipeline, "part_block", noting)
     monkeypatch.setattr(shapes, "BATCH_TRIPLES", 1)
+    monkeypatch.setattr(shapes, "_worker_count", lambda: 0)  # every unit validated here, to be seen
     freed = pipeline.build(mini, out_dir=mini.root / "freed", keep_graph=False)
     assert freed.built is None and len(parts) > 5 and validated
     assert set(held) == {0} and sum(len(p) for p in parts) == 0

@@ -86,8 +86,14 @@ class PartsValidator:
         self._batch = batch or BATCH_TRIPLES  # read when made: a test may change it
         self._claim_classes = subclasses(ontology, KG.Claim)
         self.split = _splittable(self._flat)
-        self._types: dict = {}  # node -> its classes (every rdf:type seen)
-        self._rest = Graph(store=PartMemory())  # the rest unit, or everything when not split
+        self._types: dict = {}  # node -> its classes (every rdf:type seen), a shared frozenset
+        self._typesets: dict[frozenset, frozenset] = {}  # each set of classes once
+        # everything, when not split; else the rest, by subject: (predicate, object) pairs,
+        # validated in batches of subjects when the parts are all in (in an rdflib graph,
+        # the rest took a third of the build's memory: 2.5 GB at x1000)
+        self._rest = Graph(store=PartMemory())
+        self._rest_of: dict = {}  # subject -> [(predicate, object)]
+        self._terms: dict = {}  # each term of the rest once (the parts' stores each have their own)
         self._elsewhere: set = set()  # nodes validated in a batch (or whose problems are cached)
         # the parts of the pending batch, each with the nodes of it the batch owns, and their
         # number of triples
@@ -112,7 +118,7 @@ class PartsValidator:
                           for source, claims in claims_of.items()}
         self._locate = _locator(data, vocab)
         self._above: dict = {}  # class -> its superclasses
-        self._shapes: dict = {}  # shapes that target what a unit holds -> the shapes graph for it
+        self._shapes: dict = {}  # the shapes kept with their targets -> the shapes graph for them
 
     def feed(self, name, part: Graph) -> None:
         """Take one part (``name``: its graph, None for the default graph), made on a
@@ -121,10 +127,18 @@ class PartsValidator:
         from kgraph.build import ENTITY_GRAPH, ONTOLOGY_GRAPH
         from kgraph.evidence_graph import EVIDENCE_GRAPH
 
+        types, typesets = self._types, self._typesets
         for s, o in part.subject_objects(RDF.type):
-            self._types.setdefault(s, set()).add(o)
-        if not self.split or name is None or name in (ONTOLOGY_GRAPH, ENTITY_GRAPH):
+            had = types.get(s)
+            if had is None or o not in had:
+                classes = frozenset((o,)) if had is None else had | {o}
+                types[s] = typesets.setdefault(classes, classes)
+        if not self.split:
             _copy(part, self._rest)
+            release(part)
+            return
+        if name is None or name in (ONTOLOGY_GRAPH, ENTITY_GRAPH):
+            self._keep(part)
             release(part)
             return
         if name == EVIDENCE_GRAPH:
@@ -132,9 +146,7 @@ class PartsValidator:
             return
         source = self._source_of(name)
         claims = {s for s in part.subjects(RDF.type, None) if self._types[s] & self._claim_classes}
-        for triple in part:
-            if triple[0] not in claims:
-                self._rest.add(triple)  # what the claims state about entities
+        self._keep(part, claims)  # what the claims state about entities
         cached = problems_from_json(self._cache.get("shacl", self._keys[source])) \
             if self._cache is not None and source in self._keys else None
         if cached is not None:
@@ -146,6 +158,14 @@ class PartsValidator:
         if source in self._keys:
             self._fresh.setdefault(source, [])
         self._take(part, frozenset(claims), dict.fromkeys(claims, source), "claims")
+
+    def _keep(self, part: Graph, but: set | frozenset = frozenset()) -> None:
+        """Keep the triples of ``part`` whose subjects are not ``but`` for the rest's units."""
+        rest, terms = self._rest_of, self._terms
+        for s, p, o in part:
+            if s not in but:
+                s, p, o = terms.setdefault(s, s), terms.setdefault(p, p), terms.setdefault(o, o)
+                rest.setdefault(s, []).append((p, o))
 
     def _source_of(self, name) -> str:
         from kgraph.prefixes import KGGRAPH
@@ -183,6 +203,7 @@ class PartsValidator:
                 _copy(part if owned is None else (t for t in part if t[0] in owned), unit)
             self._unit(unit)
             found, conforms = self._validate(unit, nodes)
+            release(unit)  # (here, where there are no workers: the collector is paused)
             # (a focus not in nodes: a node of another unit, seen through its type)
             return [(nodes[focus], problems_to_json([problem])[0], violation)
                     for problem, focus, violation in found if focus in nodes], conforms
@@ -235,17 +256,16 @@ class PartsValidator:
         each source's claims are put in the cache."""
         if self.split:
             self._flush()
-            rest = self._unit(self._rest)
-            owned = set(self._rest.subjects()) - self._elsewhere
+            self._rest_units()
+            self._collect()
         else:
             rest = self._rest  # every part
-            owned = None
-        found, conforms = self._validate(rest, owned)
-        self._collect()
-        self._conforms = self._conforms and conforms
-        self._problems.extend((p, violation) for p, focus, violation in found if focus not in self._elsewhere)
-        release(rest)
-        _free_validation()
+            found, conforms = self._validate(rest, None)
+            self._collect()
+            self._conforms = self._conforms and conforms
+            self._problems.extend((p, violation) for p, focus, violation in found if focus not in self._elsewhere)
+            release(rest)
+            _free_validation()
         # what the whole graph's report would give (see _counted): a source's problems are
         # cached as found, and counted with the others' each time
         for source, fresh in self._fresh.items():
@@ -255,30 +275,95 @@ class PartsValidator:
         return _sorted([p for p, violation in self._problems if not (violation and self._conforms)])
 
 
+    def _rest_units(self) -> None:
+        """The rest (the ontology, the entities and sources, the triples the claims state
+        about them, the catalog), in batches of whole subjects, like the claims: each node
+        validated with all the triples of which it is the subject."""
+        from kgraph.build import PartMemory
+
+        rest, self._rest_of, self._terms = self._rest_of, {}, {}
+        if self._workers:
+            self._workers += 1  # the build waits for them now: its core validates too
+        part, nodes = None, {}
+        for subject, pairs in rest.items():
+            if subject in self._elsewhere:
+                continue  # (validated in its own batch)
+            if part is None:
+                part, nodes = Graph(store=PartMemory()), {}
+            add = part.add
+            for p, o in pairs:
+                add((subject, p, o))
+            nodes[subject] = None
+            if len(part) >= self._batch:
+                self._take(part, None, nodes, "rest")
+                part = None
+        if part is not None:
+            self._take(part, None, nodes, "rest")
+        self._flush()
+
     def _shapes_for(self, graph: Graph, owned) -> Graph:
-        """The shapes, but those whose targets select none of the ``owned`` nodes (None: all
-        of them) without their targets: the nodes of other units that the types in a unit
-        bring in would be validated for nothing (at x100, pySHACL took minutes to report the
-        results about the claims that a batch of assessments names, all left to the claims'
-        units). A shape targets the owned nodes when one of their classes is (below) its
-        target class, one of their properties its target, or one of them its target node."""
+        """The shapes for a unit that validates the ``owned`` nodes (None: all of them).
+
+        The nodes of other units that the types in a unit bring in would be validated for
+        nothing (at x100, pySHACL took minutes to report the results about the claims that
+        a batch of assessments names, all left to the claims' units; a batch of entities
+        names other entities): a shape that selects none of the owned nodes loses its
+        targets, and one that selects other nodes too targets the owned ones it selects by
+        name (``sh:targetNode``). A shape selects a node when one of the node's classes is
+        (below) the shape's target class, the node is the subject of one of the shape's
+        target properties in the unit (all its triples are), or it is a target node."""
         if owned is None:
             return self._flat
-        classes = {cls for node in owned for cls in self._types.get(node, ())}
-        above: set = set()
-        for cls in classes:
-            if cls not in self._above:
-                self._above[cls] = superclasses(self._ontology, cls)
-            above |= self._above[cls]
-        used = {p for node in owned for p in graph.predicates(node, None)}
-        kept = frozenset(shape for shape in _targeted(self._flat)
-                         if any(o in above for o in self._flat.objects(shape, SH.targetClass))
-                         or any(o in used for o in self._flat.objects(shape, SH.targetSubjectsOf))
-                         or any(o in owned for o in self._flat.objects(shape, SH.targetNode)))
-        if kept not in self._shapes:
-            unused = set(_targeted(self._flat)) - kept
-            self._shapes[kept] = _without_targets(self._flat, unused)
-        return self._shapes[kept]
+        flat = self._flat
+        owned = owned if isinstance(owned, (set, frozenset, dict)) else set(owned)
+        others = {n for n in graph.subjects(RDF.type, None) if n not in owned}
+        groups: dict[frozenset, tuple[list, list]] = {}  # a node's classes -> (owned, others)
+        for node in owned:
+            groups.setdefault(self._types.get(node, frozenset()), ([], []))[0].append(node)
+        for node in others:
+            groups.setdefault(self._types.get(node, frozenset()), ([], []))[1].append(node)
+        above = {}
+        for classes in groups:
+            up: set = set()
+            for cls in classes:
+                if cls not in self._above:
+                    self._above[cls] = superclasses(self._ontology, cls)
+                up |= self._above[cls]
+            above[classes] = up
+        subjects_of: dict = {}
+        kept, named = [], []  # shapes kept as they are; (shape, the owned nodes it selects)
+        for shape in _targeted(flat):
+            targets = set(flat.objects(shape, SH.targetClass))
+            mine, theirs = set(), False
+            for classes, (own, other) in groups.items():
+                if targets and not targets.isdisjoint(above[classes]):
+                    mine.update(own)
+                    theirs = theirs or bool(other)
+            for prop in flat.objects(shape, SH.targetSubjectsOf):
+                if prop not in subjects_of:
+                    subjects_of[prop] = set(graph.subjects(prop, None))
+                mine.update(n for n in subjects_of[prop] if n in owned)
+                theirs = theirs or any(n not in owned for n in subjects_of[prop])
+            for node in flat.objects(shape, SH.targetNode):
+                if node in owned:
+                    mine.add(node)
+                else:
+                    theirs = theirs or (node, None, None) in graph
+            if mine and not theirs:
+                kept.append(shape)
+            elif mine:
+                named.append((shape, mine))
+        key = frozenset(kept)
+        if key not in self._shapes:
+            self._shapes[key] = _without_targets(flat, set(_targeted(flat)) - key)
+        if not named:
+            return self._shapes[key]
+        shapes = _without_targets(self._shapes[key], {shape for shape, _ in named})
+        add = shapes.add
+        for shape, nodes in named:
+            for node in nodes:
+                add((shape, SH.targetNode, node))
+        return shapes
 
 
 def _worker_count() -> int:
