@@ -417,6 +417,61 @@ def test_the_jsonld_reads_back_in_batches_as_a_whole(tmp_path, monkeypatch):
                                    expected=quads)
 
 
+@pytest.mark.parametrize("piece", [40, 1 << 20])
+def test_the_jsonld_worker_reads_node_objects_a_piece_at_a_time_in_any_order(tmp_path, monkeypatch, piece):
+    # a read-back worker digests kgraph.jsonld a few megabytes of node objects at a time,
+    # without holding or sorting its lines (x1000: 9.9 GB), by a digest that does not
+    # depend on their order; what differs, or does not parse, is read again here
+    import pyoxigraph as ox
+
+    from kgraph import reparse
+    from kgraph.errors import OutputError
+    from kgraph.store import statement_lines
+
+    monkeypatch.setattr(reparse, "JSONLD_PIECE", piece)
+    monkeypatch.setattr(reparse, "PARALLEL_BYTES", 0)
+    data, quads = _jsonld_build(10)
+    path = tmp_path / "kgraph.jsonld"
+    path.write_bytes(data)
+    expected = reparse.expected_statements(quads)
+    lines = statement_lines(ox.parse(data, format=ox.RdfFormat.JSON_LD, base_iri=reparse.BASE))
+    whole = reparse._whole_digest
+    monkeypatch.setattr(reparse, "_whole_digest", lambda *a: pytest.fail("read whole"))
+    assert reparse._jsonld_digest(str(path)) == reparse.multiset_digest(reversed(lines)) \
+        == expected.file_sha256("JSON_LD") == whole(str(path), "JSON_LD")
+    # the node objects in another order: the same statements
+    head, _, body = data.partition(reparse.JSONLD_GRAPH)
+    nodes = body[:-len(reparse.JSONLD_END)].split(reparse.JSONLD_NODES)
+    shuffled = head + reparse.JSONLD_GRAPH + reparse.JSONLD_NODES.join(nodes[::-1]) + reparse.JSONLD_END
+    here = []
+    real = reparse._check_file
+    monkeypatch.setattr(reparse, "_check_file", lambda p, *a: here.append(p.name) or real(p, *a))
+    for name in "abcd":
+        (tmp_path / name).mkdir()
+    reparse.check_build_folder(_folder(tmp_path / "a", kgraph_jsonld=shuffled), triples=10, quads=10,
+                               expected=quads)
+    assert here == []
+    # one statement changed, one left out, one node object twice: another digest, and the
+    # file is read here, which tells what is wrong
+    changed = data.replace(b'"kgr:e7"', b'"kgr:e8"', 1)
+    twice = head + reparse.JSONLD_GRAPH + reparse.JSONLD_NODES.join([nodes[0], *nodes]) + reparse.JSONLD_END
+    for name, bad in (("b", changed), ("c", twice)):
+        (tmp_path / name / "x.jsonld").write_bytes(bad)
+        assert reparse._jsonld_digest(str(tmp_path / name / "x.jsonld")) != expected.file_sha256("JSON_LD")
+    with pytest.raises(OutputError, match="kgraph.jsonld"):
+        reparse.check_build_folder(_folder(tmp_path / "d", kgraph_jsonld=changed), triples=10, quads=10,
+                                   expected=quads)
+    assert here == ["kgraph.jsonld"]
+    monkeypatch.setattr(reparse, "_whole_digest", whole)
+    damaged = data.replace(b'"@id": "kgr:e7"', b'"@id": kgr:e7"')
+    path.write_bytes(damaged)
+    with pytest.raises(SyntaxError) as batch_error:
+        reparse._jsonld_digest(str(path))
+    with pytest.raises(SyntaxError) as whole_error:
+        list(ox.parse(path=str(path), format=ox.RdfFormat.JSON_LD, base_iri=reparse.BASE))
+    assert str(batch_error.value) == str(whole_error.value)
+
+
 def test_the_jsonld_is_written_node_by_node_as_one_json_dumps_of_the_whole(tmp_path):
     # kgraph.store.serialize_jsonld turns each node object into text as its subject's triples
     # end: the bytes are those of json.dumps over the whole document, whatever order the
