@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from io import BytesIO, StringIO
 from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 from rdflib import RDFS, SKOS, Graph, URIRef
 
 from kgraph.network import local_name
@@ -306,7 +309,16 @@ def _scalar(value):
 def network_files(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None) -> dict[str, bytes]:
     """Every file of the network exports, by file name (``graph`` holds the ontology;
     ``positions``, ``G``'s :func:`kgraph.layout.force_layout`, when the caller has them)."""
+    return dict(each_network_file(graph, G, positions))
+
+
+def each_network_file(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None) -> Iterator[tuple[str, bytes]]:
+    """:func:`network_files` one (or, for a format of several files, one format) at a time,
+    made as they are asked for: a caller that writes each away holds one (x1000: the
+    GraphML alone is 340 MB)."""
     al = alignment(graph)
     positions = _positions(G) if positions is None else positions
-    return {"kgraph.graphml": graphml(G, al, positions), **kgx(G, al), **neo4j(G, al),
-            "kgraph.cyjs": cytoscape(G, al, positions)}
+    yield "kgraph.graphml", graphml(G, al, positions)
+    yield from kgx(G, al).items()
+    yield from neo4j(G, al).items()
+    yield "kgraph.cyjs", cytoscape(G, al, positions)

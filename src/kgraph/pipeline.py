@@ -286,15 +286,22 @@ class _Drawing:
             self._done = True
 
     def _draw(self, network: nx.MultiDiGraph, ontology: Graph) -> list[str]:
-        from kgraph.interchange import network_files
+        from kgraph.interchange import each_network_file
 
         positions = force_layout(network, seed=SEED)
-        drawn = {VIEW_FILE: render_html(network, types=entity_types(ontology), positions=positions).encode("utf-8"),
-                 **network_files(ontology, network, positions)}
+        # each file written as it is made, and let go (x1000: 0.9 GB of page, 0.8 GB of
+        # network files); the page as text, not encoded into a second copy
+        page = render_html(network, types=entity_types(ontology), positions=positions)
+        with open(self._path(VIEW_FILE), "w", encoding="utf-8", newline="") as out:
+            out.write(page)
+        del page
+        drawn = [VIEW_FILE]
+        for name, data in each_network_file(ontology, network, positions):
+            self._path(name).write_bytes(data)
+            drawn.append(name)
+            del data
         if sorted(drawn) != sorted(self._names):
             raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
-        for name, data in drawn.items():
-            self._path(name).write_bytes(data)
         return sorted(drawn)
 
     def _path(self, name: str) -> Path:
