@@ -41,7 +41,7 @@ from kgraph.stats import compute_stats
 from kgraph.store import JSONLD_FILE, STORE_LINK, StagedStore, exports_of_lines, lines_of_block_file, part_block, stage_statements
 from kgraph.validate import check_grounding, validate_dataset
 from kgraph.view import entity_types
-from kgraph.viz import SEED, VIEW_FILE, render_html
+from kgraph.viz import SEED, VIEW_FILE, write_html
 from kgraph.void import sizes_of_lines
 
 Step = Callable[[str], None]
@@ -290,11 +290,9 @@ class _Drawing:
 
         positions = force_layout(network, seed=SEED)
         # each file written as it is made, and let go (x1000: 0.9 GB of page, 0.8 GB of
-        # network files); the page as text, not encoded into a second copy
-        page = render_html(network, types=entity_types(ontology), positions=positions)
-        with open(self._path(VIEW_FILE), "w", encoding="utf-8", newline="") as out:
-            out.write(page)
-        del page
+        # network files); the page a piece at a time (kgraph.viz.write_html)
+        with open(self._path(VIEW_FILE), "wb") as out:
+            write_html(out, network, types=entity_types(ontology), positions=positions)
         drawn = [VIEW_FILE]
         for name, data in each_network_file(ontology, network, positions):
             self._path(name).write_bytes(data)

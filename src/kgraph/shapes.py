@@ -274,7 +274,6 @@ class PartsValidator:
             self._problems.extend(fresh)
         return _sorted([p for p, violation in self._problems if not (violation and self._conforms)])
 
-
     def _rest_units(self) -> None:
         """The rest (the ontology, the entities and sources, the triples the claims state
         about them, the catalog), in batches of whole subjects, like the claims: each node

@@ -22,6 +22,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import networkx as nx
 
@@ -93,6 +94,19 @@ def render_html(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     return render_view(network, options, types=types, reports=reports, positions=positions).html
 
 
+def write_html(out: BinaryIO, network: nx.MultiDiGraph, *, types: dict[str, EntityType] | None = None,
+               positions: Positions | None = None) -> None:
+    """:func:`render_html` of the whole network, written to ``out`` (UTF-8) a piece at a
+    time: the page is never one string. Its data is ASCII (JSON's escapes), the library's
+    script is not: one string of them all took two bytes a character (x1000: a 0.9 GB page
+    was 1.8 GB of text, and a copy of it in memory as the build wrote it)."""
+    payload, *_ = _view_payload(network, None, types=types, reports=None, positions=positions)
+    pieces = _page_pieces(payload)
+    del payload
+    for piece in pieces:
+        out.write(piece.encode("utf-8"))
+
+
 @dataclass(frozen=True)
 class Reports:
     """Where evidence reports are served (``kgraph serve``: ``/report/``) and for which
@@ -113,6 +127,16 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     (the build lays the network out once, for the page and the network files), are used
     when the view is the whole network.
     """
+    payload, view, precomputed, crowded = _view_payload(network, options, types=types, reports=reports,
+                                                        positions=positions)
+    return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
+                    precomputed_layout=precomputed, crowded=crowded)
+
+
+def _view_payload(network: nx.MultiDiGraph, options: ViewOptions | None, *, types: dict[str, EntityType] | None,
+                  reports: Reports | None, positions: Positions | None) -> tuple[dict, View, bool, bool]:
+    """The page's data for a view (:func:`render_view`), the view, and whether its layout is
+    precomputed and it is crowded."""
     options = options or ViewOptions()
     types = complete_types(network, types or {})
     view = select_view(network, options, types=types)
@@ -122,8 +146,7 @@ def render_view(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
     if reports is not None:
         payload["report_base"] = reports.base
         payload["reportable"] = sorted(set(reports.entities) & set(view.network.nodes))
-    return Rendered(html=_page(payload), nodes=view.network.number_of_nodes(), edges=view.network.number_of_edges(),
-                    precomputed_layout=precomputed, crowded=crowded)
+    return payload, view, precomputed, crowded
 
 
 # -- the page ------------------------------------------------------------------------
@@ -348,6 +371,12 @@ def _xref_name(iri: str) -> str:
 
 def _page(payload: dict) -> str:
     """The template with the library, the page's code and the data inlined."""
+    return "".join(_page_pieces(payload))
+
+
+def _page_pieces(payload: dict) -> list[str]:
+    """:func:`_page` as the pieces that, joined, make it: the template's text and what is
+    inlined in it, in order."""
     scripts = {"vis_js": vis_asset("vis-network.min.js"), "app_js": template("viz.js")}
     styles = {"vis_css": vis_asset("vis-network.css"), "app_css": template("viz.css")}
     csp = "; ".join([
@@ -362,14 +391,16 @@ def _page(payload: dict) -> str:
     for name in ("vis_js", "app_js"):
         if "</script" in parts[name].casefold():
             raise ViewError(f"the inlined {name} contains '</script'", "Report this as a bug in kgraph.")
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], template("viz.html"))
+    split = re.split(r"\{\{(\w+)\}\}", template("viz.html"))  # text, name, text, name ... text
+    return [piece if i % 2 == 0 else parts[piece] for i, piece in enumerate(split)]
 
 
 def _json_for_script(payload: dict) -> str:
-    """JSON that cannot end its <script> element or be read as markup."""
-    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    """JSON that cannot end its <script> element or be read as markup: ASCII (every other
+    character, U+2028 and U+2029 among them, as JSON's escape), with ``&``, ``<`` and ``>``
+    escaped too."""
+    text = json.dumps(payload, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         text = text.replace(char, escaped)
     return text
 
