@@ -297,7 +297,6 @@ class _Drawing:
         for name, data in each_network_file(ontology, network, positions):
             self._path(name).write_bytes(data)
             drawn.append(name)
-            del data
         if sorted(drawn) != sorted(self._names):
             raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
         return sorted(drawn)

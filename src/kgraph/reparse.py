@@ -270,13 +270,9 @@ def _file_digest(path: str, name: str) -> tuple[str, str]:
     try:
         if name == "JSON_LD":
             return "digest", _jsonld_digest(path)
-        digest, batch = hashlib.sha256(), []
-        for quad in pyoxigraph.parse(path=path, format=getattr(pyoxigraph.RdfFormat, name), base_iri=BASE):
-            batch.append(quad)
-            if len(batch) == DIGEST_BATCH:
-                digest.update(pyoxigraph.serialize(batch, format=pyoxigraph.RdfFormat.N_QUADS))
-                batch.clear()
-        if batch:
+        digest = hashlib.sha256()
+        statements = pyoxigraph.parse(path=path, format=getattr(pyoxigraph.RdfFormat, name), base_iri=BASE)
+        for batch in _batches(statements, DIGEST_BATCH):
             digest.update(pyoxigraph.serialize(batch, format=pyoxigraph.RdfFormat.N_QUADS))
         return "digest", digest.hexdigest()
     except (SyntaxError, ValueError) as exc:
@@ -337,14 +333,14 @@ def _whole_digest(path: str, name: str) -> str:
     from kgraph.store import statement_lines
 
     statements = pyoxigraph.parse(path=path, format=getattr(pyoxigraph.RdfFormat, name), base_iri=BASE)
-    return multiset_digest(line for quads in _batches(statements) for line in statement_lines(quads))
+    return multiset_digest(line for quads in _batches(statements, DIGEST_BATCH) for line in statement_lines(quads))
 
 
 #: how much of a JSON-LD file :func:`_jsonld_digest` reads at a time
 JSONLD_PIECE = 4 << 20
 
 
-def _batches(statements, size: int = 100_000) -> Iterator[list]:
+def _batches(statements, size: int) -> Iterator[list]:
     batch = []
     for statement in statements:
         batch.append(statement)
