@@ -14,6 +14,15 @@ import traceback
 from collections.abc import Callable
 
 
+def _name_process(what: str) -> None:
+    """Name the child after its work where ``ps`` and ``top`` show it (Linux: 15 bytes)."""
+    try:
+        with open("/proc/self/comm", "w", encoding="ascii", errors="replace") as fh:
+            fh.write(("kg " + what)[:15])
+    except OSError:
+        pass
+
+
 class Forked:
     """``work()`` run in a forked child; :meth:`result` is what it returned (lists for tuples).
 
@@ -31,6 +40,7 @@ class Forked:
             status = 0
             try:
                 os.close(read)
+                _name_process(what)
                 out = json.dumps(["ok", work()])
             except BaseException:
                 status, out = 1, json.dumps(["error", traceback.format_exc()])

@@ -21,6 +21,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -97,14 +98,18 @@ def render_html(network: nx.MultiDiGraph, options: ViewOptions | None = None, *,
 def write_html(out: BinaryIO, network: nx.MultiDiGraph, *, types: dict[str, EntityType] | None = None,
                positions: Positions | None = None) -> None:
     """:func:`render_html` of the whole network, written to ``out`` (UTF-8) a piece at a
-    time: the page is never one string. Its data is ASCII (JSON's escapes), the library's
-    script is not: one string of them all took two bytes a character (x1000: a 0.9 GB page
-    was 1.8 GB of text, and a copy of it in memory as the build wrote it)."""
+    time, its data made as it is written (:func:`_payload`): neither the page nor its data
+    is ever whole in memory. The data is ASCII (JSON's escapes), the library's script is not."""
     payload, *_ = _view_payload(network, None, types=types, reports=None, positions=positions)
-    pieces = _page_pieces(payload)
-    del payload
-    for piece in pieces:
-        out.write(piece.encode("utf-8"))
+    buffer: list[str] = []
+    size = 0
+    for piece in _page_pieces(payload):
+        buffer.append(piece)
+        size += len(piece)
+        if size >= 1 << 20:
+            out.write("".join(buffer).encode("utf-8"))
+            buffer, size = [], 0
+    out.write("".join(buffer).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -153,33 +158,44 @@ def _view_payload(network: nx.MultiDiGraph, options: ViewOptions | None, *, type
 
 def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType], *, precomputed: bool,
              crowded: bool, positions: Positions | None = None) -> dict:
-    """Everything the page's script needs, as one JSON-ready dict."""
+    """Everything the page's script needs, as one JSON-ready dict whose large members (an
+    entry per entity, relation, claim, vis-network node and edge) are made as they are
+    written (:class:`_Entries`, :class:`_Items`, :func:`_json_pieces`): at x1000 the whole
+    of them took 3 GB while the build wrote an 0.9 GB page."""
     G = view.network
     styles = _group_styles(types)
     whole = G.number_of_nodes() == network.number_of_nodes() and G.number_of_edges() == network.number_of_edges()
     vis_nodes, vis_edges = _vis_data(network, G, types, styles, positions if whole else None)
-    entities = {}
-    for node, attrs in G.nodes(data=True):
-        entities[node] = {
+
+    def entity(node: str) -> dict:
+        attrs = G.nodes[node]
+        return {
             "label": attrs["label"], "type": attrs["type"], "type_label": attrs["type_label"],
             "description": attrs.get("description", ""), "synonyms": attrs.get("synonyms", []),
             "xrefs": [{"iri": iri, "name": _xref_name(iri)} for iri in attrs.get("xrefs", [])],
             "sources": attrs.get("sources", []), "claims": attrs.get("claims", []),
             "degree": network.degree(node),
         }
-    relations = {f"{s}|{key}|{o}": {"from": s, "to": o, "label": a["label"], "claims": a["claims"],
-                                     "strength": a["strength"], "belief": a.get("belief"), "level": a.get("level"),
-                                     "explanation": _assessment(network, s, key, o).get("explanation", "")}
-                 for s, o, key, a in G.edges(keys=True, data=True)}
+
+    edges = {f"{s}|{key}|{o}": (s, o, key) for s, o, key in G.edges(keys=True)}
+
+    def relation(rid: str) -> dict:
+        s, o, key = edges[rid]
+        a = G.edges[s, o, key]
+        return {"from": s, "to": o, "label": a["label"], "claims": a["claims"], "strength": a["strength"],
+                "belief": a.get("belief"), "level": a.get("level"),
+                "explanation": _assessment(network, s, key, o).get("explanation", "")}
+
     # Claims grouped by the relation they state, each group with its belief (issue 12).
-    claim_relations = {cid: relation_id(c["subject"], c["predicate"],
-                                        c["object"] if c["object"] is not None else c["value"])
-                       for cid, c in view.claims.items()}
-    assessments = {}
-    for rid in sorted(set(claim_relations.values())):
-        found = network.graph.get("assessments", {}).get(rid)
-        if found:
-            assessments[rid] = {k: found[k] for k in ("belief", "level", "explanation")}
+    def claim_relation(c: ClaimRecord) -> str:
+        return relation_id(c["subject"], c["predicate"], c["object"] if c["object"] is not None else c["value"])
+
+    def claim(cid: str) -> dict:
+        c = view.claims[cid]
+        return {**_claim_record(c), "relation": claim_relation(c)}
+
+    found = network.graph.get("assessments", {})
+    assessed = sorted({rid for rid in map(claim_relation, view.claims.values()) if found.get(rid)})
     referenced = {ref for c in view.claims.values() for ref in _entity_refs(c)}
     names = {ref: network.nodes[ref]["label"] for ref in sorted(referenced) if ref in network and ref not in G}
     counts = Counter(attrs["type"] for _, attrs in G.nodes(data=True))
@@ -200,52 +216,119 @@ def _payload(network: nx.MultiDiGraph, view: View, types: dict[str, EntityType],
                       "width": _edge_style(strength)[0], "color": _edge_style(strength)[1]}
                      for name, label, strength in sorted(kinds, key=lambda k: (-k[2], k[1]))],
         "vis": {"nodes": vis_nodes, "edges": vis_edges, "options": _vis_options(precomputed)},
-        "entities": entities,
-        "relations": relations,
-        "claims": {cid: {**_claim_record(c), "relation": claim_relations[cid]} for cid, c in view.claims.items()},
-        "assessments": assessments,
+        "entities": _Entries(G.nodes, entity),
+        "relations": _Entries(edges, relation),
+        "claims": _Entries(view.claims, claim),
+        "assessments": _Entries(assessed, lambda rid: {k: found[rid][k] for k in ("belief", "level", "explanation")}),
         "names": names,
         "documents": _documents(network, view),
     }
 
 
+class _Entries:
+    """A JSON object of one entry per key, each value made by ``value(key)`` as it is
+    written; the keys in JSON's ``sort_keys`` order."""
+
+    def __init__(self, keys: Iterable[str], value: Callable[[str], object]) -> None:
+        self.keys = sorted(keys)
+        self.value = value
+
+
+class _Items:
+    """A JSON array whose items ``items()`` makes, one at a time, as it is written."""
+
+    def __init__(self, items: Callable[[], Iterator[object]]) -> None:
+        self.items = items
+
+
+def _json_pieces(value: object) -> Iterator[str]:
+    """``value`` as :func:`_json_for_script` writes it, in pieces: what it gives for a plain
+    dict or list, :class:`_Entries` and :class:`_Items` standing for their dict and list."""
+    if isinstance(value, dict) and _is_lazy(value):
+        value = _Entries(value, value.__getitem__)
+    if isinstance(value, _Entries):
+        yield "{"
+        for i, key in enumerate(value.keys):
+            item = value.value(key)
+            head = ("," if i else "") + _json_text(key) + ":"
+            if _is_lazy(item):
+                yield head
+                yield from _json_pieces(item)
+            else:
+                yield head + _json_text(item)
+        yield "}"
+    elif isinstance(value, _Items):
+        yield "["
+        for i, item in enumerate(value.items()):
+            yield ("," if i else "") + _json_text(item)
+        yield "]"
+    else:
+        yield _json_text(value)
+
+
+def _is_lazy(value: object) -> bool:
+    """Whether ``value`` is, or holds, an :class:`_Entries` or :class:`_Items`."""
+    if isinstance(value, (_Entries, _Items)):
+        return True
+    return isinstance(value, dict) and any(_is_lazy(v) for v in value.values())
+
+
+def _json_text(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escaped)
+    return text
+
+
 def _vis_data(network: nx.MultiDiGraph, G: nx.MultiDiGraph, types: dict[str, EntityType],
-              styles: dict[str, tuple[str, str]], positions: Positions | None = None) -> tuple[list[dict], list[dict]]:
+              styles: dict[str, tuple[str, str]], positions: Positions | None = None) -> tuple[_Items, _Items]:
     """vis-network's nodes and edges for the view ``G`` (a view holds a subset of the
-    network's nodes and edges: with as many of each, it is the network), built with pyvis."""
+    network's nodes and edges: with as many of each, it is the network), built with pyvis
+    one at a time as the page is written (pyvis keeps every node and edge it is given)."""
     from pyvis.network import Network  # imports IPython: only when drawing
 
     positions = force_layout(G, seed=SEED) if positions is None else positions
-    net = Network(directed=True)
-    net.node_ids = _IdList()
-    for node, attrs in G.nodes(data=True):
-        colour, shape = styles[types[attrs["type"]].group]
-        options = {"size": _node_size(network.degree(node)), "title": f"{attrs['label']} ({attrs['type_label']})",
-                   "color": _node_colour(colour)}
-        if node in positions:
-            options["x"], options["y"] = positions[node]
-        if attrs.get("candidate"):  # kgraph build --with-candidates: not reviewed yet
-            options["color"] = _node_colour(_paler(colour))
-            options["shapeProperties"] = {"borderDashes": [4, 3]}
-            options["title"] += " - candidate"
-        net.add_node(node, label=attrs["label"], shape=shape, **options)
-    # Edges between the same two nodes curve apart, each a little more than the last.
-    parallel = Counter(frozenset((s, o)) for s, o in G.edges())
-    seen: Counter = Counter()
-    for s, o, key, attrs in G.edges(keys=True, data=True):
-        width, colour = _edge_style(attrs["strength"], attrs.get("belief"))
-        pair = frozenset((s, o))
-        smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
-                  if parallel[pair] > 1 else {"enabled": False})
-        seen[pair] += 1
-        extra = {"dashes": True} if attrs.get("candidate") else {}
-        if extra:
-            colour = _paler(colour)
-        net.add_edge(s, o, id=f"{s}|{key}|{o}", label=attrs["label"], width=width, color={"color": colour},
-                     smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}"
-                     + (f" (belief {belief_text(attrs['belief'])}, {attrs['level']})" if "belief" in attrs else ""),
-                     **extra)
-    return net.nodes, net.edges
+
+    def nodes() -> Iterator[dict]:
+        net = Network(directed=True)
+        net.node_ids = _IdList()
+        for node, attrs in G.nodes(data=True):
+            colour, shape = styles[types[attrs["type"]].group]
+            options = {"size": _node_size(network.degree(node)),
+                       "title": f"{attrs['label']} ({attrs['type_label']})", "color": _node_colour(colour)}
+            if node in positions:
+                options["x"], options["y"] = positions[node]
+            if attrs.get("candidate"):  # kgraph build --with-candidates: not reviewed yet
+                options["color"] = _node_colour(_paler(colour))
+                options["shapeProperties"] = {"borderDashes": [4, 3]}
+                options["title"] += " - candidate"
+            net.add_node(node, label=attrs["label"], shape=shape, **options)
+            del net.node_map[node]
+            yield net.nodes.pop()
+
+    def edges() -> Iterator[dict]:
+        net = Network(directed=True)
+        net.node_ids = _IdList()
+        net.node_ids.extend(G.nodes)  # what add_edge checks its ends against
+        # Edges between the same two nodes curve apart, each a little more than the last.
+        parallel = Counter(frozenset((s, o)) for s, o in G.edges())
+        seen: Counter = Counter()
+        for s, o, key, attrs in G.edges(keys=True, data=True):
+            width, colour = _edge_style(attrs["strength"], attrs.get("belief"))
+            pair = frozenset((s, o))
+            smooth = ({"enabled": True, "type": "curvedCW", "roundness": round(0.15 * (seen[pair] + 1), 2)}
+                      if parallel[pair] > 1 else {"enabled": False})
+            seen[pair] += 1
+            extra = {"dashes": True} if attrs.get("candidate") else {}
+            if extra:
+                colour = _paler(colour)
+            net.add_edge(s, o, id=f"{s}|{key}|{o}", label=attrs["label"], width=width, color={"color": colour},
+                         smooth=smooth, title=f"{G.nodes[s]['label']} {attrs['label']} {G.nodes[o]['label']}"
+                         + (f" (belief {belief_text(attrs['belief'])}, {attrs['level']})" if "belief" in attrs else ""),
+                         **extra)
+            yield net.edges.pop()
+
+    return _Items(nodes), _Items(edges)
 
 
 def _edge_style(strength: int, belief: float | None = None) -> tuple[float, str]:
@@ -288,6 +371,10 @@ class _IdList(list):
     def append(self, item) -> None:
         super().append(item)
         self._members.add(item)
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
 
     def __contains__(self, item) -> bool:
         return item in self._members
@@ -374,9 +461,9 @@ def _page(payload: dict) -> str:
     return "".join(_page_pieces(payload))
 
 
-def _page_pieces(payload: dict) -> list[str]:
+def _page_pieces(payload: dict) -> Iterator[str]:
     """:func:`_page` as the pieces that, joined, make it: the template's text and what is
-    inlined in it, in order."""
+    inlined in it, in order, the data (:func:`_json_pieces`) made as it is written."""
     scripts = {"vis_js": vis_asset("vis-network.min.js"), "app_js": template("viz.js")}
     styles = {"vis_css": vis_asset("vis-network.css"), "app_css": template("viz.css")}
     csp = "; ".join([
@@ -387,22 +474,25 @@ def _page_pieces(payload: dict) -> list[str]:
         "base-uri 'none'",
         "form-action 'none'",
     ])
-    parts = {**scripts, **styles, "csp": csp, "data": _json_for_script(payload)}
+    parts = {**scripts, **styles, "csp": csp}
     for name in ("vis_js", "app_js"):
         if "</script" in parts[name].casefold():
             raise ViewError(f"the inlined {name} contains '</script'", "Report this as a bug in kgraph.")
     split = re.split(r"\{\{(\w+)\}\}", template("viz.html"))  # text, name, text, name ... text
-    return [piece if i % 2 == 0 else parts[piece] for i, piece in enumerate(split)]
+    for i, piece in enumerate(split):
+        if i % 2 == 0:
+            yield piece
+        elif piece == "data":
+            yield from _json_pieces(payload)
+        else:
+            yield parts[piece]
 
 
 def _json_for_script(payload: dict) -> str:
     """JSON that cannot end its <script> element or be read as markup: ASCII (every other
     character, U+2028 and U+2029 among them, as JSON's escape), with ``&``, ``<`` and ``>``
     escaped too."""
-    text = json.dumps(payload, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
-        text = text.replace(char, escaped)
-    return text
+    return "".join(_json_pieces(payload))
 
 
 def _csp_hash(text: str) -> str:
