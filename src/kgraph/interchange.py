@@ -21,10 +21,10 @@ import csv
 import re
 from dataclasses import dataclass
 from io import BytesIO, StringIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 from rdflib import RDFS, SKOS, Graph, URIRef
 
@@ -257,32 +257,73 @@ def _edge_colour(strength: int) -> str:
 
 def cytoscape(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> bytes:
     """Cytoscape.js elements JSON (also read by Cytoscape desktop and networkx's cytoscape_graph)."""
+    out = BytesIO()
+    write_cytoscape(out, G, al, positions)
+    return out.getvalue()
+
+
+#: where the nodes and the edges go in the document :func:`write_cytoscape` lays out
+_SLOTS = {"nodes": "@@kgraph-nodes@@", "edges": "@@kgraph-edges@@"}
+
+
+def write_cytoscape(out: BinaryIO, G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> None:
+    """:func:`cytoscape` written to ``out`` a node or an edge at a time (x1000: the file
+    and its elements, whole, took 2 GB)."""
     positions = _positions(G) if positions is None else positions
-    nodes = []
-    for n, a in sorted(G.nodes(data=True)):
-        x, y = positions.get(n, (0, 0))
-        nodes.append({"data": {"id": n, "value": n, "name": a["label"], "label": a["label"], "type": a["type"],
-                               "type_label": a["type_label"], "category": _category(al, a["type"]),
-                               "color": al.colours.get(a["type"], "#888888"), "description": a.get("description", ""),
-                               "xrefs": a["xrefs"], "synonyms": a["synonyms"], "sources": a["sources"],
-                               "iri": str(KGR[n])},
-                      "position": {"x": x, "y": y}})
-    edges = [{"data": {"id": edge_id(s, k, o), "key": edge_id(s, k, o), "source": s, "target": o,
-                       "predicate": k, "label": a["label"], "biolink": _predicate(al, k),
-                       "weight": a["strength"], "strength": a["strength"], "color": _edge_colour(a["strength"]),
-                       "claims": a["claims"], "sources": a["sources"], "evidence": a["evidence"]}}
-             for s, o, k, a in sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[2], e[1]))]
+
+    def nodes() -> Iterator[dict]:
+        for n, a in sorted(G.nodes(data=True)):
+            x, y = positions.get(n, (0, 0))
+            yield {"data": {"id": n, "value": n, "name": a["label"], "label": a["label"], "type": a["type"],
+                            "type_label": a["type_label"], "category": _category(al, a["type"]),
+                            "color": al.colours.get(a["type"], "#888888"), "description": a.get("description", ""),
+                            "xrefs": a["xrefs"], "synonyms": a["synonyms"], "sources": a["sources"],
+                            "iri": str(KGR[n])},
+                   "position": {"x": x, "y": y}}
+
+    def edges() -> Iterator[dict]:
+        for s, o, k, a in sorted(G.edges(keys=True, data=True), key=lambda e: (e[0], e[2], e[1])):
+            yield {"data": {"id": edge_id(s, k, o), "key": edge_id(s, k, o), "source": s, "target": o,
+                            "predicate": k, "label": a["label"], "biolink": _predicate(al, k),
+                            "weight": a["strength"], "strength": a["strength"], "color": _edge_colour(a["strength"]),
+                            "claims": a["claims"], "sources": a["sources"], "evidence": a["evidence"]}}
+
+    made = {"nodes": (G.number_of_nodes(), nodes), "edges": (G.number_of_edges(), edges)}
     doc = {"format_version": "1.0", "generated_by": "kgraph", "target_cytoscapejs_version": "~3",
            "data": {"name": "kgraph"}, "directed": True, "multigraph": True,
-           "elements": {"nodes": nodes, "edges": edges}}
+           "elements": {name: [slot] if made[name][0] else [] for name, slot in _SLOTS.items()}}
     # indented, and each node and edge on a line of its own: a file a diff can compare, written by
-    # json's C encoder (with an indent, json.dumps runs its pure-Python one: 8 s at x100)
-    return (indented_json(doc, indent=" ", depth=3) + "\n").encode("utf-8")
+    # json's C encoder (with an indent, json.dumps runs its pure-Python one: 8 s at x100); the
+    # document is laid out with a slot for each list, whose items are written into it
+    text = indented_json(doc, indent=" ", depth=3) + "\n"
+    for name, slot in sorted(_SLOTS.items(), key=lambda item: text.find(f'"{item[1]}"')):
+        if not made[name][0]:
+            continue
+        head, text = text.split(f'"{slot}"')
+        pad = head[head.rindex("\n") + 1:]
+        out.write(head.encode("utf-8"))
+        batch: list[str] = []
+        size = 0
+        for i, item in enumerate(made[name][1]()):
+            batch.append(("" if i == 0 else ",\n" + pad) + indented_json(item, pad, indent=" ", depth=0))
+            size += len(batch[-1])
+            if size >= 1 << 20:
+                out.write("".join(batch).encode("utf-8"))
+                batch, size = [], 0
+        out.write("".join(batch).encode("utf-8"))
+    out.write(text.encode("utf-8"))
 
 
 def graphml(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> bytes:
     """GraphML with unique edge ids (``s|predicate|o``), ``weight`` (the evidence strength),
     colours (of the view) and the layout's ``x`` / ``y``; lists joined by ``|``."""
+    out = BytesIO()
+    write_graphml(out, G, al, positions)
+    return out.getvalue()
+
+
+def write_graphml(out: BinaryIO, G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> None:
+    """:func:`graphml` written to ``out`` (networkx's lxml writer writes as it goes)."""
     import networkx as nx
 
     positions = _positions(G) if positions is None else positions
@@ -295,9 +336,7 @@ def graphml(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) ->
         # the id also as data: python-igraph 1.0's reader fills its edge "id" with vertex ids
         H.add_edge(s, o, key=edge_id(s, k, o), edge_id=edge_id(s, k, o), **{name: _scalar(v) for name, v in a.items()},
                    biolink=_predicate(al, k), weight=int(a["strength"]), color=_edge_colour(a["strength"]))
-    buf = BytesIO()
-    nx.write_graphml(H, buf, encoding="utf-8", prettyprint=True)
-    return buf.getvalue()
+    nx.write_graphml(H, out, encoding="utf-8", prettyprint=True)
 
 
 def _scalar(value):
@@ -309,16 +348,24 @@ def _scalar(value):
 def network_files(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None) -> dict[str, bytes]:
     """Every file of the network exports, by file name (``graph`` holds the ontology;
     ``positions``, ``G``'s :func:`kgraph.layout.force_layout`, when the caller has them)."""
-    return dict(each_network_file(graph, G, positions))
+    files = {}
+    for name, write in each_network_file(graph, G, positions):
+        out = BytesIO()
+        write(out)
+        files[name] = out.getvalue()
+    return files
 
 
-def each_network_file(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None) -> Iterator[tuple[str, bytes]]:
-    """:func:`network_files` one (or, for a format of several files, one format) at a time,
-    made as they are asked for: a caller that writes each away holds one (x1000: the
-    GraphML alone is 340 MB)."""
+def each_network_file(graph: Graph, G: nx.MultiDiGraph, positions: dict | None = None
+                      ) -> Iterator[tuple[str, Callable[[BinaryIO], None]]]:
+    """:func:`network_files` one at a time, each as a function that writes it to a binary
+    file: a caller that writes each away holds none of them whole (x1000: the GraphML
+    alone is 340 MB, the Cytoscape JSON 400 MB)."""
     al = alignment(graph)
     positions = _positions(G) if positions is None else positions
-    yield "kgraph.graphml", graphml(G, al, positions)
-    yield from kgx(G, al).items()
-    yield from neo4j(G, al).items()
-    yield "kgraph.cyjs", cytoscape(G, al, positions)
+    yield "kgraph.graphml", lambda out: write_graphml(out, G, al, positions)
+    for name, data in kgx(G, al).items():
+        yield name, lambda out, data=data: out.write(data)
+    for name, data in neo4j(G, al).items():
+        yield name, lambda out, data=data: out.write(data)
+    yield "kgraph.cyjs", lambda out: write_cytoscape(out, G, al, positions)

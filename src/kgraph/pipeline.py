@@ -294,8 +294,9 @@ class _Drawing:
         with open(self._path(VIEW_FILE), "wb") as out:
             write_html(out, network, types=entity_types(ontology), positions=positions)
         drawn = [VIEW_FILE]
-        for name, data in each_network_file(ontology, network, positions):
-            self._path(name).write_bytes(data)
+        for name, write in each_network_file(ontology, network, positions):
+            with open(self._path(name), "wb") as out:
+                write(out)
             drawn.append(name)
         if sorted(drawn) != sorted(self._names):
             raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
