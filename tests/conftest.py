@@ -124,3 +124,34 @@ def mini_data():
     vocab = vocabulary(load_ontology(project))
     texts = {s.id: (project.corpus_dir / s.file).read_text(encoding="utf-8") for s in data.sources}
     return data, vocab, texts
+
+
+@pytest.fixture
+def traced_write():
+    """``traced_write(write)`` runs ``write(out)`` into a sink that keeps only a digest and
+    a size, under tracemalloc: ``(size, sha256 digest, peak traced bytes)``. What a
+    streamed writer holds at once is its peak; the file it writes is never kept."""
+    import hashlib
+    import io
+    import tracemalloc
+
+    class Digest(io.RawIOBase):
+        def __init__(self):
+            self.hash, self.size = hashlib.sha256(), 0
+
+        def write(self, data):
+            self.hash.update(data)
+            self.size += len(data)
+            return len(data)
+
+    def run(write) -> tuple[int, bytes, int]:
+        out = Digest()
+        tracemalloc.start()
+        try:
+            write(out)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        return out.size, out.hash.digest(), peak
+
+    return run

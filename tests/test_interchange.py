@@ -241,13 +241,12 @@ def test_exports_are_identical_across_hash_seeds(mini_root):
 
 
 @pytest.mark.parametrize("extra,edges", [(1500, True), (2, False), (0, False)])
-def test_the_cytoscape_file_is_written_an_element_at_a_time(built, extra, edges):
+def test_the_cytoscape_file_is_written_an_element_at_a_time(built, extra, edges, traced_write):
     """The Cytoscape JSON is written a node or an edge at a time (x1000 whole: 2 GB of a
     0.4 GB file), in the layout of the whole document (each element on a line of its own),
     with no edges or no nodes too."""
     import hashlib
     import io
-    import tracemalloc
 
     from kgraph.interchange import write_cytoscape
     from kgraph.store import indented_json
@@ -258,30 +257,14 @@ def test_the_cytoscape_file_is_written_an_element_at_a_time(built, extra, edges)
     for i in range(extra):
         G.add_node(f"x-{i}", **{**model, "label": f"Entity {i} “é”", "description": "d" * 20000})
     al = alignment(Graph())
-
-    class Digest(io.RawIOBase):
-        def __init__(self):
-            self.hash, self.size = hashlib.sha256(), 0
-
-        def write(self, data):
-            self.hash.update(data)
-            self.size += len(data)
-            return len(data)
-
-    out = Digest()
-    tracemalloc.start()
-    try:
-        write_cytoscape(out, G, al, {})
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    size, digest, peak = traced_write(lambda out: write_cytoscape(out, G, al, {}))
     whole = io.BytesIO()
     write_cytoscape(whole, G, al, {})
     text = whole.getvalue().decode("utf-8")
-    assert out.hash.digest() == hashlib.sha256(whole.getvalue()).digest()
+    assert digest == hashlib.sha256(whole.getvalue()).digest()
     doc = json.loads(text)
     assert text == indented_json(doc, indent=" ", depth=3) + "\n"
     assert len(doc["elements"]["nodes"]) == G.number_of_nodes()
     assert len(doc["elements"]["edges"]) == G.number_of_edges()
     if extra > 1000:
-        assert peak < out.size / 3, (peak, out.size)
+        assert peak < size / 3, (peak, size)

@@ -169,13 +169,10 @@ def test_the_build_writes_the_page_a_piece_at_a_time_as_rendered(mini):
     assert json.loads(data)["entities"][node]["label"] == G.nodes[node]["label"]
 
 
-def test_the_build_page_s_data_is_made_as_it_is_written_never_whole(mini):
+def test_the_build_page_s_data_is_made_as_it_is_written_never_whole(mini, traced_write):
     """write_html makes each entity's, relation's and claim's entry of the data as it writes
     it (x1000: the data as one dict and one string took 3 GB of an 0.9 GB page): with 1,500
     entities of 4 kB each, what it holds at once stays far below the page's size."""
-    import io
-    import tracemalloc
-
     from kgraph.viz import write_html
 
     network, types = mini
@@ -185,28 +182,12 @@ def test_the_build_page_s_data_is_made_as_it_is_written_never_whole(mini):
         G.add_node(f"x-{i}", **{**G.nodes[model], "label": f"Entity {i}",
                                 "description": f"entity {i} " + "&<" * 2000, "claims": [], "sources": []})
     positions = force_layout(G, seed=1)
-
-    class Digest(io.RawIOBase):  # keeps what is written as a digest and a size only
-        def __init__(self):
-            self.hash, self.size = hashlib.sha256(), 0
-
-        def write(self, data):
-            self.hash.update(data)
-            self.size += len(data)
-            return len(data)
-
-    out = Digest()
     import pyvis.network  # noqa: F401  (its imports are not the page's data)
 
-    tracemalloc.start()
-    try:
-        write_html(out, G, types=types, positions=positions)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    size, digest, peak = traced_write(lambda out: write_html(out, G, types=types, positions=positions))
     page = render_html(G, types=types, positions=positions).encode("utf-8")
-    assert out.size == len(page) > 20_000_000  # each "&<" is 12 bytes of JSON escapes
-    assert out.hash.digest() == hashlib.sha256(page).digest()
+    assert size == len(page) > 20_000_000  # each "&<" is 12 bytes of JSON escapes
+    assert digest == hashlib.sha256(page).digest()
     assert peak < len(page) / 3, (peak, len(page))
 
 
