@@ -11,7 +11,9 @@ Then prints, per size:
 
 1. the build: wall time, CPU and peak RSS after each step (the steps kgraph reports), and
    the CPU and largest peak RSS of the build's worker processes that have ended by then
-   (the read-back's interpreters), once
+   (the read-back's interpreters), and the peak of the memory of all its processes at
+   once (the sum of their PSS, sampled each second: a forked worker's pages shared with the
+   build counted once), once
    the generated files are older than kgraph's racy window (2 s), as real data files are;
 2. the size of every output file and of the store;
 3. query wall time, interpreter start included, of a look-up, a 2-hop join and a GROUP BY:
@@ -215,14 +217,71 @@ gc.freeze()  # as `kgraph build` does before it exits (kgraph.cli.build): no col
 STEP_COLUMNS = ["step", "wall", "cpu", "peak RSS", "workers cpu", "worker peak RSS"]
 
 
+class TreeMemory:
+    """The memory of a process and all its descendants, sampled every ``every`` seconds by
+    a thread: the sum of their PSS (each page shared by forked processes counted once,
+    split between them), from Linux's /proc/PID/smaps_rollup. ``peak`` is the largest sum,
+    ``at_peak`` who held it (a forked worker names itself: kgraph.forked). Where /proc has
+    no smaps_rollup, ``peak`` stays None."""
+
+    def __init__(self, pid: int, every: float = 1.0) -> None:
+        self.pid, self.every = pid, every
+        self.peak: float | None = None
+        self.at_peak: list[tuple[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rows = [row for row in map(self._sample, self._tree(self.pid)) if row is not None]
+            total = sum(mb for _, mb in rows)
+            if rows and (self.peak is None or total > self.peak):
+                self.peak, self.at_peak = total, rows
+            self._stop.wait(self.every)
+
+    def _tree(self, pid: int) -> list[int]:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+                children = [int(c) for c in fh.read().split()]
+        except OSError:
+            return [pid]
+        return [pid, *itertools.chain.from_iterable(self._tree(c) for c in children)]
+
+    def _sample(self, pid: int) -> tuple[str, float] | None:
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as fh:
+                name = fh.read().strip()
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+                pss = next(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            return None
+        if pid == self.pid:
+            name = "build"
+        elif "kgraph.reparse" in cmd:
+            name = "read-back worker"
+        elif "kgraph.store" in cmd:
+            name = "store worker"
+        return name, pss / 1024
+
+
 def run_build(root: Path) -> dict:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", BUILD_CHILD, str(SRC), str(root)], capture_output=True, text=True,
-                          check=False)
+    child = subprocess.Popen([sys.executable, "-c", BUILD_CHILD, str(SRC), str(root)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    tree = TreeMemory(child.pid)
+    out, err = child.communicate()
+    tree.stop()
     wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"build failed:\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if child.returncode != 0:
+        raise SystemExit(f"build failed:\n{err[-3000:]}")
+    report = json.loads(out.strip().splitlines()[-1])
     marks = report["marks"]
     steps = []
     for before, after in itertools.pairwise(marks):
@@ -235,8 +294,12 @@ def run_build(root: Path) -> dict:
     steps.append(["(whole process, interpreter start and imports included)", f"{wall:.2f}",
                   f"{end['cpu']:.2f}", f"{end['maxrss_mb']:.0f}", f"{end['workers_cpu']:.2f}",
                   f"{end['workers_maxrss_mb']:.0f}"])
+    held: dict[str, float] = {}
+    for name, mb in tree.at_peak:
+        held[name] = held.get(name, 0.0) + mb
     return {"steps": steps, "wall": wall, "triples": report["triples"], "maxrss": end["maxrss_mb"],
-            "workers_maxrss": end["workers_maxrss_mb"]}
+            "workers_maxrss": end["workers_maxrss_mb"], "tree_peak": tree.peak,
+            "tree_at_peak": ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(held.items(), key=lambda x: -x[1]))}
 
 
 def sizes(out: Path) -> list[list[str]]:
@@ -530,6 +593,9 @@ def main() -> None:
             table(f"x{k} 1. kgraph build ({build['triples']} triples; waited {waited:.1f} s first, so that the "
                   f"stat index trusts {trusted} of {inputs} inputs)", STEP_COLUMNS,
                   build["steps"])
+            if build["tree_peak"] is not None:
+                print(f"the build's processes together (PSS, sampled each second): peak {build['tree_peak']:.0f} MB "
+                      f"({build['tree_at_peak']})")
             table(f"x{k} 2. output sizes", ["file", "MB"], sizes(root / "output"))
             queries = query_rows(root, args.repeat, env)
             table(f"x{k} 3. query wall time in ms, interpreter start included (min of {args.repeat})",
@@ -544,14 +610,15 @@ def main() -> None:
                 table(f"x{k} 4. kgraph serve, {args.clients} clients x {args.requests} requests each",
                       ["load", "req/s", "p50 ms", "p95 ms", "errors", "server tracebacks"], serve)
             summary.append([f"x{k}", str(counts["claims"]), str(build["triples"]), f"{build['wall']:.1f}",
-                            f"{build['maxrss']:.0f}", f"{build['workers_maxrss']:.0f}", *[q[2] for q in queries],
+                            f"{build['maxrss']:.0f}", f"{build['workers_maxrss']:.0f}",
+                            "-" if build["tree_peak"] is None else f"{build['tree_peak']:.0f}", *[q[2] for q in queries],
                             *([serve[1][1], serve[2][1]] if serve else ["-", "-"])])
         finally:
             if args.keep:
                 print(f"(kept {root})")
             else:
                 shutil.rmtree(root, ignore_errors=True)
-    table("Summary", ["size", "claims", "triples", "build s", "peak MB", "worker peak MB",
+    table("Summary", ["size", "claims", "triples", "build s", "peak MB", "worker peak MB", "all processes peak MB",
                       *[f"{q} ms" for q in QUERIES],
                       "serve simple req/s", "serve named req/s"], summary)
 

@@ -337,6 +337,7 @@ def write_graphml(out: BinaryIO, G: nx.MultiDiGraph, al: Alignment, positions: d
         H.add_edge(s, o, key=edge_id(s, k, o), edge_id=edge_id(s, k, o), **{name: _scalar(v) for name, v in a.items()},
                    biolink=_predicate(al, k), weight=int(a["strength"]), color=_edge_colour(a["strength"]))
     nx.write_graphml(H, out, encoding="utf-8", prettyprint=True)
+    H.clear()  # a reference cycle (kgraph.layout.force_layout): nothing left for the paused collector
 
 
 def _scalar(value):

@@ -26,7 +26,6 @@ from kgraph.cache import CACHED_KINDS, BuildCache, build_stamp, digest, up_to_da
 from kgraph.errors import CorpusError, OutputError, ValidationFailed
 from kgraph.evidence_graph import compute_evidence, evidence_parts
 from kgraph.export import build_files, network_file_names
-from kgraph.forked import Forked, can_fork
 from kgraph.layout import force_layout
 from kgraph.linefiles import BlockFile, Scratch, sha256
 from kgraph.load import load_dataset, load_ontology, load_shapes, vocabulary
@@ -268,48 +267,41 @@ class _Parts:
 
 class _Drawing:
     """The network's layout (:func:`kgraph.layout.force_layout`, one for the page and the
-    network files), the HTML view and the network files, written into the scratch folder by
-    a forked child (:class:`kgraph.forked.Forked`) -- or here, where there is no fork. At
-    x100 they took 19 s of the build's one process; drawn beside it, the dataset's
-    serialisation and the RDF files go on meanwhile. :meth:`file` is one of them, as a file
-    :func:`kgraph.publish.publish` copies once the child is done."""
+    network files), the HTML view and the network files, each written into the scratch
+    folder as it is made, all of them when the first is asked for: :meth:`file` is one of
+    them, as a file :func:`kgraph.publish.publish` copies. They are drawn in the build's own
+    process while the store loads in its thread and the JSON-LD worker writes: a forked
+    child drawing them beside the build (as before) held a copy of the build's pages (the
+    objects it reads are written to: their reference counts), 3.7 GB at x1000."""
 
     def __init__(self, network: nx.MultiDiGraph, ontology: Graph, scratch: Scratch) -> None:
         self._scratch = scratch
         self._names = [VIEW_FILE, *network_file_names()]
-        self._child: Forked | None = None
-        self._done = False
-        if can_fork():
-            self._child = scratch.adopt(Forked(lambda: self._draw(network, ontology), "drawing the HTML view"))
-        else:
-            self._draw(network, ontology)
-            self._done = True
+        self._network: nx.MultiDiGraph | None = network
+        self._ontology = ontology
 
-    def _draw(self, network: nx.MultiDiGraph, ontology: Graph) -> list[str]:
+    def _draw(self) -> None:
         from kgraph.interchange import each_network_file
 
+        network, self._network = self._network, None
         positions = force_layout(network, seed=SEED)
-        # each file written as it is made, and let go (x1000: 0.9 GB of page, 0.8 GB of
-        # network files); the page a piece at a time (kgraph.viz.write_html)
         with open(self._path(VIEW_FILE), "wb") as out:
-            write_html(out, network, types=entity_types(ontology), positions=positions)
+            write_html(out, network, types=entity_types(self._ontology), positions=positions)
         drawn = [VIEW_FILE]
-        for name, write in each_network_file(ontology, network, positions):
+        for name, write in each_network_file(self._ontology, network, positions):
             with open(self._path(name), "wb") as out:
                 write(out)
             drawn.append(name)
         if sorted(drawn) != sorted(self._names):
             raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
-        return sorted(drawn)
 
     def _path(self, name: str) -> Path:
         return self._scratch.file("drawn-" + name)
 
     def file(self, name: str) -> Streamed:
         def write(out) -> None:
-            if not self._done:
-                self._child.result()  # raises, with the child's traceback, if it failed
-                self._done = True
+            if self._network is not None:
+                self._draw()
             _copy_file(self._path(name), out)
         return Streamed(write)
 
@@ -411,9 +403,7 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
     # extra pages (the candidates preview) are made before anything is published: a bad
     # candidates file must leave the output folder untouched
     extras = extra_files(ontology, network) if write and extra_files is not None else {}
-    # the layout, the page and the network files are drawn by a forked child from here on,
-    # while this process serialises the dataset and writes the RDF files (it forks while
-    # the build has no other thread: the store's loader starts below)
+    # the layout, the page and the network files, drawn when the first of them is written
     drawing = _Drawing(network, ontology, scratch) if write else None
     # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
     # made from them (Oxigraph parses them in Rust; no quad object lives on); each part of

@@ -100,7 +100,7 @@ def write_html(out: BinaryIO, network: nx.MultiDiGraph, *, types: dict[str, Enti
     """:func:`render_html` of the whole network, written to ``out`` (UTF-8) a piece at a
     time, its data made as it is written (:func:`_payload`): neither the page nor its data
     is ever whole in memory. The data is ASCII (JSON's escapes), the library's script is not."""
-    payload, *_ = _view_payload(network, None, types=types, reports=None, positions=positions)
+    payload, view, *_ = _view_payload(network, None, types=types, reports=None, positions=positions)
     buffer: list[str] = []
     size = 0
     for piece in _page_pieces(payload):
@@ -110,6 +110,8 @@ def write_html(out: BinaryIO, network: nx.MultiDiGraph, *, types: dict[str, Enti
             out.write("".join(buffer).encode("utf-8"))
             buffer, size = [], 0
     out.write("".join(buffer).encode("utf-8"))
+    if view.network is not network:  # a copy, and a reference cycle (kgraph.layout.force_layout)
+        view.network.clear()
 
 
 @dataclass(frozen=True)
