@@ -1,7 +1,7 @@
 """How well `kgraph extract` proposes what curators wrote: leave-one-document-out.
 
     PYTHONPATH=src python3 benchmarks/extract_eval.py [--root DIR] [--corpus DIR]
-        [--json FILE] [--pages N] [--no-speed] [--show-errors DOC]
+        [--json FILE] [--pages N] [--no-speed] [--show-errors DOC] [--curve]
 
 (``--show-errors src-004`` lists the held-out document's candidates that match no curated
 claim, and those with the wrong predicate; ``extract_losses.py`` lists the claims missed.)
@@ -23,7 +23,8 @@ the held-out document's curated claims:
 - evidence-kind and modality accuracy on relaxed-matched claims; quotes verbatim.
 
 Then the same with the model trained on all documents (in-sample: an upper bound, not
-the figure that counts), and a speed run over N pages made from shuffled corpus
+the figure that counts), with ``--curve`` the held-out scores trained on 1, 2 ... of the
+other documents (does more curated data help?), and a speed run over N pages made from shuffled corpus
 paragraphs (pages/s, peak memory).
 """
 
@@ -229,6 +230,34 @@ def evaluate(project: Project, data: Dataset, vocab, texts: dict[str, str], *, l
             "train_seconds": max(train_seconds)}
 
 
+def learning_curve(data: Dataset, vocab, texts: dict[str, str], samples: int = 2) -> list[dict]:
+    """Held-out scores by the number of training documents: for each document and each k
+    below the number of documents, the extractor trained on k of the others (the first
+    ``samples`` sets of k, in id order) and scored on it, the counts summed over them. More
+    curated documents should mean better candidates; this shows by how much."""
+    import itertools
+
+    full_gaz = Gazetteer.from_entities(data.entities)
+    ids = sorted(s.id for s in data.sources)
+    rows = []
+    for k in range(1, len(ids)):
+        total, runs = Counter(), 0
+        for held in ids:
+            others = [i for i in ids if i != held]
+            for chosen in itertools.islice(itertools.combinations(others, k), samples):
+                keep = {held, *chosen}
+                sub = Dataset(sources=[s for s in data.sources if s.id in keep], entities=data.entities, xrefs=[],
+                              claims=[c for c in data.claims if c.source in keep])
+                train = held_out_dataset(sub, held)
+                extractor = Extractor.train(train, vocab, {i: texts[i] for i in chosen})
+                result = extractor.extract(texts[held], source_id=held)
+                total += score_document(texts[held], [c for c in data.claims if c.source == held], result,
+                                        full_gaz, {e.id for e in train.entities})["counts"]
+                runs += 1
+        rows.append({"training_documents": k, "runs": runs, **rates(total)})
+    return rows
+
+
 def predicate_rows(per_pred: dict[str, Counter], top: list[str]) -> dict[str, dict]:
     out = {}
     for p in top:
@@ -339,6 +368,12 @@ def report(results: dict, console) -> None:
             t.add_row(d, str(r["curated"]), str(r["candidates"]), f"{r['strict_f1']:.2f}", f"{r['relaxed_f1']:.2f}",
                       f"{r['entity_recall']:.2f}", f"{r['evidence_accuracy']:.2f}")
         console.print(t)
+    if results.get("curve"):
+        print("\nlearning curve (held-out scores by training documents)")
+        print("training_documents\truns\tstrict_P\tstrict_R\tstrict_F1\trelaxed_F1\tentity_R")
+        for r in results["curve"]:
+            print(f"{r['training_documents']}\t{r['runs']}\t{r['strict_precision']:.3f}\t{r['strict_recall']:.3f}\t"
+                  f"{r['strict_f1']:.3f}\t{r['relaxed_f1']:.3f}\t{r['entity_recall']:.3f}")
     s = results.get("speed")
     line = (f"training {results['lodo']['train_seconds']:.1f} s (slowest LODO fold)")
     if s:
@@ -359,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-speed", action="store_true", help="skip the speed run")
     ap.add_argument("--min-confidence", type=float, default=None,
                     help="override Extractor.min_confidence (to study the precision/recall trade-off)")
+    ap.add_argument("--curve", action="store_true",
+                    help="also the learning curve: held-out scores trained on 1, 2 ... of the other documents")
     ap.add_argument("--show-errors", metavar="DOC", default=None,
                     help="list this held-out document's candidates that match no curated claim")
     args = ap.parse_args(argv)
@@ -383,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                      show_errors=args.show_errors if lodo else None)
         r["top_predicates"] = predicate_rows(r.pop("per_predicate"), top)
         results[name] = r
+    if args.curve:
+        results["curve"] = learning_curve(data, vocab, texts)
     if not args.no_speed:
         results["speed"] = speed(data, vocab, texts, args.pages, console)
     report(results, console)
