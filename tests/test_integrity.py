@@ -686,8 +686,11 @@ def test_the_page_and_network_files_are_drawn_in_the_build_s_process_while_the_s
 
     monkeypatch.setattr(pipeline, "force_layout", watched)
     monkeypatch.setattr(pipeline, "_Background", Loader)
-    pipeline.build(mini, incremental=False)
+    steps: list[str] = []
+    pipeline.build(mini, incremental=False, step=steps.append)
     assert seen == [(os.getpid(), 1)]  # here, once, after the store's loader started
+    drawing = steps.index("Drawing the HTML view and the network files")  # a step the user is shown
+    assert steps[drawing - 1] == steps[drawing + 1] == "Writing files"
     monkeypatch.undo()
     before = {p.name: p.read_bytes() for p in mini.out_dir.iterdir() if p.is_file()}
 

@@ -274,8 +274,9 @@ class _Drawing:
     child drawing them beside the build (as before) held a copy of the build's pages (the
     objects it reads are written to: their reference counts), 3.7 GB at x1000."""
 
-    def __init__(self, network: nx.MultiDiGraph, ontology: Graph, scratch: Scratch) -> None:
+    def __init__(self, network: nx.MultiDiGraph, ontology: Graph, scratch: Scratch, step: Step = _noop) -> None:
         self._scratch = scratch
+        self._step = step
         self._names = [VIEW_FILE, *network_file_names()]
         self._network: nx.MultiDiGraph | None = network
         self._ontology = ontology
@@ -284,6 +285,7 @@ class _Drawing:
         from kgraph.interchange import each_network_file
 
         network, self._network = self._network, None
+        self._step("Drawing the HTML view and the network files")
         positions = force_layout(network, seed=SEED)
         with open(self._path(VIEW_FILE), "wb") as out:
             write_html(out, network, types=entity_types(self._ontology), positions=positions)
@@ -294,6 +296,7 @@ class _Drawing:
             drawn.append(name)
         if sorted(drawn) != sorted(self._names):
             raise RuntimeError(f"the network files are {sorted(drawn)}, not the registry's {sorted(self._names)}")
+        self._step("Writing files")
 
     def _path(self, name: str) -> Path:
         return self._scratch.file("drawn-" + name)
@@ -404,7 +407,7 @@ def _build(project: Project, out: Path, scratch: Scratch, existed: bool, *, writ
     # candidates file must leave the output folder untouched
     extras = extra_files(ontology, network) if write and extra_files is not None else {}
     # the layout, the page and the network files, drawn when the first of them is written
-    drawing = _Drawing(network, ontology, scratch) if write else None
+    drawing = _Drawing(network, ontology, scratch, step) if write else None
     # The dataset as sorted N-Quads lines: the store, the RDF files and the read-back are
     # made from them (Oxigraph parses them in Rust; no quad object lives on); each part of
     # the graph was serialised as it was made (its block of sorted lines), and the blocks
