@@ -62,6 +62,14 @@ def held_out_dataset(data: Dataset, source_id: str) -> Dataset:
                    xrefs=[], claims=train_claims)
 
 
+def trained_without(data: Dataset, vocab, texts: dict[str, str], held: str) -> tuple[Extractor, set[str]]:
+    """The extractor trained on ``data`` without the document ``held`` (its text, claims and
+    the entities only they use), and the entities it knows."""
+    train = held_out_dataset(data, held)
+    extractor = Extractor.train(train, vocab, {k: v for k, v in texts.items() if k != held})
+    return extractor, {e.id for e in train.entities}
+
+
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -206,11 +214,9 @@ def evaluate(project: Project, data: Dataset, vocab, texts: dict[str, str], *, l
         train_seconds.append(time.perf_counter() - started)
     for source in data.sources:
         if lodo:
-            train = held_out_dataset(data, source.id)
             started = time.perf_counter()
-            extractor = Extractor.train(train, vocab, {k: v for k, v in texts.items() if k != source.id})
+            extractor, known = trained_without(data, vocab, texts, source.id)
             train_seconds.append(time.perf_counter() - started)
-            known = {e.id for e in train.entities}
         else:
             extractor, known = in_sample, {e.id for e in data.entities}
         if min_confidence is not None:
@@ -248,11 +254,10 @@ def learning_curve(data: Dataset, vocab, texts: dict[str, str], samples: int = 2
                 keep = {held, *chosen}
                 sub = Dataset(sources=[s for s in data.sources if s.id in keep], entities=data.entities, xrefs=[],
                               claims=[c for c in data.claims if c.source in keep])
-                train = held_out_dataset(sub, held)
-                extractor = Extractor.train(train, vocab, {i: texts[i] for i in chosen})
+                extractor, known = trained_without(sub, vocab, {i: texts[i] for i in keep}, held)
                 result = extractor.extract(texts[held], source_id=held)
                 total += score_document(texts[held], [c for c in data.claims if c.source == held], result,
-                                        full_gaz, {e.id for e in train.entities})["counts"]
+                                        full_gaz, known)["counts"]
                 runs += 1
         rows.append({"training_documents": k, "runs": runs, **rates(total)})
     return rows

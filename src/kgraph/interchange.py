@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 from rdflib import RDFS, SKOS, Graph, URIRef
 
+from kgraph.linefiles import write_text
 from kgraph.network import local_name
 from kgraph.prefixes import ALIGNED_PREFIXES, KG, KGR, KGSRC, contract
 from kgraph.store import indented_json
@@ -296,22 +297,20 @@ def write_cytoscape(out: BinaryIO, G: nx.MultiDiGraph, al: Alignment, positions:
     # json's C encoder (with an indent, json.dumps runs its pure-Python one: 8 s at x100); the
     # document is laid out with a slot for each list, whose items are written into it
     text = indented_json(doc, indent=" ", depth=3) + "\n"
-    for name, slot in sorted(_SLOTS.items(), key=lambda item: text.find(f'"{item[1]}"')):
-        if not made[name][0]:
-            continue
-        head, text = text.split(f'"{slot}"')
-        pad = head[head.rindex("\n") + 1:]
-        out.write(head.encode("utf-8"))
-        batch: list[str] = []
-        size = 0
-        for i, item in enumerate(made[name][1]()):
-            batch.append(("" if i == 0 else ",\n" + pad) + indented_json(item, pad, indent=" ", depth=0))
-            size += len(batch[-1])
-            if size >= 1 << 20:
-                out.write("".join(batch).encode("utf-8"))
-                batch, size = [], 0
-        out.write("".join(batch).encode("utf-8"))
-    out.write(text.encode("utf-8"))
+
+    def pieces() -> Iterator[str]:
+        rest = text
+        for name, slot in sorted(_SLOTS.items(), key=lambda item: text.find(f'"{item[1]}"')):
+            if not made[name][0]:
+                continue
+            head, rest = rest.split(f'"{slot}"')
+            pad = head[head.rindex("\n") + 1:]
+            yield head
+            for i, item in enumerate(made[name][1]()):
+                yield ("" if i == 0 else ",\n" + pad) + indented_json(item, pad, indent=" ", depth=0)
+        yield rest
+
+    write_text(out, pieces())
 
 
 def graphml(G: nx.MultiDiGraph, al: Alignment, positions: dict | None = None) -> bytes:
@@ -337,7 +336,7 @@ def write_graphml(out: BinaryIO, G: nx.MultiDiGraph, al: Alignment, positions: d
         H.add_edge(s, o, key=edge_id(s, k, o), edge_id=edge_id(s, k, o), **{name: _scalar(v) for name, v in a.items()},
                    biolink=_predicate(al, k), weight=int(a["strength"]), color=_edge_colour(a["strength"]))
     nx.write_graphml(H, out, encoding="utf-8", prettyprint=True)
-    H.clear()  # a reference cycle (kgraph.layout.force_layout): nothing left for the paused collector
+    H.clear()  # emptied (kgraph.pipeline.cycle_collector_paused)
 
 
 def _scalar(value):

@@ -45,9 +45,7 @@ def force_layout(G: nx.Graph, *, seed: int = 1, iterations: int = 120, sample: i
                         key=lambda c: (-len(c), str(c[0])))
     rng = np.random.default_rng(seed)
     placed = [_component_layout(undirected, nodes, rng, iterations, sample) for nodes in components]
-    # a networkx graph is a reference cycle (its cached views refer to it), freed only by the
-    # cycle collector, which the build pauses: emptied here, it holds nothing meanwhile
-    undirected.clear()
+    undirected.clear()  # emptied (kgraph.pipeline.cycle_collector_paused)
     return {node: (round(float(x) * EDGE_LENGTH), round(float(y) * EDGE_LENGTH))
             for node, (x, y) in _pack(placed).items()}
 

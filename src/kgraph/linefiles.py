@@ -154,6 +154,20 @@ def write_lines(fh: BinaryIO, lines: Iterable[bytes]) -> int:
     return count
 
 
+def write_text(fh: BinaryIO, pieces: Iterable[str], size: int = 1 << 20) -> None:
+    """Write the text ``pieces`` to ``fh`` in UTF-8, about ``size`` characters at a time
+    (a page or a JSON document made a piece at a time is never one string)."""
+    batch: list[str] = []
+    held = 0
+    for piece in pieces:
+        batch.append(piece)
+        held += len(piece)
+        if held >= size:
+            fh.write("".join(batch).encode("utf-8"))
+            batch, held = [], 0
+    fh.write("".join(batch).encode("utf-8"))
+
+
 def merge(blocks: list[tuple[bool, bytes, Callable[[], Iterator[bytes]]]],
           quads: BinaryIO, default: BinaryIO, triples: BinaryIO, graph_major: BinaryIO | None = None) -> tuple[int, int]:
     """Merge the blocks of a dataset's parts, each (the default graph?, its graph, a function

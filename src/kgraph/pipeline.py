@@ -64,7 +64,10 @@ def cycle_collector_paused() -> Iterator[None]:
     full collection walks all of them, which took half the CPU of the build steps at x10 and
     grew faster than the data (the evidence step: 5 s at x10, 82 s at x100). The build makes
     little cyclic garbage (what it made -- a throw-away rdflib Graph, pySHACL's copy of the
-    graph -- is no longer made).
+    graph -- is no longer made). A networkx graph is a reference cycle (its cached views
+    refer to it): each one the drawing makes for itself (the layout's undirected copy, the
+    view's copy, the GraphML's) is emptied once used, or it would stay to the end (x1000:
+    gigabytes).
 
     What the build made outlives it (its result) and is frozen when the pause ends, so that
     no later collection walks it again (the first one after the pause walked every object of

@@ -30,6 +30,7 @@ import networkx as nx
 from kgraph.assess import belief_text
 from kgraph.assets import template, vis_asset
 from kgraph.layout import Positions, force_layout
+from kgraph.linefiles import write_text
 from kgraph.network import ClaimRecord, relation_id
 from kgraph.prefixes import contract
 from kgraph.view import (
@@ -101,16 +102,8 @@ def write_html(out: BinaryIO, network: nx.MultiDiGraph, *, types: dict[str, Enti
     time, its data made as it is written (:func:`_payload`): neither the page nor its data
     is ever whole in memory. The data is ASCII (JSON's escapes), the library's script is not."""
     payload, view, *_ = _view_payload(network, None, types=types, reports=None, positions=positions)
-    buffer: list[str] = []
-    size = 0
-    for piece in _page_pieces(payload):
-        buffer.append(piece)
-        size += len(piece)
-        if size >= 1 << 20:
-            out.write("".join(buffer).encode("utf-8"))
-            buffer, size = [], 0
-    out.write("".join(buffer).encode("utf-8"))
-    if view.network is not network:  # a copy, and a reference cycle (kgraph.layout.force_layout)
+    write_text(out, _page_pieces(payload))
+    if view.network is not network:  # a copy: emptied (kgraph.pipeline.cycle_collector_paused)
         view.network.clear()
 
 
