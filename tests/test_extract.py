@@ -127,6 +127,7 @@ def test_quotes_are_exact_substrings(extractor, noise, positions):
 @pytest.mark.parametrize("written", [
     "post-traumatic stress disorder", "Post-Traumatic Stress Disorders", "POST-TRAUMATIC STRESS DISORDER",
     "post traumatic\nstress disorder", "post\u2010traumatic stress  disorder", "PTSD", "PTSD\u2019s", "PTSDs",
+    "post-traumatic \u201cstress\u201d disorder", 'post-"traumatic" stress disorder',
 ])
 def test_recognition_tolerance(mini_data, written):
     data = mini_data[0]

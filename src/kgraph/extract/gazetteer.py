@@ -1,7 +1,7 @@
 """Recognise known entities by their labels, synonyms and abbreviations.
 
 Matching works on normalised tokens (:func:`kgraph.extract.text.norm_token`), so it
-tolerates case, plurals, hyphens, curly apostrophes and line breaks. Short all-capital
+tolerates case, plurals, hyphens, curly apostrophes, quotation marks and line breaks. Short all-capital
 abbreviations ("PTSD", "ED") must keep their capitals, or ordinary words would match.
 """
 
@@ -103,9 +103,10 @@ class Gazetteer:
 
 
 def _adjacent(text: str, toks: list[Token]) -> bool:
-    """Tokens of one name are separated only by spaces, hyphens, slashes or apostrophes,
-    or by the full stop of a short capitalised abbreviation ("Dr. Lopez", "S. Charney")."""
-    return all(re.fullmatch(r"[\s\-‐‑–/'’]{1,3}", text[a.end:b.start]) or
+    """Tokens of one name are separated only by spaces, hyphens, slashes, apostrophes or
+    quotation marks (single-dose “booster” treatments), or by the full stop of a short
+    capitalised abbreviation ("Dr. Lopez", "S. Charney")."""
+    return all(re.fullmatch(r"[\s\-‐‑–/'’‘“”\"]{1,3}", text[a.end:b.start]) or
                (len(a.text) <= 3 and a.text[0].isupper() and re.fullmatch(r"\.\s{1,2}", text[a.end:b.start]))
                for a, b in itertools.pairwise(toks))
 
