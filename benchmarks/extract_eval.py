@@ -24,7 +24,8 @@ the held-out document's curated claims:
 
 Then the same with the model trained on all documents (in-sample: an upper bound, not
 the figure that counts), with ``--curve`` the held-out scores trained on 1, 2 ... of the
-other documents (does more curated data help?), and a speed run over N pages made from shuffled corpus
+other documents (does more curated data help?) with the line through it against
+log2(training documents) and where that line reaches the targets, and a speed run over N pages made from shuffled corpus
 paragraphs (pages/s, peak memory).
 """
 
@@ -263,6 +264,25 @@ def learning_curve(data: Dataset, vocab, texts: dict[str, str], samples: int = 2
     return rows
 
 
+def curve_trend(rows: list[dict], key: str, target: float) -> dict | None:
+    """A least-squares line through the learning curve's ``key`` against log2(training
+    documents), and the documents that line reaches ``target`` at (None when it does not
+    rise). An extrapolation from a few points, to read as an order of magnitude."""
+    import math
+
+    pts = [(math.log2(r["training_documents"]), r[key]) for r in rows]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else 0.0
+    intercept = my - slope * mx
+    needed = 2 ** ((target - intercept) / slope) if slope > 0 else None
+    return {"metric": key, "target": target, "per_doubling": slope, "at_one_document": intercept,
+            "documents_for_target": needed}
+
+
 def predicate_rows(per_pred: dict[str, Counter], top: list[str]) -> dict[str, dict]:
     out = {}
     for p in top:
@@ -379,6 +399,11 @@ def report(results: dict, console) -> None:
         for r in results["curve"]:
             print(f"{r['training_documents']}\t{r['runs']}\t{r['strict_precision']:.3f}\t{r['strict_recall']:.3f}\t"
                   f"{r['strict_f1']:.3f}\t{r['relaxed_f1']:.3f}\t{r['entity_recall']:.3f}")
+        for t in results.get("curve_trend", []):
+            docs = t["documents_for_target"]
+            print(f"trend of {t['metric']}: {t['per_doubling']:+.3f} per doubling of the training documents; "
+                  f"{t['target']:.2f} at ~{docs:.0f} training documents" if docs else
+                  f"trend of {t['metric']}: not rising")
     s = results.get("speed")
     line = (f"training {results['lodo']['train_seconds']:.1f} s (slowest LODO fold)")
     if s:
@@ -427,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = r
     if args.curve:
         results["curve"] = learning_curve(data, vocab, texts)
+        results["curve_trend"] = [t for key in ("strict_f1", "relaxed_f1")
+                                  if (t := curve_trend(results["curve"], key, TARGETS[key])) is not None]
     if not args.no_speed:
         results["speed"] = speed(data, vocab, texts, args.pages, console)
     report(results, console)
